@@ -1,0 +1,1 @@
+"""Frolic: paced coupon jackpots for timed marketing games."""

@@ -1,0 +1,195 @@
+"""Deciding a batch of plays: the one place where coupons are won.
+
+Per batch and game the allocator touches the store a fixed number of times (stored
+results, arrival counts, budgets, one batched save) plus one atomic reserve per
+winner; everything between is arithmetic, so it is as cheap in Lambda as in the
+simulator that runs it on millions of plays.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from frolic.allocation.ports import (
+    AllocationStore,
+    BudgetState,
+    Claim,
+    GameDirectory,
+    GameRules,
+    Outcome,
+    Play,
+    Reason,
+)
+from frolic.models import PlayStatus
+from frolic.pacing.draw import KeyedDraw
+from frolic.pacing.policy import BrandPlan, PacingPolicy
+from frolic.pacing.rate import estimate_rate
+
+
+@dataclass(frozen=True, slots=True)
+class AllocatorSettings:
+    #: Arrivals older than this are assumed counted by every shard's allocator.
+    arrival_settle_seconds: float = 1.0
+
+
+class Allocator:
+    def __init__(
+        self,
+        *,
+        store: AllocationStore,
+        games: GameDirectory,
+        policy: PacingPolicy,
+        draw_key: bytes,
+        settings: AllocatorSettings | None = None,
+    ) -> None:
+        self._store = store
+        self._games = games
+        self._policy = policy
+        self._draw = KeyedDraw(draw_key)
+        self._settings = settings or AllocatorSettings()
+
+    def allocate(self, plays: Sequence[Play], now: float) -> list[Outcome]:
+        """One outcome per play, in the order given; replays get the stored outcome."""
+        stored = self._store.stored_outcomes(list({play.play_id for play in plays}))
+        decided: dict[str, Outcome] = dict(stored)
+        fresh_by_game: dict[str, list[Play]] = defaultdict(list)
+        fresh_ids: set[str] = set()
+        for play in plays:
+            if play.play_id not in decided and play.play_id not in fresh_ids:
+                fresh_ids.add(play.play_id)
+                fresh_by_game[play.game_id].append(play)
+        for game_id, game_plays in fresh_by_game.items():
+            for outcome in self._decide_game(game_id, game_plays, now):
+                decided[outcome.play.play_id] = outcome
+        return [self._answer(play, decided[play.play_id], now) for play in plays]
+
+    @staticmethod
+    def _answer(play: Play, outcome: Outcome, now: float) -> Outcome:
+        """A copy of a play gets its original's result; a different payload does not."""
+        if outcome.play is play or outcome.play.fingerprint == play.fingerprint:
+            return outcome
+        return Outcome(play, PlayStatus.REJECTED, now, reason=Reason.PLAY_ID_CONFLICT)
+
+    def _decide_game(self, game_id: str, plays: list[Play], now: float) -> list[Outcome]:
+        rules = self._games.rules(game_id)
+        if rules is None:
+            return self._settle_without_draw(plays, now, Reason.UNKNOWN_GAME)
+        if not rules.live:
+            return self._settle_without_draw(plays, now, Reason.GAME_NOT_LIVE)
+        inside = [p for p in plays if rules.start_ts <= p.arrival_ts < rules.end_ts]
+        outside = [p for p in plays if not rules.start_ts <= p.arrival_ts < rules.end_ts]
+        outcomes = self._settle_without_draw(outside, now, Reason.OUTSIDE_WINDOW)
+        if inside:
+            inside.sort(key=lambda p: p.arrival_ts)
+            outcomes.extend(self._draw_and_reserve(rules, inside, now))
+        return outcomes
+
+    def _settle_without_draw(self, plays: list[Play], now: float, reason: Reason) -> list[Outcome]:
+        outcomes = [Outcome(p, PlayStatus.REJECTED, now, reason=reason) for p in plays]
+        if outcomes:
+            self._store.save_outcomes(outcomes)
+        return outcomes
+
+    def _arrival_rate(self, rules: GameRules, plays: list[Play], now: float) -> float | None:
+        per_second: dict[int, int] = defaultdict(int)
+        for play in plays:
+            per_second[math.floor(play.arrival_ts)] += 1
+        counts = self._store.count_arrivals(rules.game_id, per_second)
+        settled = math.floor(now - self._settings.arrival_settle_seconds) - 1
+        return estimate_rate(counts, last_complete_second=settled, first_second=rules.first_second)
+
+    def _draw_and_reserve(self, rules: GameRules, plays: list[Play], now: float) -> list[Outcome]:
+        rate = self._arrival_rate(rules, plays, now)
+        budgets: list[BudgetState] = list(self._store.budgets(rules.game_id))
+        plans: list[BrandPlan] = [
+            self._policy.plan(
+                schedule=rules.schedule,
+                budget=b.budget,
+                slack_pct=rules.slack_pct,
+                arrival_rate=rate,
+            )
+            for b in budgets
+        ]
+        brand_ids = [b.brand_id for b in budgets]
+        issued = [b.issued for b in budgets]
+        brands = range(len(budgets))
+        draw = self._draw
+        start = rules.start_ts
+        outcomes: list[Outcome] = []
+        unsaved: list[Outcome] = []
+        for play in plays:
+            elapsed = play.arrival_ts - start
+            hits: list[tuple[float, int]] = []
+            for i in brands:
+                chance = plans[i].probability(elapsed, issued[i])
+                if chance > 0:
+                    roll = draw(play.play_id, brand_ids[i])
+                    if roll < chance:
+                        hits.append((roll / chance, i))
+            if not hits:
+                lost = Outcome(play, PlayStatus.LOST, now)
+                outcomes.append(lost)
+                unsaved.append(lost)
+                continue
+            outcome = self._reserve(
+                rules=rules,
+                play=play,
+                hits=hits,
+                plans=plans,
+                brand_ids=brand_ids,
+                issued=issued,
+                now=now,
+            )
+            outcomes.append(outcome)
+            if outcome.status is not PlayStatus.WON:
+                unsaved.append(outcome)
+        if unsaved:
+            self._store.save_outcomes(unsaved)
+        return outcomes
+
+    def _reserve(
+        self,
+        *,
+        rules: GameRules,
+        play: Play,
+        hits: list[tuple[float, int]],
+        plans: list[BrandPlan],
+        brand_ids: list[str],
+        issued: list[int],
+        now: float,
+    ) -> Outcome:
+        """Take the play's strongest wins, as many as a play may have, atomically.
+
+        Ranking hits by roll/chance picks uniformly among the brands a play won, so no
+        brand is favoured when `maxCouponsPerPlay` cuts the list. A brand the store
+        refuses (another allocator got there first) is dropped and the rest retried.
+        """
+        hits.sort()
+        elapsed = play.arrival_ts - rules.start_ts
+        wanted = [i for _, i in hits]
+        while wanted:
+            chosen = wanted[: rules.max_coupons_per_play]
+            claims = [Claim(brand_ids[i], plans[i].cap(elapsed)) for i in chosen]
+            open_claims = [(i, c) for i, c in zip(chosen, claims, strict=True) if issued[i] < c.cap]
+            if len(open_claims) < len(chosen):
+                closed = {i for i in chosen} - {i for i, _ in open_claims}
+                wanted = [i for i in wanted if i not in closed]
+                continue
+            reservation = self._store.reserve(play, claims, rules.max_wins_per_user, now)
+            if reservation.grants:
+                for i in chosen:
+                    issued[i] += 1
+                return Outcome(play, PlayStatus.WON, now, grants=reservation.grants)
+            if reservation.win_limit:
+                return Outcome(play, PlayStatus.LOST, now, reason=Reason.WIN_LIMIT)
+            refused = reservation.refused or {}
+            if not refused:
+                break
+            for i in chosen:
+                if brand_ids[i] in refused:
+                    issued[i] = max(issued[i], refused[brand_ids[i]])
+            wanted = [i for i in wanted if brand_ids[i] not in refused]
+        return Outcome(play, PlayStatus.LOST, now)

@@ -1,0 +1,147 @@
+"""What the allocator needs from storage, as plain data and one protocol.
+
+The allocator Lambda implements `AllocationStore` over DynamoDB; the simulator and the
+unit tests implement it in memory. Both run the same `Allocator`, so what the simulator
+measures is what production decides.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from frolic.models import Game, GameStatus, PlayStatus
+from frolic.pacing.schedule import ReleaseSchedule
+
+
+@dataclass(frozen=True, slots=True)
+class Play:
+    """A play as the allocator sees it (a `PlayEvent` without the parsing cost)."""
+
+    play_id: str
+    user_id: str
+    game_id: str
+    arrival_ts: float
+    fingerprint: str = ""
+    connection_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    brand_id: str
+    code: str
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The final result of one play."""
+
+    play: Play
+    status: PlayStatus
+    decided_at: float
+    grants: tuple[Grant, ...] = ()
+    reason: str | None = None
+
+
+class Reason(StrEnum):
+    """Why a play did not get the ordinary won/lost decision."""
+
+    UNKNOWN_GAME = "unknown_game"
+    GAME_NOT_LIVE = "game_not_live"
+    OUTSIDE_WINDOW = "outside_window"
+    WIN_LIMIT = "win_limit_reached"
+    PLAY_ID_CONFLICT = "play_id_reused_with_other_payload"
+
+
+@dataclass(frozen=True, slots=True)
+class GameRules:
+    """Everything the allocator needs to know of a game, cheap to cache."""
+
+    game_id: str
+    start_ts: float
+    end_ts: float
+    live: bool
+    schedule: ReleaseSchedule
+    max_coupons_per_play: int = 1
+    max_wins_per_user: int = 1
+    slack_pct: float = 0.1
+
+    @classmethod
+    def from_game(cls, game: Game) -> GameRules:
+        return cls(
+            game_id=game.game_id,
+            start_ts=game.start_time.timestamp(),
+            end_ts=game.end_time.timestamp(),
+            live=game.status is GameStatus.LIVE,
+            schedule=ReleaseSchedule(game.duration_seconds, game.config.release_curve),
+            max_coupons_per_play=game.config.max_coupons_per_play,
+            max_wins_per_user=game.config.max_wins_per_user,
+            slack_pct=game.config.pacing_slack_pct,
+        )
+
+    @property
+    def first_second(self) -> int:
+        return math.floor(self.start_ts)
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetState:
+    brand_id: str
+    budget: int
+    issued: int
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A wish to take one coupon of a brand, valid only while issued < cap."""
+
+    brand_id: str
+    cap: int
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """What the store's atomic reserve did.
+
+    Either every claim got a coupon (`grants`) or none did; in the latter case
+    `refused` holds the brands whose cap, budget or pool said no, with the issued count
+    the store saw, and `win_limit` says the player had already won enough.
+    """
+
+    grants: tuple[Grant, ...] = ()
+    refused: Mapping[str, int] | None = None
+    win_limit: bool = False
+
+
+class GameDirectory(Protocol):
+    def rules(self, game_id: str) -> GameRules | None: ...
+
+
+class AllocationStore(Protocol):
+    def stored_outcomes(self, play_ids: Sequence[str]) -> Mapping[str, Outcome]:
+        """Results already decided for these plays (strongly consistent)."""
+        ...
+
+    def count_arrivals(self, game_id: str, per_second: Mapping[int, int]) -> Mapping[int, int]:
+        """Add this batch's arrivals and return the game's recent counts per second."""
+        ...
+
+    def budgets(self, game_id: str) -> Sequence[BudgetState]: ...
+
+    def reserve(
+        self, play: Play, claims: Sequence[Claim], max_wins_per_user: int, decided_at: float
+    ) -> Reservation:
+        """Atomically bind one coupon per claim to the play and record it as won.
+
+        All or nothing: each claim's issued count stays within its cap and its budget,
+        the player within `max_wins_per_user`, and the play gets at most this one
+        result.
+        """
+        ...
+
+    def save_outcomes(self, outcomes: Sequence[Outcome]) -> None:
+        """Record results that took no coupon; never overwrites a result already there."""
+        ...

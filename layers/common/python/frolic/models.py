@@ -1,0 +1,293 @@
+"""Frolic's domain model.
+
+Boundary models (anything parsed from a client, a marketer or a stream record) forbid
+unknown fields so that a typo is reported instead of silently ignored, and speak
+camelCase on the wire while the code speaks snake_case.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Self
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+#: Identifiers come from clients and end up in keys and logs: keep them short and plain.
+Identifier = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+CouponCode = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=4, max_length=64, pattern=r"^[!-~]+$")
+]
+
+MAX_RELEASE_CURVE_PARTS = 1000
+MAX_META_ENTRIES = 20
+
+
+class BoundaryModel(BaseModel):
+    """Strict, immutable, camelCase on the wire."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        populate_by_name=True,
+        alias_generator=to_camel,
+        str_strip_whitespace=True,
+    )
+
+    def to_wire(self) -> dict[str, Any]:
+        """The camelCase JSON-ready form, without unset optional fields."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+class GameStatus(StrEnum):
+    DRAFT = "DRAFT"
+    SCHEDULED = "SCHEDULED"
+    LIVE = "LIVE"
+    ENDED = "ENDED"
+
+
+#: Status changes a marketer may make; ENDED is final.
+GAME_STATUS_TRANSITIONS: dict[GameStatus, frozenset[GameStatus]] = {
+    GameStatus.DRAFT: frozenset({GameStatus.SCHEDULED, GameStatus.LIVE, GameStatus.ENDED}),
+    GameStatus.SCHEDULED: frozenset({GameStatus.DRAFT, GameStatus.LIVE, GameStatus.ENDED}),
+    GameStatus.LIVE: frozenset({GameStatus.ENDED}),
+    GameStatus.ENDED: frozenset(),
+}
+
+
+class CouponStatus(StrEnum):
+    AVAILABLE = "AVAILABLE"
+    RESERVED = "RESERVED"
+    ISSUED = "ISSUED"
+    REDEEMED = "REDEEMED"
+
+
+#: A coupon only moves forward: reserved for a winning play, issued once the player's
+#: result is final, redeemed at the brand's till.
+COUPON_STATUS_TRANSITIONS: dict[CouponStatus, frozenset[CouponStatus]] = {
+    CouponStatus.AVAILABLE: frozenset({CouponStatus.RESERVED}),
+    CouponStatus.RESERVED: frozenset({CouponStatus.ISSUED}),
+    CouponStatus.ISSUED: frozenset({CouponStatus.REDEEMED}),
+    CouponStatus.REDEEMED: frozenset(),
+}
+
+
+class PlayStatus(StrEnum):
+    PENDING = "pending"
+    WON = "won"
+    LOST = "lost"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+    @property
+    def is_final(self) -> bool:
+        return self is not PlayStatus.PENDING
+
+
+class InvalidTransitionError(ValueError):
+    """A status change the state machine does not allow."""
+
+
+class TimeWindow(BoundaryModel):
+    start_time: AwareDatetime
+    end_time: AwareDatetime
+
+    @model_validator(mode="after")
+    def _end_after_start(self) -> Self:
+        if self.end_time <= self.start_time:
+            raise ValueError("endTime must be after startTime")
+        return self
+
+    @property
+    def duration_seconds(self) -> float:
+        return (self.end_time - self.start_time).total_seconds()
+
+    def contains(self, other: TimeWindow) -> bool:
+        return self.start_time <= other.start_time and other.end_time <= self.end_time
+
+
+class Campaign(TimeWindow):
+    campaign_id: Identifier
+    name: Name
+
+
+class GameConfig(BoundaryModel):
+    """How a game hands out its coupons."""
+
+    release_curve: tuple[Annotated[float, Field(ge=0, allow_inf_nan=False)], ...] | None = Field(
+        default=None,
+        description=(
+            "Relative weights of equal parts of the window; coupons are released in "
+            "proportion (e.g. [3, 2, 1] front-loads). Omitted: a straight line."
+        ),
+    )
+    max_coupons_per_play: int = Field(default=1, ge=1, le=10)
+    max_wins_per_user: int = Field(default=1, ge=1, le=1_000_000)
+    pacing_slack_pct: float = Field(
+        default=0.1,
+        ge=0,
+        le=100,
+        description=(
+            "How far issued coupons may run ahead of the release schedule, as % of the "
+            "budget; enforced inside the allocator's atomic write."
+        ),
+    )
+
+    @field_validator("release_curve")
+    @classmethod
+    def _curve_has_weight(cls, curve: tuple[float, ...] | None) -> tuple[float, ...] | None:
+        if curve is None:
+            return None
+        if not 1 <= len(curve) <= MAX_RELEASE_CURVE_PARTS:
+            raise ValueError(f"releaseCurve needs 1 to {MAX_RELEASE_CURVE_PARTS} weights")
+        if not math.fsum(curve) > 0:
+            raise ValueError("releaseCurve needs at least one positive weight")
+        return curve
+
+
+class Game(TimeWindow):
+    game_id: Identifier
+    campaign_id: Identifier
+    name: Name
+    status: GameStatus = GameStatus.DRAFT
+    config: GameConfig = GameConfig()
+
+    def with_status(self, status: GameStatus) -> Game:
+        if status is not self.status and status not in GAME_STATUS_TRANSITIONS[self.status]:
+            raise InvalidTransitionError(f"a {self.status} game cannot become {status}")
+        return self.model_copy(update={"status": status})
+
+    def accepts_play_at(self, moment: datetime) -> bool:
+        return self.status is GameStatus.LIVE and self.start_time <= moment < self.end_time
+
+
+class Brand(BoundaryModel):
+    brand_id: Identifier
+    name: Name
+
+
+class GameBrandBudget(BoundaryModel):
+    """A brand's coupon budget in one game; `issued` only ever grows."""
+
+    game_id: Identifier
+    brand_id: Identifier
+    budget: int = Field(ge=0, le=100_000_000)
+    issued: int = Field(default=0, ge=0)
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.budget - self.issued)
+
+
+class Coupon(BoundaryModel):
+    code: CouponCode
+    game_id: Identifier
+    brand_id: Identifier
+    status: CouponStatus = CouponStatus.AVAILABLE
+    play_id: Identifier | None = None
+
+    @model_validator(mode="after")
+    def _bound_when_taken(self) -> Self:
+        taken = self.status is not CouponStatus.AVAILABLE
+        if taken != (self.play_id is not None):
+            raise ValueError("a coupon is bound to a play exactly when it is no longer AVAILABLE")
+        return self
+
+    def advance(self, status: CouponStatus, play_id: str | None = None) -> Coupon:
+        if status not in COUPON_STATUS_TRANSITIONS[self.status]:
+            raise InvalidTransitionError(f"a {self.status} coupon cannot become {status}")
+        if status is CouponStatus.RESERVED:
+            if play_id is None:
+                raise InvalidTransitionError("reserving a coupon needs the winning playId")
+            return self.model_copy(update={"status": status, "play_id": play_id})
+        return self.model_copy(update={"status": status})
+
+
+class PlayEvent(BoundaryModel):
+    """One spin of the reel, as ingest stamps it and puts it on the stream."""
+
+    play_id: Identifier
+    user_id: Identifier
+    game_id: Identifier
+    client_ts: AwareDatetime | None = None
+    arrival_ts: float = Field(gt=0, allow_inf_nan=False, description="Epoch seconds at ingest.")
+    connection_id: Annotated[str, StringConstraints(max_length=128)] | None = None
+    meta: dict[
+        Annotated[str, StringConstraints(max_length=64)],
+        Annotated[str, StringConstraints(max_length=256)] | int | float | bool,
+    ] = Field(default_factory=dict, max_length=MAX_META_ENTRIES)
+
+    def payload_fingerprint(self) -> str:
+        """What makes two submissions of one playId the same play.
+
+        Transport details (arrival time, connection) differ between a client's
+        retries and do not count.
+        """
+        body = {
+            "userId": self.user_id,
+            "gameId": self.game_id,
+            "clientTs": self.client_ts.isoformat() if self.client_ts else None,
+            "meta": self.meta,
+        }
+        canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+class CouponGrant(BoundaryModel):
+    brand_id: Identifier
+    code: CouponCode
+
+
+class PlayResult(BoundaryModel):
+    play_id: Identifier
+    game_id: Identifier
+    user_id: Identifier
+    status: PlayStatus
+    reason: Annotated[str, StringConstraints(max_length=200)] | None = None
+    coupons: tuple[CouponGrant, ...] = ()
+    decided_at: float = Field(gt=0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if (self.status is PlayStatus.WON) != bool(self.coupons):
+            raise ValueError("a play has coupons exactly when it is won")
+        if self.status in (PlayStatus.REJECTED, PlayStatus.EXPIRED) and not self.reason:
+            raise ValueError(f"a {self.status} play needs a reason")
+        return self
+
+    @property
+    def coupon(self) -> CouponGrant | None:
+        return self.coupons[0] if self.coupons else None
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+
+
+def field_errors(error: ValidationError) -> list[FieldError]:
+    """A client-readable list of what is wrong, naming fields as the client spelled them."""
+    problems = []
+    for detail in error.errors(include_url=False, include_input=False):
+        location = ".".join(str(part) for part in detail["loc"]) or "body"
+        message = detail["msg"]
+        if detail["type"] == "extra_forbidden":
+            message = "unknown field"
+        problems.append(FieldError(field=location, message=message))
+    return problems

@@ -1,0 +1,163 @@
+"""Per-play win probability and the hard schedule cap.
+
+The allocator asks a policy for a `BrandPlan` once per batch and game-brand (budget,
+issued count and arrival rate as the store holds them then), and then asks the plan,
+for each play in arrival order, how likely that play is to win and how many coupons may
+be out at that play's instant. The cap is a plain integer so that the store can make
+it part of its atomic write's condition (`issued + k <= cap`): however many allocators
+run at once, none can take the issued count past it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Protocol
+
+from frolic.pacing.schedule import ReleaseSchedule
+
+#: Guard against float error turning an exact release into one coupon too few.
+_EPSILON = 1e-9
+
+
+class BrandPlan(Protocol):
+    def probability(self, elapsed: float, issued: int) -> float:
+        """Chance that a play at `elapsed` seconds wins this brand, `issued` being out."""
+        ...
+
+    def cap(self, elapsed: float) -> int:
+        """Most coupons that may be issued in total at `elapsed` seconds."""
+        ...
+
+
+class PacingPolicy(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    def plan(
+        self,
+        *,
+        schedule: ReleaseSchedule,
+        budget: int,
+        slack_pct: float,
+        arrival_rate: float | None,
+    ) -> BrandPlan: ...
+
+
+@dataclass(frozen=True, slots=True)
+class FrolicPacing:
+    """Probabilistic throttling that follows the release schedule.
+
+    Each play wins with p = (coupons we want out over the next `horizon` seconds) /
+    (plays expected in them). What we want out is what the schedule releases in that
+    horizon plus the gap between the schedule and the issued count now, so the issued
+    curve is pulled back onto the schedule within about a horizon whichever way it
+    drifts, and an arrival-rate estimate that is off by a factor k costs only about
+    (k - 1) x horizon's release in lag, never a run on the budget.
+
+    A gap larger than `quick_catchup` seconds of release (nobody played for a while)
+    is not paid out at once: the excess is re-planned along the rest of the schedule.
+    Near the end the horizon reaches the end of the window, so whatever is left goes to
+    whoever plays.
+    """
+
+    horizon: float = 2.0
+    quick_catchup: float = 60.0
+    name: str = "frolic"
+
+    def plan(
+        self,
+        *,
+        schedule: ReleaseSchedule,
+        budget: int,
+        slack_pct: float,
+        arrival_rate: float | None,
+    ) -> FrolicBrandPlan:
+        return FrolicBrandPlan(
+            schedule=schedule,
+            budget=budget,
+            slack=budget * slack_pct / 100.0,
+            arrival_rate=arrival_rate if arrival_rate and arrival_rate > 0 else 0.0,
+            horizon=self.horizon,
+            quick_catchup=self.quick_catchup,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class FrolicBrandPlan:
+    schedule: ReleaseSchedule
+    budget: int
+    slack: float
+    arrival_rate: float
+    horizon: float
+    quick_catchup: float
+
+    def cap(self, elapsed: float) -> int:
+        released = self.budget * self.schedule.fraction(elapsed)
+        return min(self.budget, math.floor(released + self.slack + _EPSILON))
+
+    def probability(self, elapsed: float, issued: int) -> float:
+        budget = self.budget
+        remaining = budget - issued
+        duration = self.schedule.duration
+        if remaining <= 0 or elapsed >= duration:
+            return 0.0
+        fraction = self.schedule.fraction
+        horizon = min(self.horizon, duration - elapsed)
+        now_share = fraction(elapsed)
+        coming_share = fraction(elapsed + horizon) - now_share
+        released = budget * now_share
+        deficit = released - issued
+        if deficit > 1.0:
+            quick_limit = max(1.0, released - budget * fraction(elapsed - self.quick_catchup))
+            if deficit > quick_limit:
+                unreleased = 1.0 - now_share
+                spread = coming_share / unreleased if unreleased > 0 else 1.0
+                deficit = quick_limit + (deficit - quick_limit) * spread
+        wanted = budget * coming_share + deficit
+        if wanted <= 0:
+            return 0.0
+        expected_plays = self.arrival_rate * horizon
+        if wanted >= expected_plays:
+            return 1.0
+        return wanted / expected_plays
+
+
+@dataclass(frozen=True, slots=True)
+class SeedPacing:
+    """The seed design's rule, kept to show what it gets wrong.
+
+    P = remaining budget / remaining one-second slots, per play: the expected winners
+    per *slot*, applied to every play. It has no schedule cap; only the budget stops it.
+    """
+
+    name: str = "seed"
+
+    def plan(
+        self,
+        *,
+        schedule: ReleaseSchedule,
+        budget: int,
+        slack_pct: float,
+        arrival_rate: float | None,
+    ) -> SeedBrandPlan:
+        return SeedBrandPlan(duration=schedule.duration, budget=budget)
+
+
+@dataclass(frozen=True, slots=True)
+class SeedBrandPlan:
+    duration: float
+    budget: int
+
+    def cap(self, elapsed: float) -> int:
+        return self.budget
+
+    def probability(self, elapsed: float, issued: int) -> float:
+        remaining = self.budget - issued
+        if remaining <= 0 or elapsed >= self.duration:
+            return 0.0
+        slots = max(1.0, self.duration - elapsed)
+        return min(1.0, remaining / slots)
+
+
+POLICIES: dict[str, PacingPolicy] = {"frolic": FrolicPacing(), "seed": SeedPacing()}

@@ -1,0 +1,56 @@
+"""Arrival-rate estimate for a game, from plays counted per second of arrival.
+
+A fixed window is either slow (it keeps a finished rush in its average for a minute,
+starving the schedule) or noisy (a few plays a second). So the window adapts: the
+longest of 1, 2, 4, … 64 seconds whose recent part still looks like the same Poisson
+process as the whole. A rush that starts or stops is seen within a second or two, and
+steady traffic gets a minute of averaging.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from itertools import accumulate
+
+WINDOWS = (1, 2, 4, 8, 16, 32, 64)
+#: How many standard deviations a recent count may stray before we call it a change.
+CHANGE_Z = 3.0
+#: Counts are whole plays: allow a couple of plays of slack at very low rates.
+CHANGE_FLOOR = 2.0
+
+
+def estimate_rate(
+    counts: Mapping[int, int], *, last_complete_second: int, first_second: int
+) -> float | None:
+    """Plays per second, or None while no complete second has been counted.
+
+    `counts` maps a second (any integer clock) to plays arriving in it; seconds absent
+    had none. Seconds before `first_second` (the game's start) are not looked at.
+    """
+    available = last_complete_second - first_second + 1
+    if available <= 0:
+        return None
+    count_in = counts.get
+    longest = min(WINDOWS[-1], available)
+    newest_first = [
+        count_in(s, 0) for s in range(last_complete_second, last_complete_second - longest, -1)
+    ]
+    running = list(accumulate(newest_first))
+    best_span = 1
+    checked: list[int] = []
+    for window in WINDOWS[1:]:
+        span = min(window, available)
+        if span == best_span:
+            break
+        rate = running[span - 1] / span
+        for recent_span in (1, *checked):
+            expected = rate * recent_span
+            if (
+                abs(running[recent_span - 1] - expected)
+                > CHANGE_Z * math.sqrt(expected) + CHANGE_FLOOR
+            ):
+                return running[best_span - 1] / best_span
+        checked.append(span)
+        best_span = span
+    return running[best_span - 1] / best_span

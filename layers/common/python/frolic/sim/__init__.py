@@ -1,0 +1,1 @@
+"""`frolic simulate`: the allocator on recorded traffic, in virtual time."""

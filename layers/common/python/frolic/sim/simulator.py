@@ -1,0 +1,148 @@
+"""The production allocator, fed a traffic trace in virtual time.
+
+Each second's plays arrive at random instants within it and go to shards by the
+ingest's partition rule. Each shard is polled once a second, at its own phase, the way
+the Lambda event-source mapping polls Kinesis: a poll takes what arrived since the last
+one, in batches of at most `batch`, and each batch sees the store as the batches before
+it left it. Decisions, budgets and coupons go through the real `Allocator` and an
+in-memory store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from frolic.allocation.allocator import Allocator
+from frolic.allocation.memory import InMemoryGames, InMemoryStore, numbered_codes
+from frolic.allocation.ports import GameRules, Play
+from frolic.models import PlayStatus
+from frolic.pacing.policy import POLICIES
+from frolic.pacing.schedule import ReleaseSchedule
+from frolic.partition import partition_key, shard_index
+
+GAME_ID = "sim-game"
+#: Virtual clock origin: any fixed instant works; this one keeps timestamps realistic.
+EPOCH = 1_800_000_000.0
+
+
+@dataclass(frozen=True, slots=True)
+class SimulationConfig:
+    budget: int
+    brands: int = 1
+    shards: int = 1
+    batch: int = 100
+    seed: int = 0
+    policy: str = "frolic"
+    players: int | None = None
+    release_curve: tuple[float, ...] | None = None
+    slack_pct: float = 0.1
+    max_wins_per_user: int = 1
+    max_coupons_per_play: int = 1
+
+    def brand_budgets(self) -> dict[str, int]:
+        """The budget split as evenly as whole coupons allow."""
+        share, extra = divmod(self.budget, self.brands)
+        return {f"brand-{i + 1}": share + (1 if i < extra else 0) for i in range(self.brands)}
+
+
+@dataclass
+class SimulationRun:
+    """What happened, per second of the window, for the metrics to judge."""
+
+    config: SimulationConfig
+    schedule: ReleaseSchedule
+    plays_per_second: list[int]
+    coupons_per_second: list[int]
+    winning_plays_per_second: list[int]
+    winner_positions: list[float] = field(default_factory=list)
+    issued_by_brand: dict[str, int] = field(default_factory=dict)
+    budget_by_brand: dict[str, int] = field(default_factory=dict)
+    outcomes_by_status: dict[str, int] = field(default_factory=dict)
+
+
+def simulate(
+    trace: Sequence[int],
+    config: SimulationConfig,
+    progress: Callable[[int, int], None] | None = None,
+) -> SimulationRun:
+    """Run the trace; `progress(seconds_done, seconds_total)` hears of each 1 %."""
+    duration = len(trace)
+    report_every = max(1, duration // 100)
+    rng = random.Random(config.seed)
+    schedule = ReleaseSchedule(float(duration), config.release_curve)
+    rules = GameRules(
+        game_id=GAME_ID,
+        start_ts=EPOCH,
+        end_ts=EPOCH + duration,
+        live=True,
+        schedule=schedule,
+        max_coupons_per_play=config.max_coupons_per_play,
+        max_wins_per_user=config.max_wins_per_user,
+        slack_pct=config.slack_pct,
+    )
+    store = InMemoryStore()
+    budgets = config.brand_budgets()
+    for brand_id, budget in budgets.items():
+        store.set_budget(GAME_ID, brand_id, budget)
+        store.generate_coupons(GAME_ID, brand_id, numbered_codes(brand_id))
+    allocator = Allocator(
+        store=store,
+        games=InMemoryGames({GAME_ID: rules}),
+        policy=POLICIES[config.policy],
+        draw_key=hashlib.sha256(f"frolic-simulate:{config.seed}".encode()).digest(),
+    )
+    run = SimulationRun(
+        config=config,
+        schedule=schedule,
+        plays_per_second=list(trace),
+        coupons_per_second=[0] * duration,
+        winning_plays_per_second=[0] * duration,
+        budget_by_brand=budgets,
+    )
+    shards = config.shards
+    phases = [rng.random() for _ in range(shards)]
+    poll_order = sorted(range(shards), key=phases.__getitem__)
+    carried: list[list[Play]] = [[] for _ in range(shards)]
+    statuses: dict[str, int] = {}
+
+    def poll(shard: int, now: float, due: list[Play]) -> None:
+        for first in range(0, len(due), config.batch):
+            for outcome in allocator.allocate(due[first : first + config.batch], now):
+                statuses[outcome.status] = statuses.get(outcome.status, 0) + 1
+                if outcome.status is PlayStatus.WON:
+                    _record_win(run, outcome.play.play_id, len(outcome.grants))
+
+    players = config.players
+    for second, count in enumerate(trace):
+        instants = sorted(rng.random() for _ in range(count))
+        due: list[list[Play]] = carried
+        carried = [[] for _ in range(shards)]
+        base = EPOCH + second
+        for rank, instant in enumerate(instants):
+            play_id = f"s{second}r{rank}"
+            user_id = f"u{rng.randrange(players)}" if players else f"u{play_id}"
+            play = Play(play_id, user_id, GAME_ID, base + instant)
+            shard = shard_index(partition_key(play_id), shards) if shards > 1 else 0
+            (due if instant <= phases[shard] else carried)[shard].append(play)
+        for shard in poll_order:
+            poll(shard, base + phases[shard], due[shard])
+        if progress is not None and second % report_every == 0:
+            progress(second, duration)
+    for shard in poll_order:
+        poll(shard, EPOCH + duration + phases[shard], carried[shard])
+
+    run.issued_by_brand = {b: store.issued(GAME_ID, b) for b in budgets}
+    run.outcomes_by_status = statuses
+    return run
+
+
+def _record_win(run: SimulationRun, play_id: str, coupons: int) -> None:
+    second_text, rank_text = play_id[1:].split("r")
+    second, rank = int(second_text), int(rank_text)
+    run.coupons_per_second[second] += coupons
+    run.winning_plays_per_second[second] += 1
+    plays = run.plays_per_second[second]
+    run.winner_positions.append(rank / (plays - 1) if plays > 1 else 0.5)
