@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pytest
+
 from frolic.chart import Series, render_line_chart
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

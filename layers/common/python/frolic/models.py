@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Self
 
@@ -212,11 +212,13 @@ class Coupon(BoundaryModel):
     def advance(self, status: CouponStatus, play_id: str | None = None) -> Coupon:
         if status not in COUPON_STATUS_TRANSITIONS[self.status]:
             raise InvalidTransitionError(f"a {self.status} coupon cannot become {status}")
+        if status is CouponStatus.RESERVED and play_id is None:
+            raise InvalidTransitionError("reserving a coupon needs the winning playId")
+        changes: dict[str, Any] = {"status": status}
         if status is CouponStatus.RESERVED:
-            if play_id is None:
-                raise InvalidTransitionError("reserving a coupon needs the winning playId")
-            return self.model_copy(update={"status": status, "play_id": play_id})
-        return self.model_copy(update={"status": status})
+            changes["play_id"] = play_id
+        # model_copy skips validation; going through the constructor keeps the rules.
+        return Coupon.model_validate({**self.model_dump(), **changes})
 
 
 class PlayEvent(BoundaryModel):
@@ -242,7 +244,7 @@ class PlayEvent(BoundaryModel):
         body = {
             "userId": self.user_id,
             "gameId": self.game_id,
-            "clientTs": self.client_ts.isoformat() if self.client_ts else None,
+            "clientTs": self.client_ts.astimezone(UTC).isoformat() if self.client_ts else None,
             "meta": self.meta,
         }
         canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
@@ -281,13 +283,19 @@ class FieldError(BaseModel):
     message: str
 
 
+#: Pydantic names the member of a union (or a dict key) it tried in an error's location;
+#: the client never wrote those, so they are left out of the field path.
+_TYPE_TAGS = frozenset({"str", "int", "float", "bool", "constrained-str", "[key]"})
+
+
 def field_errors(error: ValidationError) -> list[FieldError]:
     """A client-readable list of what is wrong, naming fields as the client spelled them."""
-    problems = []
+    problems: dict[str, FieldError] = {}
     for detail in error.errors(include_url=False, include_input=False):
-        location = ".".join(str(part) for part in detail["loc"]) or "body"
+        parts = [str(part) for part in detail["loc"] if str(part) not in _TYPE_TAGS]
+        location = ".".join(parts) or "body"
         message = detail["msg"]
         if detail["type"] == "extra_forbidden":
             message = "unknown field"
-        problems.append(FieldError(field=location, message=message))
-    return problems
+        problems.setdefault(location, FieldError(field=location, message=message))
+    return list(problems.values())

@@ -26,7 +26,7 @@ from frolic.allocation.ports import (
 from frolic.models import PlayStatus
 from frolic.pacing.draw import KeyedDraw
 from frolic.pacing.policy import BrandPlan, PacingPolicy
-from frolic.pacing.rate import estimate_rate
+from frolic.pacing.rate import arrival_rate
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,8 +98,12 @@ class Allocator:
         for play in plays:
             per_second[math.floor(play.arrival_ts)] += 1
         counts = self._store.count_arrivals(rules.game_id, per_second)
-        settled = math.floor(now - self._settings.arrival_settle_seconds) - 1
-        return estimate_rate(counts, last_complete_second=settled, first_second=rules.first_second)
+        return arrival_rate(
+            counts,
+            now=now,
+            settle_seconds=self._settings.arrival_settle_seconds,
+            first_second=rules.first_second,
+        )
 
     def _draw_and_reserve(self, rules: GameRules, plays: list[Play], now: float) -> list[Outcome]:
         rate = self._arrival_rate(rules, plays, now)

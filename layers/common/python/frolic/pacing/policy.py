@@ -55,10 +55,12 @@ class FrolicPacing:
     drifts, and an arrival-rate estimate that is off by a factor k costs only about
     (k - 1) x horizon's release in lag, never a run on the budget.
 
-    A gap larger than `quick_catchup` seconds of release (nobody played for a while)
-    is not paid out at once: the excess is re-planned along the rest of the schedule.
-    Near the end the horizon reaches the end of the window, so whatever is left goes to
-    whoever plays.
+    A gap of up to `quick_catchup` seconds of release (a lull, noise) is closed within
+    the horizon. A larger one (nobody played for a while) is re-planned: it is spread
+    over the rest of the window in proportion to what the schedule still releases, and
+    the quick share fades as (quick / gap)^4 so that a backlog is never paid out at a
+    steady rush. Near the end the horizon reaches the end of the window, so whatever
+    is left goes to whoever plays.
     """
 
     horizon: float = 2.0
@@ -109,11 +111,11 @@ class FrolicBrandPlan:
         released = budget * now_share
         deficit = released - issued
         if deficit > 1.0:
-            quick_limit = max(1.0, released - budget * fraction(elapsed - self.quick_catchup))
-            if deficit > quick_limit:
+            quick = max(1.0, released - budget * fraction(elapsed - self.quick_catchup))
+            if deficit > quick:
                 unreleased = 1.0 - now_share
                 spread = coming_share / unreleased if unreleased > 0 else 1.0
-                deficit = quick_limit + (deficit - quick_limit) * spread
+                deficit = quick * (quick / deficit) ** 4 + (deficit - quick) * spread
         wanted = budget * coming_share + deficit
         if wanted <= 0:
             return 0.0

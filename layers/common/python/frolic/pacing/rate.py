@@ -54,3 +54,25 @@ def estimate_rate(
         checked.append(span)
         best_span = span
     return running[best_span - 1] / best_span
+
+
+def arrival_rate(
+    counts: Mapping[int, int], *, now: float, settle_seconds: float, first_second: int
+) -> float | None:
+    """The rate to pace by at `now`: the settled estimate, or more if recent plays say so.
+
+    Seconds younger than `settle_seconds` may still be missing plays that other shards
+    have not counted yet, so they are left out of `estimate_rate`. But what they do
+    hold is a floor on the rate: after an idle stretch (settled rate 0) or at the first
+    batch of a game it is all we know, and without it every play would look like the
+    only one and win.
+    """
+    last_complete = math.floor(now - settle_seconds) - 1
+    settled = estimate_rate(counts, last_complete_second=last_complete, first_second=first_second)
+    since = max(last_complete + 1, first_second)
+    span = now - since
+    if span <= 0:
+        return settled
+    recent = sum(counts.get(second, 0) for second in range(since, math.floor(now) + 1))
+    floor_rate = recent / span
+    return floor_rate if settled is None else max(settled, floor_rate)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -58,7 +58,7 @@ class ReleaseSchedule:
             return 0.0
         if share >= 1:
             return self.duration * self._first_full_position()
-        part = bisect_right(self._cumulative, share) - 1
+        part = bisect_left(self._cumulative, share) - 1
         within = (share - self._cumulative[part]) * len(self._rates) / self._rates[part]
         return (part + within) / len(self._rates) * self.duration
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from frolic.allocation.allocator import Allocator
 from frolic.allocation.memory import InMemoryGames, InMemoryStore, numbered_codes
-from frolic.allocation.ports import GameRules, Play
+from frolic.allocation.ports import GameRules, Grant, Play
 from frolic.models import PlayStatus
 from frolic.pacing.policy import POLICIES
 from frolic.pacing.schedule import ReleaseSchedule
@@ -58,6 +58,10 @@ class SimulationRun:
     coupons_per_second: list[int]
     winning_plays_per_second: list[int]
     winner_positions: list[float] = field(default_factory=list)
+    #: (seconds into the window, brands won) per winning play, in decision order.
+    wins: list[tuple[float, tuple[str, ...]]] = field(default_factory=list)
+    #: Each coupon code bound, with the play it went to.
+    coupon_holders: dict[str, str] = field(default_factory=dict)
     issued_by_brand: dict[str, int] = field(default_factory=dict)
     budget_by_brand: dict[str, int] = field(default_factory=dict)
     outcomes_by_status: dict[str, int] = field(default_factory=dict)
@@ -113,7 +117,7 @@ def simulate(
             for outcome in allocator.allocate(due[first : first + config.batch], now):
                 statuses[outcome.status] = statuses.get(outcome.status, 0) + 1
                 if outcome.status is PlayStatus.WON:
-                    _record_win(run, outcome.play.play_id, len(outcome.grants))
+                    _record_win(run, outcome.play, outcome.grants)
 
     players = config.players
     for second, count in enumerate(trace):
@@ -136,13 +140,15 @@ def simulate(
 
     run.issued_by_brand = {b: store.issued(GAME_ID, b) for b in budgets}
     run.outcomes_by_status = statuses
+    run.coupon_holders = store.bound_codes
     return run
 
 
-def _record_win(run: SimulationRun, play_id: str, coupons: int) -> None:
-    second_text, rank_text = play_id[1:].split("r")
+def _record_win(run: SimulationRun, play: Play, grants: tuple[Grant, ...]) -> None:
+    second_text, rank_text = play.play_id[1:].split("r")
     second, rank = int(second_text), int(rank_text)
-    run.coupons_per_second[second] += coupons
+    run.wins.append((play.arrival_ts - EPOCH, tuple(g.brand_id for g in grants)))
+    run.coupons_per_second[second] += len(grants)
     run.winning_plays_per_second[second] += 1
     plays = run.plays_per_second[second]
     run.winner_positions.append(rank / (plays - 1) if plays > 1 else 0.5)

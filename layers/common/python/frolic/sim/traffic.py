@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import random
+import re
 from pathlib import Path
 
 
@@ -10,6 +13,9 @@ class TraceError(ValueError):
 
 
 MAX_TRACE_SECONDS = 7 * 24 * 3600
+#: ASCII digits only (str.isdigit also takes '²' and other scripts' digits), and short
+#: enough that int() cannot refuse it.
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,12}")
 MAX_PLAYS_PER_SECOND = 10_000_000
 
 
@@ -19,7 +25,7 @@ def parse_trace(text: str, source: str = "trace") -> list[int]:
         line = raw.strip()
         if not line:
             raise TraceError(f"{source} line {number}: empty line (write 0 for a quiet second)")
-        if not line.isdigit():
+        if not _WHOLE_NUMBER.fullmatch(line):
             raise TraceError(f"{source} line {number}: {line[:20]!r} is not a non-negative integer")
         value = int(line)
         if value > MAX_PLAYS_PER_SECOND:
@@ -44,3 +50,49 @@ def read_trace(path: Path) -> list[int]:
     except OSError as error:
         raise TraceError(f"{path}: {error.strerror or error}") from None
     return parse_trace(text, source=str(path))
+
+
+def poisson(rng: random.Random, mean: float) -> int:
+    """Plays in one second of Poisson arrivals with the given mean."""
+    if mean <= 0:
+        return 0
+    if mean > 500:
+        return max(0, round(rng.gauss(mean, math.sqrt(mean))))
+    threshold, count, product = math.exp(-mean), 0, rng.random()
+    while product > threshold:
+        count += 1
+        product *= rng.random()
+    return count
+
+
+SHAPES = ("flat", "ramp", "rush", "sparse", "idle_gap", "waves")
+
+
+def generate_trace(shape: str, *, seconds: int, rate: float, seed: int = 0) -> list[int]:
+    """A synthetic trace of Poisson arrivals whose mean follows `shape`.
+
+    `rate` is the typical plays/s: flat keeps it; ramp climbs from a tenth of it to
+    twice it; rush opens with a tenth of the window at 50x then settles at a
+    third; sparse is rate/100; idle_gap has nobody for the middle fifth; waves swings
+    between a fifth and twice the rate three times.
+    """
+    rng = random.Random(seed)
+
+    def mean_at(second: int) -> float:
+        x = second / seconds
+        match shape:
+            case "flat":
+                return rate
+            case "ramp":
+                return rate * (0.1 + 1.9 * x)
+            case "rush":
+                return rate * 50 if x < 0.1 else rate / 3
+            case "sparse":
+                return rate / 100
+            case "idle_gap":
+                return 0.0 if 0.4 <= x < 0.6 else rate
+            case "waves":
+                return rate * (1.1 + 0.9 * math.sin(6 * math.pi * x))
+        raise TraceError(f"unknown trace shape {shape!r}; one of {', '.join(SHAPES)}")
+
+    return [poisson(rng, mean_at(second)) for second in range(seconds)]

@@ -1,0 +1,150 @@
+"""The allocator on an in-memory store: replays, rejections, caps, brands and limits."""
+
+from collections import Counter
+
+from conftest import GAME, START, Arena, EagerPacing, GreedyPacing, play
+
+from frolic.allocation.ports import Claim, Reason
+from frolic.models import PlayStatus
+
+NOW = START + 10
+
+
+def test_a_replayed_batch_gets_the_stored_outcomes_and_takes_nothing_more(arena: Arena) -> None:
+    # Given a game with no arrival history, so every play may win up to the cap
+    arena.game(duration=60, slack_pct=10.0)
+    arena.budget("brand-a", 20)
+    allocator = arena.allocator()
+    batch = [play(n, at=1.0 + n / 100) for n in range(30)]
+    first = allocator.allocate(batch, NOW)
+    issued = arena.store.issued(GAME, "brand-a")
+    assert issued > 0
+    # When the same records come again (Kinesis redelivery), even in another order
+    second = allocator.allocate(list(reversed(batch)), NOW + 5)
+    # Then every play gets its first outcome back and no coupon moves
+    assert {o.play.play_id: (o.status, o.grants) for o in second} == {
+        o.play.play_id: (o.status, o.grants) for o in first
+    }
+    assert arena.store.issued(GAME, "brand-a") == issued
+
+
+def test_copies_of_a_play_within_one_batch_share_one_outcome(arena: Arena) -> None:
+    arena.game(duration=60, slack_pct=50.0)
+    arena.budget("brand-a", 10)
+    copy = play(1, at=1.0)
+    outcomes = arena.allocator().allocate([copy, copy, copy], NOW)
+    assert len({(o.status, o.grants) for o in outcomes}) == 1
+    assert arena.store.issued(GAME, "brand-a") == (1 if outcomes[0].status is PlayStatus.WON else 0)
+
+
+def test_the_same_play_id_with_another_payload_is_rejected(arena: Arena) -> None:
+    arena.game(duration=60)
+    arena.budget("brand-a", 10)
+    allocator = arena.allocator()
+    [original] = allocator.allocate([play(1, at=1.0, fp="payload-A")], NOW)
+    [impostor] = allocator.allocate([play(1, at=2.0, user="mallory", fp="payload-B")], NOW)
+    assert impostor.status is PlayStatus.REJECTED
+    assert impostor.reason == Reason.PLAY_ID_CONFLICT
+    # And the original keeps its result
+    assert arena.store.outcome("play-1") == original
+
+
+def test_plays_for_unknown_closed_or_out_of_window_games_are_rejected(arena: Arena) -> None:
+    arena.game(duration=60)
+    arena.game(duration=60, game_id="closed", live=False)
+    arena.budget("brand-a", 10)
+    outcomes = arena.allocator().allocate(
+        [
+            play(1, at=1.0, game="nope"),
+            play(2, at=1.0, game="closed"),
+            play(3, at=-1.0),
+            play(4, at=60.0),
+            play(5, at=59.9),
+        ],
+        NOW,
+    )
+    reasons = [(o.status, o.reason) for o in outcomes]
+    assert reasons[:4] == [
+        (PlayStatus.REJECTED, Reason.UNKNOWN_GAME),
+        (PlayStatus.REJECTED, Reason.GAME_NOT_LIVE),
+        (PlayStatus.REJECTED, Reason.OUTSIDE_WINDOW),
+        (PlayStatus.REJECTED, Reason.OUTSIDE_WINDOW),
+    ]
+    assert reasons[4][0] in (PlayStatus.WON, PlayStatus.LOST)
+    # And every one of them is stored, so a replay answers the same
+    assert all(arena.store.outcome(o.play.play_id) == o for o in outcomes)
+
+
+def test_the_schedule_cap_holds_even_when_every_play_would_win(arena: Arena) -> None:
+    # Given a policy that lets every play of an opening rush win
+    arena.game(duration=3600, slack_pct=0.1)
+    arena.budget("brand-a", 1000)
+    rush = [play(n, at=n / 1000) for n in range(500)]
+    outcomes = arena.allocator(EagerPacing()).allocate(rush, START + 1)
+    # Then only what the schedule has released, plus the 1-coupon slack, goes out
+    assert Counter(o.status for o in outcomes)[PlayStatus.WON] == 1
+    assert arena.store.issued(GAME, "brand-a") == 1
+
+
+def test_the_store_refuses_a_claim_beyond_its_cap_whoever_asks(arena: Arena) -> None:
+    # Two allocators that both believe a coupon is free: only the first gets it
+    arena.game()
+    arena.budget("brand-a", 5)
+    first = arena.store.reserve(play(1, at=1.0), [Claim("brand-a", cap=1)], 1, NOW)
+    second = arena.store.reserve(play(2, at=1.0), [Claim("brand-a", cap=1)], 1, NOW)
+    assert len(first.grants) == 1
+    assert second.grants == ()
+    assert second.refused == {"brand-a": 1}
+
+
+def test_a_play_never_gets_more_than_max_coupons_per_play(arena: Arena) -> None:
+    arena.game(duration=60, slack_pct=100.0, max_coupons_per_play=2)
+    for brand in ("a", "b", "c"):
+        arena.budget(brand, 50)
+    outcomes = arena.allocator().allocate([play(n, at=1 + n / 10) for n in range(40)], NOW)
+    sizes = Counter(len(o.grants) for o in outcomes)
+    assert max(sizes) == 2
+    # And the brands share the wins: none is always first
+    won = Counter(g.brand_id for o in outcomes for g in o.grants)
+    assert set(won) == {"a", "b", "c"}
+
+
+def test_a_player_wins_at_most_max_wins_per_user(arena: Arena) -> None:
+    arena.game(duration=60, slack_pct=100.0, max_wins_per_user=2)
+    arena.budget("brand-a", 50)
+    plays = [play(n, at=1 + n / 10, user="greedy") for n in range(20)]
+    outcomes = arena.allocator().allocate(plays, NOW)
+    statuses = Counter(o.status for o in outcomes)
+    assert statuses[PlayStatus.WON] == 2
+    assert any(o.reason == Reason.WIN_LIMIT for o in outcomes)
+
+
+def test_lowering_a_budget_mid_game_stops_wins_and_raising_resumes(arena: Arena) -> None:
+    arena.game(duration=60)
+    arena.budget("brand-a", 50)
+    allocator = arena.allocator(GreedyPacing())
+    allocator.allocate([play(n, at=1 + n / 100) for n in range(5)], NOW)
+    taken = arena.store.issued(GAME, "brand-a")
+    assert taken == 5
+    # When the marketer lowers the budget to what is already out
+    arena.store.set_budget(GAME, "brand-a", taken)
+    lowered = allocator.allocate([play(n, at=2 + n / 100) for n in range(100, 120)], NOW)
+    assert all(o.status is PlayStatus.LOST for o in lowered)
+    assert arena.store.issued(GAME, "brand-a") == taken
+    # And raising it again lets plays win
+    arena.store.set_budget(GAME, "brand-a", taken + 3)
+    raised = allocator.allocate([play(n, at=3 + n / 100) for n in range(200, 220)], NOW)
+    assert Counter(o.status for o in raised)[PlayStatus.WON] == 3
+    assert arena.store.issued(GAME, "brand-a") == taken + 3
+
+
+def test_an_uploaded_pool_smaller_than_the_budget_binds_each_code_once(arena: Arena) -> None:
+    arena.game(duration=60)
+    arena.store.set_budget(GAME, "brand-a", 10)
+    arena.store.add_coupons(GAME, "brand-a", ["CODE-1", "CODE-2", "CODE-3"])
+    plays = [play(n, at=1 + n / 10) for n in range(50)]
+    outcomes = arena.allocator(GreedyPacing()).allocate(plays, NOW)
+    winners = {g.code: o.play.play_id for o in outcomes for g in o.grants}
+    assert sorted(winners) == ["CODE-1", "CODE-2", "CODE-3"]
+    assert len(set(winners.values())) == 3
+    assert arena.store.bound_codes == winners
