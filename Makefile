@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
-TRAFFIC ?= ../shared/traffic
+# The recorded traces live in shared/ beside the repo; a lone clone uses its own copy.
+TRAFFIC ?= $(if $(wildcard ../shared/traffic/*.txt),../shared/traffic,tests/data/traffic)
 
 .PHONY: install test lint unit bench demo clean
 
@@ -26,7 +27,7 @@ unit: $(STAMP)
 test: lint unit
 
 bench: $(STAMP)
-	$(BIN)/python bench/pacing.py --traffic-dir $(TRAFFIC) --out docs/bench-pacing.md
+	$(BIN)/python bench/pacing.py --traffic-dir $(TRAFFIC) --out docs/bench-pacing.md --readme README.md
 
 demo: $(STAMP)
 	$(BIN)/python bench/pacing.py --traffic-dir $(TRAFFIC) --charts out/demo --quick

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 
@@ -38,7 +38,7 @@ class Arena:
             live=True,
             schedule=ReleaseSchedule(duration),
         )
-        rules = GameRules(**{**_fields(rules), **overrides})  # type: ignore[arg-type]
+        rules = replace(rules, **overrides)  # type: ignore[arg-type]
         self.games.games[rules.game_id] = rules
         return rules
 
@@ -101,10 +101,6 @@ class EagerPlan:
 
     def probability(self, elapsed: float, issued: int) -> float:
         return 1.0
-
-
-def _fields(rules: GameRules) -> dict[str, object]:
-    return {name: getattr(rules, name) for name in rules.__slots__}
 
 
 def play(n: int, at: float, user: str | None = None, game: str = GAME, fp: str = "") -> Play:

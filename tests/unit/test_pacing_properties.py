@@ -2,6 +2,7 @@
 random traffic, budgets, brand splits, shard counts and batch sizes."""
 
 from collections import defaultdict
+from dataclasses import replace
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -42,9 +43,7 @@ def _wins_by_brand(run: SimulationRun) -> dict[str, list[float]]:
 def test_no_brand_ever_issues_past_its_budget_nor_binds_a_code_twice(
     trace: list[int], config: SimulationConfig, policy: str
 ) -> None:
-    config = SimulationConfig(
-        **{**_as_dict(config), "policy": policy, "brands": min(config.brands, config.budget)}
-    )
+    config = replace(config, policy=policy, brands=min(config.brands, config.budget))
     run = simulate(trace, config)
     for brand, budget in run.budget_by_brand.items():
         assert run.issued_by_brand[brand] <= budget
@@ -59,7 +58,7 @@ def test_no_brand_ever_issues_past_its_budget_nor_binds_a_code_twice(
 def test_issued_coupons_never_run_ahead_of_the_release_schedule_plus_slack(
     trace: list[int], config: SimulationConfig
 ) -> None:
-    config = SimulationConfig(**{**_as_dict(config), "brands": min(config.brands, config.budget)})
+    config = replace(config, brands=min(config.brands, config.budget))
     run = simulate(trace, config)
     # For every moment t: coupons won by plays that arrived by t <= cap(t). With the
     # wins of a brand sorted by arrival, the k-th must have arrived when cap >= k.
@@ -72,7 +71,3 @@ def test_issued_coupons_never_run_ahead_of_the_release_schedule_plus_slack(
         )
         for k, elapsed in enumerate(sorted(times), start=1):
             assert k <= plan.cap(elapsed), f"{brand}: coupon {k} out at {elapsed:.3f}s"
-
-
-def _as_dict(config: SimulationConfig) -> dict[str, object]:
-    return {name: getattr(config, name) for name in config.__slots__}

@@ -1,0 +1,189 @@
+"""`make bench` (pacing part): Frolic's pacing beside the seed rule on every trace.
+
+Runs the simulator (the production allocator on an in-memory store) with budget 1,000
+for each trace in the traffic folder, with 1 and 4 shards, prints the table as it goes
+and writes it as Markdown for the README. A synthetic 1.8-million-play trace measures
+the simulator's speed against the 100,000 plays/s target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from frolic.chart import Series, render_line_chart
+from frolic.sim.metrics import PacingReport, measure
+from frolic.sim.simulator import SimulationConfig, simulate
+from frolic.sim.traffic import generate_trace, read_trace
+
+BUDGET = 1000
+SPEED_TRACE_RATE = 500  # plays/s for an hour: 1.8 million plays
+
+
+@dataclass(frozen=True)
+class Row:
+    trace: str
+    policy: str
+    shards: int
+    report: PacingReport
+    seconds: float
+
+    @property
+    def plays_per_second(self) -> float:
+        return self.report.plays / self.seconds if self.seconds else 0.0
+
+
+def _run(trace_name: str, trace: list[int], policy: str, shards: int) -> Row:
+    started = time.perf_counter()
+    run = simulate(trace, SimulationConfig(budget=BUDGET, shards=shards, policy=policy))
+    seconds = time.perf_counter() - started
+    return Row(trace_name, policy, shards, measure(run), seconds)
+
+
+def _cell(value: float | None, digits: int = 2) -> str:
+    return "∞ / none" if value is None else f"{value:.{digits}f}"
+
+
+HEADER = (
+    "| trace | policy | shards | plays | overspend | max dev % | leftover % | exhausted at % "
+    "| decile spread | winner pos | sim plays/s |\n"
+    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+)
+
+
+def _line(row: Row) -> str:
+    r = row.report
+    exhausted = "never" if r.exhausted_at_pct is None else f"{r.exhausted_at_pct:.1f}"
+    spread = "∞" if r.decile_win_rate_spread is None else f"{r.decile_win_rate_spread:.3f}"
+    return (
+        f"| {row.trace} | {row.policy} | {row.shards} | {r.plays:,} | {r.overspend} "
+        f"| {r.max_deviation_pct:.2f} | {r.leftover_pct:.2f} | {exhausted} | {spread} "
+        f"| {_cell(r.winner_position_mean, 3)} | {row.plays_per_second:,.0f} |"
+    )
+
+
+def _comparison(trace: str, frolic: Row, seed: Row) -> str:
+    f, s = frolic.report, seed.report
+    ratio = s.max_deviation_pct / f.max_deviation_pct if f.max_deviation_pct else float("inf")
+    seed_out = (
+        "never runs out"
+        if s.exhausted_at_pct is None
+        else f"runs out at {s.exhausted_at_pct:.1f} % of the window"
+    )
+    return (
+        f"- {trace}: max deviation {f.max_deviation_pct:.2f} % (frolic) vs "
+        f"{s.max_deviation_pct:.2f} % (seed), {ratio:,.0f}x smaller; the seed rule {seed_out}."
+    )
+
+
+def _chart(path: Path, trace: str, frolic: PacingReport, seed: PacingReport) -> None:
+    minutes = [(s + 1) / 60 for s in range(len(frolic.issued_curve))]
+    png = render_line_chart(
+        [
+            Series(
+                "schedule",
+                list(zip(minutes, frolic.schedule_curve, strict=True)),
+                (150, 150, 150),
+                dashed=True,
+            ),
+            Series("seed rule", list(zip(minutes, seed.issued_curve, strict=True)), (60, 110, 220)),
+            Series("frolic", list(zip(minutes, frolic.issued_curve, strict=True)), (220, 60, 40)),
+        ],
+        title=f"{trace}: coupons issued, budget {BUDGET:,}",
+        x_label="minutes into the game",
+        y_label="coupons issued",
+    )
+    path.write_bytes(png)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--traffic-dir", type=Path, required=True)
+    parser.add_argument("--out", type=Path, help="write the Markdown table here")
+    parser.add_argument("--readme", type=Path, help="refresh the table between bench markers")
+    parser.add_argument("--charts", type=Path, help="write one PNG per trace here")
+    parser.add_argument("--quick", action="store_true", help="one shard only, no speed run")
+    args = parser.parse_args()
+
+    traces = sorted(args.traffic_dir.glob("*.txt"))
+    if not traces:
+        print(f"bench: no *.txt traces in {args.traffic_dir}", file=sys.stderr)
+        return 2
+    if args.charts:
+        args.charts.mkdir(parents=True, exist_ok=True)
+    shard_counts = (1,) if args.quick else (1, 4)
+    print(HEADER, flush=True)
+    rows: list[Row] = []
+    notes: list[str] = []
+    for path in traces:
+        trace = read_trace(path)
+        by_policy: dict[tuple[str, int], Row] = {}
+        for shards in shard_counts:
+            for policy in ("frolic", "seed"):
+                row = _run(path.stem, trace, policy, shards)
+                by_policy[(policy, shards)] = row
+                rows.append(row)
+                print(_line(row), flush=True)
+        notes.append(_comparison(path.stem, by_policy[("frolic", 1)], by_policy[("seed", 1)]))
+        if args.charts:
+            chart = args.charts / f"{path.stem}.png"
+            _chart(chart, path.stem, by_policy[("frolic", 1)].report, by_policy[("seed", 1)].report)
+            notes.append(f"  chart: {chart}")
+    print("\n" + "\n".join(notes))
+
+    speed_line = ""
+    if not args.quick:
+        big = generate_trace("flat", seconds=3600, rate=SPEED_TRACE_RATE, seed=1)
+        row = _run("synthetic 500/s", big, "frolic", 1)
+        speed_line = (
+            f"Speed: {row.report.plays:,} plays (synthetic flat trace, 500 plays/s for an "
+            f"hour) simulated in {row.seconds:.1f} s = {row.plays_per_second:,.0f} plays/s "
+            f"({row.plays_per_second / 100_000:.2f}x the 100,000 plays/s target)."
+        )
+        print("\n" + speed_line)
+
+    if args.out:
+        stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        machine = f"{os.cpu_count()} cores, Python {platform.python_version()}"
+        body = [
+            "# Pacing benchmark",
+            "",
+            f"`make bench`, {stamp}, {machine}. Budget {BUDGET:,}, seed 0, batches of 100.",
+            "",
+            HEADER,
+            *(_line(row) for row in rows),
+            "",
+            *notes,
+            "",
+            speed_line,
+            "",
+        ]
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text("\n".join(body))
+        print(f"\nwrote {args.out}")
+        if args.readme:
+            _refresh_readme(args.readme, "\n".join(body[2:]).strip())
+            print(f"refreshed the benchmark section of {args.readme}")
+    return 0
+
+
+START_MARK, END_MARK = "<!-- bench:start -->", "<!-- bench:end -->"
+
+
+def _refresh_readme(readme: Path, table: str) -> None:
+    text = readme.read_text()
+    head, _, rest = text.partition(START_MARK)
+    _, _, tail = rest.partition(END_MARK)
+    if not rest:
+        raise SystemExit(f"bench: {readme} has no {START_MARK} marker")
+    readme.write_text(f"{head}{START_MARK}\n{table}\n{END_MARK}{tail}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
