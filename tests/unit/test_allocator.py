@@ -2,10 +2,10 @@
 
 from collections import Counter
 
-from conftest import GAME, START, Arena, EagerPacing, GreedyPacing, play
-
 from frolic.allocation.ports import Claim, Reason
 from frolic.models import PlayStatus
+from tests.doubles import EagerPacing, GreedyPacing
+from tests.unit.arena import GAME, START, Arena, play
 
 NOW = START + 10
 

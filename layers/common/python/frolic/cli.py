@@ -10,11 +10,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
 from frolic.chart import Series, render_line_chart
+from frolic.dal.reconcile import reconcile
 from frolic.models import GameConfig
 from frolic.pacing.policy import POLICIES
+from frolic.settings import settings
 from frolic.sim.metrics import PacingReport, measure
 from frolic.sim.simulator import SimulationConfig, simulate
 from frolic.sim.traffic import TraceError, read_trace
@@ -96,7 +100,38 @@ def _build_parser() -> argparse.ArgumentParser:
         help="where to write the chart (default: simulate-<trace>-<policy>.png)",
     )
     sim.set_defaults(handler=_simulate)
+
+    rec = commands.add_parser(
+        "reconcile",
+        help="check that counters, coupons and results of a game agree",
+        description=(
+            "Read a game's budgets, coupon pools and results and check they tell the same "
+            "story. Exits 0 when clean, 1 on any drift."
+        ),
+    )
+    rec.add_argument("--game", required=True, metavar="ID")
+    rec.add_argument(
+        "--endpoint",
+        default=None,
+        metavar="URL",
+        help="DynamoDB endpoint (the local stack's); default: AWS",
+    )
+    rec.set_defaults(handler=_reconcile)
     return parser
+
+
+EXIT_DRIFT = 1
+
+
+def _reconcile(args: argparse.Namespace) -> int:
+    config = settings()
+    client = boto3.client("dynamodb", endpoint_url=args.endpoint or config.aws_endpoint_url)
+    try:
+        report = reconcile(client, config, args.game)
+    except (BotoCoreError, ClientError) as error:
+        raise UsageError(f"frolic reconcile: cannot read the tables: {error}") from None
+    print(report.render())
+    return 0 if report.clean else EXIT_DRIFT
 
 
 def _simulate(args: argparse.Namespace) -> int:

@@ -148,7 +148,9 @@ class Allocator:
                 now=now,
             )
             outcomes.append(outcome)
-            if outcome.status is not PlayStatus.WON:
+            # A won result is written by the reservation; a superseded play's result is
+            # the one already stored (another Play object): neither is saved again.
+            if outcome.status is not PlayStatus.WON and outcome.play is play:
                 unsaved.append(outcome)
         if unsaved:
             self._store.save_outcomes(unsaved)
@@ -189,6 +191,8 @@ class Allocator:
                 return Outcome(play, PlayStatus.WON, now, grants=reservation.grants)
             if reservation.win_limit:
                 return Outcome(play, PlayStatus.LOST, now, reason=Reason.WIN_LIMIT)
+            if reservation.superseded:
+                return self._store.stored_outcomes([play.play_id])[play.play_id]
             refused = reservation.refused or {}
             if not refused:
                 break

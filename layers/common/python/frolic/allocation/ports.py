@@ -108,12 +108,14 @@ class Reservation:
 
     Either every claim got a coupon (`grants`) or none did; in the latter case
     `refused` holds the brands whose cap, budget or pool said no, with the issued count
-    the store saw, and `win_limit` says the player had already won enough.
+    the store saw, `win_limit` says the player had already won enough, and
+    `superseded` that the play already has a final result (it expired first).
     """
 
     grants: tuple[Grant, ...] = ()
     refused: Mapping[str, int] | None = None
     win_limit: bool = False
+    superseded: bool = False
 
 
 class GameDirectory(Protocol):

@@ -1,0 +1,1 @@
+"""DynamoDB, Kinesis and API Gateway adapters: the only modules that import boto3."""

@@ -1,0 +1,419 @@
+"""The allocator's store on DynamoDB.
+
+Per batch and game: one consistent BatchGetItem for replays, one UpdateItem (plus one
+BatchGetItem of the minutes before) for arrival counts, one Query for budgets, and
+BatchWriteItem for results that took no coupon. Per winner: one GetItem (which code is
+next) and one transaction that binds budget, coupon, result and the player's win count
+all or nothing.
+
+Batched writes have no conditions, so they are kept away from the one other writer of
+results, the expiry watcher: it only touches plays older than `expiry_seconds`, and a
+result goes out in a batch only while its play is younger than that by a fence of a few
+seconds; older ones get a conditional put. A won result is only ever written by the
+transaction, and a replayed play is answered from the consistent read, so a decided
+result is never overwritten.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from botocore.exceptions import ClientError
+
+from frolic.allocation.ports import (
+    BudgetState,
+    Claim,
+    GameRules,
+    Grant,
+    Outcome,
+    Play,
+    Reservation,
+)
+from frolic.dal import codec
+from frolic.dal.items import model_from_item, outcome_from_item, outcome_item
+from frolic.dal.tables import (
+    BUDGET_PREFIX,
+    ISSUED_PREFIX,
+    arrivals_key,
+    budget_key,
+    coupon_key,
+    game_key,
+    wins_key,
+)
+from frolic.models import CouponStatus, Game, PlayStatus
+from frolic.observability import logger
+from frolic.settings import Settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+T = TypeVar("T")
+BATCH_GET_LIMIT = 100
+BATCH_WRITE_LIMIT = 25
+#: Optimistic retries of a winner's transaction when another allocator moved first.
+RESERVE_ATTEMPTS = 6
+ARRIVAL_LOOKBACK_MINUTES = 2
+ARRIVAL_RETENTION_SECONDS = 24 * 3600
+
+
+def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _backoff(attempt: int) -> None:
+    time.sleep(min(0.05 * 2**attempt, 1.0))
+
+
+def batch_get(client: DynamoDBClient, table: str, keys: Sequence[Any]) -> list[dict[str, Any]]:
+    """Strongly consistent reads of any number of keys, unprocessed ones retried."""
+    items: list[dict[str, Any]] = []
+    for chunk in chunks(keys, BATCH_GET_LIMIT):
+        request: dict[str, Any] = {table: {"Keys": list(chunk), "ConsistentRead": True}}
+        attempt = 0
+        while request:
+            response = client.batch_get_item(RequestItems=request)
+            items.extend(codec.load(raw) for raw in response["Responses"].get(table, []))
+            request = dict(response.get("UnprocessedKeys") or {})
+            if request:
+                _backoff(attempt)
+                attempt += 1
+    return items
+
+
+class DynamoAllocationStore:
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        settings: Settings,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._db = client
+        self._results = settings.results_table
+        self._state = settings.state_table
+        self._batch_cutoff = settings.batch_write_cutoff_seconds
+        self._clock = clock
+        #: Issued count last seen per (game, brand): the expected value of the next claim.
+        self._seen: dict[tuple[str, str], int] = {}
+
+    # -- reads -----------------------------------------------------------------------
+    def stored_outcomes(self, play_ids: Sequence[str]) -> Mapping[str, Outcome]:
+        keys = [{"playId": {"S": pid}} for pid in play_ids]
+        return {
+            item["playId"]: outcome_from_item(item)
+            for item in batch_get(self._db, self._results, keys)
+            if item["status"] != PlayStatus.PENDING.value
+        }
+
+    def count_arrivals(self, game_id: str, per_second: Mapping[int, int]) -> Mapping[int, int]:
+        by_minute: dict[int, dict[int, int]] = defaultdict(dict)
+        for second, plays in per_second.items():
+            by_minute[second // 60][second] = plays
+        counts: dict[int, int] = {}
+        issued = {b: n for (g, b), n in self._seen.items() if g == game_id}
+        for minute, seconds in by_minute.items():
+            names = {f"#s{i}": f"s{s % 60}" for i, s in enumerate(seconds)}
+            values = {f":s{i}": {"N": str(n)} for i, n in enumerate(seconds.values())}
+            # The issued counts seen so far ride along, for the report's issued curve.
+            names |= {f"#i{i}": f"{ISSUED_PREFIX}{b}" for i, b in enumerate(issued)}
+            values |= {f":i{i}": {"N": str(n)} for i, n in enumerate(issued.values())}
+            sets = ["expiresAt = if_not_exists(expiresAt, :ttl)"]
+            sets += [f"#i{i} = :i{i}" for i in range(len(issued))]
+            updated = self._db.update_item(
+                TableName=self._state,
+                Key=codec.dump(arrivals_key(game_id, minute)),
+                UpdateExpression="ADD "
+                + ", ".join(f"#s{i} :s{i}" for i in range(len(seconds)))
+                + " SET "
+                + ", ".join(sets),
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues={
+                    **values,
+                    ":ttl": {"N": str(minute * 60 + ARRIVAL_RETENTION_SECONDS)},
+                },
+                ReturnValues="ALL_NEW",
+            )
+            counts.update(_minute_counts(minute, codec.load(updated["Attributes"])))
+        if by_minute:
+            newest = max(by_minute)
+            earlier = [
+                newest - back
+                for back in range(1, ARRIVAL_LOOKBACK_MINUTES + 1)
+                if newest - back not in by_minute
+            ]
+            keys = [codec.dump(arrivals_key(game_id, minute)) for minute in earlier]
+            for item in batch_get(self._db, self._state, keys):
+                counts.update(_minute_counts(int(item["sk"][2:]), item))
+        return counts
+
+    def budgets(self, game_id: str) -> Sequence[BudgetState]:
+        response = self._db.query(
+            TableName=self._state,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+            ExpressionAttributeValues={
+                ":pk": {"S": game_key(game_id)["pk"]},
+                ":prefix": {"S": BUDGET_PREFIX},
+            },
+            ConsistentRead=True,
+        )
+        states = []
+        for raw in response["Items"]:
+            item = codec.load(raw)
+            brand_id = item["sk"][len(BUDGET_PREFIX) :]
+            issued = int(item.get("issued", 0))
+            usable = min(int(item.get("budget", 0)), int(item.get("poolSize", 0)))
+            self._seen[(game_id, brand_id)] = issued
+            states.append(BudgetState(brand_id, usable, issued))
+        return sorted(states, key=lambda s: s.brand_id)
+
+    # -- writes ----------------------------------------------------------------------
+    def reserve(
+        self, play: Play, claims: Sequence[Claim], max_wins_per_user: int, decided_at: float
+    ) -> Reservation:
+        for attempt in range(RESERVE_ATTEMPTS):
+            expected = {c.brand_id: self._seen.get((play.game_id, c.brand_id), 0) for c in claims}
+            refused = {
+                c.brand_id: expected[c.brand_id] for c in claims if expected[c.brand_id] >= c.cap
+            }
+            if refused:
+                return Reservation(refused=refused)
+            grants = self._next_codes(play.game_id, expected)
+            if grants is None:
+                return Reservation(refused=expected)
+            try:
+                self._db.transact_write_items(
+                    TransactItems=self._reservation_items(  # type: ignore[arg-type]
+                        play=play,
+                        claims=claims,
+                        expected=expected,
+                        grants=grants,
+                        max_wins_per_user=max_wins_per_user,
+                        decided_at=decided_at,
+                    )
+                )
+            except ClientError as error:
+                verdict = self._read_cancellation(error, play, claims, expected)
+                if verdict is not None:
+                    return verdict
+                _backoff(attempt)
+                continue
+            for claim in claims:
+                self._seen[(play.game_id, claim.brand_id)] = expected[claim.brand_id] + 1
+            return Reservation(grants=tuple(grants))
+        logger.warning(
+            "reservation kept conflicting; the play loses", extra={"playId": play.play_id}
+        )
+        return Reservation(
+            refused={c.brand_id: self._seen.get((play.game_id, c.brand_id), 0) for c in claims}
+        )
+
+    def save_outcomes(self, outcomes: Sequence[Outcome]) -> None:
+        batched, conditional = self._split_by_fence(outcomes)
+        for chunk in chunks(batched, BATCH_WRITE_LIMIT):
+            requests = [{"PutRequest": {"Item": codec.dump(outcome_item(o))}} for o in chunk]
+            pending_again = self._batch_write(requests)
+            late = [o for o in chunk if o.play.play_id in pending_again]
+            conditional.extend(late)
+        for outcome in conditional:
+            self._put_if_undecided(outcome)
+
+    # -- internals -------------------------------------------------------------------
+    def _split_by_fence(self, outcomes: Sequence[Outcome]) -> tuple[list[Outcome], list[Outcome]]:
+        now = self._clock()
+        batched: list[Outcome] = []
+        conditional: list[Outcome] = []
+        for outcome in outcomes:
+            young = now - outcome.play.arrival_ts < self._batch_cutoff
+            (batched if young else conditional).append(outcome)
+        return batched, conditional
+
+    def _batch_write(self, requests: list[Any]) -> set[str]:
+        """Write; returns the playIds still unwritten once they are too old to batch."""
+        attempt = 0
+        while requests:
+            response = self._db.batch_write_item(RequestItems={self._results: requests})
+            unprocessed: dict[str, list[Any]] = dict(response.get("UnprocessedItems") or {})
+            requests = unprocessed.get(self._results, [])
+            if not requests:
+                break
+            now = self._clock()
+            too_old = {
+                r["PutRequest"]["Item"]["playId"]["S"]
+                for r in requests
+                if now - float(r["PutRequest"]["Item"]["arrivalTs"]["N"]) >= self._batch_cutoff
+            }
+            if too_old:
+                return too_old
+            _backoff(attempt)
+            attempt += 1
+        return set()
+
+    def _put_if_undecided(self, outcome: Outcome) -> None:
+        try:
+            self._db.put_item(
+                TableName=self._results,
+                Item=codec.dump(outcome_item(outcome)),
+                ConditionExpression="attribute_not_exists(playId) OR #status = :pending",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={":pending": {"S": PlayStatus.PENDING.value}},
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+
+    def _next_codes(self, game_id: str, expected: Mapping[str, int]) -> list[Grant] | None:
+        keys = [codec.dump(coupon_key(game_id, b, n + 1)) for b, n in expected.items()]
+        found = {item["brandId"]: item for item in batch_get(self._db, self._state, keys)}
+        if set(found) != set(expected):
+            return None
+        return [Grant(brand, found[brand]["code"]) for brand in expected]
+
+    def _reservation_items(
+        self,
+        *,
+        play: Play,
+        claims: Sequence[Claim],
+        expected: Mapping[str, int],
+        grants: Sequence[Grant],
+        max_wins_per_user: int,
+        decided_at: float,
+    ) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        for claim in claims:
+            seen = expected[claim.brand_id]
+            items.append(
+                {
+                    "Update": {
+                        "TableName": self._state,
+                        "Key": codec.dump(budget_key(play.game_id, claim.brand_id)),
+                        "UpdateExpression": "SET issued = :next",
+                        "ConditionExpression": _CLAIM_CONDITION,
+                        "ExpressionAttributeValues": codec.dump(
+                            {":seen": seen, ":next": seen + 1, ":cap": claim.cap}
+                        ),
+                        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                    }
+                }
+            )
+        for grant in grants:
+            items.append(
+                {
+                    "Update": {
+                        "TableName": self._state,
+                        "Key": codec.dump(
+                            coupon_key(play.game_id, grant.brand_id, expected[grant.brand_id] + 1)
+                        ),
+                        "UpdateExpression": _BIND_COUPON,
+                        "ConditionExpression": "#status = :available AND code = :code",
+                        "ExpressionAttributeNames": {"#status": "status"},
+                        "ExpressionAttributeValues": codec.dump(
+                            {
+                                ":reserved": CouponStatus.RESERVED.value,
+                                ":available": CouponStatus.AVAILABLE.value,
+                                ":play": play.play_id,
+                                ":user": play.user_id,
+                                ":code": grant.code,
+                            }
+                        ),
+                    }
+                }
+            )
+        won = Outcome(play, PlayStatus.WON, decided_at, grants=tuple(grants))
+        items.append(
+            {
+                "Put": {
+                    "TableName": self._results,
+                    "Item": codec.dump(outcome_item(won)),
+                    "ConditionExpression": "attribute_not_exists(playId) OR #status = :pending",
+                    "ExpressionAttributeNames": {"#status": "status"},
+                    "ExpressionAttributeValues": {":pending": {"S": PlayStatus.PENDING.value}},
+                }
+            }
+        )
+        items.append(
+            {
+                "Update": {
+                    "TableName": self._state,
+                    "Key": codec.dump(wins_key(play.game_id, play.user_id)),
+                    "UpdateExpression": "ADD wins :one",
+                    "ConditionExpression": "attribute_not_exists(wins) OR wins < :max",
+                    "ExpressionAttributeValues": codec.dump({":one": 1, ":max": max_wins_per_user}),
+                }
+            }
+        )
+        return items
+
+    def _read_cancellation(
+        self,
+        error: ClientError,
+        play: Play,
+        claims: Sequence[Claim],
+        expected: Mapping[str, int],
+    ) -> Reservation | None:
+        """What a cancelled transaction means; None when it is worth another attempt."""
+        if error.response["Error"]["Code"] != "TransactionCanceledException":
+            raise error
+        reasons = error.response.get("CancellationReasons", [])
+        codes = [r.get("Code", "None") for r in reasons]
+        result_at, wins_at = 2 * len(claims), 2 * len(claims) + 1
+        if len(codes) > wins_at and codes[result_at] == "ConditionalCheckFailed":
+            return Reservation(superseded=True)
+        if len(codes) > wins_at and codes[wins_at] == "ConditionalCheckFailed":
+            return Reservation(win_limit=True)
+        refused: dict[str, int] = {}
+        for index, claim in enumerate(claims):
+            if index >= len(codes) or codes[index] != "ConditionalCheckFailed":
+                continue
+            old = codec.load(reasons[index].get("Item", {}))
+            issued = int(old.get("issued", 0))
+            self._seen[(play.game_id, claim.brand_id)] = issued
+            limit = min(int(old.get("budget", 0)), int(old.get("poolSize", 0)), claim.cap)
+            if issued == expected[claim.brand_id] or issued >= limit:
+                refused[claim.brand_id] = issued
+        return Reservation(refused=refused) if refused else None
+
+
+#: The schedule cap, the budget in force and the pool, checked where the count moves.
+_CLAIM_CONDITION = "issued = :seen AND :next <= budget AND :next <= poolSize AND :next <= :cap"
+_BIND_COUPON = "SET #status = :reserved, playId = :play, userId = :user"
+
+
+def _minute_counts(minute: int, item: Mapping[str, Any]) -> dict[int, int]:
+    return {
+        minute * 60 + int(name[1:]): int(count)
+        for name, count in item.items()
+        if name.startswith("s") and name[1:].isdigit()
+    }
+
+
+class DynamoGameDirectory:
+    """Game rules from the state table, cached briefly: a status change shows within
+    `game_cache_seconds`, and a busy allocator reads each game a few times a minute."""
+
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        settings: Settings,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._db = client
+        self._state = settings.state_table
+        self._ttl = settings.game_cache_seconds
+        self._clock = clock
+        self._cache: dict[str, tuple[float, GameRules | None]] = {}
+
+    def rules(self, game_id: str) -> GameRules | None:
+        now = self._clock()
+        cached = self._cache.get(game_id)
+        if cached is not None and now - cached[0] < self._ttl:
+            return cached[1]
+        response = self._db.get_item(
+            TableName=self._state, Key=codec.dump(game_key(game_id)), ConsistentRead=False
+        )
+        raw = response.get("Item")
+        rules = GameRules.from_game(model_from_item(Game, codec.load(raw))) if raw else None
+        self._cache[game_id] = (now, rules)
+        return rules

@@ -1,0 +1,156 @@
+"""`frolic reconcile`: do the tables agree with each other about one game?
+
+For each brand: the budget's issued counter, the coupons bound to plays and the won
+results must all count the same; every bound coupon must belong to a won play that
+lists it, every won play's codes must be bound to that play, no code may be in two
+results, and nothing may be issued past the budget. The results table has one item
+per play by key, so a play cannot have two results; the check that matters is that
+each of them tells the same story as the counters.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from frolic.dal import codec
+from frolic.dal.allocation_store import batch_get
+from frolic.dal.tables import BUDGET_PREFIX, coupon_key, game_key
+from frolic.models import CouponStatus, PlayStatus
+from frolic.settings import Settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+
+@dataclass
+class BrandTally:
+    brand_id: str
+    budget: int
+    issued_counter: int
+    coupons_bound: int
+    won_results: int
+
+
+@dataclass
+class ReconcileReport:
+    game_id: str
+    brands: list[BrandTally] = field(default_factory=list)
+    plays: int = 0
+    statuses: Counter[str] = field(default_factory=Counter)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        return not self.problems
+
+    def render(self) -> str:
+        lines = [
+            f"reconcile game {self.game_id}: {self.plays} plays "
+            + ", ".join(f"{k} {v}" for k, v in sorted(self.statuses.items()))
+        ]
+        for b in self.brands:
+            lines.append(
+                f"  {b.brand_id}: budget {b.budget}, issued counter {b.issued_counter}, "
+                f"coupons bound {b.coupons_bound}, won results {b.won_results}"
+            )
+        lines += [f"  DRIFT: {p}" for p in self.problems] or ["  clean: no drift"]
+        return "\n".join(lines)
+
+
+def reconcile(client: DynamoDBClient, settings: Settings, game_id: str) -> ReconcileReport:
+    report = ReconcileReport(game_id)
+    won_codes: dict[str, dict[str, str]] = defaultdict(dict)  # brand -> code -> play
+    for item in _results_of(client, settings, game_id):
+        report.plays += 1
+        report.statuses[item["status"]] += 1
+        coupons = item.get("coupons") or []
+        if item["status"] == PlayStatus.WON.value and not coupons:
+            report.problems.append(f"play {item['playId']} is won without a coupon")
+        if item["status"] != PlayStatus.WON.value and coupons:
+            report.problems.append(f"play {item['playId']} is {item['status']} with coupons")
+        for grant in coupons:
+            holder = won_codes[grant["brandId"]].setdefault(grant["code"], item["playId"])
+            if holder != item["playId"]:
+                report.problems.append(
+                    f"one {grant['brandId']} coupon is in two results: {holder}, {item['playId']}"
+                )
+    for budget in _budgets_of(client, settings, game_id):
+        brand_id = budget["sk"][len(BUDGET_PREFIX) :]
+        bound = _bound_coupons(client, settings, game_id, brand_id, int(budget.get("poolSize", 0)))
+        codes = won_codes.get(brand_id, {})
+        tally = BrandTally(
+            brand_id=brand_id,
+            budget=int(budget.get("budget", 0)),
+            issued_counter=int(budget.get("issued", 0)),
+            coupons_bound=len(bound),
+            won_results=len(codes),
+        )
+        report.brands.append(tally)
+        _compare(report, tally, bound, codes)
+    return report
+
+
+def _compare(
+    report: ReconcileReport,
+    tally: BrandTally,
+    bound: dict[str, str],
+    won: dict[str, str],
+) -> None:
+    brand = tally.brand_id
+    if not tally.issued_counter == tally.coupons_bound == tally.won_results:
+        report.problems.append(
+            f"{brand}: issued counter {tally.issued_counter}, coupons bound "
+            f"{tally.coupons_bound} and won results {tally.won_results} disagree"
+        )
+    if tally.issued_counter > tally.budget:
+        report.problems.append(f"{brand}: issued {tally.issued_counter} over budget {tally.budget}")
+    for code, play_id in bound.items():
+        if won.get(code) != play_id:
+            report.problems.append(f"{brand}: a coupon bound to {play_id} is not in its result")
+    for code, play_id in won.items():
+        if bound.get(code) != play_id:
+            report.problems.append(f"{brand}: play {play_id} holds a coupon not bound to it")
+
+
+def _results_of(client: DynamoDBClient, settings: Settings, game_id: str) -> list[dict[str, Any]]:
+    """Every result of the game; a scan, which is fine for an operator's check."""
+    items: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {
+        "TableName": settings.results_table,
+        "FilterExpression": "gameId = :game",
+        "ExpressionAttributeValues": {":game": {"S": game_id}},
+        "ConsistentRead": True,
+    }
+    while True:
+        page = client.scan(**kwargs)
+        items.extend(codec.load(raw) for raw in page.get("Items", []))
+        if "LastEvaluatedKey" not in page:
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _budgets_of(client: DynamoDBClient, settings: Settings, game_id: str) -> list[dict[str, Any]]:
+    page = client.query(
+        TableName=settings.state_table,
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+        ExpressionAttributeValues={
+            ":pk": {"S": game_key(game_id)["pk"]},
+            ":prefix": {"S": BUDGET_PREFIX},
+        },
+        ConsistentRead=True,
+    )
+    return [codec.load(raw) for raw in page.get("Items", [])]
+
+
+def _bound_coupons(
+    client: DynamoDBClient, settings: Settings, game_id: str, brand_id: str, pool_size: int
+) -> dict[str, str]:
+    """code -> playId for every coupon of the pool that is no longer AVAILABLE."""
+    keys = [codec.dump(coupon_key(game_id, brand_id, n)) for n in range(1, pool_size + 1)]
+    return {
+        item["code"]: item.get("playId", "")
+        for item in batch_get(client, settings.state_table, keys)
+        if item.get("status") != CouponStatus.AVAILABLE.value
+    }

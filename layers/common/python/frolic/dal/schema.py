@@ -1,0 +1,57 @@
+"""Table definitions for moto and the local stack, from the same key constants as CDK."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from frolic.dal.tables import (
+    RESULTS_KEY,
+    SESSIONS_KEY,
+    STATE_PARTITION_KEY,
+    STATE_SORT_KEY,
+    TTL_ATTRIBUTE,
+)
+from frolic.settings import Settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+
+def table_definitions(settings: Settings) -> list[dict[str, Any]]:
+    def string_keys(*names: str) -> list[dict[str, str]]:
+        return [{"AttributeName": name, "AttributeType": "S"} for name in names]
+
+    return [
+        {
+            "TableName": settings.results_table,
+            "KeySchema": [{"AttributeName": RESULTS_KEY, "KeyType": "HASH"}],
+            "AttributeDefinitions": string_keys(RESULTS_KEY),
+            "BillingMode": "PAY_PER_REQUEST",
+            "StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        },
+        {
+            "TableName": settings.state_table,
+            "KeySchema": [
+                {"AttributeName": STATE_PARTITION_KEY, "KeyType": "HASH"},
+                {"AttributeName": STATE_SORT_KEY, "KeyType": "RANGE"},
+            ],
+            "AttributeDefinitions": string_keys(STATE_PARTITION_KEY, STATE_SORT_KEY),
+            "BillingMode": "PAY_PER_REQUEST",
+        },
+        {
+            "TableName": settings.sessions_table,
+            "KeySchema": [{"AttributeName": SESSIONS_KEY, "KeyType": "HASH"}],
+            "AttributeDefinitions": string_keys(SESSIONS_KEY),
+            "BillingMode": "PAY_PER_REQUEST",
+        },
+    ]
+
+
+def create_tables(client: DynamoDBClient, settings: Settings) -> None:
+    for definition in table_definitions(settings):
+        client.create_table(**definition)
+        client.get_waiter("table_exists").wait(TableName=definition["TableName"])
+        client.update_time_to_live(
+            TableName=definition["TableName"],
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
+        )

@@ -1,0 +1,88 @@
+"""Table and key design, shared by the code, the tests and the CDK stack.
+
+Three tables:
+
+- **results**, keyed by `playId`: one item per play, written `pending` by ingest and
+  replaced by the final result. Its change stream feeds `deliver` (pushes) and the
+  expiry watcher (plays still pending past the reel deadline).
+- **state**, keyed by `pk`/`sk`: campaigns, games, brands, per-brand budgets, coupon
+  pools, arrival counters and per-player win counts. Hot items get partitions of their
+  own (one per budget, per coupon, per player) so no single key takes a game's load.
+- **sessions**, keyed by `pk`: WebSocket connections and single-use tickets, with TTL.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+RESULTS_KEY: Final = "playId"
+STATE_PARTITION_KEY: Final = "pk"
+STATE_SORT_KEY: Final = "sk"
+SESSIONS_KEY: Final = "pk"
+#: Epoch seconds after which DynamoDB may delete the item (TTL attribute, all tables).
+TTL_ATTRIBUTE: Final = "expiresAt"
+
+META: Final = "META"
+
+
+def campaign_key(campaign_id: str) -> dict[str, str]:
+    return {"pk": f"CAMPAIGN#{campaign_id}", "sk": META}
+
+
+def campaign_game_key(campaign_id: str, game_id: str) -> dict[str, str]:
+    """A campaign's index entry for one of its games (lists games without a scan)."""
+    return {"pk": f"CAMPAIGN#{campaign_id}", "sk": f"GAME#{game_id}"}
+
+
+def game_key(game_id: str) -> dict[str, str]:
+    return {"pk": f"GAME#{game_id}", "sk": META}
+
+
+def brand_key(brand_id: str) -> dict[str, str]:
+    return {"pk": f"BRAND#{brand_id}", "sk": META}
+
+
+BUDGET_PREFIX: Final = "BUDGET#"
+
+
+def budget_key(game_id: str, brand_id: str) -> dict[str, str]:
+    """The game-brand budget: `budget`, `issued` and `poolSize` counters."""
+    return {"pk": f"GAME#{game_id}", "sk": f"{BUDGET_PREFIX}{brand_id}"}
+
+
+#: On an arrivals item: a brand's issued count as the allocator last saw it that minute.
+ISSUED_PREFIX: Final = "issued#"
+
+
+def arrivals_key(game_id: str, minute: int) -> dict[str, str]:
+    """Plays counted per second of one minute (attributes `s0`..`s59`) and issued counts.
+
+    The partition is per game so the report can read a game's minutes with one Query.
+    """
+    return {"pk": f"ARRIVALS#{game_id}", "sk": f"M#{minute}"}
+
+
+def coupon_key(game_id: str, brand_id: str, ordinal: int) -> dict[str, str]:
+    """The n-th coupon of a pool; ordinals are dense, so issued count n binds coupon n."""
+    return {"pk": f"COUPON#{game_id}#{brand_id}#{ordinal}", "sk": "C"}
+
+
+def code_key(code: str) -> dict[str, str]:
+    """Where a code lives: makes codes unique across Frolic and redeemable by code."""
+    return {"pk": f"CODE#{code}", "sk": "C"}
+
+
+def wins_key(game_id: str, user_id: str) -> dict[str, str]:
+    return {"pk": f"WINS#{game_id}#{user_id}", "sk": "W"}
+
+
+def audit_key(game_id: str, at_ms: int, what: str) -> dict[str, str]:
+    return {"pk": f"AUDIT#{game_id}", "sk": f"{at_ms:015d}#{what}"}
+
+
+def connection_key(connection_id: str) -> dict[str, str]:
+    return {"pk": f"CONN#{connection_id}"}
+
+
+def ticket_key(ticket: str) -> dict[str, str]:
+    return {"pk": f"TICKET#{ticket}"}

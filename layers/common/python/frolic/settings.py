@@ -1,0 +1,42 @@
+"""Runtime settings, read from the environment once per process and validated."""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    results_table: str = Field(alias="RESULTS_TABLE", default="frolic-results")
+    state_table: str = Field(alias="STATE_TABLE", default="frolic-state")
+    sessions_table: str = Field(alias="SESSIONS_TABLE", default="frolic-sessions")
+    play_stream: str = Field(alias="PLAY_STREAM", default="frolic-plays")
+    #: Keys the per-play draw; players must not know it (see frolic.pacing.draw).
+    draw_key: SecretStr = Field(alias="DRAW_KEY", default=SecretStr("local-draw-key-not-secret"))
+    #: How long the reel spins: a play still pending after this plus the grace expires.
+    reel_seconds: float = Field(alias="REEL_SECONDS", default=10.0, gt=0)
+    expiry_grace_seconds: float = Field(alias="EXPIRY_GRACE_SECONDS", default=5.0, ge=0)
+    #: Unconditional batched writes stop this long before a play may be expired.
+    batch_write_fence_seconds: float = Field(alias="BATCH_WRITE_FENCE_SECONDS", default=3.0, ge=0)
+    game_cache_seconds: float = Field(alias="GAME_CACHE_SECONDS", default=5.0, ge=0)
+    #: Local stack only: where moto's server listens.
+    aws_endpoint_url: str | None = Field(alias="AWS_ENDPOINT_URL", default=None)
+    websocket_callback_url: str | None = Field(alias="WEBSOCKET_CALLBACK_URL", default=None)
+
+    @property
+    def expiry_seconds(self) -> float:
+        return self.reel_seconds + self.expiry_grace_seconds
+
+    @property
+    def batch_write_cutoff_seconds(self) -> float:
+        """Age up to which a play's result may go out in an unconditional batch."""
+        return max(0.0, self.expiry_seconds - self.batch_write_fence_seconds)
+
+
+@cache
+def settings() -> Settings:
+    return Settings.model_validate(dict(os.environ))

@@ -1,0 +1,160 @@
+"""The allocator Lambda's work on one Kinesis batch.
+
+Records are parsed first; a record that is not a valid play never blocks the shard: if
+it names a play, that play gets a `rejected` result, otherwise it is logged (by
+sequence number, without its content) and skipped. Valid plays are allocated per game;
+if a game's allocation fails (throttling past retries, say), its records are reported
+as failed through Powertools' partial batch response, so Kinesis retries from the
+first of them. Everything before and after is safe to replay.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import (
+    KinesisStreamRecord,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import TypeAdapter, ValidationError
+
+from frolic.allocation.allocator import Allocator
+from frolic.allocation.ports import AllocationStore, Outcome, Play
+from frolic.models import Identifier, PlayEvent, PlayStatus
+from frolic.observability import logger, metrics
+
+MALFORMED = "malformed_play"
+_IDENTIFIER: TypeAdapter[str] = TypeAdapter(Identifier)
+
+
+class AllocationFailedError(Exception):
+    """This record's game could not be allocated in this attempt; Kinesis will retry."""
+
+
+@dataclass
+class _Parsed:
+    plays: dict[str, Play] = field(default_factory=dict)  # by sequence number
+    rejected: list[Outcome] = field(default_factory=list)
+    skipped: int = 0
+
+
+def play_from_event(event: PlayEvent) -> Play:
+    return Play(
+        play_id=event.play_id,
+        user_id=event.user_id,
+        game_id=event.game_id,
+        arrival_ts=event.arrival_ts,
+        fingerprint=event.payload_fingerprint(),
+        connection_id=event.connection_id,
+    )
+
+
+def _named_play(body: Any, now: float) -> Play | None:
+    """The play a malformed record is about, when it says so clearly enough to answer."""
+    if not isinstance(body, dict):
+        return None
+    ids = [body.get(name) for name in ("playId", "userId", "gameId")]
+    if not all(isinstance(i, str) for i in ids):
+        return None
+    try:
+        play_id, user_id, game_id = (_IDENTIFIER.validate_python(i) for i in ids)
+    except ValidationError:
+        return None
+    arrival = body.get("arrivalTs")
+    arrival_ts = float(arrival) if isinstance(arrival, int | float) and arrival > 0 else now
+    return Play(play_id, user_id, game_id, arrival_ts)
+
+
+class StreamAllocator:
+    def __init__(
+        self,
+        *,
+        allocator: Allocator,
+        store: AllocationStore,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._allocator = allocator
+        self._store = store
+        self._clock = clock
+
+    def handle(
+        self, event: Mapping[str, Any], context: LambdaContext | None
+    ) -> PartialItemFailureResponse:
+        now = self._clock()
+        parsed = self._parse(event.get("Records", []), now)
+        if parsed.rejected:
+            self._store.save_outcomes(parsed.rejected)
+        failed_games = self._allocate(parsed, now)
+
+        def record_handler(record: KinesisStreamRecord) -> None:
+            play = parsed.plays.get(record.kinesis.sequence_number)
+            if play is not None and play.game_id in failed_games:
+                raise AllocationFailedError(play.game_id)
+
+        processor = BatchProcessor(event_type=EventType.KinesisDataStreams)
+        return process_partial_response(
+            event=dict(event),
+            record_handler=record_handler,
+            processor=processor,
+            context=context,
+        )
+
+    def _parse(self, records: list[Mapping[str, Any]], now: float) -> _Parsed:
+        parsed = _Parsed()
+        for record in records:
+            sequence = record["kinesis"]["sequenceNumber"]
+            try:
+                raw = base64.b64decode(record["kinesis"]["data"])
+                body = json.loads(raw)
+            except (ValueError, KeyError):
+                body = None
+            try:
+                parsed.plays[sequence] = play_from_event(PlayEvent.model_validate(body))
+                continue
+            except ValidationError:
+                pass
+            named = _named_play(body, now)
+            if named is None:
+                parsed.skipped += 1
+                logger.error("unreadable record skipped", sequence_number=sequence)
+            else:
+                parsed.rejected.append(Outcome(named, PlayStatus.REJECTED, now, reason=MALFORMED))
+        if parsed.skipped or parsed.rejected:
+            metrics.add_metric(
+                "MalformedRecords", MetricUnit.Count, parsed.skipped + len(parsed.rejected)
+            )
+        return parsed
+
+    def _allocate(self, parsed: _Parsed, now: float) -> set[str]:
+        by_game: dict[str, list[Play]] = defaultdict(list)
+        for play in parsed.plays.values():
+            by_game[play.game_id].append(play)
+        failed: set[str] = set()
+        for game_id, plays in by_game.items():
+            try:
+                outcomes = self._allocator.allocate(plays, now)
+            except Exception:
+                logger.exception(
+                    "allocation failed; the game's records will be retried",
+                    game_id=game_id,
+                    plays=len(plays),
+                )
+                failed.add(game_id)
+                continue
+            won = sum(1 for o in outcomes if o.status is PlayStatus.WON)
+            metrics.add_metric("PlaysAllocated", MetricUnit.Count, len(outcomes))
+            metrics.add_metric("PlaysWon", MetricUnit.Count, won)
+        return failed

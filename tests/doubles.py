@@ -1,0 +1,65 @@
+"""Pacing policies for tests: they isolate budget, pool and cap mechanics from pacing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from frolic.pacing.policy import FrolicPacing
+from frolic.pacing.schedule import ReleaseSchedule
+
+
+@dataclass(frozen=True)
+class GreedyPacing:
+    """A policy that wants every play to win: isolates budget and pool mechanics from pacing."""
+
+    name: str = "greedy"
+
+    def plan(
+        self,
+        *,
+        schedule: ReleaseSchedule,
+        budget: int,
+        slack_pct: float,
+        arrival_rate: float | None,
+    ) -> GreedyPlan:
+        return GreedyPlan(budget)
+
+
+@dataclass(frozen=True)
+class GreedyPlan:
+    budget: int
+
+    def probability(self, elapsed: float, issued: int) -> float:
+        return 1.0
+
+    def cap(self, elapsed: float) -> int:
+        return self.budget
+
+
+@dataclass(frozen=True)
+class EagerPacing:
+    """Frolic's schedule cap with a chance of 1 for every play: the cap alone must hold."""
+
+    name: str = "eager"
+
+    def plan(
+        self,
+        *,
+        schedule: ReleaseSchedule,
+        budget: int,
+        slack_pct: float,
+        arrival_rate: float | None,
+    ) -> EagerPlan:
+        frolic = FrolicPacing().plan(
+            schedule=schedule, budget=budget, slack_pct=slack_pct, arrival_rate=arrival_rate
+        )
+        return EagerPlan(frolic.cap)
+
+
+@dataclass(frozen=True)
+class EagerPlan:
+    cap: Callable[[float], int]
+
+    def probability(self, elapsed: float, issued: int) -> float:
+        return 1.0

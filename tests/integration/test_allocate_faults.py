@@ -1,0 +1,291 @@
+"""The allocator Lambda's logic against moto's DynamoDB, under the faults Kinesis and
+Lambda really produce. Every test ends with `reconcile` clean."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+from botocore.exceptions import ClientError
+
+from frolic.dal import codec
+from frolic.dal.items import pending_item
+from frolic.dal.pools import BudgetBelowIssuedError
+from frolic.models import PlayStatus
+from frolic.stream import MALFORMED, play_from_event
+from tests.doubles import GreedyPacing
+from tests.integration.world import GAME, START, World
+
+
+class Crash(BaseException):
+    """The Lambda process dying: not an Exception, so no handler code can catch it."""
+
+
+def _statuses(world: World, count: int) -> dict[str, str]:
+    return {f"play-{n}": world.result(f"play-{n}")["status"] for n in range(count)}
+
+
+def _assert_clean(world: World) -> None:
+    report = world.reconcile()
+    assert report.clean, report.render()
+
+
+@pytest.mark.parametrize("copies", [2, 3, 5])
+def test_a_record_delivered_again_gets_its_first_result(world: World, copies: int) -> None:
+    # Given a live game where every play would win while coupons last
+    world.live_game()
+    world.budget("brand-a", 3)
+    plays = [world.play(n, at=1 + n / 10) for n in range(6)]
+    allocator = world.stream_allocator(GreedyPacing())
+    first = allocator.handle({"Records": [world.record(p) for p in plays]}, None)
+    decided = _statuses(world, 6)
+    # When Kinesis hands the same records to fresh Lambdas again and again
+    for _ in range(copies - 1):
+        again = world.stream_allocator(GreedyPacing())
+        response = again.handle({"Records": [world.record(p) for p in plays]}, None)
+        assert response == first == {"batchItemFailures": []}
+    # Then nothing changes: three winners, three losers, one result each
+    assert _statuses(world, 6) == decided
+    assert sorted(decided.values()) == ["lost"] * 3 + ["won"] * 3
+    _assert_clean(world)
+
+
+def test_a_producer_retry_with_a_new_sequence_number_is_the_same_play(world: World) -> None:
+    world.live_game()
+    world.budget("brand-a", 5)
+    play = world.play(1)
+    allocator = world.stream_allocator(GreedyPacing())
+    allocator.handle({"Records": [world.record(play)]}, None)
+    won = world.result("play-1")
+    # The producer's retry: same body, same playId, later in the stream
+    allocator.handle({"Records": [world.record(play), world.record(world.play(2))]}, None)
+    assert world.result("play-1") == won
+    assert world.result("play-2")["status"] == "won"
+    _assert_clean(world)
+
+
+WRITES = [
+    ("UpdateItem", 1),  # the arrival counters
+    ("TransactWriteItems", 1),  # the first winner
+    ("TransactWriteItems", 2),  # the second winner
+    ("BatchWriteItem", 1),  # the losers
+]
+
+
+@pytest.mark.parametrize(("operation", "nth"), WRITES)
+def test_a_crash_after_any_write_then_a_replay_leaves_one_consistent_result(
+    world: World, operation: str, nth: int
+) -> None:
+    # Given a batch with two winners and several losers
+    world.live_game()
+    world.budget("brand-a", 2)
+    plays = [world.play(n, at=1 + n / 10) for n in range(5)]
+    records = [world.record(p) for p in plays]
+    crashing = boto3.client("dynamodb", region_name="us-east-1")
+    calls = {"count": 0}
+
+    def die_after_the_write(**_: Any) -> None:
+        calls["count"] += 1
+        if calls["count"] == nth:
+            raise Crash(operation)
+
+    crashing.meta.events.register(f"after-call.dynamodb.{operation}", die_after_the_write)
+    doomed = World(crashing, world.settings, world.clock)
+    # When the Lambda dies right after that write lands
+    with pytest.raises(Crash):
+        doomed.stream_allocator(GreedyPacing()).handle({"Records": records}, None)
+    # And Kinesis retries the whole batch on a fresh Lambda
+    response = world.stream_allocator(GreedyPacing()).handle({"Records": records}, None)
+    # Then every play has exactly one final result and the books balance
+    assert response == {"batchItemFailures": []}
+    assert sorted(_statuses(world, 5).values()) == ["lost"] * 3 + ["won"] * 2
+    _assert_clean(world)
+
+
+def test_a_poison_record_mid_batch_neither_blocks_the_shard_nor_loses_a_play(
+    world: World,
+) -> None:
+    world.live_game()
+    world.budget("brand-a", 10)
+    records = [
+        world.record(world.play(0)),
+        world.record(b"\x00\xffnot json at all"),
+        world.record({"playId": "play-1", "userId": "user-1", "gameId": GAME}),  # no arrivalTs
+        world.record({"unexpected": True}),
+        world.record(world.play(2)),
+    ]
+    response = world.stream_allocator().handle({"Records": records}, None)
+    # Then the batch succeeds as a whole, so the shard moves on
+    assert response == {"batchItemFailures": []}
+    # And the play the broken record names is answered, not dropped
+    assert world.result("play-1")["status"] == "rejected"
+    assert world.result("play-1")["reason"] == MALFORMED
+    assert world.result("play-0")["status"] in ("won", "lost")
+    assert world.result("play-2")["status"] in ("won", "lost")
+    _assert_clean(world)
+
+
+def _throttling_client(only_game: str | None = None) -> Any:
+    """A client whose result writes are throttled past botocore's own retries."""
+    client = boto3.client("dynamodb", region_name="us-east-1")
+
+    def throttle(params: dict[str, Any], **_: Any) -> None:
+        requests = next(iter(params["RequestItems"].values()))
+        games = {r["PutRequest"]["Item"]["gameId"]["S"] for r in requests}
+        if only_game is None or only_game in games:
+            raise ClientError(
+                {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow"}},
+                "BatchWriteItem",
+            )
+
+    client.meta.events.register("before-parameter-build.dynamodb.BatchWriteItem", throttle)
+    return client
+
+
+def test_throttling_of_a_whole_batch_fails_the_invocation_and_the_retry_settles_it(
+    world: World,
+) -> None:
+    world.live_game()
+    world.budget("brand-a", 10)
+    records = [world.record(world.play(n, at=1 + n / 10)) for n in range(4)]
+    busy = World(_throttling_client(), world.settings, world.clock)
+    # When every record fails, the invocation fails: Kinesis bisects and retries
+    with pytest.raises(BatchProcessingError):
+        busy.stream_allocator().handle({"Records": records}, None)
+    # And once DynamoDB has capacity again, the retry settles every play
+    assert world.stream_allocator().handle({"Records": records}, None) == {"batchItemFailures": []}
+    assert all(s in ("won", "lost") for s in _statuses(world, 4).values())
+    _assert_clean(world)
+
+
+def test_throttling_of_one_game_reports_only_its_records(world: World) -> None:
+    world.live_game()
+    world.live_game(game_id="game-2")
+    world.budget("brand-a", 10)
+    world.budget("brand-a", 10, game_id="game-2")
+    records = [
+        world.record(world.play(0)),
+        world.record(world.play(1, game_id="game-2")),
+        world.record(world.play(2)),
+        world.record(world.play(3, game_id="game-2")),
+    ]
+    busy = World(_throttling_client(only_game="game-2"), world.settings, world.clock)
+    response = busy.stream_allocator().handle({"Records": records}, None)
+    failed = [f["itemIdentifier"] for f in response["batchItemFailures"]]
+    assert failed == [
+        records[1]["kinesis"]["sequenceNumber"],
+        records[3]["kinesis"]["sequenceNumber"],
+    ]
+    assert world.result("play-0")["status"] in ("won", "lost")
+    # Kinesis redelivers from the first failed record on; the replay is harmless
+    assert world.stream_allocator().handle({"Records": records[1:]}, None) == {
+        "batchItemFailures": []
+    }
+    _assert_clean(world)
+    _assert_clean_game(world, "game-2")
+
+
+def _assert_clean_game(world: World, game_id: str) -> None:
+    report = world.reconcile(game_id)
+    assert report.clean, report.render()
+
+
+def test_with_budget_one_two_simultaneous_winners_get_one_coupon(world: World) -> None:
+    # Given two allocators (two shards) that have both read the budget: 1 left
+    world.live_game()
+    world.budget("brand-a", 1)
+    first_db = boto3.client("dynamodb", region_name="us-east-1")
+    first = World(first_db, world.settings, world.clock)
+    second = world.stream_allocator(GreedyPacing())
+    raced = {"done": False}
+
+    def the_other_shard_commits_first(**_: Any) -> None:
+        if not raced["done"]:
+            raced["done"] = True
+            second.handle({"Records": [world.record(world.play(2))]}, None)
+
+    first_db.meta.events.register(
+        "before-call.dynamodb.TransactWriteItems", the_other_shard_commits_first
+    )
+    # When both try to take it at the same moment
+    first.stream_allocator(GreedyPacing()).handle({"Records": [world.record(world.play(1))]}, None)
+    # Then exactly one play won it
+    statuses = sorted([world.result("play-1")["status"], world.result("play-2")["status"]])
+    assert statuses == ["lost", "won"]
+    _assert_clean(world)
+
+
+def test_the_same_play_id_with_another_payload_is_rejected(world: World) -> None:
+    world.live_game()
+    world.budget("brand-a", 5)
+    allocator = world.stream_allocator(GreedyPacing())
+    allocator.handle({"Records": [world.record(world.play(1, user="alice"))]}, None)
+    original = world.result("play-1")
+    impostor = world.play(1, user="mallory")
+    outcomes = world.stream_allocator(GreedyPacing())._allocator.allocate(
+        [play_from_event(impostor)], world.clock()
+    )
+    assert outcomes[0].status is PlayStatus.REJECTED
+    assert world.result("play-1") == original
+    _assert_clean(world)
+
+
+def test_a_budget_lowered_mid_game_stops_wins_and_cannot_go_below_issued(world: World) -> None:
+    world.live_game()
+    world.budget("brand-a", 10)
+    allocator = world.stream_allocator(GreedyPacing())
+    allocator.handle({"Records": [world.record(world.play(n)) for n in range(3)]}, None)
+    pools = world.pools()
+    with pytest.raises(BudgetBelowIssuedError):
+        pools.set_budget(GAME, "brand-a", 2, actor="marketer")
+    pools.set_budget(GAME, "brand-a", 3, actor="marketer")
+    later = [world.record(world.play(n, at=2)) for n in range(3, 8)]
+    world.stream_allocator(GreedyPacing()).handle({"Records": later}, None)
+    assert list(_statuses(world, 8).values()).count("won") == 3
+    _assert_clean(world)
+
+
+def test_a_play_that_expired_first_keeps_its_expiry_and_takes_no_coupon(world: World) -> None:
+    world.live_game()
+    world.budget("brand-a", 5)
+    play = world.play(1)
+    expired = {
+        **pending_item(play_from_event(play)),
+        "status": "expired",
+        "reason": "no_result_before_reel_stopped",
+        "decidedAt": START + 16,
+    }
+    world.db.put_item(TableName=world.settings.results_table, Item=codec.dump(expired))
+    world.stream_allocator(GreedyPacing()).handle({"Records": [world.record(play)]}, None)
+    assert world.result("play-1")["status"] == "expired"
+    _assert_clean(world)
+
+
+def test_late_losers_are_written_conditionally_and_never_over_an_expiry(world: World) -> None:
+    # Given plays old enough that the expiry watcher may already be at work
+    world.live_game()
+    world.budget("brand-a", 1)
+    world.clock.now = START + 60
+    plays = [world.play(n, at=1.0) for n in range(3)]
+    for play in plays:
+        world.db.put_item(
+            TableName=world.settings.results_table,
+            Item=codec.dump(pending_item(play_from_event(play))),
+        )
+    expired = {**pending_item(play_from_event(plays[2])), "status": "expired", "reason": "late"}
+    world.db.put_item(TableName=world.settings.results_table, Item=codec.dump(expired))
+    batch_writes = {"count": 0}
+
+    def count(**_: Any) -> None:
+        batch_writes["count"] += 1
+
+    world.db.meta.events.register("before-call.dynamodb.BatchWriteItem", count)
+    # When the allocator decides them (nobody can win: the budget is kept by a winner)
+    world.stream_allocator().handle({"Records": [world.record(p) for p in plays]}, None)
+    # Then none went through an unconditional batch, and the expiry stands
+    assert batch_writes["count"] == 0
+    assert world.result("play-2")["status"] == "expired"
+    assert {world.result(f"play-{n}")["status"] for n in range(2)} <= {"won", "lost"}
+    _assert_clean(world)

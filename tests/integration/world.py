@@ -1,0 +1,137 @@
+"""A live game in moto's DynamoDB, and Kinesis-shaped events to feed the allocator."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from frolic.allocation.allocator import Allocator
+from frolic.dal import codec
+from frolic.dal.allocation_store import DynamoAllocationStore, DynamoGameDirectory
+from frolic.dal.items import model_item
+from frolic.dal.pools import CouponPools
+from frolic.dal.reconcile import ReconcileReport, reconcile
+from frolic.dal.tables import game_key
+from frolic.models import Game, GameConfig, GameStatus, PlayEvent
+from frolic.pacing.policy import FrolicPacing, PacingPolicy
+from frolic.settings import Settings
+from frolic.stream import StreamAllocator
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+GAME = "game-1"
+START = 1_900_000_000.0
+DRAW_KEY = b"integration-draw-key-0123456789"
+
+
+@dataclass
+class Clock:
+    """The allocator's clock, moved by the test, never by sleeping."""
+
+    now: float = START + 5.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class World:
+    db: DynamoDBClient
+    settings: Settings
+    clock: Clock = field(default_factory=Clock)
+    _sequence: int = 0
+
+    def live_game(
+        self, *, duration: float = 600.0, config: GameConfig | None = None, game_id: str = GAME
+    ) -> Game:
+        game = Game(
+            game_id=game_id,
+            campaign_id="campaign-1",
+            name="Spin to win",
+            start_time=datetime.fromtimestamp(START, UTC),
+            end_time=datetime.fromtimestamp(START + duration, UTC),
+            status=GameStatus.LIVE,
+            config=config or GameConfig(),
+        )
+        self.db.put_item(
+            TableName=self.settings.state_table,
+            Item=codec.dump(model_item(game, game_key(game_id), "game")),
+        )
+        return game
+
+    def pools(self) -> CouponPools:
+        return CouponPools(self.db, self.settings, clock=self.clock)
+
+    def budget(
+        self, brand: str, budget: int, codes: int | None = None, game_id: str = GAME
+    ) -> list[str]:
+        pools = self.pools()
+        pools.set_budget(game_id, brand, budget, actor="test")
+        made = [f"{game_id}-{brand}-{n:04d}".upper() for n in range(1, (codes or budget) + 1)]
+        pools.add_codes(game_id, brand, made)
+        return made
+
+    def store(self) -> DynamoAllocationStore:
+        return DynamoAllocationStore(self.db, self.settings, clock=self.clock)
+
+    def stream_allocator(self, policy: PacingPolicy | None = None) -> StreamAllocator:
+        store = self.store()
+        allocator = Allocator(
+            store=store,
+            games=DynamoGameDirectory(self.db, self.settings),
+            policy=policy or FrolicPacing(),
+            draw_key=DRAW_KEY,
+        )
+        return StreamAllocator(allocator=allocator, store=store, clock=self.clock)
+
+    def play(
+        self, n: int, *, at: float = 1.0, user: str | None = None, game_id: str = GAME
+    ) -> PlayEvent:
+        return PlayEvent(
+            play_id=f"play-{n}",
+            user_id=user or f"user-{n}",
+            game_id=game_id,
+            arrival_ts=START + at,
+        )
+
+    def record(self, event: PlayEvent | dict[str, Any] | bytes) -> dict[str, Any]:
+        """A Kinesis record as the event source mapping hands it to Lambda."""
+        self._sequence += 1
+        if isinstance(event, PlayEvent):
+            data = json.dumps(event.to_wire()).encode()
+        elif isinstance(event, dict):
+            data = json.dumps(event).encode()
+        else:
+            data = event
+        sequence = f"{49_600_000_000_000_000_000 + self._sequence}"
+        return {
+            "kinesis": {
+                "kinesisSchemaVersion": "1.0",
+                "partitionKey": str(self._sequence),
+                "sequenceNumber": sequence,
+                "data": base64.b64encode(data).decode(),
+                "approximateArrivalTimestamp": self.clock.now,
+            },
+            "eventSource": "aws:kinesis",
+            "eventVersion": "1.0",
+            "eventID": f"shardId-000000000000:{sequence}",
+            "eventName": "aws:kinesis:record",
+            "invokeIdentityArn": "arn:aws:iam::123456789012:role/allocate",
+            "awsRegion": "us-east-1",
+            "eventSourceARN": "arn:aws:kinesis:us-east-1:123456789012:stream/frolic-plays",
+        }
+
+    def reconcile(self, game_id: str = GAME) -> ReconcileReport:
+        return reconcile(self.db, self.settings, game_id)
+
+    def result(self, play_id: str) -> dict[str, Any]:
+        item = self.db.get_item(
+            TableName=self.settings.results_table,
+            Key={"playId": {"S": play_id}},
+            ConsistentRead=True,
+        )["Item"]
+        return codec.load(item)
