@@ -37,6 +37,11 @@ CouponCode = Annotated[
 
 MAX_RELEASE_CURVE_PARTS = 1000
 MAX_META_ENTRIES = 20
+#: Free-form client context on a play (app version, campaign source): small and flat.
+Meta = dict[
+    Annotated[str, StringConstraints(max_length=64)],
+    Annotated[str, StringConstraints(max_length=256)] | int | float | bool,
+]
 
 
 class BoundaryModel(BaseModel):
@@ -230,10 +235,7 @@ class PlayEvent(BoundaryModel):
     client_ts: AwareDatetime | None = None
     arrival_ts: float = Field(gt=0, allow_inf_nan=False, description="Epoch seconds at ingest.")
     connection_id: Annotated[str, StringConstraints(max_length=128)] | None = None
-    meta: dict[
-        Annotated[str, StringConstraints(max_length=64)],
-        Annotated[str, StringConstraints(max_length=256)] | int | float | bool,
-    ] = Field(default_factory=dict, max_length=MAX_META_ENTRIES)
+    meta: Meta = Field(default_factory=dict, max_length=MAX_META_ENTRIES)
 
     def payload_fingerprint(self) -> str:
         """What makes two submissions of one playId the same play.

@@ -1,0 +1,99 @@
+"""What every Frolic REST API answers the same way: errors as JSON, by exception type.
+
+A client mistake is a 4xx with a JSON body that names the problem (and the fields, in
+the client's camelCase); nothing a client sends can produce a stack trace or a 500.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+
+from frolic.auth import AuthenticationError, ForbiddenError
+
+#: The largest request body any Frolic route reads, unless a route states its own.
+MAX_BODY_BYTES = 16 * 1024
+
+
+class PayloadTooLargeError(Exception):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the request body is over the {limit:,}-byte limit")
+        self.limit = limit
+
+
+def error_response(
+    status: int, code: str, message: str, fields: Sequence[dict[str, str]] | None = None
+) -> Response[str]:
+    body: dict[str, Any] = {"error": code, "message": message}
+    if fields:
+        body["fields"] = list(fields)
+    return Response(
+        status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body)
+    )
+
+
+def json_response(status: int, body: Any) -> Response[str]:
+    return Response(
+        status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body)
+    )
+
+
+def _field_path(location: Sequence[Any]) -> str:
+    parts = [str(p) for p in location]
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        parts = parts[1:]
+    return ".".join(parts) or "body"
+
+
+def install_error_handlers(app: APIGatewayRestResolver) -> None:
+    @app.exception_handler(RequestValidationError)
+    def invalid_request(error: RequestValidationError) -> Response[str]:
+        fields: dict[str, dict[str, str]] = {}
+        for detail in error.errors():
+            path = _field_path(detail.get("loc", ()))
+            message = (
+                "unknown field"
+                if detail.get("type") == "extra_forbidden"
+                else str(detail.get("msg", "invalid"))
+            )
+            fields.setdefault(path, {"field": path, "message": message})
+        return error_response(
+            400, "invalid_request", "the request is not valid", list(fields.values())
+        )
+
+    @app.exception_handler(AuthenticationError)
+    def unauthenticated(error: AuthenticationError) -> Response[str]:
+        return error_response(401, "unauthenticated", str(error))
+
+    @app.exception_handler(ForbiddenError)
+    def forbidden(error: ForbiddenError) -> Response[str]:
+        return error_response(403, "forbidden", str(error))
+
+
+def _body_size(event: dict[str, Any]) -> int:
+    body = event.get("body") or ""
+    return len(body.encode()) if isinstance(body, str) else len(body)
+
+
+def resolve(
+    app: APIGatewayRestResolver, event: dict[str, Any], context: Any, limit: int = MAX_BODY_BYTES
+) -> dict[str, Any]:
+    """Route the event, refusing an oversize body before anything parses it.
+
+    (Powertools validates the body before any middleware runs, so the limit sits here.)
+    """
+    if _body_size(event) > limit:
+        message = str(PayloadTooLargeError(limit))
+        return {
+            "statusCode": 413,
+            "headers": {"Content-Type": content_types.APPLICATION_JSON},
+            "multiValueHeaders": {},
+            "body": json.dumps({"error": "payload_too_large", "message": message}),
+            "isBase64Encoded": False,
+        }
+    response: dict[str, Any] = app.resolve(event, context)
+    return response

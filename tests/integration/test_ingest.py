@@ -1,0 +1,161 @@
+"""The players' REST API on moto: taking plays in, and reading them back."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+
+from frolic.dal.allocation_store import DynamoGameDirectory
+from frolic.http import resolve
+from frolic.ingest import PlayIntake
+from frolic.player_api import build_player_app
+from tests.doubles import GreedyPacing
+from tests.integration.apigw import json_body, rest_event
+from tests.integration.world import GAME, START, World
+
+
+@pytest.fixture
+def player_api(world: World) -> Iterator[Any]:
+    kinesis = boto3.client("kinesis", region_name="us-east-1")
+    kinesis.create_stream(StreamName=world.settings.play_stream, ShardCount=2)
+    world.live_game()
+    world.budget("brand-a", 5)
+    intake = PlayIntake(
+        db=world.db,
+        kinesis=kinesis,
+        settings=world.settings,
+        games=DynamoGameDirectory(world.db, world.settings),
+        clock=world.clock,
+    )
+    app = build_player_app(intake=intake, db=world.db, settings=world.settings)
+    yield app, kinesis
+
+
+def _call(app: Any, event: dict[str, Any]) -> dict[str, Any]:
+    response: dict[str, Any] = resolve(app, event, {})
+    return response
+
+
+def _stream_records(world: World, kinesis: Any) -> list[dict[str, Any]]:
+    """Everything on the play stream, as Lambda would be handed it."""
+    records = []
+    for shard in kinesis.list_shards(StreamName=world.settings.play_stream)["Shards"]:
+        iterator = kinesis.get_shard_iterator(
+            StreamName=world.settings.play_stream,
+            ShardId=shard["ShardId"],
+            ShardIteratorType="TRIM_HORIZON",
+        )["ShardIterator"]
+        for record in kinesis.get_records(ShardIterator=iterator)["Records"]:
+            records.append(json.loads(record["Data"]))
+    return records
+
+
+def test_a_play_is_queued_recorded_pending_and_put_on_the_stream(
+    world: World, player_api: Any
+) -> None:
+    app, kinesis = player_api
+    response = _call(app, rest_event("POST", "/plays", body={"playId": "p-1", "gameId": GAME}))
+    assert response["statusCode"] == 202
+    assert json_body(response) == {"playId": "p-1", "status": "queued"}
+    assert world.result("p-1")["status"] == "pending"
+    [record] = _stream_records(world, kinesis)
+    assert record["playId"] == "p-1"
+    assert record["userId"] == "player-1"
+    assert record["arrivalTs"] == world.clock.now
+    # And the owner reads it as pending
+    read = _call(app, rest_event("GET", "/plays/p-1"))
+    assert json_body(read) == {"playId": "p-1", "gameId": GAME, "status": "pending"}
+
+
+def test_resending_a_play_is_harmless_and_reusing_its_id_is_refused(
+    world: World, player_api: Any
+) -> None:
+    app, kinesis = player_api
+    body = {"playId": "p-1", "gameId": GAME}
+    first = _call(app, rest_event("POST", "/plays", body=body))
+    world.clock.now += 1
+    again = _call(app, rest_event("POST", "/plays", body=body))
+    assert first["statusCode"] == again["statusCode"] == 202
+    # The resend goes on the stream with the original arrival time
+    assert {r["arrivalTs"] for r in _stream_records(world, kinesis)} == {world.clock.now - 1}
+    # Another player, or another payload, cannot take the same playId
+    theft = _call(app, rest_event("POST", "/plays", body=body, user="player-2"))
+    changed = _call(app, rest_event("POST", "/plays", body={**body, "meta": {"x": 1}}))
+    assert theft["statusCode"] == changed["statusCode"] == 409
+    assert json_body(theft)["error"] == "play_id_taken"
+    assert world.result("p-1")["userId"] == "player-1"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"gameId": GAME}, "playId"),
+        ({"playId": "has space", "gameId": GAME}, "playId"),
+        ({"playId": "p-1", "gameId": GAME, "extra": 1}, "extra"),
+        ({"playId": "p-1", "gameId": GAME, "clientTs": "yesterday"}, "clientTs"),
+    ],
+)
+def test_a_client_mistake_is_a_400_naming_the_field(
+    player_api: Any, body: dict[str, Any], field: str
+) -> None:
+    app, _ = player_api
+    response = _call(app, rest_event("POST", "/plays", body=body))
+    assert response["statusCode"] == 400
+    assert field in [f["field"] for f in json_body(response)["fields"]]
+
+
+def test_broken_json_and_oversize_bodies_get_json_errors(player_api: Any) -> None:
+    app, _ = player_api
+    broken = _call(app, rest_event("POST", "/plays", raw_body="{not json"))
+    assert broken["statusCode"] == 400
+    huge = {"playId": "p-1", "gameId": GAME, "meta": {"note": "x" * 20_000}}
+    too_large = _call(app, rest_event("POST", "/plays", body=huge))
+    assert too_large["statusCode"] == 413
+    assert json_body(too_large)["error"] == "payload_too_large"
+
+
+def test_unknown_closed_and_out_of_window_games_are_refused_clearly(
+    world: World, player_api: Any
+) -> None:
+    app, _ = player_api
+    unknown = _call(app, rest_event("POST", "/plays", body={"playId": "p-1", "gameId": "nope"}))
+    assert (unknown["statusCode"], json_body(unknown)["error"]) == (404, "unknown_game")
+    world.clock.now = START + 601
+    late = _call(app, rest_event("POST", "/plays", body={"playId": "p-2", "gameId": GAME}))
+    assert (late["statusCode"], json_body(late)["error"]) == (409, "outside_window")
+
+
+def test_only_the_owner_reads_a_play_and_tokens_stay_in_their_lane(player_api: Any) -> None:
+    app, _ = player_api
+    _call(app, rest_event("POST", "/plays", body={"playId": "p-1", "gameId": GAME}))
+    assert _call(app, rest_event("GET", "/plays/p-1", user="player-2"))["statusCode"] == 404
+    assert _call(app, rest_event("GET", "/plays/guessed-id"))["statusCode"] == 404
+    assert _call(app, rest_event("GET", "/plays/p-1", user=None))["statusCode"] == 401
+    admin = rest_event("GET", "/plays/p-1", user="player-1", admin=True)
+    assert _call(app, admin)["statusCode"] == 403
+
+
+def test_a_play_goes_from_ingest_through_the_stream_to_its_result(
+    world: World, player_api: Any
+) -> None:
+    app, kinesis = player_api
+    for n in range(3):
+        _call(
+            app,
+            rest_event(
+                "POST", "/plays", body={"playId": f"p-{n}", "gameId": GAME}, user=f"player-{n}"
+            ),
+        )
+    records = [world.record(r) for r in _stream_records(world, kinesis)]
+    response = world.stream_allocator(GreedyPacing()).handle({"Records": records}, None)
+    assert response == {"batchItemFailures": []}
+    for n in range(3):
+        view = json_body(_call(app, rest_event("GET", f"/plays/p-{n}", user=f"player-{n}")))
+        assert view["status"] == "won"
+        assert view["coupon"]["brandId"] == "brand-a"
+    report = world.reconcile()
+    assert report.clean, report.render()
