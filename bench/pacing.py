@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from readme import refresh_section
+
 from frolic.chart import Series, render_line_chart
 from frolic.sim.metrics import PacingReport, measure
 from frolic.sim.simulator import SimulationConfig, simulate
@@ -168,22 +170,6 @@ def main() -> int:
         args.out.write_text("\n".join(body))
         print(f"\nwrote {args.out}")
         if args.readme:
-            _refresh_readme(args.readme, "\n".join(body[2:]).strip())
+            refresh_section(args.readme, "pacing", "\n".join(body[2:]).strip())
             print(f"refreshed the benchmark section of {args.readme}")
     return 0
-
-
-START_MARK, END_MARK = "<!-- bench:start -->", "<!-- bench:end -->"
-
-
-def _refresh_readme(readme: Path, table: str) -> None:
-    text = readme.read_text()
-    head, _, rest = text.partition(START_MARK)
-    _, _, tail = rest.partition(END_MARK)
-    if not rest:
-        raise SystemExit(f"bench: {readme} has no {START_MARK} marker")
-    readme.write_text(f"{head}{START_MARK}\n{table}\n{END_MARK}{tail}")
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
