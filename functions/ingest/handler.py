@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from frolic.dal.allocation_store import DynamoGameDirectory
 from frolic.dal.clients import dynamodb, kinesis
+from frolic.dal.sessions import Sessions
 from frolic.http import resolve
 from frolic.ingest import PlayIntake
 from frolic.observability import logger, metrics, tracer
@@ -26,7 +27,8 @@ def _app() -> APIGatewayRestResolver:
         settings=config,
         games=DynamoGameDirectory(dynamodb(), config),
     )
-    return build_player_app(intake=intake, db=dynamodb(), settings=config)
+    sessions = Sessions(dynamodb(), config)
+    return build_player_app(intake=intake, db=dynamodb(), settings=config, sessions=sessions)
 
 
 @logger.inject_lambda_context

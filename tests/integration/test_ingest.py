@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import boto3
 import pytest
 
 from frolic.dal.allocation_store import DynamoGameDirectory
+from frolic.dal.sessions import Sessions
 from frolic.http import resolve
 from frolic.ingest import PlayIntake
 from frolic.player_api import build_player_app
@@ -31,7 +33,8 @@ def player_api(world: World) -> Iterator[Any]:
         games=DynamoGameDirectory(world.db, world.settings),
         clock=world.clock,
     )
-    app = build_player_app(intake=intake, db=world.db, settings=world.settings)
+    sessions = Sessions(world.db, world.settings, clock=world.clock)
+    app = build_player_app(intake=intake, db=world.db, settings=world.settings, sessions=sessions)
     yield app, kinesis
 
 
@@ -159,3 +162,16 @@ def test_a_play_goes_from_ingest_through_the_stream_to_its_result(
         assert view["coupon"]["brandId"] == "brand-a"
     report = world.reconcile()
     assert report.clean, report.render()
+
+
+def test_a_player_gets_a_short_lived_single_use_ticket(world: World, player_api: Any) -> None:
+    app, _ = player_api
+    response = _call(app, rest_event("POST", "/ws-ticket"))
+    assert response["statusCode"] == 200
+    body = json_body(response)
+    issued = datetime.fromisoformat(body["expiresAt"]).timestamp()
+    assert 0 < issued - world.clock.now <= 31
+    sessions = Sessions(world.db, world.settings, clock=world.clock)
+    assert sessions.redeem_ticket(body["ticket"]) == "player-1"
+    assert sessions.redeem_ticket(body["ticket"]) is None
+    assert _call(app, rest_event("POST", "/ws-ticket", user=None))["statusCode"] == 401

@@ -1,12 +1,14 @@
-"""The players' REST routes: spin (POST /plays) and read a result (GET /plays/{playId})."""
+"""The players' REST routes: spin, read a result, and get a WebSocket ticket."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 
 from frolic.auth import Principal, principal_from_event
+from frolic.dal.sessions import Sessions
 from frolic.http import (
     error_response,
     install_error_handlers,
@@ -26,7 +28,7 @@ if TYPE_CHECKING:
 
 
 def build_player_app(
-    *, intake: PlayIntake, db: DynamoDBClient, settings: Settings
+    *, intake: PlayIntake, db: DynamoDBClient, settings: Settings, sessions: Sessions
 ) -> APIGatewayRestResolver:
     app = APIGatewayRestResolver(enable_validation=True)
     install_error_handlers(app)
@@ -50,5 +52,12 @@ def build_player_app(
     @app.get("/plays/<play_id>")
     def get_play(play_id: str) -> Response[str]:
         return json_response(200, read_play(db, settings, player(), play_id))
+
+    @app.post("/ws-ticket")
+    def post_ws_ticket() -> Response[str]:
+        """A single-use, 30-second ticket to open the results WebSocket with."""
+        ticket, expires_at = sessions.issue_ticket(player().user_id)
+        expires = datetime.fromtimestamp(expires_at, UTC).isoformat().replace("+00:00", "Z")
+        return json_response(200, {"ticket": ticket, "expiresAt": expires})
 
     return app
