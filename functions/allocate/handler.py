@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from frolic.allocation.allocator import Allocator
 from frolic.dal.allocation_store import DynamoAllocationStore, DynamoGameDirectory
-from frolic.dal.clients import dynamodb
+from frolic.dal.clients import draw_key, dynamodb
 from frolic.observability import logger, metrics, tracer
 from frolic.pacing.policy import FrolicPacing
 from frolic.settings import settings
@@ -25,7 +25,7 @@ def _stream_allocator() -> StreamAllocator:
         store=store,
         games=DynamoGameDirectory(dynamodb(), config),
         policy=FrolicPacing(),
-        draw_key=config.draw_key.get_secret_value().encode(),
+        draw_key=draw_key(),
     )
     return StreamAllocator(allocator=allocator, store=store)
 

@@ -17,6 +17,8 @@ class Settings(BaseModel):
     play_stream: str = Field(alias="PLAY_STREAM", default="frolic-plays")
     #: Keys the per-play draw; players must not know it (see frolic.pacing.draw).
     draw_key: SecretStr = Field(alias="DRAW_KEY", default=SecretStr("local-draw-key-not-secret"))
+    #: Where the deployed stack keeps the draw key (read once per cold start).
+    draw_key_secret_arn: str | None = Field(alias="DRAW_KEY_SECRET_ARN", default=None)
     #: How long the reel spins: a play still pending after this plus the grace expires.
     reel_seconds: float = Field(alias="REEL_SECONDS", default=10.0, gt=0)
     expiry_grace_seconds: float = Field(alias="EXPIRY_GRACE_SECONDS", default=5.0, ge=0)

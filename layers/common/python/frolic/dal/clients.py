@@ -30,3 +30,13 @@ def dynamodb() -> DynamoDBClient:
 @cache
 def kinesis() -> KinesisClient:
     return boto3.client("kinesis", endpoint_url=settings().aws_endpoint_url, config=_CONFIG)
+
+
+@cache
+def draw_key() -> bytes:
+    """The allocator's draw key: from Secrets Manager when deployed, else the setting."""
+    config = settings()
+    if config.draw_key_secret_arn is None:
+        return config.draw_key.get_secret_value().encode()
+    secrets = boto3.client("secretsmanager", endpoint_url=config.aws_endpoint_url, config=_CONFIG)
+    return secrets.get_secret_value(SecretId=config.draw_key_secret_arn)["SecretString"].encode()
