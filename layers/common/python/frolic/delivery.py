@@ -1,0 +1,221 @@
+"""What happens when a play's result becomes final: its coupons are issued and the
+player is told over their WebSocket.
+
+Driven by the results table's change stream, which is at-least-once: only the
+transition to a final status (from nothing or from `pending`) acts, so a replayed
+identical write, whose old image is already final, pushes nothing. Coupons are issued
+before the push, so a retried record never tells a player about a coupon that is not
+yet theirs, and issuing is a conditional write that a replay finds already done.
+
+A push is a hint (the result is readable over REST): a closed socket is not a failure,
+an unexpected AWS error is, so the record is retried. A result goes only to a socket
+that its own player opened (invariant 6), and coupon codes never reach logs or metrics.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
+    DynamoDBRecord,
+    DynamoDBRecordEventName,
+)
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic.alias_generators import to_camel
+
+from frolic.dal import codec
+from frolic.dal.push import Push
+from frolic.dal.sessions import Sessions
+from frolic.dal.tables import code_key, coupon_key
+from frolic.models import CouponStatus, PlayStatus
+from frolic.observability import logger, metrics
+from frolic.settings import Settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+_CONDITION_FAILED = "ConditionalCheckFailedException"
+_ACTING_EVENTS = frozenset({DynamoDBRecordEventName.INSERT, DynamoDBRecordEventName.MODIFY})
+
+
+class _Image(BaseModel):
+    """Stream images carry the whole item; only what delivery needs is read."""
+
+    model_config = ConfigDict(
+        extra="ignore", frozen=True, alias_generator=to_camel, populate_by_name=True
+    )
+
+
+class GrantImage(_Image):
+    brand_id: str
+    code: str
+
+
+class ResultImage(_Image):
+    play_id: str
+    user_id: str
+    game_id: str
+    status: PlayStatus
+    reason: str | None = None
+    coupons: tuple[GrantImage, ...] = ()
+    connection_id: str | None = None
+
+
+class Delivery(StrEnum):
+    SKIPPED = "skipped"  # not a transition to a final result
+    PUSHED = "pushed"
+    GONE = "gone"  # the socket had closed; the connection was forgotten
+    NO_SOCKET = "no_socket"  # no connection on the play, or it is closed
+    REFUSED = "refused"  # the connection belongs to someone else
+
+
+def images(record: DynamoDBRecord) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The (old, new) images as plain values; empty when the record has none."""
+    stream = record.dynamodb
+    if stream is None:
+        return {}, {}
+    return codec.load(stream.get("OldImage") or {}), codec.load(stream.get("NewImage") or {})
+
+
+def final_transition(record: DynamoDBRecord) -> ResultImage | None:
+    """The result, if this record is the moment its play became final."""
+    if record.event_name not in _ACTING_EVENTS:
+        return None
+    old, new = images(record)
+    if new.get("status") == PlayStatus.PENDING.value or "status" not in new:
+        return None
+    if old and old.get("status") != PlayStatus.PENDING.value:
+        return None  # already final before: a replayed or repeated write
+    try:
+        return ResultImage.model_validate(new)
+    except ValidationError as error:
+        # The error text would quote the image, codes included: log field names only.
+        logger.error(
+            "result image unreadable; not delivered",
+            play_id=str(new.get("playId", "?")),
+            fields=sorted({".".join(map(str, e["loc"])) for e in error.errors()}),
+        )
+        metrics.add_metric(name="ResultUnreadable", unit=MetricUnit.Count, value=1)
+        return None
+
+
+def result_message(result: ResultImage) -> dict[str, Any]:
+    """What the player's client gets: their result, and their coupon when they won."""
+    message: dict[str, Any] = {
+        "type": "result",
+        "playId": result.play_id,
+        "status": result.status.value,
+    }
+    if result.reason:
+        message["reason"] = result.reason
+    grants = [{"brandId": g.brand_id, "code": g.code} for g in result.coupons]
+    if grants:
+        message["coupon"] = grants[0]
+    if len(grants) > 1:
+        message["coupons"] = grants  # games with maxCouponsPerPlay > 1
+    return message
+
+
+class Deliverer:
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        sessions: Sessions,
+        push: Push,
+        settings: Settings,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._db = client
+        self._state = settings.state_table
+        self._sessions = sessions
+        self._push = push
+        self._clock = clock
+
+    def handle(self, record: DynamoDBRecord) -> Delivery:
+        result = final_transition(record)
+        if result is None:
+            return Delivery.SKIPPED
+        if result.status is PlayStatus.WON:
+            for grant in result.coupons:
+                self._issue(result, grant)
+        delivery = self._tell(result)
+        logger.info(
+            "result delivered",
+            play_id=result.play_id,
+            status=result.status.value,
+            delivery=delivery,
+        )
+        return delivery
+
+    def _tell(self, result: ResultImage) -> Delivery:
+        connection_id = result.connection_id
+        if not connection_id:
+            return Delivery.NO_SOCKET
+        owner = self._sessions.owner(connection_id)
+        if owner is None:
+            return Delivery.NO_SOCKET
+        if owner != result.user_id:
+            logger.warning("play's connection belongs to another player", play_id=result.play_id)
+            metrics.add_metric(name="ResultPushRefused", unit=MetricUnit.Count, value=1)
+            return Delivery.REFUSED
+        if self._push.send(connection_id, result_message(result)):
+            metrics.add_metric(name="ResultPushed", unit=MetricUnit.Count, value=1)
+            return Delivery.PUSHED
+        self._sessions.close(connection_id)
+        metrics.add_metric(name="ResultPushGone", unit=MetricUnit.Count, value=1)
+        return Delivery.GONE
+
+    def _issue(self, result: ResultImage, grant: GrantImage) -> None:
+        """RESERVED for this play → ISSUED, once; a replay finds it done and moves on."""
+        where = self._read(code_key(grant.code))
+        if (
+            where.get("gameId") != result.game_id
+            or where.get("brandId") != grant.brand_id
+            or not isinstance(where.get("ordinal"), int)
+        ):
+            self._anomaly(result, "won code is not in the game's pool")
+            return
+        key = coupon_key(result.game_id, grant.brand_id, where["ordinal"])
+        try:
+            self._db.update_item(
+                TableName=self._state,
+                Key=codec.dump(key),
+                UpdateExpression="SET #status = :issued, issuedAt = :now",
+                ConditionExpression="#status = :reserved AND playId = :play AND code = :code",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=codec.dump(
+                    {
+                        ":issued": CouponStatus.ISSUED.value,
+                        ":reserved": CouponStatus.RESERVED.value,
+                        ":play": result.play_id,
+                        ":code": grant.code,
+                        ":now": self._clock(),
+                    }
+                ),
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != _CONDITION_FAILED:
+                raise
+            coupon = self._read(key)
+            already = {CouponStatus.ISSUED.value, CouponStatus.REDEEMED.value}
+            if coupon.get("playId") != result.play_id or coupon.get("status") not in already:
+                self._anomaly(result, "won coupon is not reserved for this play")
+            return
+        metrics.add_metric(name="CouponsIssued", unit=MetricUnit.Count, value=1)
+
+    def _read(self, key: Mapping[str, str]) -> dict[str, Any]:
+        response = self._db.get_item(
+            TableName=self._state, Key=codec.dump(key), ConsistentRead=True
+        )
+        return codec.load(response.get("Item", {}))
+
+    def _anomaly(self, result: ResultImage, what: str) -> None:
+        """The allocator binds coupon and result in one transaction, so this means the
+        data was changed by hand; a retry cannot mend it, an alarm on the metric can."""
+        logger.error(what, play_id=result.play_id)
+        metrics.add_metric(name="CouponIssueAnomaly", unit=MetricUnit.Count, value=1)

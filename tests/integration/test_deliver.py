@@ -1,0 +1,444 @@
+"""`deliver` on moto: results-stream records in, coupons issued and results pushed.
+
+The Management API client is a real boto3 client under botocore's Stubber (see
+push_fixtures): every post must be expected, so an extra push fails the record.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+import pytest
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+
+from frolic.allocation.ports import Claim, Grant, Outcome, Play
+from frolic.dal import codec
+from frolic.dal.items import outcome_item, pending_item
+from frolic.dal.sessions import Sessions
+from frolic.dal.tables import coupon_key
+from frolic.delivery import Deliverer, Delivery, ResultImage, result_message
+from frolic.models import CouponStatus, PlayStatus
+from tests.integration.apigw import FakeContext
+from tests.integration.push_fixtures import (
+    ManualClock,
+    PushStub,
+    ResultsStream,
+    StreamRecords,
+    clock,
+    emitted_logs,
+    image,
+    load_handler,
+    push_stub,
+    sessions,
+    stream_event,
+)
+from tests.integration.world import GAME, START, World
+
+__all__ = ["clock", "push_stub", "sessions"]  # fixtures, used by name
+
+CONN = "Ab1cDEFgIAMCJzQ="
+BRAND = "brand-a"
+
+
+@pytest.fixture
+def deliverer(
+    world: World, sessions: Sessions, push_stub: PushStub, clock: ManualClock
+) -> Deliverer:
+    return Deliverer(world.db, sessions, push_stub.push(), world.settings, clock=clock)
+
+
+@dataclass
+class Feed:
+    """The real entry point (BatchProcessor and all), fed results-stream records."""
+
+    handler: ModuleType
+    records: StreamRecords = field(default_factory=StreamRecords)
+
+    def record(
+        self,
+        event_name: str,
+        *,
+        new: dict[str, Any] | None = None,
+        old: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        return self.records.record(event_name, new=new, old=old)
+
+    def __call__(self, *records: dict[str, Any]) -> list[str]:
+        """One batch; returns the sequence numbers reported as failed."""
+        response = self.handler.lambda_handler(stream_event(*records), FakeContext())
+        return [failure["itemIdentifier"] for failure in response["batchItemFailures"]]
+
+
+@pytest.fixture
+def feed(deliverer: Deliverer, monkeypatch: pytest.MonkeyPatch) -> Feed:
+    module = load_handler("deliver")
+    monkeypatch.setattr(module, "_deliverer", lambda: deliverer)
+    return Feed(module)
+
+
+@dataclass
+class Output:
+    capfd: pytest.CaptureFixture[str]
+    caplog: pytest.LogCaptureFixture
+
+    def texts(self) -> tuple[str, str, str]:
+        """stdout (metrics), stderr, and the log lines as Powertools writes them."""
+        out, err = self.capfd.readouterr()
+        return out, err, emitted_logs(self.caplog)
+
+
+@pytest.fixture
+def output(capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> Output:
+    return Output(capfd, caplog)
+
+
+def a_play(n: int = 1, *, user: str = "alice", connection: str | None = CONN) -> Play:
+    return Play(
+        play_id=f"play-{n}",
+        user_id=user,
+        game_id=GAME,
+        arrival_ts=START + 1.0,
+        fingerprint="0" * 32,
+        connection_id=connection,
+    )
+
+
+def decided(play: Play, status: PlayStatus, reason: str | None = None) -> dict[str, Any]:
+    return outcome_item(Outcome(play, status, decided_at=START + 2.0, reason=reason))
+
+
+def won_play(world: World, n: int = 1, *, user: str = "alice") -> tuple[dict[str, Any], str]:
+    """A play won through the allocator's own store: pending item, then the transaction
+    that reserves a coupon and writes the result. Returns the result item and its code."""
+    play = a_play(n, user=user)
+    world.db.put_item(TableName=world.settings.results_table, Item=codec.dump(pending_item(play)))
+    store = world.store()
+    store.budgets(GAME)
+    reservation = store.reserve(play, [Claim(BRAND, cap=10)], 1, decided_at=START + 2.0)
+    [grant] = reservation.grants
+    return world.result(play.play_id), grant.code
+
+
+def coupon(world: World, ordinal: int) -> dict[str, Any]:
+    item = world.db.get_item(
+        TableName=world.settings.state_table,
+        Key=codec.dump(coupon_key(GAME, BRAND, ordinal)),
+        ConsistentRead=True,
+    )["Item"]
+    return codec.load(item)
+
+
+@pytest.fixture
+def stocked(world: World) -> World:
+    """A live game with a pool of three coupons of one brand."""
+    world.live_game()
+    world.budget(BRAND, 3)
+    return world
+
+
+# -- the transition to final, once ------------------------------------------------------
+
+
+def test_the_transition_to_final_is_pushed_once_and_a_replayed_write_is_not(
+    feed: Feed, sessions: Sessions, push_stub: PushStub
+) -> None:
+    sessions.open(CONN, "alice")
+    play = a_play()
+    pending, lost = pending_item(play), decided(play, PlayStatus.LOST)
+    push_stub.expect_post(CONN)  # one post: the stub refuses any other
+
+    failed = feed(
+        feed.record("INSERT", new=pending),
+        feed.record("MODIFY", old=pending, new=lost),
+        feed.record("MODIFY", old=lost, new=lost),
+    )
+
+    assert failed == []
+    assert push_stub.posted == [(CONN, {"type": "result", "playId": "play-1", "status": "lost"})]
+    push_stub.assert_all_used()
+
+
+def test_a_lost_play_is_told_without_any_coupon(
+    feed: Feed, sessions: Sessions, push_stub: PushStub
+) -> None:
+    sessions.open(CONN, "alice")
+    play = a_play()
+    push_stub.expect_post(CONN)
+
+    feed(
+        feed.record("MODIFY", old=pending_item(play), new=decided(play, PlayStatus.LOST)),
+    )
+
+    [message] = push_stub.messages_to(CONN)
+    assert "coupon" not in message and "coupons" not in message
+
+
+def test_a_result_written_final_at_once_is_pushed(
+    feed: Feed, sessions: Sessions, push_stub: PushStub
+) -> None:
+    sessions.open(CONN, "alice")
+    play = a_play()
+    push_stub.expect_post(CONN)
+
+    feed(feed.record("INSERT", new=decided(play, PlayStatus.REJECTED, "game_not_live")))
+
+    assert push_stub.messages_to(CONN) == [
+        {"type": "result", "playId": "play-1", "status": "rejected", "reason": "game_not_live"}
+    ]
+
+
+def test_pending_plays_and_ttl_removals_are_not_pushed(
+    feed: Feed, sessions: Sessions, push_stub: PushStub
+) -> None:
+    sessions.open(CONN, "alice")
+    play = a_play()
+    lost = decided(play, PlayStatus.LOST)
+
+    failed = feed(
+        feed.record("INSERT", new=pending_item(play)),
+        feed.record("REMOVE", old=lost),
+    )
+
+    assert failed == []
+    assert push_stub.posted == []
+
+
+# -- won: the coupon is issued, once ----------------------------------------------------
+
+
+def test_a_won_play_issues_its_coupon_and_tells_the_code(
+    stocked: World,
+    feed: Feed,
+    sessions: Sessions,
+    push_stub: PushStub,
+    clock: ManualClock,
+) -> None:
+    sessions.open(CONN, "alice")
+    won, code = won_play(stocked)
+    assert coupon(stocked, 1)["status"] == CouponStatus.RESERVED
+    push_stub.expect_post(CONN)
+    clock.now = START + 3.0
+
+    failed = feed(feed.record("MODIFY", old=pending_item(a_play()), new=won))
+
+    assert failed == []
+    assert push_stub.messages_to(CONN) == [
+        {
+            "type": "result",
+            "playId": "play-1",
+            "status": "won",
+            "coupon": {"brandId": BRAND, "code": code},
+        }
+    ]
+    issued = coupon(stocked, 1)
+    assert issued["status"] == CouponStatus.ISSUED
+    assert issued["playId"] == "play-1"
+    assert issued["code"] == code
+    assert issued["issuedAt"] == START + 3.0
+
+
+def test_a_redelivered_won_record_issues_the_coupon_only_once(
+    stocked: World,
+    deliverer: Deliverer,
+    feed: Feed,
+    clock: ManualClock,
+) -> None:
+    won, _ = won_play(stocked)
+    transition = DynamoDBRecord(feed.record("MODIFY", old=pending_item(a_play()), new=won))
+    clock.now = START + 3.0
+
+    assert deliverer.handle(transition) is Delivery.NO_SOCKET
+    clock.now = START + 60.0
+    assert deliverer.handle(transition) is Delivery.NO_SOCKET  # e.g. after a batch retry
+    assert (
+        deliverer.handle(DynamoDBRecord(feed.record("MODIFY", old=won, new=won)))
+        is Delivery.SKIPPED
+    )
+
+    issued = coupon(stocked, 1)
+    assert issued["status"] == CouponStatus.ISSUED
+    assert issued["issuedAt"] == START + 3.0  # the later deliveries wrote nothing
+    assert [coupon(stocked, n)["status"] for n in (2, 3)] == [CouponStatus.AVAILABLE] * 2
+
+
+def test_a_redeemed_coupon_is_left_redeemed(
+    stocked: World, deliverer: Deliverer, feed: Feed
+) -> None:
+    won, _ = won_play(stocked)
+    transition = DynamoDBRecord(feed.record("MODIFY", old=pending_item(a_play()), new=won))
+    deliverer.handle(transition)
+    stocked.db.update_item(
+        TableName=stocked.settings.state_table,
+        Key=codec.dump(coupon_key(GAME, BRAND, 1)),
+        UpdateExpression="SET #s = :redeemed",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":redeemed": {"S": CouponStatus.REDEEMED.value}},
+    )
+
+    deliverer.handle(transition)
+
+    assert coupon(stocked, 1)["status"] == CouponStatus.REDEEMED
+
+
+def test_a_won_code_that_is_not_this_plays_is_flagged_never_issued_nor_logged(
+    stocked: World,
+    deliverer: Deliverer,
+    feed: Feed,
+    output: Output,
+) -> None:
+    _, code = won_play(stocked)
+    other = a_play(2, user="bob")
+    # A forged result naming alice's code, and one naming a code no pool holds.
+    forged = outcome_item(Outcome(other, PlayStatus.WON, START + 2.0, grants=(Grant(BRAND, code),)))
+    unknown = outcome_item(
+        Outcome(other, PlayStatus.WON, START + 2.0, grants=(Grant(BRAND, "NOPE-NOPE-NOPE"),))
+    )
+
+    for item in (forged, unknown):
+        assert (
+            deliverer.handle(DynamoDBRecord(feed.record("INSERT", new=item))) is Delivery.NO_SOCKET
+        )
+
+    assert coupon(stocked, 1)["status"] == CouponStatus.RESERVED
+    assert coupon(stocked, 1)["playId"] == "play-1"
+    out, err, logs = output.texts()
+    assert '"play_id":"play-2"' in logs  # flagged, by playId
+    assert "won coupon is not reserved for this play" in logs
+    assert "won code is not in the game's pool" in logs
+    for text in (out, err, logs):
+        assert code not in text
+        assert "NOPE-NOPE-NOPE" not in text
+
+
+def test_codes_never_reach_logs_or_metrics(
+    stocked: World,
+    feed: Feed,
+    sessions: Sessions,
+    push_stub: PushStub,
+    output: Output,
+) -> None:
+    sessions.open(CONN, "alice")
+    won, code = won_play(stocked)
+    push_stub.expect_post(CONN)
+
+    feed(feed.record("MODIFY", old=pending_item(a_play()), new=won))
+
+    assert push_stub.messages_to(CONN)[0]["coupon"]["code"] == code  # it was there to leak
+    out, err, logs = output.texts()
+    assert '"play_id":"play-1"' in logs and '"status":"won"' in logs
+    assert '"CouponsIssued"' in out  # the EMF metrics line is in what was checked
+    for text in (out, err, logs):
+        assert code not in text
+
+
+# -- privacy and closed sockets ---------------------------------------------------------
+
+
+def test_no_push_to_a_connection_that_another_player_opened(
+    feed: Feed, sessions: Sessions, push_stub: PushStub
+) -> None:
+    sessions.open(CONN, "mallory")
+    play = a_play(user="alice", connection=CONN)
+
+    failed = feed(
+        feed.record("MODIFY", old=pending_item(play), new=decided(play, PlayStatus.LOST)),
+    )
+
+    assert failed == []
+    assert push_stub.posted == []
+    assert sessions.owner(CONN) == "mallory"
+
+
+def test_no_push_when_the_players_connection_is_closed_or_absent(
+    feed: Feed, push_stub: PushStub
+) -> None:
+    closed, socketless = a_play(1), a_play(2, connection=None)
+
+    failed = feed(
+        feed.record("MODIFY", old=pending_item(closed), new=decided(closed, PlayStatus.LOST)),
+        feed.record(
+            "MODIFY", old=pending_item(socketless), new=decided(socketless, PlayStatus.LOST)
+        ),
+    )
+
+    assert failed == []
+    assert push_stub.posted == []
+
+
+def test_a_gone_socket_is_forgotten_and_the_record_still_succeeds(
+    feed: Feed, sessions: Sessions, push_stub: PushStub
+) -> None:
+    sessions.open(CONN, "alice")
+    play = a_play()
+    push_stub.expect_gone(CONN)
+
+    failed = feed(
+        feed.record("MODIFY", old=pending_item(play), new=decided(play, PlayStatus.LOST)),
+    )
+
+    assert failed == []
+    assert sessions.owner(CONN) is None
+    push_stub.assert_all_used()
+
+
+def test_an_unexpected_push_error_fails_only_that_record(
+    feed: Feed, sessions: Sessions, push_stub: PushStub
+) -> None:
+    sessions.open(CONN, "alice")
+    sessions.open("Other0conn=", "bob")
+    first, second = a_play(1), a_play(2, user="bob", connection="Other0conn=")
+    push_stub.expect_error(CONN, "ForbiddenException", 403)
+    push_stub.expect_post("Other0conn=")
+    broken = feed.record("MODIFY", old=pending_item(first), new=decided(first, PlayStatus.LOST))
+    fine = feed.record("MODIFY", old=pending_item(second), new=decided(second, PlayStatus.LOST))
+
+    failed = feed(broken, fine)
+
+    assert failed == [broken["dynamodb"]["SequenceNumber"]]
+    assert sessions.owner(CONN) == "alice"  # not mistaken for a closed socket
+    push_stub.assert_all_used()
+
+
+def test_the_expired_result_carries_its_reason() -> None:
+    play = a_play()
+    item = decided(play, PlayStatus.EXPIRED, "no_result_before_reel_stopped")
+
+    assert result_message(ResultImage.model_validate(codec.load(image(item)))) == {
+        "type": "result",
+        "playId": "play-1",
+        "status": "expired",
+        "reason": "no_result_before_reel_stopped",
+    }
+
+
+# -- the real stream --------------------------------------------------------------------
+
+
+def test_records_from_the_real_stream_push_a_win_once(
+    stocked: World,
+    feed: Feed,
+    sessions: Sessions,
+    push_stub: PushStub,
+) -> None:
+    stream = ResultsStream(stocked)
+    sessions.open(CONN, "alice")
+    _, code = won_play(stocked)
+    push_stub.expect_post(CONN)
+
+    batch = stream.new_records()
+    assert [r["eventName"] for r in batch] == ["INSERT", "MODIFY"]
+    failed = feed(*batch)
+
+    assert failed == []
+    assert push_stub.messages_to(CONN) == [
+        {
+            "type": "result",
+            "playId": "play-1",
+            "status": "won",
+            "coupon": {"brandId": BRAND, "code": code},
+        }
+    ]
+    assert coupon(stocked, 1)["status"] == CouponStatus.ISSUED
+    push_stub.assert_all_used()
