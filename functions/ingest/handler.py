@@ -1,4 +1,4 @@
-"""Ingest Lambda: the players' REST API (spin, read a result)."""
+"""Ingest Lambda: the players' REST API and the WebSocket `play` action."""
 
 from __future__ import annotations
 
@@ -6,33 +6,51 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from aws_lambda_powertools.utilities.data_classes import APIGatewayWebSocketEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from frolic.dal.allocation_store import DynamoGameDirectory
 from frolic.dal.clients import dynamodb, kinesis
+from frolic.dal.push import Push, management_client
 from frolic.dal.sessions import Sessions
 from frolic.http import resolve
 from frolic.ingest import PlayIntake
 from frolic.observability import logger, metrics, tracer
 from frolic.player_api import build_player_app
 from frolic.settings import settings
+from frolic.ws_play import WebSocketPlays
+
+
+@cache
+def _intake() -> PlayIntake:
+    config = settings()
+    games = DynamoGameDirectory(dynamodb(), config)
+    return PlayIntake(db=dynamodb(), kinesis=kinesis(), settings=config, games=games)
 
 
 @cache
 def _app() -> APIGatewayRestResolver:
     config = settings()
-    intake = PlayIntake(
-        db=dynamodb(),
-        kinesis=kinesis(),
-        settings=config,
-        games=DynamoGameDirectory(dynamodb(), config),
-    )
     sessions = Sessions(dynamodb(), config)
-    return build_player_app(intake=intake, db=dynamodb(), settings=config, sessions=sessions)
+    return build_player_app(intake=_intake(), db=dynamodb(), settings=config, sessions=sessions)
+
+
+@cache
+def _push(endpoint_url: str) -> Push:
+    return Push(management_client(endpoint_url))
+
+
+@cache
+def _socket_plays() -> WebSocketPlays:
+    config = settings()
+    sessions = Sessions(dynamodb(), config)
+    return WebSocketPlays(intake=_intake(), sessions=sessions, push_for=_push, settings=config)
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if "connectionId" in event.get("requestContext", {}):
+        return _socket_plays().handle(APIGatewayWebSocketEvent(event))
     return resolve(_app(), event, context)

@@ -6,7 +6,11 @@ from moto import mock_aws
 
 from frolic.dal.schema import create_tables
 from frolic.settings import Settings
+from tests.integration.push_fixtures import clock, push_stub, sessions
 from tests.integration.world import World
+
+#: Fixtures shared by the push-side tests, made visible to every test here.
+__all__ = ["clock", "push_stub", "sessions"]
 
 
 @pytest.fixture

@@ -35,26 +35,43 @@ def error_message(error: str, message: str) -> dict[str, Any]:
     return {"type": "error", "error": error, "message": message}
 
 
-def reply_to(body: str | None, is_base64_encoded: bool = False) -> dict[str, Any]:
-    """The answer to one `$default` message (pure: no I/O, so every case is testable)."""
+class BadMessageError(ValueError):
+    """A frame that is not a JSON object with an action; `frame` is the answer to send."""
+
+    def __init__(self, error: str, message: str) -> None:
+        super().__init__(message)
+        self.frame = error_message(error, message)
+
+
+def read_message(body: str | None, is_base64_encoded: bool = False) -> dict[str, Any]:
+    """The JSON object a client sent, with a string `action`, or BadMessageError."""
     raw = (body or "").encode()
     if is_base64_encoded:
         try:
             raw = base64.b64decode(raw, validate=True)
         except binascii.Error:
-            return error_message("invalid_json", "send a JSON object as a text message")
+            raise BadMessageError("invalid_json", "send a JSON object as a text message") from None
     if len(raw) > MAX_MESSAGE_BYTES:
-        return error_message(
+        raise BadMessageError(
             "message_too_large", f"messages are limited to {MAX_MESSAGE_BYTES} bytes"
         )
     try:
         parsed = json.loads(raw.decode())
     except (UnicodeDecodeError, ValueError, RecursionError):
-        return error_message("invalid_json", "send a JSON object as a text message")
+        raise BadMessageError("invalid_json", "send a JSON object as a text message") from None
     if not isinstance(parsed, dict) or not isinstance(parsed.get("action"), str):
-        return error_message(
+        raise BadMessageError(
             "invalid_message", 'send a JSON object with an "action", e.g. {"action":"ping"}'
         )
+    return parsed
+
+
+def reply_to(body: str | None, is_base64_encoded: bool = False) -> dict[str, Any]:
+    """The answer to one `$default` message (pure: no I/O, so every case is testable)."""
+    try:
+        parsed = read_message(body, is_base64_encoded)
+    except BadMessageError as error:
+        return error.frame
     if parsed["action"] == "ping":
         return {"type": "pong"}
     return error_message("unknown_action", 'known actions are "ping" and "play"')

@@ -1,0 +1,109 @@
+"""The WebSocket `play` action: the player is the socket's owner, the answer a frame."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from aws_lambda_powertools.utilities.data_classes import APIGatewayWebSocketEvent
+
+from frolic.dal.allocation_store import DynamoGameDirectory
+from frolic.dal.sessions import Sessions
+from frolic.ingest import PlayIntake
+from frolic.ws_play import WebSocketPlays
+from tests.integration.push_fixtures import PushStub, message_event
+from tests.integration.world import GAME, World
+
+
+@pytest.fixture
+def sockets(world: World, push_stub: PushStub) -> Iterator[tuple[WebSocketPlays, Any]]:
+    kinesis = boto3.client("kinesis", region_name="us-east-1")
+    kinesis.create_stream(StreamName=world.settings.play_stream, ShardCount=1)
+    world.live_game()
+    world.budget("brand-a", 5)
+    sessions = Sessions(world.db, world.settings, clock=world.clock)
+    sessions.open("conn-1", "player-1")
+    intake = PlayIntake(
+        db=world.db,
+        kinesis=kinesis,
+        settings=world.settings,
+        games=DynamoGameDirectory(world.db, world.settings),
+        clock=world.clock,
+    )
+    plays = WebSocketPlays(
+        intake=intake,
+        sessions=sessions,
+        push_for=lambda _: push_stub.push(),
+        settings=world.settings,
+    )
+    yield plays, kinesis
+
+
+def _send(plays: WebSocketPlays, connection: str, body: Any) -> dict[str, Any]:
+    text = body if isinstance(body, str) else json.dumps(body)
+    return plays.handle(APIGatewayWebSocketEvent(message_event(connection, text)))
+
+
+def test_a_play_on_the_socket_is_queued_for_the_sockets_player(
+    world: World, push_stub: PushStub, sockets: tuple[WebSocketPlays, Any]
+) -> None:
+    plays, _ = sockets
+    push_stub.expect_post("conn-1")
+    response = _send(plays, "conn-1", {"action": "play", "playId": "p-1", "gameId": GAME})
+    assert response == {"statusCode": 200}
+    assert push_stub.messages_to("conn-1") == [
+        {"type": "queued", "playId": "p-1", "status": "queued"}
+    ]
+    pending = world.result("p-1")
+    assert (pending["userId"], pending["connectionId"]) == ("player-1", "conn-1")
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ("{broken", "invalid_json"),
+        ({"action": "play", "playId": "p-1"}, "invalid_request"),
+        ({"action": "play", "playId": "p-1", "gameId": "no-such-game"}, "unknown_game"),
+    ],
+)
+def test_a_bad_play_gets_an_error_frame_and_nothing_is_recorded(
+    world: World,
+    push_stub: PushStub,
+    sockets: tuple[WebSocketPlays, Any],
+    body: Any,
+    error: str,
+) -> None:
+    plays, _ = sockets
+    push_stub.expect_post("conn-1")
+    _send(plays, "conn-1", body)
+    [frame] = push_stub.messages_to("conn-1")
+    assert (frame["type"], frame["error"]) == ("error", error)
+    if error == "invalid_request":
+        assert [f["field"] for f in frame["fields"]] == ["gameId"]
+    assert "Item" not in world.db.get_item(
+        TableName=world.settings.results_table, Key={"playId": {"S": "p-1"}}
+    )
+
+
+def test_a_socket_nobody_opened_with_a_ticket_cannot_play(
+    world: World, push_stub: PushStub, sockets: tuple[WebSocketPlays, Any]
+) -> None:
+    plays, _ = sockets
+    push_stub.expect_post("conn-stranger")
+    _send(plays, "conn-stranger", {"action": "play", "playId": "p-9", "gameId": GAME})
+    [frame] = push_stub.messages_to("conn-stranger")
+    assert frame["error"] == "unauthenticated"
+
+
+def test_a_socket_gone_before_the_answer_is_forgotten(
+    world: World, push_stub: PushStub, sockets: tuple[WebSocketPlays, Any]
+) -> None:
+    plays, _ = sockets
+    push_stub.expect_gone("conn-1")
+    _send(plays, "conn-1", {"action": "play", "playId": "p-1", "gameId": GAME})
+    assert Sessions(world.db, world.settings, clock=world.clock).owner("conn-1") is None
+    # The play itself was taken: its result will be readable over REST
+    assert world.result("p-1")["status"] == "pending"
