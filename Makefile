@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 # The recorded traces live in shared/ beside the repo; a lone clone uses its own copy.
 TRAFFIC ?= $(if $(wildcard ../shared/traffic/*.txt),../shared/traffic,tests/data/traffic)
 
-.PHONY: install test lint unit bench demo clean
+.PHONY: install test lint unit bench demo openapi clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	@# Every function's entry module is called handler: check each on its own.
+	@for entry in functions/*/*.py; do $(BIN)/mypy --no-error-summary "$$entry" || exit 1; done
 
 unit: $(STAMP)
 	$(BIN)/pytest
@@ -32,6 +34,9 @@ bench: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python bench/pacing.py --traffic-dir $(TRAFFIC) --charts out/demo --quick
+
+openapi: $(STAMP)
+	$(BIN)/python -m frolic.admin.openapi > docs/openapi.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis out cdk.out

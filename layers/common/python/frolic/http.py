@@ -14,6 +14,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 from frolic.auth import AuthenticationError, ForbiddenError
+from frolic.models import describe_errors
 
 #: The largest request body any Frolic route reads, unless a route states its own.
 MAX_BODY_BYTES = 16 * 1024
@@ -42,28 +43,11 @@ def json_response(status: int, body: Any) -> Response[str]:
     )
 
 
-def _field_path(location: Sequence[Any]) -> str:
-    parts = [str(p) for p in location]
-    if parts and parts[0] in ("body", "query", "path", "header"):
-        parts = parts[1:]
-    return ".".join(parts) or "body"
-
-
 def install_error_handlers(app: APIGatewayRestResolver) -> None:
     @app.exception_handler(RequestValidationError)
     def invalid_request(error: RequestValidationError) -> Response[str]:
-        fields: dict[str, dict[str, str]] = {}
-        for detail in error.errors():
-            path = _field_path(detail.get("loc", ()))
-            message = (
-                "unknown field"
-                if detail.get("type") == "extra_forbidden"
-                else str(detail.get("msg", "invalid"))
-            )
-            fields.setdefault(path, {"field": path, "message": message})
-        return error_response(
-            400, "invalid_request", "the request is not valid", list(fields.values())
-        )
+        fields = [f.model_dump() for f in describe_errors(error.errors())]
+        return error_response(400, "invalid_request", "the request is not valid", fields)
 
     @app.exception_handler(AuthenticationError)
     def unauthenticated(error: AuthenticationError) -> Response[str]:

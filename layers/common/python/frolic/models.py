@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Self
@@ -288,16 +289,41 @@ class FieldError(BaseModel):
 #: Pydantic names the member of a union (or a dict key) it tried in an error's location;
 #: the client never wrote those, so they are left out of the field path.
 _TYPE_TAGS = frozenset({"str", "int", "float", "bool", "constrained-str", "[key]"})
+#: Where a web framework says a value came from; the client names the field, not this.
+_PARAMETER_SOURCES = frozenset({"body", "path", "query", "header", "cookie"})
+
+
+def describe_errors(errors: Sequence[Mapping[str, Any]]) -> list[FieldError]:
+    """Validation errors as the client wrote the request: camelCase fields (the models'
+    aliases), no location prefix, one entry per field, and no input echoed back."""
+    problems: dict[str, FieldError] = {}
+    for detail in errors:
+        location = [str(part) for part in detail.get("loc", ())]
+        kind = detail.get("type")
+        source = location[0] if location and location[0] in _PARAMETER_SOURCES else None
+        parts = location[1:] if source else location
+        if kind == "json_invalid":
+            parts = []  # the location is a character offset, not a field
+        parts = [part for part in parts if part not in _TYPE_TAGS]
+        field = ".".join(parts) or source or "body"
+        problems.setdefault(field, FieldError(field=field, message=_message(detail)))
+    return list(problems.values())
+
+
+def _message(detail: Mapping[str, Any]) -> str:
+    kind = detail.get("type")
+    if kind == "extra_forbidden":
+        return "unknown field"
+    if kind == "missing":
+        return "required"
+    if kind == "json_invalid":
+        return "the body is not valid JSON"
+    reason = (detail.get("ctx") or {}).get("error")
+    if kind == "value_error" and reason is not None:
+        return str(reason)  # the validator's own words, without pydantic's prefix
+    return str(detail.get("msg", "invalid value"))
 
 
 def field_errors(error: ValidationError) -> list[FieldError]:
-    """A client-readable list of what is wrong, naming fields as the client spelled them."""
-    problems: dict[str, FieldError] = {}
-    for detail in error.errors(include_url=False, include_input=False):
-        parts = [str(part) for part in detail["loc"] if str(part) not in _TYPE_TAGS]
-        location = ".".join(parts) or "body"
-        message = detail["msg"]
-        if detail["type"] == "extra_forbidden":
-            message = "unknown field"
-        problems.setdefault(location, FieldError(field=location, message=message))
-    return list(problems.values())
+    """What is wrong with a model the code validated itself (not a web request)."""
+    return describe_errors(error.errors(include_url=False, include_input=False))

@@ -56,7 +56,8 @@ BATCH_WRITE_LIMIT = 25
 #: Optimistic retries of a winner's transaction when another allocator moved first.
 RESERVE_ATTEMPTS = 6
 ARRIVAL_LOOKBACK_MINUTES = 2
-ARRIVAL_RETENTION_SECONDS = 24 * 3600
+#: Arrival counts feed the game report's curve, so they live as long as results do.
+ARRIVAL_RETENTION_SECONDS = 90 * 24 * 3600
 
 
 def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:

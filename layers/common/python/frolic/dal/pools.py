@@ -38,6 +38,10 @@ class NoBudgetError(LookupError):
     """Codes were sent for a game-brand that has no budget yet."""
 
 
+class UploadConflictError(RuntimeError):
+    """Another upload to the same pool kept landing first; the client may retry."""
+
+
 class BudgetBelowIssuedError(ValueError):
     """A budget may be lowered to what is already issued, not below."""
 
@@ -151,7 +155,11 @@ class CouponPools:
                         "TableName": self._state,
                         "Item": codec.dump(
                             {
-                                **audit_key(game_id, int(now * 1000), f"budget:{brand_id}"),
+                                **audit_key(
+                                    game_id,
+                                    int(now * 1000),
+                                    f"budget:{brand_id}:{secrets.token_hex(4)}",
+                                ),
                                 "kind": "audit",
                                 "action": "set_budget",
                                 "brandId": brand_id,
@@ -225,7 +233,7 @@ class CouponPools:
                     codes = [c for c in codes if c not in taken]
                 else:
                     pool_size = self._pool_size(game_id, brand_id)
-        raise RuntimeError("coupon upload kept conflicting with another upload; try again")
+        raise UploadConflictError("another upload to this pool kept landing first; try again")
 
     def _append_items(self, game_id: str, brand_id: str, codes: list[str], pool_size: int) -> Any:
         items: list[dict[str, Any]] = []

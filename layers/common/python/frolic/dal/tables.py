@@ -25,8 +25,14 @@ TTL_ATTRIBUTE: Final = "expiresAt"
 META: Final = "META"
 
 
+#: Campaigns and brands share one small partition so a marketer's list is one Query.
+CATALOG: Final = "CATALOG"
+CAMPAIGN_PREFIX: Final = "CAMPAIGN#"
+BRAND_PREFIX: Final = "BRAND#"
+
+
 def campaign_key(campaign_id: str) -> dict[str, str]:
-    return {"pk": f"CAMPAIGN#{campaign_id}", "sk": META}
+    return {"pk": CATALOG, "sk": f"{CAMPAIGN_PREFIX}{campaign_id}"}
 
 
 def campaign_game_key(campaign_id: str, game_id: str) -> dict[str, str]:
@@ -39,7 +45,7 @@ def game_key(game_id: str) -> dict[str, str]:
 
 
 def brand_key(brand_id: str) -> dict[str, str]:
-    return {"pk": f"BRAND#{brand_id}", "sk": META}
+    return {"pk": CATALOG, "sk": f"{BRAND_PREFIX}{brand_id}"}
 
 
 BUDGET_PREFIX: Final = "BUDGET#"

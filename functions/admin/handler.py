@@ -1,0 +1,58 @@
+"""Admin Lambda: the marketers' REST API (campaigns, games, brands, budgets, coupons)."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.config import Config
+
+from frolic.admin.app import build_app
+from frolic.dal.catalog import Catalog
+from frolic.dal.pools import CouponPools
+from frolic.dal.redemptions import Redemptions
+from frolic.dal.reports import GameReports
+from frolic.observability import logger, metrics, tracer
+from frolic.settings import settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+#: A marketer waits, not a crowd: a coupon upload writes 99-item transactions, so reads
+#: may take longer than on the play path, within API Gateway's 29-second limit.
+_CONFIG = Config(
+    connect_timeout=2,
+    read_timeout=10,
+    retries={"mode": "standard", "max_attempts": 3},
+)
+
+
+@cache
+def _dynamodb() -> DynamoDBClient:
+    return boto3.client("dynamodb", endpoint_url=settings().aws_endpoint_url, config=_CONFIG)
+
+
+@cache
+def _app() -> APIGatewayRestResolver:
+    """Built on the first request of a cold start, then reused."""
+    config = settings()
+    db = _dynamodb()
+    return build_app(
+        Catalog(db, config),
+        CouponPools(db, config),
+        GameReports(db, config),
+        Redemptions(db, config),
+    )
+
+
+@logger.inject_lambda_context(
+    correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False
+)  # the event may hold coupon codes
+@tracer.capture_lambda_handler(capture_response=False)  # a redeem answer holds a code
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return _app().resolve(event, context)

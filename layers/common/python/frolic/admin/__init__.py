@@ -1,0 +1,101 @@
+"""The marketers' admin API: Powertools routers over the catalog, pools and reports.
+
+This module holds what every router shares: camelCase path parameters, the end-time
+check that names `endTime`, the error body, the HTTP-only errors the routers raise (their
+status is chosen by type in `frolic.admin.app`), the OpenAPI description of error
+responses, and the caller the admin guard put in the context.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Path
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ValidationInfo
+
+from frolic.auth import AuthenticationError, Principal
+from frolic.models import FieldError, Identifier
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
+    from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+
+#: Where the admin guard leaves the verified caller for the routes.
+PRINCIPAL_CONTEXT_KEY = "principal"
+
+CampaignIdPath = Annotated[Identifier, Path(alias="campaignId", description="A campaign's id")]
+GameIdPath = Annotated[Identifier, Path(alias="gameId", description="A game's id")]
+BrandIdPath = Annotated[Identifier, Path(alias="brandId", description="A brand's id")]
+
+
+def _after_start(end: datetime, info: ValidationInfo) -> datetime:
+    """On the end field, so a window the wrong way round is reported as `endTime`."""
+    start = info.data.get("start_time")
+    if isinstance(start, datetime) and end <= start:
+        raise ValueError("endTime must be after startTime")
+    return end
+
+
+#: A request's end time; declare it after `start_time`, which it is checked against.
+EndTime = Annotated[AwareDatetime, AfterValidator(_after_start)]
+
+
+class ErrorBody(BaseModel):
+    """Every error the API answers: a stable code, and what to fix."""
+
+    error: str
+    message: str | None = None
+    fields: list[FieldError] | None = None
+
+
+class InvalidRequestError(ValueError):
+    """A body or parameter the routes parse themselves (not through Powertools) is wrong."""
+
+    def __init__(self, fields: list[FieldError]) -> None:
+        super().__init__("invalid request")
+        self.fields = fields
+
+
+class PayloadTooLargeError(ValueError):
+    """The body is over a stated limit: 413."""
+
+
+class UnsupportedMediaTypeError(ValueError):
+    """A Content-Type the route does not read: 415."""
+
+
+_ERROR_DESCRIPTIONS = {
+    400: "Invalid request: `fields` names each camelCase field and what is wrong with it",
+    401: "No verified identity on the request",
+    403: "The caller is not in the admin group",
+    404: "The campaign, game, brand or coupon does not exist",
+    409: "The request conflicts with the stored state",
+    413: "The body is over the stated limit",
+    415: "The Content-Type is not one this route reads",
+}
+
+
+def responses(status: int, description: str, *errors: int) -> dict[int, OpenAPIResponse]:
+    """OpenAPI responses of an admin route: its success, the auth errors and `errors`."""
+    documented: dict[int, Any] = {status: {"description": description}}
+    for code in sorted({400, 401, 403, *errors}):
+        documented[code] = {
+            "description": _ERROR_DESCRIPTIONS[code],
+            "content": {"application/json": {"model": ErrorBody}},
+        }
+    return documented
+
+
+def new_router() -> Router:
+    """A fresh router per app: Powertools binds a router to the one app including it."""
+    return Router()  # type: ignore[no-untyped-call]  # Powertools leaves __init__ unannotated
+
+
+def caller(resolver: BaseRouter) -> Principal:
+    """The admin the guard let through; a route without one is a wiring mistake."""
+    principal = resolver.context.get(PRINCIPAL_CONTEXT_KEY)
+    if not isinstance(principal, Principal):
+        raise AuthenticationError("sign in first: no verified identity on this request")
+    return principal

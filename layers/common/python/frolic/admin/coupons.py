@@ -1,0 +1,59 @@
+"""Coupon routes: a brand's till redeems a code it was shown."""
+
+from typing import Annotated
+from urllib.parse import unquote
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.metrics import MetricUnit
+from pydantic import TypeAdapter, ValidationError
+
+from frolic.admin import InvalidRequestError, caller, new_router, responses
+from frolic.dal.redemptions import Redemption, Redemptions
+from frolic.models import CouponCode, FieldError
+from frolic.observability import logger, metrics
+
+TAGS = ["coupons"]
+
+_coupon_code: TypeAdapter[str] = TypeAdapter(CouponCode)
+
+CodePath = Annotated[
+    str,
+    Path(
+        alias="code",
+        description="The coupon code, percent-encoded where it has reserved characters",
+    ),
+]
+
+
+def router(redemptions: Redemptions) -> Router:
+    routes = new_router()
+
+    @routes.post(
+        "/admin/coupons/<code>/redeem",
+        summary="Redeem an issued coupon",
+        description=(
+            "Only an ISSUED coupon can be redeemed, once: 409 if it is not issued yet or "
+            "already redeemed. Errors never repeat the code."
+        ),
+        operation_id="redeemCoupon",
+        tags=TAGS,
+        responses=responses(200, "The coupon, now REDEEMED", 404, 409),
+    )
+    def redeem_coupon(code: CodePath) -> Redemption:
+        # REST APIs pass the path still percent-encoded.
+        try:
+            plain = _coupon_code.validate_python(unquote(code))
+        except ValidationError:
+            raise InvalidRequestError(
+                [FieldError(field="code", message="not a valid coupon code")]
+            ) from None
+        redemption = redemptions.redeem(plain, actor=caller(routes).user_id)
+        logger.info(
+            "coupon redeemed",
+            extra={"gameId": redemption.game_id, "brandId": redemption.brand_id},
+        )
+        metrics.add_metric(name="CouponsRedeemed", unit=MetricUnit.Count, value=1)
+        return redemption
+
+    return routes

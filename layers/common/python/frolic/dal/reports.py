@@ -1,0 +1,173 @@
+"""A game's report: budgets as the allocator keeps them, and the minute-by-minute curve.
+
+Wins come from the budget items' `issued` counters, which the allocator moves in the same
+transaction that binds a coupon, so they are authoritative. The curve comes from the
+arrivals items the allocator writes as it goes: plays per second, and each brand's issued
+count as the allocator last saw it that minute. Those snapshots can lag, so the issued
+curve is a running maximum; and arrivals items expire (see the allocator store), so the
+curve of an old game may be thinner than its wins.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from pydantic import AwareDatetime
+
+from frolic.dal import codec
+from frolic.dal.tables import BUDGET_PREFIX, ISSUED_PREFIX, arrivals_key, game_key
+from frolic.models import BoundaryModel, Game, GameStatus, Identifier
+from frolic.pacing.schedule import ReleaseSchedule
+from frolic.settings import Settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+SECONDS_PER_MINUTE = 60
+
+
+class BrandReport(BoundaryModel):
+    brand_id: Identifier
+    budget: int
+    issued: int
+    remaining: int
+    pool_size: int
+
+
+class CurvePoint(BoundaryModel):
+    minute: int
+    plays: int
+    issued: int
+    scheduled: float
+
+
+class GameReport(BoundaryModel):
+    game_id: Identifier
+    status: GameStatus
+    start_time: AwareDatetime
+    end_time: AwareDatetime
+    plays: int
+    wins: int
+    brands: list[BrandReport]
+    curve: list[CurvePoint]
+
+
+class GameReports:
+    def __init__(self, client: DynamoDBClient, settings: Settings) -> None:
+        self._db = client
+        self._state = settings.state_table
+
+    def report(self, game: Game) -> GameReport:
+        budgets = list(self._query(game_key(game.game_id)["pk"], BUDGET_PREFIX))
+        # One partition holds every minute of the game; the minute only picks the sort key.
+        arrivals = list(self._query(arrivals_key(game.game_id, 0)["pk"]))
+        return build_report(game, budgets, arrivals)
+
+    def _query(self, pk: str, sk_prefix: str | None = None) -> Iterator[dict[str, Any]]:
+        """A partition's items, optionally under a sort-key prefix: one Query, paged."""
+        condition = "pk = :pk"
+        values = {":pk": {"S": pk}}
+        if sk_prefix is not None:
+            condition += " AND begins_with(sk, :prefix)"
+            values[":prefix"] = {"S": sk_prefix}
+        request: dict[str, Any] = {
+            "TableName": self._state,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+            "ConsistentRead": True,
+        }
+        while True:
+            response = self._db.query(**request)
+            yield from (codec.load(raw) for raw in response["Items"])
+            if "LastEvaluatedKey" not in response:
+                return
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+def build_report(
+    game: Game,
+    budget_items: Sequence[Mapping[str, Any]],
+    arrival_items: Sequence[Mapping[str, Any]],
+) -> GameReport:
+    brands = sorted(
+        (_brand_line(item) for item in budget_items if str(item["sk"]).startswith(BUDGET_PREFIX)),
+        key=lambda b: b.brand_id,
+    )
+    minutes = sorted((_minute_of(item), item) for item in arrival_items)
+    curve = _curve(game, sum(b.budget for b in brands), minutes)
+    return GameReport(
+        game_id=game.game_id,
+        status=game.status,
+        start_time=game.start_time,
+        end_time=game.end_time,
+        plays=sum(point.plays for point in curve),
+        wins=sum(b.issued for b in brands),
+        brands=brands,
+        curve=curve,
+    )
+
+
+def _brand_line(item: Mapping[str, Any]) -> BrandReport:
+    budget = int(item.get("budget", 0))
+    issued = int(item.get("issued", 0))
+    return BrandReport(
+        brand_id=str(item["sk"])[len(BUDGET_PREFIX) :],
+        budget=budget,
+        issued=issued,
+        remaining=max(0, budget - issued),
+        pool_size=int(item.get("poolSize", 0)),
+    )
+
+
+def _minute_of(item: Mapping[str, Any]) -> int:
+    """The epoch minute in an arrivals sort key (`M#<minute>`)."""
+    return int(str(item["sk"]).partition("#")[2])
+
+
+def _curve(
+    game: Game, total_budget: int, minutes: Sequence[tuple[int, Mapping[str, Any]]]
+) -> list[CurvePoint]:
+    """One point per minute of the window, counted from the game's start.
+
+    Plays are placed by their second, so a window that does not start on a whole minute
+    is still cut exactly; the allocator only counts plays inside the window, and any
+    stray second is clamped to the first or last point so the points add up to `plays`.
+    A minute's issued value is the running maximum of every snapshot taken in an epoch
+    minute that began before the point ends.
+    """
+    start = game.start_time.timestamp()
+    duration = game.duration_seconds
+    points = max(1, math.ceil(duration / SECONDS_PER_MINUTE))
+    schedule = ReleaseSchedule(duration, game.config.release_curve)
+    plays = [0] * points
+    for minute, item in minutes:
+        for name, count in item.items():
+            if name.startswith("s") and name[1:].isdigit():
+                second = minute * SECONDS_PER_MINUTE + int(name[1:])
+                point = math.floor((second - start) / SECONDS_PER_MINUTE)
+                plays[min(max(point, 0), points - 1)] += int(count)
+    curve: list[CurvePoint] = []
+    issued: dict[str, int] = {}
+    next_snapshot = 0
+    for point in range(points):
+        elapsed = min((point + 1) * SECONDS_PER_MINUTE, duration)
+        while (
+            next_snapshot < len(minutes)
+            and minutes[next_snapshot][0] * SECONDS_PER_MINUTE < start + elapsed
+        ):
+            for name, count in minutes[next_snapshot][1].items():
+                if name.startswith(ISSUED_PREFIX):
+                    brand = name[len(ISSUED_PREFIX) :]
+                    issued[brand] = max(issued.get(brand, 0), int(count))
+            next_snapshot += 1
+        curve.append(
+            CurvePoint(
+                minute=point,
+                plays=plays[point],
+                issued=sum(issued.values()),
+                scheduled=total_budget * schedule.fraction(elapsed),
+            )
+        )
+    return curve

@@ -1,0 +1,194 @@
+"""The admin API on moto: API Gateway REST proxy events in, parsed replies out."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+
+from frolic.admin.app import build_app
+from frolic.dal import codec
+from frolic.dal.catalog import Catalog, new_id
+from frolic.dal.pools import CouponPools
+from frolic.dal.redemptions import Redemptions
+from frolic.dal.reports import GameReports
+from frolic.settings import Settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+ADMIN = "marketer-1"
+PLAYER = "player-1"
+REQUEST_EPOCH_MS = 1_900_000_000_000
+
+
+@dataclass
+class TickingClock:
+    """Moves one second per reading, so audit entries made in one test never share a
+    millisecond, without sleeping."""
+
+    now: float = 1_900_000_000.0
+
+    def __call__(self) -> float:
+        self.now += 1.0
+        return self.now
+
+
+def rest_event(
+    method: str,
+    path: str,
+    body: str | None = None,
+    *,
+    content_type: str | None = "application/json",
+    claims: dict[str, str] | None = None,
+    is_base64: bool = False,
+    extra_headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """What API Gateway (REST, Lambda proxy, Cognito authorizer) hands the function."""
+    headers = {
+        "Accept": "application/json",
+        "Host": "abc123.execute-api.us-east-1.amazonaws.com",
+        "User-Agent": "pytest",
+        "X-Forwarded-Proto": "https",
+        **({"Content-Type": content_type} if content_type else {}),
+        **(extra_headers or {}),
+    }
+    request_context: dict[str, Any] = {
+        "accountId": "123456789012",
+        "apiId": "abc123",
+        "domainName": "abc123.execute-api.us-east-1.amazonaws.com",
+        "httpMethod": method,
+        "path": f"/prod{path}",
+        "protocol": "HTTP/1.1",
+        "requestId": str(uuid.uuid4()),
+        "requestTimeEpoch": REQUEST_EPOCH_MS,
+        "resourcePath": "/{proxy+}",
+        "stage": "prod",
+        "identity": {"sourceIp": "203.0.113.7", "userAgent": "pytest"},
+    }
+    if claims is not None:
+        request_context["authorizer"] = {"claims": claims}
+    return {
+        "resource": "/{proxy+}",
+        "path": path,
+        "httpMethod": method,
+        "headers": headers,
+        "multiValueHeaders": {name: [value] for name, value in headers.items()},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": {"proxy": path.lstrip("/")},
+        "stageVariables": None,
+        "requestContext": request_context,
+        "body": body,
+        "isBase64Encoded": is_base64,
+    }
+
+
+def admin_claims(user: str = ADMIN) -> dict[str, str]:
+    return {"sub": user, "cognito:groups": "admin", "email": f"{user}@example.com"}
+
+
+def player_claims(user: str = PLAYER) -> dict[str, str]:
+    return {"sub": user, "cognito:groups": "players", "email": f"{user}@example.com"}
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: Any
+    headers: dict[str, list[str]]
+
+
+@dataclass(frozen=True)
+class InvocationContext:
+    """The parts of Lambda's context object the handler's decorators read."""
+
+    function_name: str = "frolic-admin"
+    function_version: str = "$LATEST"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:frolic-admin"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+
+def reply(response: dict[str, Any]) -> Reply:
+    raw = response.get("body") or ""
+    return Reply(
+        status=int(response["statusCode"]),
+        body=json.loads(raw) if raw else None,
+        headers={k: list(v) for k, v in (response.get("multiValueHeaders") or {}).items()},
+    )
+
+
+@dataclass
+class AdminApi:
+    """The resolver built by `build_app` over moto, and the table for seeding."""
+
+    db: DynamoDBClient
+    settings: Settings
+    clock: TickingClock = field(default_factory=TickingClock)
+    new_id: Callable[[], str] = new_id
+    app: APIGatewayRestResolver = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.app = build_app(
+            Catalog(self.db, self.settings, new_id=self.new_id),
+            CouponPools(self.db, self.settings, clock=self.clock),
+            GameReports(self.db, self.settings),
+            Redemptions(self.db, self.settings, clock=self.clock),
+        )
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        claims: dict[str, str] | None = None,
+        anonymous: bool = False,
+        raw: str | bytes | None = None,
+        content_type: str | None = "application/json",
+        is_base64: bool = False,
+    ) -> Reply:
+        """JSON `body`, or `raw` text (bytes are sent base64-encoded, as API Gateway does
+        for binary media types)."""
+        if raw is not None:
+            if isinstance(raw, bytes):
+                text: str | None = base64.b64encode(raw).decode()
+                is_base64 = True
+            else:
+                text = raw
+        else:
+            text = json.dumps(body) if body is not None else None
+        event = rest_event(
+            method,
+            path,
+            text,
+            content_type=content_type,
+            claims=None if anonymous else (claims or admin_claims()),
+            is_base64=is_base64,
+        )
+        return reply(self.app.resolve(event, InvocationContext()))  # type: ignore[arg-type]
+
+    # -- seeding and reading the table directly ---------------------------------------
+    def put(self, item: dict[str, Any]) -> None:
+        self.db.put_item(TableName=self.settings.state_table, Item=codec.dump(item))
+
+    def item(self, key: dict[str, str]) -> dict[str, Any] | None:
+        found = self.db.get_item(
+            TableName=self.settings.state_table, Key=codec.dump(key), ConsistentRead=True
+        ).get("Item")
+        return codec.load(found) if found else None
+
+    def partition(self, pk: str) -> list[dict[str, Any]]:
+        response = self.db.query(
+            TableName=self.settings.state_table,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": pk}},
+            ConsistentRead=True,
+        )
+        return [codec.load(raw) for raw in response["Items"]]
