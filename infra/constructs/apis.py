@@ -1,0 +1,355 @@
+"""The two front doors: the REST API (players and marketers) and the WebSocket API
+(results pushed to players).
+
+REST: every route needs a Cognito user-pool token; API Gateway refuses malformed plays
+before a Lambda runs; a regional WAF web ACL rate-limits each client IP; access logs go
+to a log group of their own. Data tracing stays off everywhere: it would write response
+bodies, and so coupon codes, to the logs (invariant 6).
+
+WebSocket: authorization happens once, on `$connect`, by the single-use ticket the
+ws_connect function redeems (browsers cannot send headers on the handshake); API
+Gateway only evaluates authorizers on `$connect` anyway.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Final
+
+import jsii
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_apigatewayv2 as apigwv2
+from aws_cdk import aws_apigatewayv2_integrations as integrations
+from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_wafv2 as wafv2
+from cdk_nag import NagPackSuppression, NagSuppressions
+from constructs import Construct
+from pydantic import TypeAdapter
+
+from frolic.models import Identifier
+
+#: Per stage, across all clients: well above a busy game (ARCHITECTURE §4 puts the
+#: account at 10,000 requests/s shared with the WebSocket callbacks).
+REST_RATE_LIMIT: Final = 2000
+REST_BURST_LIMIT: Final = 1000
+WEBSOCKET_RATE_LIMIT: Final = 1000
+WEBSOCKET_BURST_LIMIT: Final = 500
+#: Requests per client IP per 5 minutes before WAF blocks it: a player spins at most
+#: once per ~10 s reel (30 per 5 min); the margin covers reads and players sharing a
+#: carrier NAT address.
+WAF_RATE_LIMIT_PER_IP: Final = 2000
+#: The fields API Gateway checks on POST /plays; the rest is the function's to judge
+#: (it names the offending field, API Gateway cannot).
+PLAY_REQUIRED_FIELDS: Final = ("playId", "gameId")
+LOG_RETENTION: Final = logs.RetentionDays.ONE_MONTH
+
+
+def _identifier_schema() -> apigw.JsonSchema:
+    """The `Identifier` constraints of frolic.models, as API Gateway (draft 4) reads them."""
+    schema = TypeAdapter(Identifier).json_schema()
+    return apigw.JsonSchema(
+        type=apigw.JsonSchemaType.STRING,
+        min_length=schema.get("minLength"),
+        max_length=schema.get("maxLength"),
+        pattern=schema.get("pattern"),
+    )
+
+
+def _error_template(code: str, message: str = "$context.error.messageString") -> dict[str, str]:
+    """Gateway errors in the same JSON shape the functions answer with (frolic.http)."""
+    return {"application/json": f'{{"error":"{code}","message":{message}}}'}
+
+
+@jsii.implements(apigwv2.IAccessLogSettings)
+class _WebSocketAccessLogs:
+    """apigatewayv2 takes its access-log settings as an interface, not a struct."""
+
+    def __init__(self, log_group: logs.ILogGroup) -> None:
+        self._destination = apigwv2.LogGroupLogDestination(log_group)
+
+    @property
+    def destination(self) -> apigwv2.IAccessLogDestination:
+        return self._destination
+
+    @property
+    def format(self) -> apigw.AccessLogFormat:
+        return apigw.AccessLogFormat.custom(
+            json.dumps(
+                {
+                    "requestId": "$context.requestId",
+                    "connectionId": "$context.connectionId",
+                    "eventType": "$context.eventType",
+                    "routeKey": "$context.routeKey",
+                    "status": "$context.status",
+                    "ip": "$context.identity.sourceIp",
+                    "requestTime": "$context.requestTime",
+                    "integrationLatency": "$context.integrationLatency",
+                    "error": "$context.error.message",
+                    "integrationError": "$context.integrationErrorMessage",
+                },
+                separators=(",", ":"),
+            )
+        )
+
+
+class Apis(Construct):
+    """REST API + WAF, WebSocket API, and API Gateway's account-level logging role."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        stage_name: str,
+        user_pool: cognito.IUserPool,
+        ingest: lambda_.IFunction,
+        admin: lambda_.IFunction,
+        ws_connect: lambda_.IFunction,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._account = self._logging_account()
+        self.rest_api = self._rest_api(
+            stage_name=stage_name, user_pool=user_pool, ingest=ingest, admin=admin
+        )
+        self.web_acl = self._web_acl(self.rest_api.deployment_stage)
+        self.websocket_api, self.websocket_stage = self._websocket_api(
+            stage_name=stage_name, ingest=ingest, ws_connect=ws_connect
+        )
+
+    @property
+    def websocket_callback_url(self) -> str:
+        """The Management API endpoint of the stage (https://…/stage) for pushes."""
+        return self.websocket_stage.callback_url
+
+    def grant_manage_connections(self, grantee: iam.IGrantable) -> iam.Grant:
+        """`execute-api:ManageConnections` on this stage's `@connections` only."""
+        return self.websocket_stage.grant_management_api_access(grantee)
+
+    def _logging_account(self) -> apigw.CfnAccount:
+        """API Gateway writes execution and WebSocket access logs through one role per
+        account and region; both stages wait for it."""
+        role = iam.Role(
+            self,
+            "CloudWatchRole",
+            assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"),
+            managed_policies=[
+                iam.ManagedPolicy.from_aws_managed_policy_name(
+                    "service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+                )
+            ],
+        )
+        # The account setting outlives this stack (CloudFormation leaves it behind), so
+        # the role must too, or every other API in the region loses its logs on destroy.
+        role.apply_removal_policy(RemovalPolicy.RETAIN)
+        NagSuppressions.add_resource_suppressions(
+            role,
+            [
+                NagPackSuppression(
+                    id="AwsSolutions-IAM4",
+                    reason=(
+                        "AmazonAPIGatewayPushToCloudWatchLogs is the policy AWS documents "
+                        "for API Gateway's account-level logging role; API Gateway names "
+                        "the log groups itself, so no narrower resource list exists."
+                    ),
+                    applies_to=[
+                        "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                        "AmazonAPIGatewayPushToCloudWatchLogs"
+                    ],
+                )
+            ],
+        )
+        return apigw.CfnAccount(self, "Account", cloud_watch_role_arn=role.role_arn)
+
+    def _rest_api(
+        self,
+        *,
+        stage_name: str,
+        user_pool: cognito.IUserPool,
+        ingest: lambda_.IFunction,
+        admin: lambda_.IFunction,
+    ) -> apigw.RestApi:
+        access_logs = logs.LogGroup(self, "RestAccessLogs", retention=LOG_RETENTION)
+        authorizer = apigw.CognitoUserPoolsAuthorizer(
+            self, "Authorizer", cognito_user_pools=[user_pool]
+        )
+        api = apigw.RestApi(
+            self,
+            "Rest",
+            description="Frolic: players' plays and results, marketers' admin",
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            cloud_watch_role=False,
+            deploy_options=apigw.StageOptions(
+                stage_name=stage_name,
+                throttling_rate_limit=REST_RATE_LIMIT,
+                throttling_burst_limit=REST_BURST_LIMIT,
+                access_log_destination=apigw.LogGroupLogDestination(access_logs),
+                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
+                    caller=False,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=True,
+                ),
+                logging_level=apigw.MethodLoggingLevel.ERROR,
+                data_trace_enabled=False,
+                metrics_enabled=True,
+                tracing_enabled=True,
+            ),
+            default_method_options=apigw.MethodOptions(
+                authorizer=authorizer,
+                authorization_type=apigw.AuthorizationType.COGNITO,
+            ),
+        )
+        api.deployment_stage.node.add_dependency(self._account)
+
+        for response_type, code in (
+            (apigw.ResponseType.BAD_REQUEST_BODY, "invalid_request"),
+            (apigw.ResponseType.BAD_REQUEST_PARAMETERS, "invalid_request"),
+            (apigw.ResponseType.UNAUTHORIZED, "unauthenticated"),
+            (apigw.ResponseType.ACCESS_DENIED, "forbidden"),
+            (apigw.ResponseType.THROTTLED, "throttled"),
+            (apigw.ResponseType.WAF_FILTERED, "blocked"),
+        ):
+            api.add_gateway_response(
+                response_type.response_type,
+                type=response_type,
+                templates=_error_template(code),
+            )
+
+        full_validation = api.add_request_validator(
+            "BodyAndParameters", validate_request_body=True, validate_request_parameters=True
+        )
+        play_model = api.add_model(
+            "PlayRequest",
+            content_type="application/json",
+            schema=apigw.JsonSchema(
+                schema=apigw.JsonSchemaVersion.DRAFT4,
+                title="PlayRequest",
+                type=apigw.JsonSchemaType.OBJECT,
+                required=list(PLAY_REQUIRED_FIELDS),
+                properties={name: _identifier_schema() for name in PLAY_REQUIRED_FIELDS},
+            ),
+        )
+
+        players = apigw.LambdaIntegration(ingest, allow_test_invoke=False)
+        marketers = apigw.LambdaIntegration(admin, allow_test_invoke=False)
+        plays = api.root.add_resource("plays")
+        plays.add_method(
+            "POST",
+            players,
+            request_validator=full_validation,
+            request_models={"application/json": play_model},
+        )
+        plays.add_resource("{playId}").add_method(
+            "GET",
+            players,
+            request_validator=full_validation,
+            request_parameters={"method.request.path.playId": True},
+        )
+        api.root.add_resource("ws-ticket").add_method("POST", players)
+        api.root.add_resource("admin").add_proxy(default_integration=marketers, any_method=True)
+        api.root.add_resource("openapi.json").add_method("GET", marketers)
+        return api
+
+    def _web_acl(self, stage: apigw.Stage) -> wafv2.CfnWebACL:
+        def visibility(name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
+            return wafv2.CfnWebACL.VisibilityConfigProperty(
+                cloud_watch_metrics_enabled=True,
+                metric_name=name,
+                sampled_requests_enabled=True,
+            )
+
+        acl = wafv2.CfnWebACL(
+            self,
+            "WebAcl",
+            scope="REGIONAL",
+            default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
+            visibility_config=visibility("FrolicRestApi"),
+            rules=[
+                wafv2.CfnWebACL.RuleProperty(
+                    name="RateLimitPerIp",
+                    priority=0,
+                    action=wafv2.CfnWebACL.RuleActionProperty(block={}),
+                    statement=wafv2.CfnWebACL.StatementProperty(
+                        rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
+                            aggregate_key_type="IP",
+                            limit=WAF_RATE_LIMIT_PER_IP,
+                            evaluation_window_sec=300,
+                        )
+                    ),
+                    visibility_config=visibility("RateLimitPerIp"),
+                ),
+                # Known exploit patterns (Log4j and the like) in headers, URI and body.
+                wafv2.CfnWebACL.RuleProperty(
+                    name="KnownBadInputs",
+                    priority=1,
+                    override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
+                    statement=wafv2.CfnWebACL.StatementProperty(
+                        managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
+                            vendor_name="AWS", name="AWSManagedRulesKnownBadInputsRuleSet"
+                        )
+                    ),
+                    visibility_config=visibility("KnownBadInputs"),
+                ),
+            ],
+        )
+        wafv2.CfnWebACLAssociation(
+            self, "WebAclAssociation", resource_arn=stage.stage_arn, web_acl_arn=acl.attr_arn
+        )
+        return acl
+
+    def _websocket_api(
+        self, *, stage_name: str, ingest: lambda_.IFunction, ws_connect: lambda_.IFunction
+    ) -> tuple[apigwv2.WebSocketApi, apigwv2.WebSocketStage]:
+        sockets = integrations.WebSocketLambdaIntegration("Sockets", ws_connect)
+        api = apigwv2.WebSocketApi(
+            self,
+            "WebSocket",
+            description="Frolic: results pushed to players",
+            route_selection_expression="$request.body.action",
+            connect_route_options=apigwv2.WebSocketRouteOptions(integration=sockets),
+            disconnect_route_options=apigwv2.WebSocketRouteOptions(integration=sockets),
+            default_route_options=apigwv2.WebSocketRouteOptions(integration=sockets),
+        )
+        api.add_route(
+            "play",
+            integration=integrations.WebSocketLambdaIntegration("Play", ingest),
+        )
+        access_logs = logs.LogGroup(self, "WebSocketAccessLogs", retention=LOG_RETENTION)
+        stage = apigwv2.WebSocketStage(
+            self,
+            "WebSocketStage",
+            web_socket_api=api,
+            stage_name=stage_name,
+            auto_deploy=True,
+            throttle=apigwv2.ThrottleSettings(
+                rate_limit=WEBSOCKET_RATE_LIMIT, burst_limit=WEBSOCKET_BURST_LIMIT
+            ),
+            access_log_settings=_WebSocketAccessLogs(access_logs),
+        )
+        stage.node.add_dependency(self._account)
+        NagSuppressions.add_resource_suppressions(
+            api,
+            [
+                NagPackSuppression(
+                    id="AwsSolutions-APIG4",
+                    reason=(
+                        "$connect is authorized by the ws_connect function, which redeems "
+                        "a single-use 30-second ticket issued over the Cognito-authorized "
+                        "REST API and refuses the handshake (401) otherwise; API Gateway "
+                        "evaluates no authorizer on the other routes of a WebSocket API, "
+                        "which only an accepted connection can reach."
+                    ),
+                )
+            ],
+            apply_to_children=True,
+        )
+        return api, stage

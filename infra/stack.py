@@ -1,0 +1,191 @@
+"""FrolicStack: composes the constructs and grants each function what its code does.
+
+Every right a function has is granted here, in one place a reviewer can read against
+the handlers: ingest writes pending plays and enqueues them, allocate decides, deliver
+issues coupons and pushes, the expiry watcher expires, ws_connect keeps sockets, admin
+manages campaigns. Stream reads and failure-queue sends come with the event-source
+mappings (infra/constructs/stream.py).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Final
+
+from aws_cdk import CfnOutput, RemovalPolicy, Stack
+from cdk_nag import NagPackSuppression, NagSuppressions, RegexAppliesTo
+from constructs import Construct
+
+from infra.build_layer import DEPS_LAYER_DIR
+from infra.constructs.apis import Apis
+from infra.constructs.auth import Auth
+from infra.constructs.data import Data
+from infra.constructs.functions import Functions
+from infra.constructs.monitoring import (
+    ALLOCATE_LAG_ALARM_MS,
+    DELIVER_LAG_ALARM_MS,
+    Monitoring,
+)
+from infra.constructs.stream import Consumers, PlayStream, StreamProcessing
+
+REEL_SECONDS: Final = 10
+EXPIRY_GRACE_SECONDS: Final = 5
+#: The expiry watcher lags by design (it holds plays until their deadline): it is
+#: behind only when its records are older than a deadline plus a minute.
+EXPIRY_LAG_ALARM_MS: Final = (REEL_SECONDS + EXPIRY_GRACE_SECONDS + 60) * 1000
+
+
+class FrolicStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        stage_name: str,
+        shard_count: int | None = None,
+        parallelization_factor: int = 1,
+        deps_layer_dir: Path = DEPS_LAYER_DIR,
+        alarm_email: str | None = None,
+        retain_data: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        removal = RemovalPolicy.RETAIN if retain_data else RemovalPolicy.DESTROY
+
+        self.data = data = Data(self, "Data", removal_policy=removal)
+        self.plays = plays = PlayStream(self, "PlayStream", shard_count=shard_count)
+        self.auth = auth = Auth(self, "Auth", removal_policy=removal)
+        self.functions = functions = Functions(
+            self,
+            "Functions",
+            environment={
+                "RESULTS_TABLE": data.results.table_name,
+                "STATE_TABLE": data.state.table_name,
+                "SESSIONS_TABLE": data.sessions.table_name,
+            },
+            reel_seconds=REEL_SECONDS,
+            expiry_grace_seconds=EXPIRY_GRACE_SECONDS,
+            deps_layer_dir=deps_layer_dir,
+        )
+        self.apis = apis = Apis(
+            self,
+            "Apis",
+            stage_name=stage_name,
+            user_pool=auth.user_pool,
+            ingest=functions.ingest,
+            admin=functions.admin,
+            ws_connect=functions.ws_connect,
+        )
+        self.processing = processing = StreamProcessing(
+            self,
+            "StreamProcessing",
+            play_stream=plays.stream,
+            results_table=data.results,
+            consumers=Consumers(
+                allocate=functions.allocate,
+                deliver=functions.deliver,
+                expiry=functions.expiry,
+            ),
+            parallelization_factor=parallelization_factor,
+        )
+
+        # ingest: the pending result (put, read back), games (read), WebSocket tickets
+        # and connections, the play stream, and answers on the player's socket.
+        data.results.grant_read_data(functions.ingest)
+        data.results.grant(functions.ingest, "dynamodb:PutItem")
+        data.state.grant_read_data(functions.ingest)
+        data.sessions.grant_read_write_data(functions.ingest)
+        plays.stream.grant_write(functions.ingest)
+        functions.ingest.add_environment("PLAY_STREAM", plays.stream.stream_name)
+        # allocate: the only writer of budgets, coupons and decided results.
+        data.results.grant_read_write_data(functions.allocate)
+        data.state.grant_read_write_data(functions.allocate)
+        data.draw_key.grant_read(functions.allocate)
+        functions.allocate.add_environment("DRAW_KEY_SECRET_ARN", data.draw_key.secret_arn)
+        # deliver: coupons RESERVED → ISSUED, the player's connections, pushes. It reads
+        # results only from the stream images.
+        data.state.grant_read_write_data(functions.deliver)
+        data.sessions.grant_read_write_data(functions.deliver)
+        # expiry: a consistent read, then an update conditioned on `pending`.
+        data.results.grant(functions.expiry, "dynamodb:GetItem", "dynamodb:UpdateItem")
+        # ws_connect: tickets redeemed, connections opened and closed.
+        data.sessions.grant_read_write_data(functions.ws_connect)
+        # admin: campaigns, games, brands, budgets, pools; reports read results.
+        data.state.grant_read_write_data(functions.admin)
+        data.results.grant_read_data(functions.admin)
+        for pusher in (functions.ingest, functions.deliver, functions.ws_connect):
+            apis.grant_manage_connections(pusher)
+        for pusher in (functions.ingest, functions.deliver):
+            pusher.add_environment("WEBSOCKET_CALLBACK_URL", apis.websocket_callback_url)
+
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            functions=functions.all,
+            stream_consumers={
+                "allocate": (functions.allocate, ALLOCATE_LAG_ALARM_MS),
+                "deliver": (functions.deliver, DELIVER_LAG_ALARM_MS),
+                "expiry": (functions.expiry, EXPIRY_LAG_ALARM_MS),
+            },
+            play_stream=plays.stream,
+            tables={
+                "results": data.results,
+                "state": data.state,
+                "sessions": data.sessions,
+            },
+            failure_queues=processing.failure_queues,
+            allocate=functions.allocate,
+            alarm_email=alarm_email,
+        )
+        self._suppress_required_wildcards(functions)
+
+        for output_id, value, description in (
+            ("RestApiUrl", apis.rest_api.url, "Players' and marketers' REST API"),
+            ("WebSocketUrl", apis.websocket_stage.url, "Results WebSocket (wss://)"),
+            ("UserPoolId", auth.user_pool.user_pool_id, "Cognito user pool"),
+            ("UserPoolClientId", auth.client.user_pool_client_id, "Cognito app client"),
+            ("ResultsTableName", data.results.table_name, "Results table"),
+            ("StateTableName", data.state.table_name, "State table"),
+            ("SessionsTableName", data.sessions.table_name, "Sessions table"),
+            ("PlayStreamName", plays.stream.stream_name, "Kinesis play stream"),
+        ):
+            CfnOutput(self, output_id, value=value, description=description)
+
+    def _suppress_required_wildcards(self, functions: Functions) -> None:
+        """The wildcards left in the function roles are the ones AWS requires; each is
+        acknowledged by exact finding, per role, never for a whole action set."""
+        for function in functions.all.values():
+            role = function.role
+            if role is None:  # pragma: no cover - every function gets a role above
+                continue
+            NagSuppressions.add_resource_suppressions(
+                role,
+                [
+                    NagPackSuppression(
+                        id="AwsSolutions-IAM5",
+                        reason=(
+                            "Only X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) "
+                            "and DynamoDB ListStreams (the results-stream mappings) have "
+                            "Resource *: neither action supports resource-level permissions. "
+                            "tests/infra asserts that no other statement uses Resource *."
+                        ),
+                        applies_to=["Resource::*"],
+                    ),
+                    NagPackSuppression(
+                        id="AwsSolutions-IAM5",
+                        reason=(
+                            "ManageConnections on this WebSocket API's own stage: connection "
+                            "ids exist only at run time, so @connections/* (any method) is the "
+                            "narrowest resource API Gateway offers."
+                        ),
+                        applies_to=[
+                            RegexAppliesTo(
+                                regex=r"/^Resource::arn:<AWS::Partition>:execute-api:"
+                                r"<AWS::Region>:<AWS::AccountId>:<ApisWebSocket\w+>/"
+                                r"[\w-]+/\*/@connections/\*$/"
+                            ),
+                        ],
+                    ),
+                ],
+                apply_to_children=True,
+            )

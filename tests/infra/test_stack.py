@@ -1,0 +1,591 @@
+"""The deployed shape of Frolic: what must hold in the template for the invariants and
+the security posture the code relies on (keys, streams, retries, least privilege)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+from aws_cdk import App, CfnElement, Stack
+from aws_cdk.assertions import Match, Template
+from constructs import IConstruct
+
+from frolic.dal.tables import (
+    RESULTS_KEY,
+    SESSIONS_KEY,
+    STATE_PARTITION_KEY,
+    STATE_SORT_KEY,
+    TTL_ATTRIBUTE,
+)
+from infra.app import build
+from infra.build_layer import requirements
+from infra.constructs.functions import METRICS_NAMESPACE, SERVICE_NAME, DepsLayerMissingError
+from infra.constructs.stream import PlayStream
+from infra.stack import EXPIRY_GRACE_SECONDS, REEL_SECONDS
+from tests.infra.conftest import STAGE, Synth
+
+#: Actions AWS authorizes only on Resource "*" (no resource-level permissions).
+RESOURCE_STAR_ALLOWED = frozenset(
+    {
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+        "cloudwatch:PutMetricData",
+        "dynamodb:ListStreams",
+    }
+)
+
+
+def logical_id(stack: Stack, construct: IConstruct) -> str:
+    return stack.get_logical_id(cast(CfnElement, construct.node.default_child))
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def policy_statements(synth: Synth, function_name: str) -> list[dict[str, Any]]:
+    """All statements of the inline policies attached to one function's role."""
+    function = synth.stack.functions.all[function_name]
+    assert function.role is not None
+    role_id = logical_id(synth.stack, function.role)
+    statements: list[dict[str, Any]] = []
+    for policy in synth.of_type("AWS::IAM::Policy").values():
+        if {"Ref": role_id} in policy["Properties"]["Roles"]:
+            statements += policy["Properties"]["PolicyDocument"]["Statement"]
+    return statements
+
+
+def actions_of(synth: Synth, function_name: str) -> set[str]:
+    return {a for s in policy_statements(synth, function_name) for a in as_list(s["Action"])}
+
+
+# --- data -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("table", "keys"),
+    [
+        ("results", [{"AttributeName": RESULTS_KEY, "KeyType": "HASH"}]),
+        (
+            "state",
+            [
+                {"AttributeName": STATE_PARTITION_KEY, "KeyType": "HASH"},
+                {"AttributeName": STATE_SORT_KEY, "KeyType": "RANGE"},
+            ],
+        ),
+        ("sessions", [{"AttributeName": SESSIONS_KEY, "KeyType": "HASH"}]),
+    ],
+)
+def test_tables_use_the_dal_key_schema_and_are_protected(
+    synth: Synth, table: str, keys: list[dict[str, str]]
+) -> None:
+    construct = getattr(synth.stack.data, table)
+    properties = synth.resources[logical_id(synth.stack, construct)]["Properties"]
+    assert properties["KeySchema"] == keys
+    assert properties["BillingMode"] == "PAY_PER_REQUEST"
+    assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert properties["SSESpecification"]["SSEEnabled"] is True
+    assert properties["TimeToLiveSpecification"] == {
+        "AttributeName": TTL_ATTRIBUTE,
+        "Enabled": True,
+    }
+
+
+def test_only_the_results_table_streams_new_and_old_images(synth: Synth) -> None:
+    streams = {
+        name: synth.resources[logical_id(synth.stack, getattr(synth.stack.data, name))][
+            "Properties"
+        ].get("StreamSpecification")
+        for name in ("results", "state", "sessions")
+    }
+    assert streams == {
+        "results": {"StreamViewType": "NEW_AND_OLD_IMAGES"},
+        "state": None,
+        "sessions": None,
+    }
+
+
+def test_tables_and_secrets_are_retained_unless_asked(synth: Synth) -> None:
+    for resource_type in ("AWS::DynamoDB::Table", "AWS::SecretsManager::Secret"):
+        for resource in synth.of_type(resource_type).values():
+            assert resource["DeletionPolicy"] == "Retain"
+
+
+def test_the_draw_key_is_a_generated_secret(synth: Synth) -> None:
+    synth.template.has_resource_properties(
+        "AWS::SecretsManager::Secret",
+        {"GenerateSecretString": Match.object_like({"PasswordLength": 64})},
+    )
+
+
+# --- streams ----------------------------------------------------------------------------
+
+
+def test_play_stream_is_encrypted_and_on_demand_by_default(synth: Synth) -> None:
+    synth.template.has_resource_properties(
+        "AWS::Kinesis::Stream",
+        {
+            "StreamEncryption": {"EncryptionType": "KMS", "KeyId": "alias/aws/kinesis"},
+            "StreamModeDetails": {"StreamMode": "ON_DEMAND"},
+        },
+    )
+
+
+def test_a_shard_count_provisions_the_play_stream() -> None:
+    stack = Stack(App(), "Streams")
+    PlayStream(stack, "PlayStream", shard_count=4)
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::Kinesis::Stream",
+        {"ShardCount": 4, "StreamModeDetails": {"StreamMode": "PROVISIONED"}},
+    )
+
+
+def mapping_of(synth: Synth, function_name: str) -> dict[str, Any]:
+    function_id = logical_id(synth.stack, synth.stack.functions.all[function_name])
+    found = [
+        m["Properties"]
+        for m in synth.of_type("AWS::Lambda::EventSourceMapping").values()
+        if m["Properties"]["FunctionName"] == {"Ref": function_id}
+    ]
+    assert len(found) == 1, f"{function_name} should have exactly one event-source mapping"
+    mapping: dict[str, Any] = found[0]
+    return mapping
+
+
+def test_allocate_reads_the_play_stream_with_bounded_retries(synth: Synth) -> None:
+    mapping = mapping_of(synth, "allocate")
+    stream_id = logical_id(synth.stack, synth.stack.plays.stream)
+    queue_id = logical_id(synth.stack, synth.stack.processing.allocate_failures)
+    assert mapping["EventSourceArn"] == {"Fn::GetAtt": [stream_id, "Arn"]}
+    assert mapping["BatchSize"] == 100
+    assert mapping["BisectBatchOnFunctionError"] is True
+    assert mapping["MaximumRetryAttempts"] == 3
+    assert mapping["MaximumRecordAgeInSeconds"] == 60
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["ParallelizationFactor"] == 1
+    assert mapping["DestinationConfig"] == {
+        "OnFailure": {"Destination": {"Fn::GetAtt": [queue_id, "Arn"]}}
+    }
+
+
+def test_failure_queues_are_encrypted_and_keep_records_14_days(synth: Synth) -> None:
+    queues = synth.of_type("AWS::SQS::Queue")
+    assert len(queues) == 3
+    for queue in queues.values():
+        assert queue["Properties"]["SqsManagedSseEnabled"] is True
+        assert queue["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
+
+
+def filter_patterns(mapping: dict[str, Any]) -> list[dict[str, Any]]:
+    return [json.loads(f["Pattern"]) for f in mapping["FilterCriteria"]["Filters"]]
+
+
+def test_deliver_sees_only_final_results(synth: Synth) -> None:
+    mapping = mapping_of(synth, "deliver")
+    results_id = logical_id(synth.stack, synth.stack.data.results)
+    assert mapping["EventSourceArn"] == {"Fn::GetAtt": [results_id, "StreamArn"]}
+    assert filter_patterns(mapping) == [
+        {"dynamodb": {"NewImage": {"status": {"S": ["won", "lost", "rejected", "expired"]}}}}
+    ]
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["BisectBatchOnFunctionError"] is True
+    assert "OnFailure" in mapping["DestinationConfig"]
+
+
+def test_expiry_sees_only_inserted_pending_plays(synth: Synth) -> None:
+    mapping = mapping_of(synth, "expiry")
+    results_id = logical_id(synth.stack, synth.stack.data.results)
+    assert mapping["EventSourceArn"] == {"Fn::GetAtt": [results_id, "StreamArn"]}
+    assert filter_patterns(mapping) == [
+        {"eventName": ["INSERT"], "dynamodb": {"NewImage": {"status": {"S": ["pending"]}}}}
+    ]
+    assert 0 < mapping["MaximumBatchingWindowInSeconds"] <= 10
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert "OnFailure" in mapping["DestinationConfig"]
+
+
+# --- functions --------------------------------------------------------------------------
+
+
+def test_every_function_is_arm64_traced_with_both_layers(synth: Synth) -> None:
+    functions = synth.of_type("AWS::Lambda::Function")
+    layer_ids = sorted(synth.of_type("AWS::Lambda::LayerVersion"))
+    assert len(functions) == 6
+    assert len(layer_ids) == 2
+    for function in functions.values():
+        properties = function["Properties"]
+        assert properties["Architectures"] == ["arm64"]
+        assert properties["Runtime"] == "python3.12"
+        assert properties["TracingConfig"] == {"Mode": "Active"}
+        assert sorted(layer["Ref"] for layer in properties["Layers"]) == layer_ids
+        variables = properties["Environment"]["Variables"]
+        assert variables["POWERTOOLS_METRICS_NAMESPACE"] == METRICS_NAMESPACE
+        assert variables["POWERTOOLS_SERVICE_NAME"] == SERVICE_NAME
+        assert variables["LOG_LEVEL"] == "INFO"
+        assert variables["REEL_SECONDS"] == str(REEL_SECONDS)
+
+
+def test_each_function_has_a_role_of_its_own(synth: Synth) -> None:
+    roles = [f["Properties"]["Role"] for f in synth.of_type("AWS::Lambda::Function").values()]
+    assert len(roles) == len({json.dumps(r) for r in roles})
+
+
+def function_properties(synth: Synth, name: str) -> dict[str, Any]:
+    function = synth.stack.functions.all[name]
+    properties: dict[str, Any] = synth.resources[logical_id(synth.stack, function)]["Properties"]
+    return properties
+
+
+def test_handlers_and_the_expiry_entry_point(synth: Synth) -> None:
+    handlers = {name: function_properties(synth, name)["Handler"] for name in ("deliver", "expiry")}
+    assert handlers == {
+        "deliver": "handler.lambda_handler",
+        "expiry": "expiry_handler.lambda_handler",
+    }
+    deliver, expiry = (function_properties(synth, n)["Code"] for n in ("deliver", "expiry"))
+    assert deliver == expiry, "the expiry entry point ships the deliver folder"
+    assert expiry_timeout(synth) > REEL_SECONDS + EXPIRY_GRACE_SECONDS + 10
+
+
+def expiry_timeout(synth: Synth) -> int:
+    timeout: int = function_properties(synth, "expiry")["Timeout"]
+    return timeout
+
+
+def test_environment_wiring(synth: Synth) -> None:
+    env = {
+        n: function_properties(synth, n)["Environment"]["Variables"]
+        for n in synth.stack.functions.all
+    }
+    for variables in env.values():
+        assert {"RESULTS_TABLE", "STATE_TABLE", "SESSIONS_TABLE"} <= variables.keys()
+    assert {n for n, v in env.items() if "WEBSOCKET_CALLBACK_URL" in v} == {"ingest", "deliver"}
+    assert {n for n, v in env.items() if "PLAY_STREAM" in v} == {"ingest"}
+    assert {n for n, v in env.items() if "DRAW_KEY_SECRET_ARN" in v} == {"allocate"}
+    assert all("DRAW_KEY" not in v for v in env.values()), "the key itself never in env"
+    secret_id = logical_id(synth.stack, synth.stack.data.draw_key)
+    assert env["allocate"]["DRAW_KEY_SECRET_ARN"] == {"Ref": secret_id}
+
+
+def test_metric_names_match_the_code() -> None:
+    from frolic.observability import NAMESPACE
+
+    assert NAMESPACE == METRICS_NAMESPACE
+
+
+# --- least privilege --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "function_name", ["ingest", "allocate", "deliver", "expiry", "ws_connect", "admin"]
+)
+def test_no_wildcard_actions_and_resource_star_only_where_aws_requires(
+    synth: Synth, function_name: str
+) -> None:
+    statements = policy_statements(synth, function_name)
+    assert statements
+    for statement in statements:
+        actions = as_list(statement["Action"])
+        assert all("*" not in action for action in actions), statement
+        if "*" in as_list(statement["Resource"]):
+            assert set(actions) <= RESOURCE_STAR_ALLOWED, statement
+
+
+def test_no_managed_policies_on_function_roles(synth: Synth) -> None:
+    for function in synth.stack.functions.all.values():
+        assert function.role is not None
+        role = synth.resources[logical_id(synth.stack, function.role)]
+        assert "ManagedPolicyArns" not in role["Properties"]
+
+
+def test_grants_follow_what_each_function_does(synth: Synth) -> None:
+    actions = {name: actions_of(synth, name) for name in synth.stack.functions.all}
+    assert {n for n, a in actions.items() if "secretsmanager:GetSecretValue" in a} == {"allocate"}
+    assert {n for n, a in actions.items() if "kinesis:PutRecord" in a} == {"ingest"}
+    assert {n for n, a in actions.items() if "kinesis:GetRecords" in a} == {"allocate"}
+    assert {n for n, a in actions.items() if "execute-api:ManageConnections" in a} == {
+        "ingest",
+        "deliver",
+        "ws_connect",
+    }
+    assert {n for n, a in actions.items() if "dynamodb:ListStreams" in a} == {"deliver", "expiry"}
+    assert actions["expiry"] >= {"dynamodb:GetItem", "dynamodb:UpdateItem"}
+    assert "dynamodb:DeleteItem" not in actions["expiry"]
+    assert "dynamodb:PutItem" in actions["ingest"]
+
+
+def table_resources(synth: Synth, function_name: str, action: str) -> set[str]:
+    """Logical ids of the tables on which a function may perform `action`."""
+    found: set[str] = set()
+    for statement in policy_statements(synth, function_name):
+        if action in as_list(statement["Action"]):
+            for resource in as_list(statement["Resource"]):
+                if isinstance(resource, dict) and "Fn::GetAtt" in resource:
+                    found.add(resource["Fn::GetAtt"][0])
+    return found
+
+
+def test_who_writes_which_table(synth: Synth) -> None:
+    ids = {
+        n: logical_id(synth.stack, getattr(synth.stack.data, n))
+        for n in ("results", "state", "sessions")
+    }
+    writers = {
+        name: {
+            t for t, i in ids.items() if i in table_resources(synth, name, "dynamodb:UpdateItem")
+        }
+        for name in synth.stack.functions.all
+    }
+    assert writers == {
+        "ingest": {"sessions"},
+        "allocate": {"results", "state"},
+        "deliver": {"state", "sessions"},
+        "expiry": {"results"},
+        "ws_connect": {"sessions"},
+        "admin": {"state"},
+    }
+
+
+def test_manage_connections_is_scoped_to_the_websocket_stage(synth: Synth) -> None:
+    api_id = logical_id(synth.stack, synth.stack.apis.websocket_api)
+    for name in ("ingest", "deliver", "ws_connect"):
+        (statement,) = [
+            s
+            for s in policy_statements(synth, name)
+            if "execute-api:ManageConnections" in as_list(s["Action"])
+        ]
+        parts = statement["Resource"]["Fn::Join"][1]
+        assert {"Ref": api_id} in parts
+        assert parts[-1] == f"/{STAGE}/*/@connections/*"
+
+
+# --- APIs -------------------------------------------------------------------------------
+
+
+def rest_paths(synth: Synth) -> dict[str, str]:
+    """Logical id of each REST resource → its full path."""
+    resources = synth.of_type("AWS::ApiGateway::Resource")
+
+    def path(resource_id: str) -> str:
+        properties = resources[resource_id]["Properties"]
+        parent = properties["ParentId"]
+        prefix = path(parent["Ref"]) if "Ref" in parent else ""
+        return f"{prefix}/{properties['PathPart']}"
+
+    return {resource_id: path(resource_id) for resource_id in resources}
+
+
+def test_rest_routes_all_need_a_cognito_token(synth: Synth) -> None:
+    paths = rest_paths(synth)
+    routes = set()
+    for method in synth.of_type("AWS::ApiGateway::Method").values():
+        properties = method["Properties"]
+        assert properties["AuthorizationType"] == "COGNITO_USER_POOLS"
+        resource = properties["ResourceId"]
+        path = paths[resource["Ref"]] if "Ref" in resource else "/"
+        routes.add((properties["HttpMethod"], path))
+    assert routes == {
+        ("POST", "/plays"),
+        ("GET", "/plays/{playId}"),
+        ("POST", "/ws-ticket"),
+        ("ANY", "/admin/{proxy+}"),
+        ("GET", "/openapi.json"),
+    }
+
+
+def test_there_is_no_dev_token_route(synth: Synth) -> None:
+    for path in rest_paths(synth).values():
+        assert "/dev" not in path
+        assert "token" not in path
+    for route in synth.of_type("AWS::ApiGatewayV2::Route").values():
+        assert "dev" not in route["Properties"]["RouteKey"]
+    assert "dev/token" not in synth.template_path.read_text()
+
+
+def test_post_plays_body_is_validated(synth: Synth) -> None:
+    paths = rest_paths(synth)
+    (plays_id,) = [i for i, p in paths.items() if p == "/plays"]
+    synth.template.has_resource_properties(
+        "AWS::ApiGateway::Method",
+        {
+            "HttpMethod": "POST",
+            "ResourceId": {"Ref": plays_id},
+            "RequestValidatorId": Match.any_value(),
+            "RequestModels": {"application/json": Match.any_value()},
+        },
+    )
+    synth.template.has_resource_properties(
+        "AWS::ApiGateway::RequestValidator",
+        {"ValidateRequestBody": True, "ValidateRequestParameters": True},
+    )
+    (model,) = synth.of_type("AWS::ApiGateway::Model").values()
+    assert model["Properties"]["Schema"]["required"] == ["playId", "gameId"]
+    assert model["Properties"]["Schema"]["properties"]["playId"]["maxLength"] == 64
+
+
+def test_rest_stage_logs_throttles_and_never_traces_data(synth: Synth) -> None:
+    (stage,) = synth.of_type("AWS::ApiGateway::Stage").values()
+    properties = stage["Properties"]
+    assert properties["StageName"] == STAGE
+    assert "DestinationArn" in properties["AccessLogSetting"]
+    (settings,) = properties["MethodSettings"]
+    assert settings["DataTraceEnabled"] is False
+    assert settings["ThrottlingRateLimit"] > 0
+    assert settings["ThrottlingBurstLimit"] > 0
+
+
+def test_api_gateway_logging_role_survives_the_stack(synth: Synth) -> None:
+    (account,) = synth.of_type("AWS::ApiGateway::Account").values()
+    role_id = account["Properties"]["CloudWatchRoleArn"]["Fn::GetAtt"][0]
+    assert synth.resources[role_id]["DeletionPolicy"] == "Retain"
+
+
+def test_waf_rate_limits_the_rest_stage(synth: Synth) -> None:
+    (acl_id, acl) = next(iter(synth.of_type("AWS::WAFv2::WebACL").items()))
+    assert acl["Properties"]["Scope"] == "REGIONAL"
+    rate_rules = [r for r in acl["Properties"]["Rules"] if "RateBasedStatement" in r["Statement"]]
+    assert rate_rules and rate_rules[0]["Action"] == {"Block": {}}
+    (association,) = synth.of_type("AWS::WAFv2::WebACLAssociation").values()
+    assert association["Properties"]["WebACLArn"] == {"Fn::GetAtt": [acl_id, "Arn"]}
+    stage_id = logical_id(synth.stack, synth.stack.apis.rest_api.deployment_stage)
+    assert {"Ref": stage_id} in association["Properties"]["ResourceArn"]["Fn::Join"][1]
+
+
+def test_websocket_routes_and_stage(synth: Synth) -> None:
+    synth.template.has_resource_properties(
+        "AWS::ApiGatewayV2::Api",
+        {"ProtocolType": "WEBSOCKET", "RouteSelectionExpression": "$request.body.action"},
+    )
+    integrations = synth.of_type("AWS::ApiGatewayV2::Integration")
+    target_of: dict[str, str] = {}
+    for route in synth.of_type("AWS::ApiGatewayV2::Route").values():
+        integration_id = route["Properties"]["Target"]["Fn::Join"][1][1]["Ref"]
+        uri = json.dumps(integrations[integration_id]["Properties"]["IntegrationUri"])
+        target_of[route["Properties"]["RouteKey"]] = next(
+            name
+            for name in ("ws_connect", "ingest")
+            if logical_id(synth.stack, synth.stack.functions.all[name]) in uri
+        )
+    assert target_of == {
+        "$connect": "ws_connect",
+        "$disconnect": "ws_connect",
+        "$default": "ws_connect",
+        "play": "ingest",
+    }
+    (stage,) = synth.of_type("AWS::ApiGatewayV2::Stage").values()
+    properties = stage["Properties"]
+    assert properties["DefaultRouteSettings"]["ThrottlingRateLimit"] > 0
+    assert "DestinationArn" in properties["AccessLogSettings"]
+
+
+def test_user_pool_has_the_admin_group_the_code_checks(synth: Synth) -> None:
+    from frolic.auth import ADMIN_GROUP
+
+    synth.template.has_resource_properties(
+        "AWS::Cognito::UserPoolGroup", {"GroupName": ADMIN_GROUP}
+    )
+    synth.template.has_resource_properties(
+        "AWS::Cognito::UserPoolClient", {"GenerateSecret": False}
+    )
+
+
+# --- monitoring and outputs -------------------------------------------------------------
+
+
+def alarm_metric_names(alarm: dict[str, Any]) -> set[str]:
+    properties = alarm["Properties"]
+    if "MetricName" in properties:
+        return {properties["MetricName"]}
+    return {
+        query["MetricStat"]["Metric"]["MetricName"]
+        for query in properties.get("Metrics", [])
+        if "MetricStat" in query
+    }
+
+
+def test_alarms_cover_lag_errors_throttles_queues_and_dynamodb(synth: Synth) -> None:
+    alarms = synth.of_type("AWS::CloudWatch::Alarm").values()
+    names = [alarm_metric_names(a) for a in alarms]
+    count = {
+        metric: sum(metric in n for n in names)
+        for metric in (
+            "IteratorAge",
+            "Errors",
+            "Throttles",
+            "ApproximateNumberOfMessagesVisible",
+            "ThrottledRequests",
+        )
+    }
+    assert count == {
+        "IteratorAge": 3,
+        "Errors": 6,
+        "Throttles": 6,
+        "ApproximateNumberOfMessagesVisible": 3,
+        "ThrottledRequests": 3,
+    }
+    assert all(a["Properties"]["AlarmActions"] for a in alarms)
+
+
+def test_dashboard_shows_plays_and_wins(synth: Synth) -> None:
+    (dashboard,) = synth.of_type("AWS::CloudWatch::Dashboard").values()
+    body = json.dumps(dashboard["Properties"]["DashboardBody"])
+    for name in ("PlaysAllocated", "PlaysWon", "IteratorAge", "Duration", METRICS_NAMESPACE):
+        assert name in body
+
+
+def test_outputs(synth: Synth) -> None:
+    outputs = synth.template.to_json()["Outputs"]
+    assert {
+        "RestApiUrl",
+        "WebSocketUrl",
+        "UserPoolId",
+        "UserPoolClientId",
+        "ResultsTableName",
+        "StateTableName",
+        "SessionsTableName",
+        "PlayStreamName",
+    } <= outputs.keys()
+
+
+# --- checks -----------------------------------------------------------------------------
+
+
+def test_cdk_nag_aws_solutions_has_nothing_unacknowledged(synth: Synth) -> None:
+    pattern = Match.string_like_regexp("AwsSolutions-.*")
+    findings = synth.annotations.find_error("*", pattern) + synth.annotations.find_warning(
+        "*", pattern
+    )
+    assert [f"{f.id}: {f.entry.data}" for f in findings] == []
+
+
+def test_cfn_lint_finds_no_errors(synth: Synth) -> None:
+    from cfnlint.api import lint_file  # type: ignore[import-untyped]
+
+    matches = lint_file(synth.template_path)
+    errors = [f"{m.rule.id} {m.message} ({m.path})" for m in matches if m.rule.id.startswith("E")]
+    assert errors == []
+
+
+# --- app and build ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "context",
+    [{"parallelizationFactor": "11"}, {"shardCount": "0"}, {"stage": "no/slashes"}],
+)
+def test_bad_context_is_refused(context: dict[str, str], deps_layer_stand_in: Path) -> None:
+    with pytest.raises(SystemExit):
+        build(App(context=context), deps_layer_dir=deps_layer_stand_in)
+
+
+def test_synth_without_the_deps_layer_says_how_to_build_it(tmp_path: Path) -> None:
+    with pytest.raises(DepsLayerMissingError, match="make layers"):
+        build(App(), deps_layer_dir=tmp_path / "missing")
+
+
+def test_layer_requirements_leave_out_what_the_runtime_ships() -> None:
+    names = [r.split(">")[0].split("=")[0].split("[")[0] for r in requirements()]
+    assert "boto3" not in names
+    assert {"aws-lambda-powertools", "pydantic", "aws-xray-sdk"} <= set(names)
