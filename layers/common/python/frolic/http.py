@@ -27,13 +27,20 @@ class PayloadTooLargeError(Exception):
 
 
 def error_response(
-    status: int, code: str, message: str, fields: Sequence[dict[str, str]] | None = None
+    status: int,
+    code: str,
+    message: str,
+    fields: Sequence[dict[str, str]] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Response[str]:
     body: dict[str, Any] = {"error": code, "message": message}
     if fields:
         body["fields"] = list(fields)
     return Response(
-        status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body)
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps(body),
+        headers=headers,
     )
 
 

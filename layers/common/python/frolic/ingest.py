@@ -11,6 +11,7 @@ if the play never reaches the allocator.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,10 +20,11 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 from pydantic import AwareDatetime, Field
 
-from frolic.allocation.ports import GameDirectory
+from frolic.allocation.ports import GameDirectory, GameRules, Play
 from frolic.auth import Principal
 from frolic.dal import codec
 from frolic.dal.items import pending_item
+from frolic.dal.tables import play_pace_key
 from frolic.models import (
     MAX_META_ENTRIES,
     BoundaryModel,
@@ -73,6 +75,15 @@ class PlayIdTakenError(IngestRefusedError):
     code = "play_id_taken"
 
 
+class TooManyPlaysError(IngestRefusedError):
+    status = 429
+    code = "too_many_plays"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"one play at a time: try again in {retry_after} s")
+        self.retry_after = retry_after
+
+
 @dataclass(frozen=True, slots=True)
 class Accepted:
     play_id: str
@@ -92,6 +103,7 @@ class PlayIntake:
         self._db = db
         self._kinesis = kinesis
         self._results = settings.results_table
+        self._state = settings.state_table
         self._stream = settings.play_stream
         self._games = games
         self._clock = clock
@@ -116,7 +128,15 @@ class PlayIntake:
             connection_id=connection_id,
             meta=request.meta,
         )
-        earlier = self._record_pending(event)
+        play = play_from_event(event)
+        try:
+            self._take_play_slot(rules, play, now)
+        except TooManyPlaysError:
+            earlier = self._earlier(play)  # a resend of an accepted play is not a new play
+            if earlier is None:
+                raise
+        else:
+            earlier = self._record_pending(play)
         if earlier is not None:
             if earlier["status"] != PlayStatus.PENDING.value:
                 return Accepted(event.play_id, earlier["status"])
@@ -128,9 +148,32 @@ class PlayIntake:
         )
         return Accepted(event.play_id, "queued")
 
-    def _record_pending(self, event: PlayEvent) -> dict[str, Any] | None:
+    def _take_play_slot(self, rules: GameRules, play: Play, now: float) -> None:
+        """One conditional write per play: of parallel plays from one player (on several
+        devices, say) only one gets through per interval."""
+        interval = rules.min_seconds_between_plays
+        if interval <= 0:
+            return
+        try:
+            self._db.update_item(
+                TableName=self._state,
+                Key=codec.dump(play_pace_key(play.game_id, play.user_id)),
+                UpdateExpression="SET lastPlayAt = :now, expiresAt = :ttl",
+                ConditionExpression="attribute_not_exists(lastPlayAt) OR lastPlayAt <= :cutoff",
+                ExpressionAttributeValues=codec.dump(
+                    {":now": now, ":cutoff": now - interval, ":ttl": int(now + interval) + 60}
+                ),
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            item: dict[str, Any] = dict(error.response.get("Item") or {})  # type: ignore[call-overload]
+            last = float(codec.load(item).get("lastPlayAt", now))
+            raise TooManyPlaysError(max(1, math.ceil(last + interval - now))) from None
+
+    def _record_pending(self, play: Play) -> dict[str, Any] | None:
         """Write the pending item; None if new, else the earlier item of the same play."""
-        play = play_from_event(event)
         try:
             self._db.put_item(
                 TableName=self._results,
@@ -141,15 +184,20 @@ class PlayIntake:
         except ClientError as error:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
+        earlier = self._earlier(play)
+        if earlier is None:
+            raise PlayIdTakenError("this playId belongs to another play; send a new one")
+        return earlier
+
+    def _earlier(self, play: Play) -> dict[str, Any] | None:
+        """The stored item of this very play (same player, same payload), if any."""
         existing = self._db.get_item(
             TableName=self._results, Key={"playId": {"S": play.play_id}}, ConsistentRead=True
         ).get("Item")
-        earlier = codec.load(existing) if existing else None
-        if (
-            earlier is None
-            or earlier.get("userId") != play.user_id
-            or earlier.get("fingerprint") != play.fingerprint
-        ):
+        if existing is None:
+            return None
+        earlier = codec.load(existing)
+        if earlier.get("userId") != play.user_id or earlier.get("fingerprint") != play.fingerprint:
             raise PlayIdTakenError("this playId belongs to another play; send a new one")
         return earlier
 

@@ -145,6 +145,15 @@ class GameConfig(BoundaryModel):
     )
     max_coupons_per_play: int = Field(default=1, ge=1, le=10)
     max_wins_per_user: int = Field(default=1, ge=1, le=1_000_000)
+    min_seconds_between_plays: float = Field(
+        default=10.0,
+        ge=0,
+        le=3600,
+        description=(
+            "A player's plays of this game must be at least this far apart (one reel "
+            "spin); enforced at ingest by a conditional write. 0 turns it off."
+        ),
+    )
     pacing_slack_pct: float = Field(
         default=0.1,
         ge=0,

@@ -19,6 +19,7 @@ from frolic.ingest import (
     PlayIntake,
     PlayNotFoundError,
     PlayRequest,
+    TooManyPlaysError,
     read_play,
 )
 from frolic.settings import Settings
@@ -38,7 +39,10 @@ def build_player_app(
 
     @app.exception_handler(IngestRefusedError)
     def refused(error: IngestRefusedError) -> Response[str]:
-        return error_response(error.status, error.code, str(error))
+        headers = None
+        if isinstance(error, TooManyPlaysError):
+            headers = {"Retry-After": str(error.retry_after)}
+        return error_response(error.status, error.code, str(error), headers=headers)
 
     @app.exception_handler(PlayNotFoundError)
     def not_found(error: PlayNotFoundError) -> Response[str]:

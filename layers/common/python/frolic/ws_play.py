@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from frolic.auth import Principal
 from frolic.dal.push import Push, callback_url
 from frolic.dal.sessions import Sessions
-from frolic.ingest import IngestRefusedError, PlayIntake, PlayRequest
+from frolic.ingest import IngestRefusedError, PlayIntake, PlayRequest, TooManyPlaysError
 from frolic.models import field_errors
 from frolic.observability import logger
 from frolic.settings import Settings
@@ -65,5 +65,8 @@ class WebSocketPlays:
         try:
             accepted = self._intake.accept(Principal(owner, frozenset()), request, connection_id)
         except IngestRefusedError as error:
-            return {**error_message(error.code, str(error)), "playId": request.play_id}
+            frame = {**error_message(error.code, str(error)), "playId": request.play_id}
+            if isinstance(error, TooManyPlaysError):
+                frame["retryAfter"] = error.retry_after
+            return frame
         return {"type": "queued", "playId": accepted.play_id, "status": accepted.status}

@@ -68,6 +68,7 @@ class GameRules:
     max_coupons_per_play: int = 1
     max_wins_per_user: int = 1
     slack_pct: float = 0.1
+    min_seconds_between_plays: float = 0.0
 
     @classmethod
     def from_game(cls, game: Game) -> GameRules:
@@ -80,6 +81,7 @@ class GameRules:
             max_coupons_per_play=game.config.max_coupons_per_play,
             max_wins_per_user=game.config.max_wins_per_user,
             slack_pct=game.config.pacing_slack_pct,
+            min_seconds_between_plays=game.config.min_seconds_between_plays,
         )
 
     @property

@@ -82,6 +82,11 @@ def wins_key(game_id: str, user_id: str) -> dict[str, str]:
     return {"pk": f"WINS#{game_id}#{user_id}", "sk": "W"}
 
 
+def play_pace_key(game_id: str, user_id: str) -> dict[str, str]:
+    """When a player last played a game: the per-player play-rate limit."""
+    return {"pk": f"PACE#{game_id}#{user_id}", "sk": "P"}
+
+
 def audit_key(game_id: str, at_ms: int, what: str) -> dict[str, str]:
     return {"pk": f"AUDIT#{game_id}", "sk": f"{at_ms:015d}#{what}"}
 
