@@ -36,6 +36,9 @@ class GreedyPlan:
     def cap(self, elapsed: float) -> int:
         return self.budget
 
+    def share_cap(self, elapsed: float, share: int) -> int:
+        return share
+
 
 @dataclass(frozen=True)
 class EagerPacing:
@@ -54,12 +57,13 @@ class EagerPacing:
         frolic = FrolicPacing().plan(
             schedule=schedule, budget=budget, slack_pct=slack_pct, arrival_rate=arrival_rate
         )
-        return EagerPlan(frolic.cap)
+        return EagerPlan(frolic.cap, frolic.share_cap)
 
 
 @dataclass(frozen=True)
 class EagerPlan:
     cap: Callable[[float], int]
+    share_cap: Callable[[float, int], int]
 
     def probability(self, elapsed: float, issued: int) -> float:
         return 1.0

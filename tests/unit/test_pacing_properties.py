@@ -1,14 +1,21 @@
 """Invariants 1 (no overspend, no double allocation) and 5 (no early exhaustion), over
 random traffic, budgets, brand splits, shard counts and batch sizes."""
 
+import random
 from collections import defaultdict
 from dataclasses import replace
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from frolic.allocation.allocator import Allocator
+from frolic.allocation.memory import InMemoryGames, InMemoryStore, numbered_codes
+from frolic.allocation.ports import GameRules, Play
+from frolic.allocation.sub_budgets import schedule_slack
 from frolic.pacing.policy import FrolicPacing
+from frolic.pacing.schedule import ReleaseSchedule
 from frolic.sim.simulator import SimulationConfig, SimulationRun, simulate
+from tests.doubles import GreedyPacing
 
 traces = st.lists(
     st.one_of(st.integers(0, 5), st.integers(0, 80), st.integers(200, 2000)),
@@ -26,6 +33,7 @@ configs = st.builds(
     slack_pct=st.floats(0, 5),
     max_coupons_per_play=st.integers(1, 3),
     max_wins_per_user=st.integers(1, 3),
+    sub_budgets=st.integers(1, 8),
 )
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -63,11 +71,63 @@ def test_issued_coupons_never_run_ahead_of_the_release_schedule_plus_slack(
     # For every moment t: coupons won by plays that arrived by t <= cap(t). With the
     # wins of a brand sorted by arrival, the k-th must have arrived when cap >= k.
     for brand, times in _wins_by_brand(run).items():
+        # A split budget's counters together hold to the slack plus one per counter.
+        budget = run.budget_by_brand[brand]
+        slack = schedule_slack(budget * config.slack_pct / 100, config.sub_budgets)
         plan = FrolicPacing().plan(
             schedule=run.schedule,
-            budget=run.budget_by_brand[brand],
-            slack_pct=config.slack_pct,
+            budget=budget,
+            slack_pct=100 * slack / budget,
             arrival_rate=None,
         )
         for k, elapsed in enumerate(sorted(times), start=1):
             assert k <= plan.cap(elapsed), f"{brand}: coupon {k} out at {elapsed:.3f}s"
+
+
+@SETTINGS
+@given(
+    budget=st.integers(1, 300),
+    counters=st.integers(1, 12),
+    extra_plays=st.integers(0, 50),
+    seed=st.integers(0, 2**32),
+)
+def test_no_coupon_is_stranded_in_an_idle_counter(
+    budget: int, counters: int, extra_plays: int, seed: int
+) -> None:
+    # Given a budget split over counters, and plays that all want to win, in any order
+    store = InMemoryStore()
+    store.set_budget(GAME, "brand", budget, counters=counters)
+    store.generate_coupons(GAME, "brand", numbered_codes("brand"))
+    allocator = Allocator(
+        store=store,
+        games=InMemoryGames({GAME: _rules()}),
+        policy=GreedyPacing(),
+        draw_key=b"stranding-test-key-0123456789",
+    )
+    order = random.Random(seed)
+    plays = [
+        Play(f"p{order.randrange(10**9)}-{n}", f"u{n}", GAME, START + 1 + n / 1000)
+        for n in range(budget + extra_plays)
+    ]
+    # When they are allocated in batches of any size
+    while plays:
+        size = order.randint(1, 40)
+        allocator.allocate(plays[:size], START + 60)
+        plays = plays[size:]
+    # Then every counter's every coupon went out, each to one play
+    assert store.issued(GAME, "brand") == budget
+    assert len(store.bound_codes) == budget
+
+
+GAME = "stranding-game"
+START = 1_900_000_000.0
+
+
+def _rules() -> GameRules:
+    return GameRules(
+        game_id=GAME,
+        start_ts=START,
+        end_ts=START + 3600,
+        live=True,
+        schedule=ReleaseSchedule(3600.0),
+    )

@@ -82,8 +82,12 @@ def test_the_cap_is_the_schedule_plus_slack_and_never_the_whole_budget_early() -
     for elapsed in (0.0, 3.5, 100.0, 1800.0, 3599.0):
         assert plan.cap(elapsed) == min(1000, math.floor(1000 * elapsed / 3600 + 5))
     assert plan.cap(3600.0) == 1000
-    assert _plan(budget=3, slack_pct=0).cap(1199.0) == 0
-    assert _plan(budget=3, slack_pct=0).cap(1200.0) == 1
+
+
+def test_the_slack_is_at_least_one_coupon_so_the_last_is_never_out_of_reach() -> None:
+    # Given no slack configured: coupon k may still go out once coupon k-1 is due
+    plan = _plan(budget=3, slack_pct=0)
+    assert [plan.cap(t) for t in (0.0, 1199.0, 1200.0, 2400.0, 3599.9)] == [1, 1, 2, 3, 3]
 
 
 def test_the_seed_rule_is_budget_per_remaining_second_for_every_play() -> None:

@@ -14,11 +14,13 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
+from frolic import pricing
 from frolic.chart import Series, render_line_chart
 from frolic.dal.reconcile import reconcile
 from frolic.models import GameConfig
 from frolic.pacing.policy import POLICIES
 from frolic.settings import settings
+from frolic.sim.capacity import plan_capacity
 from frolic.sim.metrics import PacingReport, measure
 from frolic.sim.simulator import SimulationConfig, simulate
 from frolic.sim.traffic import TraceError, read_trace
@@ -70,12 +72,8 @@ def _build_parser() -> argparse.ArgumentParser:
             "(one integer a line: plays arriving in that second) and measure its pacing."
         ),
     )
-    sim.add_argument("--traffic", type=Path, required=True, metavar="FILE")
-    sim.add_argument("--budget", type=_bounded_int(1, 100_000_000), required=True, metavar="N")
-    sim.add_argument("--brands", type=_bounded_int(1, 1000), default=1, metavar="K")
+    _add_trace_arguments(sim)
     sim.add_argument("--shards", type=_bounded_int(1, 4096), default=1, metavar="S")
-    sim.add_argument("--batch", type=_bounded_int(1, 10_000), default=100, metavar="B")
-    sim.add_argument("--seed", type=_bounded_int(0, 2**63 - 1), default=0, metavar="X")
     sim.add_argument("--policy", choices=sorted(POLICIES), default="frolic")
     sim.add_argument(
         "--players",
@@ -101,6 +99,21 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     sim.set_defaults(handler=_simulate)
 
+    cap = commands.add_parser(
+        "capacity",
+        help="size a game: shards, budget counters, concurrency and cost at its peak",
+        description=(
+            "Simulate a game on a trace and report the peak records/s per Kinesis shard, "
+            "write units/s on the hottest DynamoDB item, allocator concurrency and an "
+            "estimated cost. Without --shards/--sub-budgets, the fewest that fit."
+        ),
+    )
+    _add_trace_arguments(cap)
+    cap.add_argument("--shards", type=_bounded_int(1, 4096), default=None, metavar="S")
+    cap.add_argument("--sub-budgets", type=_bounded_int(1, 256), default=None, metavar="K")
+    cap.add_argument("--json", action="store_true", help="print one JSON object")
+    cap.set_defaults(handler=_capacity)
+
     rec = commands.add_parser(
         "reconcile",
         help="check that counters, coupons and results of a game agree",
@@ -117,6 +130,26 @@ def _build_parser() -> argparse.ArgumentParser:
         help="DynamoDB endpoint (the local stack's); default: AWS",
     )
     rec.set_defaults(handler=_reconcile)
+
+    local = commands.add_parser(
+        "local",
+        help="run the whole system on this machine (moto, a local gateway, the mappings)",
+        description=(
+            "Run the Lambda functions unchanged against moto's server, behind a local "
+            "gateway that serves the REST API, the WebSocket API, the Management API "
+            "callback and the web pages, with the stream mappings polling Kinesis and the "
+            "results stream. Stops on Ctrl-C or SIGTERM."
+        ),
+    )
+    local.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    local.add_argument(
+        "--port", type=_bounded_int(0, 65535), default=8000, help="0 picks a free port"
+    )
+    local.add_argument(
+        "--demo", action="store_true", help="create a live 3-minute game with three brands"
+    )
+    local.add_argument("--verbose", action="store_true", help="show the functions' INFO logs")
+    local.set_defaults(handler=_local)
     return parser
 
 
@@ -134,13 +167,77 @@ def _reconcile(args: argparse.Namespace) -> int:
     return 0 if report.clean else EXIT_DRIFT
 
 
-def _simulate(args: argparse.Namespace) -> int:
+def _add_trace_arguments(parser: argparse.ArgumentParser) -> None:
+    """What every command that simulates a game needs to know of it."""
+    parser.add_argument("--traffic", type=Path, required=True, metavar="FILE")
+    parser.add_argument("--budget", type=_bounded_int(1, 100_000_000), required=True, metavar="N")
+    parser.add_argument("--brands", type=_bounded_int(1, 1000), default=1, metavar="K")
+    parser.add_argument("--batch", type=_bounded_int(1, 10_000), default=100, metavar="B")
+    parser.add_argument("--seed", type=_bounded_int(0, 2**63 - 1), default=0, metavar="X")
+
+
+def _read_game(args: argparse.Namespace, command: str) -> list[int]:
     try:
         trace = read_trace(args.traffic)
     except TraceError as error:
-        raise UsageError(f"frolic simulate: {error}") from None
+        raise UsageError(f"frolic {command}: {error}") from None
     if args.brands > args.budget:
-        raise UsageError("frolic simulate: --brands cannot exceed --budget")
+        raise UsageError(f"frolic {command}: --brands cannot exceed --budget")
+    return trace
+
+
+def _capacity(args: argparse.Namespace) -> int:
+    trace = _read_game(args, "capacity")
+    config = SimulationConfig(
+        budget=args.budget, brands=args.brands, batch=args.batch, seed=args.seed
+    )
+    report = plan_capacity(trace, config, shards=args.shards, sub_budgets=args.sub_budgets)
+    if args.json:
+        print(json.dumps({**report.to_json(), **_run_facts(config), "shards": report.shards}))
+        return 0
+    pacing = report.pacing
+    verdict = "fits AWS's limits" if report.fits else "does NOT fit: raise shards or counters"
+    print(
+        "\n".join(
+            [
+                f"frolic capacity: {args.traffic.name}, peak {max(trace):,} plays/s, "
+                f"{pacing.plays:,} plays, budget {pacing.budget:,}: {verdict}",
+                f"  kinesis shards         {report.shards} "
+                f"(peak {report.peak_records_per_shard_s:,} records/s and "
+                f"{report.peak_mib_per_shard_s:.2f} MiB/s per shard; limits 1,000 and 1)",
+                f"  budget counters        {report.sub_budgets} per brand "
+                f"(hottest item {report.peak_write_units_per_item_s:,} write units/s; "
+                "limit 1,000)",
+                f"  allocators at once     {report.allocator_concurrency} "
+                f"(parallelization factor {report.parallelization_factor})",
+                f"  pacing                 max deviation {pacing.max_deviation_pct:.2f} %, "
+                f"leftover {pacing.leftover_pct:.2f} %, overspend {pacing.overspend}",
+                f"  cost                   ${report.cost_usd_per_million_plays:.2f} per million "
+                f"plays ({pricing.REGION} list prices)",
+            ]
+        )
+    )
+    return 0
+
+
+def _local(args: argparse.Namespace) -> int:
+    try:
+        # Imported here: the local stack needs moto[server], a dev dependency.
+        from frolic.local import LocalStackError  # noqa: PLC0415
+        from frolic.local.run import run  # noqa: PLC0415
+    except ImportError as error:
+        raise UsageError(
+            f"frolic local: {error.name or 'a dependency'} is missing; "
+            "install the dev extras (pip install -e '.[dev]')"
+        ) from None
+    try:
+        return run(host=args.host, port=args.port, demo=args.demo, verbose=args.verbose)
+    except LocalStackError as error:
+        raise UsageError(f"frolic local: {error}") from None
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    trace = _read_game(args, "simulate")
     config = SimulationConfig(
         budget=args.budget,
         brands=args.brands,

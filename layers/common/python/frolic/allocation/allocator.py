@@ -23,6 +23,7 @@ from frolic.allocation.ports import (
     Play,
     Reason,
 )
+from frolic.allocation.sub_budgets import route
 from frolic.models import PlayStatus
 from frolic.pacing.draw import KeyedDraw
 from frolic.pacing.policy import BrandPlan, PacingPolicy
@@ -119,6 +120,7 @@ class Allocator:
         ]
         brand_ids = [b.brand_id for b in budgets]
         issued = [b.issued for b in budgets]
+        counters = [[_Counter(c.budget, c.issued) for c in b.counters] for b in budgets]
         brands = range(len(budgets))
         draw = self._draw
         start = rules.start_ts
@@ -145,6 +147,7 @@ class Allocator:
                 plans=plans,
                 brand_ids=brand_ids,
                 issued=issued,
+                counters=counters,
                 now=now,
             )
             outcomes.append(outcome)
@@ -165,28 +168,44 @@ class Allocator:
         plans: list[BrandPlan],
         brand_ids: list[str],
         issued: list[int],
+        counters: list[list[_Counter]],
         now: float,
     ) -> Outcome:
         """Take the play's strongest wins, as many as a play may have, atomically.
 
         Ranking hits by roll/chance picks uniformly among the brands a play won, so no
-        brand is favoured when `maxCouponsPerPlay` cuts the list. A brand the store
-        refuses (another allocator got there first) is dropped and the rest retried.
+        brand is favoured when `maxCouponsPerPlay` cuts the list. Each brand's coupon
+        comes from the first of its counters, in the play's route, still under its cap;
+        a counter the store refuses (another allocator got there first, or its pool is
+        dry) is closed for this play and the next one tried.
         """
         hits.sort()
         elapsed = play.arrival_ts - rules.start_ts
         wanted = [i for _, i in hits]
+        closed: set[tuple[int, int]] = set()
         while wanted:
             chosen = wanted[: rules.max_coupons_per_play]
-            claims = [Claim(brand_ids[i], plans[i].cap(elapsed)) for i in chosen]
-            open_claims = [(i, c) for i, c in zip(chosen, claims, strict=True) if issued[i] < c.cap]
-            if len(open_claims) < len(chosen):
-                closed = {i for i in chosen} - {i for i, _ in open_claims}
-                wanted = [i for i in wanted if i not in closed]
+            claims: list[Claim] = []
+            for i in chosen:
+                sub = _open_counter(
+                    play.play_id,
+                    counters[i],
+                    plan=plans[i],
+                    elapsed=elapsed,
+                    closed=closed,
+                    brand=i,
+                )
+                if sub is not None:
+                    share = counters[i][sub].budget
+                    claims.append(Claim(brand_ids[i], plans[i].share_cap(elapsed, share), sub))
+            if len(claims) < len(chosen):
+                open_brands = {c.brand_id for c in claims}
+                wanted = [i for i in wanted if i not in chosen or brand_ids[i] in open_brands]
                 continue
             reservation = self._store.reserve(play, claims, rules.max_wins_per_user, now)
             if reservation.grants:
-                for i in chosen:
+                for i, claim in zip(chosen, claims, strict=True):
+                    counters[i][claim.sub].issued += 1
                     issued[i] += 1
                 return Outcome(play, PlayStatus.WON, now, grants=reservation.grants)
             if reservation.win_limit:
@@ -196,8 +215,38 @@ class Allocator:
             refused = reservation.refused or {}
             if not refused:
                 break
-            for i in chosen:
-                if brand_ids[i] in refused:
-                    issued[i] = max(issued[i], refused[brand_ids[i]])
-            wanted = [i for i in wanted if brand_ids[i] not in refused]
+            for i, claim in zip(chosen, claims, strict=True):
+                if claim.brand_id in refused:
+                    counter = counters[i][claim.sub]
+                    seen = max(counter.issued, refused[claim.brand_id])
+                    issued[i] += seen - counter.issued
+                    counter.issued = seen
+                    closed.add((i, claim.sub))
         return Outcome(play, PlayStatus.LOST, now)
+
+
+class _Counter:
+    """The allocator's running view of one budget counter during a batch."""
+
+    __slots__ = ("budget", "issued")
+
+    def __init__(self, budget: int, issued: int) -> None:
+        self.budget = budget
+        self.issued = issued
+
+
+def _open_counter(
+    play_id: str,
+    counters: list[_Counter],
+    *,
+    plan: BrandPlan,
+    elapsed: float,
+    closed: set[tuple[int, int]],
+    brand: int,
+) -> int | None:
+    """The first counter on the play's route that is open and under its cap."""
+    for sub in route(play_id, len(counters)):
+        counter = counters[sub]
+        if (brand, sub) not in closed and counter.issued < plan.share_cap(elapsed, counter.budget):
+            return sub
+    return None

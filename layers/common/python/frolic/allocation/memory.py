@@ -18,7 +18,9 @@ from frolic.allocation.ports import (
     Outcome,
     Play,
     Reservation,
+    SubBudget,
 )
+from frolic.allocation.sub_budgets import rebalance, split
 from frolic.models import PlayStatus
 
 
@@ -28,9 +30,22 @@ class _Budget:
     issued: int = 0
 
 
-def numbered_codes(brand_id: str) -> Callable[[int], str]:
-    """A pool of `BRAND-000001`-style codes, made on demand."""
-    return lambda ordinal: f"{brand_id}-{ordinal:07d}"
+def numbered_codes(brand_id: str) -> Callable[[int, int], str]:
+    """A pool of `BRAND-0-000001`-style codes (counter, ordinal), made on demand."""
+    return lambda sub, ordinal: f"{brand_id}-{sub}-{ordinal:07d}"
+
+
+class WriteMeter:
+    """Write units per item per second, for sizing hot items (`frolic capacity`)."""
+
+    def __init__(self) -> None:
+        self.units: dict[tuple[str, int], int] = defaultdict(int)
+
+    def write(self, item: str, at: float, units: int = 1) -> None:
+        self.units[(item, int(at))] += units
+
+    def peak(self, prefix: str = "") -> int:
+        return max((n for (item, _), n in self.units.items() if item.startswith(prefix)), default=0)
 
 
 @dataclass
@@ -42,28 +57,41 @@ class InMemoryGames:
 
 
 class InMemoryStore:
-    def __init__(self) -> None:
-        self._budgets: dict[str, dict[str, _Budget]] = defaultdict(dict)
-        self._pools: dict[tuple[str, str], list[str]] = {}
-        self._code_makers: dict[tuple[str, str], Callable[[int], str]] = {}
+    def __init__(self, meter: WriteMeter | None = None) -> None:
+        self._budgets: dict[str, dict[str, list[_Budget]]] = defaultdict(dict)
+        self._pools: dict[tuple[str, str], list[list[str]]] = {}
+        self._code_makers: dict[tuple[str, str], Callable[[int, int], str]] = {}
+        self._meter = meter
         self._arrivals: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
         self._outcomes: dict[str, Outcome] = {}
         self._wins_by_user: dict[tuple[str, str], int] = defaultdict(int)
         self.bound_codes: dict[str, str] = {}
 
     # -- marketer side -------------------------------------------------------------
-    def set_budget(self, game_id: str, brand_id: str, budget: int) -> None:
-        state = self._budgets[game_id].setdefault(brand_id, _Budget(budget))
-        state.budget = budget
+    def set_budget(self, game_id: str, brand_id: str, budget: int, counters: int = 1) -> None:
+        """Set a budget; a change keeps each counter's issued count (see sub_budgets)."""
+        states = self._budgets[game_id].get(brand_id)
+        if states is None:
+            self._budgets[game_id][brand_id] = [_Budget(b) for b in split(budget, counters)]
+            return
+        for state, share in zip(states, rebalance(budget, [s.issued for s in states]), strict=True):
+            state.budget = share
 
     def add_coupons(self, game_id: str, brand_id: str, codes: Sequence[str]) -> None:
-        self._pools.setdefault((game_id, brand_id), []).extend(codes)
+        """Deal uploaded codes over the brand's counters, the emptiest pool first."""
+        pools = self._pools.setdefault(
+            (game_id, brand_id), [[] for _ in self._budgets[game_id][brand_id]]
+        )
+        for code in codes:
+            min(pools, key=len).append(code)
 
-    def generate_coupons(self, game_id: str, brand_id: str, make: Callable[[int], str]) -> None:
+    def generate_coupons(
+        self, game_id: str, brand_id: str, make: Callable[[int, int], str]
+    ) -> None:
         self._code_makers[(game_id, brand_id)] = make
 
     def issued(self, game_id: str, brand_id: str) -> int:
-        return self._budgets[game_id][brand_id].issued
+        return sum(state.issued for state in self._budgets[game_id][brand_id])
 
     def outcome(self, play_id: str) -> Outcome | None:
         return self._outcomes.get(play_id)
@@ -77,13 +105,25 @@ class InMemoryStore:
         counts = self._arrivals[game_id]
         for second, plays in per_second.items():
             counts[second] += plays
+        if self._meter is not None and per_second:
+            latest = max(per_second)
+            for minute in {second // 60 for second in per_second}:
+                self._meter.write(f"arrivals#{game_id}#{minute}", latest)
         return counts
 
     def budgets(self, game_id: str) -> Sequence[BudgetState]:
-        return [
-            BudgetState(brand_id, state.budget, state.issued)
-            for brand_id, state in sorted(self._budgets[game_id].items())
-        ]
+        found = []
+        for brand_id, states in sorted(self._budgets[game_id].items()):
+            subs = tuple(
+                SubBudget(min(state.budget, self._pool_size(game_id, brand_id, sub)), state.issued)
+                for sub, state in enumerate(states)
+            )
+            found.append(
+                BudgetState(
+                    brand_id, sum(s.budget for s in subs), sum(s.issued for s in subs), subs
+                )
+            )
+        return found
 
     def reserve(
         self, play: Play, claims: Sequence[Claim], max_wins_per_user: int, decided_at: float
@@ -97,19 +137,23 @@ class InMemoryStore:
             return Reservation(win_limit=True)
         budgets = self._budgets[play.game_id]
         refused = {
-            claim.brand_id: budgets[claim.brand_id].issued
+            claim.brand_id: budgets[claim.brand_id][claim.sub].issued
             for claim in claims
-            if not self._can_take(play.game_id, claim, budgets[claim.brand_id])
+            if not self._can_take(play.game_id, claim, budgets[claim.brand_id][claim.sub])
         }
         if refused:
             return Reservation(refused=refused)
         grants = []
         for claim in claims:
-            state = budgets[claim.brand_id]
+            state = budgets[claim.brand_id][claim.sub]
             state.issued += 1
-            code = self._code(play.game_id, claim.brand_id, state.issued)
+            code = self._code(play.game_id, claim.brand_id, claim.sub, state.issued)
             self.bound_codes[code] = play.play_id
             grants.append(Grant(claim.brand_id, code))
+            if self._meter is not None:  # a counter in a transaction: 2 write units
+                self._meter.write(
+                    f"budget#{play.game_id}#{claim.brand_id}#{claim.sub}", decided_at, 2
+                )
         self._wins_by_user[user_key] += 1
         self._outcomes[play.play_id] = Outcome(
             play, PlayStatus.WON, decided_at, grants=tuple(grants)
@@ -124,15 +168,16 @@ class InMemoryStore:
     # -- internals -----------------------------------------------------------------
     def _can_take(self, game_id: str, claim: Claim, state: _Budget) -> bool:
         within = state.issued < claim.cap and state.issued < state.budget
-        return within and self._pool_size(game_id, claim.brand_id) > state.issued
+        return within and self._pool_size(game_id, claim.brand_id, claim.sub) > state.issued
 
-    def _pool_size(self, game_id: str, brand_id: str) -> int:
+    def _pool_size(self, game_id: str, brand_id: str, sub: int) -> int:
         if (game_id, brand_id) in self._code_makers:
-            return self._budgets[game_id][brand_id].budget
-        return len(self._pools.get((game_id, brand_id), ()))
+            return self._budgets[game_id][brand_id][sub].budget
+        pools = self._pools.get((game_id, brand_id))
+        return len(pools[sub]) if pools else 0
 
-    def _code(self, game_id: str, brand_id: str, ordinal: int) -> str:
+    def _code(self, game_id: str, brand_id: str, sub: int, ordinal: int) -> str:
         make = self._code_makers.get((game_id, brand_id))
         if make is not None:
-            return make(ordinal)
-        return self._pools[(game_id, brand_id)][ordinal - 1]
+            return make(sub, ordinal)
+        return self._pools[(game_id, brand_id)][sub][ordinal - 1]

@@ -90,18 +90,33 @@ class GameRules:
 
 
 @dataclass(frozen=True, slots=True)
-class BudgetState:
-    brand_id: str
+class SubBudget:
+    """One counter of a game-brand's budget (see frolic.allocation.sub_budgets)."""
+
     budget: int
     issued: int
 
 
 @dataclass(frozen=True, slots=True)
+class BudgetState:
+    brand_id: str
+    budget: int
+    issued: int
+    #: The counters the budget is split over; one unless the game is hot.
+    subs: tuple[SubBudget, ...] = ()
+
+    @property
+    def counters(self) -> tuple[SubBudget, ...]:
+        return self.subs or (SubBudget(self.budget, self.issued),)
+
+
+@dataclass(frozen=True, slots=True)
 class Claim:
-    """A wish to take one coupon of a brand, valid only while issued < cap."""
+    """A wish to take one coupon of a brand from counter `sub`, while its issued < cap."""
 
     brand_id: str
     cap: int
+    sub: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,9 +124,10 @@ class Reservation:
     """What the store's atomic reserve did.
 
     Either every claim got a coupon (`grants`) or none did; in the latter case
-    `refused` holds the brands whose cap, budget or pool said no, with the issued count
-    the store saw, `win_limit` says the player had already won enough, and
-    `superseded` that the play already has a final result (it expired first).
+    `refused` holds the brands whose counter's cap, budget or pool said no, with that
+    counter's issued count as the store saw it; `win_limit` says the player had already
+    won enough, and `superseded` that the play already has a final result (it expired
+    first).
     """
 
     grants: tuple[Grant, ...] = ()

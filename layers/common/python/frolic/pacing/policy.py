@@ -29,6 +29,10 @@ class BrandPlan(Protocol):
         """Most coupons that may be issued in total at `elapsed` seconds."""
         ...
 
+    def share_cap(self, elapsed: float, share: int) -> int:
+        """The cap of one counter holding `share` of the budget (see sub_budgets)."""
+        ...
+
 
 class PacingPolicy(Protocol):
     @property
@@ -95,8 +99,19 @@ class FrolicBrandPlan:
     quick_catchup: float
 
     def cap(self, elapsed: float) -> int:
-        released = self.budget * self.schedule.fraction(elapsed)
-        return min(self.budget, math.floor(released + self.slack + _EPSILON))
+        return self.share_cap(elapsed, self.budget)
+
+    def share_cap(self, elapsed: float, share: int) -> int:
+        """The cap of a counter holding `share` of the budget (all of it, unless split).
+
+        The slack is at least one coupon: coupon k may go out once coupon k-1 is due.
+        Without it the last coupon would be released only as the window closes, when
+        nobody can play. A split budget's counters each get that coupon, so together
+        they hold to released(t) + slack + counters (see sub_budgets).
+        """
+        released = share * self.schedule.fraction(elapsed)
+        slack = max(1.0, self.slack * share / self.budget) if self.budget else 0.0
+        return min(share, math.floor(released + slack + _EPSILON))
 
     def probability(self, elapsed: float, issued: int) -> float:
         budget = self.budget
@@ -153,6 +168,9 @@ class SeedBrandPlan:
 
     def cap(self, elapsed: float) -> int:
         return self.budget
+
+    def share_cap(self, elapsed: float, share: int) -> int:
+        return share
 
     def probability(self, elapsed: float, issued: int) -> float:
         remaining = self.budget - issued

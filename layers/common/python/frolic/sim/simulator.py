@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from frolic.allocation.allocator import Allocator
-from frolic.allocation.memory import InMemoryGames, InMemoryStore, numbered_codes
+from frolic.allocation.memory import InMemoryGames, InMemoryStore, WriteMeter, numbered_codes
 from frolic.allocation.ports import GameRules, Grant, Play
 from frolic.models import PlayStatus
 from frolic.pacing.policy import POLICIES
@@ -41,6 +41,8 @@ class SimulationConfig:
     slack_pct: float = 0.1
     max_wins_per_user: int = 1
     max_coupons_per_play: int = 1
+    #: Counters each brand's budget is split over (frolic.allocation.sub_budgets).
+    sub_budgets: int = 1
 
     def brand_budgets(self) -> dict[str, int]:
         """The budget split as evenly as whole coupons allow."""
@@ -62,6 +64,10 @@ class SimulationRun:
     wins: list[tuple[float, tuple[str, ...]]] = field(default_factory=list)
     #: Each coupon code bound, with the play it went to.
     coupon_holders: dict[str, str] = field(default_factory=dict)
+    #: Plays per shard per second: what each Kinesis shard must take.
+    peak_records_per_shard: int = 0
+    writes: WriteMeter = field(default_factory=WriteMeter)
+    batches: int = 0
     issued_by_brand: dict[str, int] = field(default_factory=dict)
     budget_by_brand: dict[str, int] = field(default_factory=dict)
     outcomes_by_status: dict[str, int] = field(default_factory=dict)
@@ -87,10 +93,11 @@ def simulate(
         max_wins_per_user=config.max_wins_per_user,
         slack_pct=config.slack_pct,
     )
-    store = InMemoryStore()
+    meter = WriteMeter()
+    store = InMemoryStore(meter)
     budgets = config.brand_budgets()
     for brand_id, budget in budgets.items():
-        store.set_budget(GAME_ID, brand_id, budget)
+        store.set_budget(GAME_ID, brand_id, budget, counters=config.sub_budgets)
         store.generate_coupons(GAME_ID, brand_id, numbered_codes(brand_id))
     allocator = Allocator(
         store=store,
@@ -105,6 +112,7 @@ def simulate(
         coupons_per_second=[0] * duration,
         winning_plays_per_second=[0] * duration,
         budget_by_brand=budgets,
+        writes=meter,
     )
     shards = config.shards
     phases = [rng.random() for _ in range(shards)]
@@ -114,6 +122,7 @@ def simulate(
 
     def poll(shard: int, now: float, due: list[Play]) -> None:
         for first in range(0, len(due), config.batch):
+            run.batches += 1
             for outcome in allocator.allocate(due[first : first + config.batch], now):
                 statuses[outcome.status] = statuses.get(outcome.status, 0) + 1
                 if outcome.status is PlayStatus.WON:
@@ -125,12 +134,15 @@ def simulate(
         due: list[list[Play]] = carried
         carried = [[] for _ in range(shards)]
         base = EPOCH + second
+        per_shard = [0] * shards
         for rank, instant in enumerate(instants):
             play_id = f"s{second}r{rank}"
             user_id = f"u{rng.randrange(players)}" if players else f"u{play_id}"
             play = Play(play_id, user_id, GAME_ID, base + instant)
             shard = shard_index(partition_key(play_id), shards) if shards > 1 else 0
+            per_shard[shard] += 1
             (due if instant <= phases[shard] else carried)[shard].append(play)
+        run.peak_records_per_shard = max(run.peak_records_per_shard, *per_shard)
         for shard in poll_order:
             poll(shard, base + phases[shard], due[shard])
         if progress is not None and second % report_every == 0:

@@ -1,0 +1,185 @@
+"""`frolic capacity`: size a game before it starts, by simulating it.
+
+Runs the simulator (the production allocator on an in-memory store that meters its
+writes) on a trace and reports what AWS must take at the peak: records a second per
+Kinesis shard, write units a second on the hottest DynamoDB item, how many allocators
+must run at once, and an estimated cost. Without explicit shard and counter numbers it
+chooses the fewest that keep every figure under AWS's limits with headroom.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from frolic import pricing
+from frolic.models import PlayEvent
+from frolic.sim.metrics import PacingReport, measure
+from frolic.sim.simulator import SimulationConfig, SimulationRun, simulate
+
+SHARD_RECORDS_PER_SECOND = 1000
+SHARD_MIB_PER_SECOND = 1.0
+ITEM_WRITE_UNITS_PER_SECOND = 1000
+#: Size for 80 % of a limit: traffic is bursty and shards split hash ranges unevenly.
+HEADROOM = 0.8
+MAX_SHARDS = 4096
+MAX_SUB_BUDGETS = 256
+MAX_PARALLELIZATION = 10
+
+# Allocator time per batch, from the requests it makes (see the data-path benchmark):
+# a few reads and batched writes per batch and a read plus a transaction per winner.
+BATCH_FIXED_SECONDS = 0.040
+WINNER_SECONDS = 0.015
+ALLOCATOR_MEMORY_GB = 0.5
+# Per play outside the allocator: ingest's pending put and play-rate slot, and its time.
+INGEST_WRITE_UNITS = 2
+INGEST_GB_SECONDS = 0.015
+
+
+def record_bytes() -> int:
+    """One play on the stream, with realistically long ids (UUIDs, Cognito subs)."""
+    event = PlayEvent(
+        play_id="6f1c2e3a-8b4d-4f5e-9a7b-1c2d3e4f5a6b",
+        user_id="a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d",
+        game_id="0123456789abcdef",
+        arrival_ts=1_900_000_000.123456,
+        connection_id="Ab3dEf6hIj9lMn=",
+    )
+    return len(PlayEvent.model_validate(event.to_wire()).model_dump_json(by_alias=True))
+
+
+@dataclass(frozen=True, slots=True)
+class CapacityReport:
+    pacing: PacingReport
+    shards: int
+    sub_budgets: int
+    peak_records_per_shard_s: int
+    peak_mib_per_shard_s: float
+    peak_write_units_per_item_s: int
+    parallelization_factor: int
+    allocator_concurrency: int
+    cost_usd_per_million_plays: float
+    fits: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **self.pacing.to_json(),
+            "shards": self.shards,
+            "sub_budgets": self.sub_budgets,
+            "peak_records_per_shard_s": self.peak_records_per_shard_s,
+            "peak_mib_per_shard_s": round(self.peak_mib_per_shard_s, 4),
+            "peak_write_units_per_item_s": self.peak_write_units_per_item_s,
+            "parallelization_factor": self.parallelization_factor,
+            "allocator_concurrency": self.allocator_concurrency,
+            "cost_usd_per_million_plays": round(self.cost_usd_per_million_plays, 2),
+            "fits": self.fits,
+        }
+
+
+def plan_capacity(
+    trace: Sequence[int],
+    config: SimulationConfig,
+    *,
+    shards: int | None = None,
+    sub_budgets: int | None = None,
+) -> CapacityReport:
+    """Simulate with the given (or the fewest fitting) shards and counters."""
+    peak_plays = max(trace, default=0)
+    chosen_shards = shards or _at_least(peak_plays, SHARD_RECORDS_PER_SECOND)
+    chosen_subs = sub_budgets or 1
+    while True:
+        run = simulate(trace, replace(config, shards=chosen_shards, sub_budgets=chosen_subs))
+        report = _report(trace, run)
+        more_shards = shards is None and not _shards_fit(report)
+        more_subs = sub_budgets is None and report.peak_write_units_per_item_s > (
+            ITEM_WRITE_UNITS_PER_SECOND * HEADROOM
+        )
+        if not (more_shards or more_subs):
+            return report
+        if more_shards:
+            chosen_shards = min(
+                MAX_SHARDS,
+                _grow(chosen_shards, report.peak_records_per_shard_s, SHARD_RECORDS_PER_SECOND),
+            )
+        if more_subs:
+            budget_peak = run.writes.peak("budget#")
+            chosen_subs = min(
+                MAX_SUB_BUDGETS, _grow(chosen_subs, budget_peak, ITEM_WRITE_UNITS_PER_SECOND)
+            )
+        if chosen_shards == MAX_SHARDS and chosen_subs == MAX_SUB_BUDGETS:
+            return report
+
+
+def _at_least(load: float, limit: float) -> int:
+    return max(1, math.ceil(load / (limit * HEADROOM)))
+
+
+def _grow(current: int, peak: float, limit: float) -> int:
+    """Enough more to bring `peak` under the headroom line, and at least one more."""
+    return max(current + 1, math.ceil(current * peak / (limit * HEADROOM)))
+
+
+def _shards_fit(report: CapacityReport) -> bool:
+    return (
+        report.peak_records_per_shard_s <= SHARD_RECORDS_PER_SECOND * HEADROOM
+        and report.peak_mib_per_shard_s <= SHARD_MIB_PER_SECOND * HEADROOM
+    )
+
+
+def _report(trace: Sequence[int], run: SimulationRun) -> CapacityReport:
+    pacing = measure(run)
+    config = run.config
+    size = record_bytes()
+    peak_records = run.peak_records_per_shard
+    peak_item = run.writes.peak()
+    # Busy seconds per second on the busiest shard, at its peak record rate.
+    batches_per_second = peak_records / config.batch if peak_records else 0.0
+    wins_per_play = pacing.wins / pacing.plays if pacing.plays else 0.0
+    batch_seconds = BATCH_FIXED_SECONDS + WINNER_SECONDS * wins_per_play * config.batch
+    load = batches_per_second * batch_seconds
+    factor = min(MAX_PARALLELIZATION, max(1, math.ceil(load / HEADROOM)))
+    fits = (
+        peak_records <= SHARD_RECORDS_PER_SECOND
+        and peak_records * size / 2**20 <= SHARD_MIB_PER_SECOND
+        and peak_item <= ITEM_WRITE_UNITS_PER_SECOND
+        and load <= factor
+    )
+    return CapacityReport(
+        pacing=pacing,
+        shards=config.shards,
+        sub_budgets=config.sub_budgets,
+        peak_records_per_shard_s=peak_records,
+        peak_mib_per_shard_s=peak_records * size / 2**20,
+        peak_write_units_per_item_s=peak_item,
+        parallelization_factor=factor,
+        allocator_concurrency=config.shards * factor,
+        cost_usd_per_million_plays=_cost_per_million(trace, run, pacing, batch_seconds),
+        fits=fits,
+    )
+
+
+def _cost_per_million(
+    trace: Sequence[int], run: SimulationRun, pacing: PacingReport, batch_seconds: float
+) -> float:
+    plays = max(1, pacing.plays)
+    per_play_units = (
+        INGEST_WRITE_UNITS
+        + 1  # each play's result
+        + 7 * pacing.wins / plays  # a winner's four items, twice over in the transaction
+        + sum(run.writes.units[key] for key in run.writes.units if key[0].startswith("arrivals#"))
+        / plays
+    )
+    shard_hours = run.config.shards * len(trace) / 3600
+    allocator_gb_seconds = run.batches * batch_seconds * ALLOCATOR_MEMORY_GB
+    total = (
+        plays * per_play_units * pricing.DYNAMODB_WRITE_UNIT
+        + shard_hours * pricing.KINESIS_SHARD_HOUR
+        + plays * pricing.KINESIS_PUT_PAYLOAD_UNIT
+        + plays * (pricing.LAMBDA_REQUEST + INGEST_GB_SECONDS * pricing.LAMBDA_ARM_GB_SECOND)
+        + run.batches * pricing.LAMBDA_REQUEST
+        + allocator_gb_seconds * pricing.LAMBDA_ARM_GB_SECOND
+        + plays * (pricing.REST_API_REQUEST + pricing.WEBSOCKET_MESSAGE + pricing.WAF_REQUEST)
+    )
+    return total / plays * 1e6
