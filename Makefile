@@ -34,6 +34,7 @@ test: lint unit
 bench: $(STAMP)
 	$(BIN)/python bench/pacing.py --traffic-dir $(TRAFFIC) --out docs/bench-pacing.md --readme README.md
 	$(BIN)/python bench/dataplane.py --out docs/bench-dataplane.md --readme README.md
+	$(BIN)/python bench/capacity.py --out docs/bench-capacity.md --readme README.md
 
 demo: $(STAMP)
 	$(BIN)/python bench/pacing.py --traffic-dir $(TRAFFIC) --charts out/demo --quick
