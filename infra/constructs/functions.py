@@ -35,6 +35,8 @@ METRICS_NAMESPACE: Final = "Frolic"
 SERVICE_NAME: Final = "frolic"
 #: Not code: keep caches and bytecode out of the assets (and out of their hashes).
 ASSET_EXCLUDES: Final = ["**/__pycache__", "**/*.pyc", "*.egg-info", ".mypy_cache", ".pytest_cache"]
+#: The local stack (dev token issuer, moto) is for laptops; it never ships to Lambda.
+LOCAL_ONLY: Final = ["python/frolic/local"]
 LOG_RETENTION: Final = logs.RetentionDays.ONE_MONTH
 #: The expiry watcher's slack beyond the deadline it sleeps until: reading and, for
 #: the few plays still pending, expiring one batch.
@@ -81,7 +83,9 @@ class Functions(Construct):
                 self,
                 "CommonLayer",
                 description="The frolic package shared by every function",
-                code=lambda_.Code.from_asset(str(COMMON_LAYER_DIR), exclude=ASSET_EXCLUDES),
+                code=lambda_.Code.from_asset(
+                    str(COMMON_LAYER_DIR), exclude=[*ASSET_EXCLUDES, *LOCAL_ONLY]
+                ),
                 compatible_runtimes=[RUNTIME],
                 compatible_architectures=[ARCHITECTURE],
             ),

@@ -589,3 +589,13 @@ def test_layer_requirements_leave_out_what_the_runtime_ships() -> None:
     names = [r.split(">")[0].split("=")[0].split("[")[0] for r in requirements()]
     assert "boto3" not in names
     assert {"aws-lambda-powertools", "pydantic", "aws-xray-sdk"} <= set(names)
+
+
+def test_the_shared_layer_ships_the_package_but_not_the_local_stack(synth: Synth) -> None:
+    # The local stack holds the dev token issuer and imports moto: laptops only
+    staged = synth.template_path.parent
+    layers = [path.parents[2] for path in staged.glob("asset.*/python/frolic/__init__.py")]
+    assert layers, "the shared layer's asset was not staged"
+    for layer in layers:
+        assert (layer / "python" / "frolic" / "allocation" / "allocator.py").exists()
+        assert not (layer / "python" / "frolic" / "local").exists()
