@@ -9,7 +9,7 @@ DEPS_LAYER := build/layers/deps/python
 # aws-cdk-lib runs its constructs in Node; keep it quiet about the Node release line.
 CDK_ENV := JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20
 
-.PHONY: install test lint unit bench demo openapi layers synth clean
+.PHONY: install test lint unit bench demo fuzz openapi layers synth clean chromium
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,16 @@ lint: $(STAMP)
 	@# Every function's entry module is called handler: check each on its own.
 	@for entry in functions/*/*.py; do $(BIN)/mypy --no-error-summary "$$entry" || exit 1; done
 
-unit: $(STAMP)
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+# The browser tests (tests/e2e/test_browser.py) drive Debian's Chromium headless.
+chromium:
+	@[ -n "$$FROLIC_CHROMIUM" ] || command -v chromium >/dev/null 2>&1 || command -v chromium-headless-shell >/dev/null 2>&1 || { \
+	  echo "Installing Debian's chromium for the browser tests"; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o Dpkg::Use-Pty=0 --no-install-recommends chromium >/dev/null; }
+
+unit: $(STAMP) chromium
 	$(CDK_ENV) $(BIN)/pytest
 
 test: lint unit
@@ -35,9 +44,12 @@ bench: $(STAMP)
 	$(BIN)/python bench/pacing.py --traffic-dir $(TRAFFIC) --out docs/bench-pacing.md --readme README.md
 	$(BIN)/python bench/dataplane.py --out docs/bench-dataplane.md --readme README.md
 	$(BIN)/python bench/capacity.py --out docs/bench-capacity.md --readme README.md
+	$(BIN)/python bench/latency.py --out docs/bench-latency.md --readme README.md
 
+# The local stack, a 3-minute demo game and a crowd of players; exits 0 only when every
+# play got its result and reconcile is clean. Charts land in out/demo/.
 demo: $(STAMP)
-	$(BIN)/python bench/pacing.py --traffic-dir $(TRAFFIC) --charts out/demo --quick
+	$(BIN)/frolic demo --port 8000 --out out/demo
 
 # The Lambda dependencies layer: arm64 wheels from PyPI, no Docker.
 $(DEPS_LAYER): pyproject.toml infra/build_layer.py | $(STAMP)
@@ -48,6 +60,10 @@ layers: $(DEPS_LAYER)
 # Writes cdk.out/ offline: no Docker, no AWS credentials.
 synth: $(STAMP) $(DEPS_LAYER)
 	$(CDK_ENV) $(BIN)/python infra/app.py
+
+# The REST API fuzzed from docs/openapi.json on the local stack (a short run is in make test).
+fuzz: $(STAMP)
+	FROLIC_FUZZ_EXAMPLES=300 $(BIN)/pytest -o addopts="" -q tests/e2e/test_fuzz.py
 
 openapi: $(STAMP)
 	$(BIN)/python -m frolic.admin.openapi > docs/openapi.json

@@ -12,10 +12,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
 from frolic.admin.app import build_app
+from frolic.admin.budgets import MAX_UPLOAD_BYTES
 from frolic.dal.catalog import Catalog
 from frolic.dal.pools import CouponPools
 from frolic.dal.redemptions import Redemptions
 from frolic.dal.reports import GameReports
+from frolic.http import resolve
 from frolic.observability import logger, metrics, tracer
 from frolic.settings import settings
 
@@ -29,6 +31,11 @@ _CONFIG = Config(
     read_timeout=10,
     retries={"mode": "standard", "max_attempts": 3},
 )
+
+
+#: The gate in front of the routes; the upload route checks the decoded size itself, and
+#: base64 (binary media) makes a body a third larger on the wire.
+BODY_LIMIT = 2 * MAX_UPLOAD_BYTES
 
 
 @cache
@@ -55,4 +62,4 @@ def _app() -> APIGatewayRestResolver:
 @tracer.capture_lambda_handler(capture_response=False)  # a redeem answer holds a code
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return _app().resolve(event, context)
+    return resolve(_app(), event, context, limit=BODY_LIMIT)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -150,6 +151,8 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     local.add_argument("--verbose", action="store_true", help="show the functions' INFO logs")
     local.set_defaults(handler=_local)
+    _add_crowd_parser(commands)
+    _add_demo_parser(commands)
     return parser
 
 
@@ -340,6 +343,255 @@ def _summary(
         f"  chart             {chart}",
     ]
     return "\n".join(lines)
+
+
+# -- frolic crowd and frolic demo ---------------------------------------------------------
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} must be positive")
+    return value
+
+
+def _share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be between 0 and 1")
+    return value
+
+
+def _rush(text: str) -> tuple[float, float]:
+    multiplier, sep, seconds = text.partition(":")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"{text!r}: write MULTIPLIER:SECONDS, e.g. 3:20")
+    return _positive_float(multiplier), _positive_float(seconds)
+
+
+def _add_crowd_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
+    crowd = commands.add_parser(
+        "crowd",
+        help="send simulated players at a running API over WebSockets and REST",
+        description=(
+            "Simulated players spin one game: plays arrive as a Poisson process, each given "
+            "to an idle player (one play per player per the game's interval), over a "
+            "WebSocket or REST with polling; some are resent. Reports every play's fate and "
+            "the latency from play sent to result received. Exits 0 when every play was "
+            "answered once and consistently, 1 otherwise, 2 on usage errors."
+        ),
+    )
+    crowd.add_argument("--api", required=True, metavar="URL", help="the REST API's base URL")
+    crowd.add_argument("--game", required=True, metavar="ID")
+    crowd.add_argument(
+        "--players",
+        type=_bounded_int(1, 100_000),
+        default=None,
+        metavar="N",
+        help="simulated players (default with --tokens: one per token)",
+    )
+    crowd.add_argument("--rate", type=_positive_float, required=True, metavar="R", help="plays/s")
+    crowd.add_argument(
+        "--duration", type=_positive_float, required=True, metavar="S", help="seconds of arrivals"
+    )
+    crowd.add_argument(
+        "--rush",
+        type=_rush,
+        default=None,
+        metavar="MULTIPLIER:SECONDS",
+        help="arrivals MULTIPLIER times faster for the first SECONDS",
+    )
+    crowd.add_argument(
+        "--ws-share",
+        type=_share,
+        default=0.8,
+        metavar="F",
+        help="share of players on WebSockets (default 0.8); the rest use REST and poll",
+    )
+    crowd.add_argument("--seed", type=_bounded_int(0, 2**63 - 1), default=None, metavar="X")
+    crowd.add_argument("--json", action="store_true", help="print one JSON object")
+    crowd.add_argument(
+        "--chart",
+        type=Path,
+        default=None,
+        metavar="PNG",
+        help="write issued vs schedule here, and the latency CDF beside it (-latency.png)",
+    )
+    crowd.add_argument(
+        "--tokens",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="one player JWT per line (a deployed stack); default: the local dev issuer",
+    )
+    crowd.add_argument(
+        "--admin-token",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="with --tokens: an admin JWT, for the game check and issued vs schedule",
+    )
+    crowd.add_argument(
+        "--ws", default=None, metavar="URL", help="the WebSocket API (default: the API host's /ws)"
+    )
+    crowd.set_defaults(handler=_crowd)
+
+
+def _add_demo_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
+    demo = commands.add_parser(
+        "demo",
+        help="make demo: the local stack, a 3-minute campaign and a crowd, then reconcile",
+        description=(
+            "Start the local stack on loopback, create a LIVE 3-minute game with three "
+            "brands over the admin API (coupon pools uploaded as CSV), send a crowd with an "
+            "opening rush for the whole window, then report latency, plays without a result "
+            "and reconcile the tables. Exits 0 only if no play was lost and reconcile is "
+            "clean."
+        ),
+    )
+    demo.add_argument(
+        "--port", type=_bounded_int(0, 65535), default=8000, help="0 picks a free port"
+    )
+    demo.add_argument(
+        "--players",
+        type=_bounded_int(1, 5000),
+        default=None,
+        metavar="N",
+        help="simulated players (default: enough for the rate under the 10-s rule)",
+    )
+    demo.add_argument(
+        "--rate",
+        type=_positive_float,
+        default=None,
+        metavar="R",
+        help="base plays/s, tripled for the first 20 s (default 5, or what --players sustain)",
+    )
+    demo.add_argument("--minutes", type=_positive_float, default=3.0, help=argparse.SUPPRESS)
+    demo.add_argument("--seed", type=_bounded_int(0, 2**63 - 1), default=None, metavar="X")
+    demo.add_argument("--out", type=Path, default=Path("out/demo"), metavar="DIR")
+    demo.set_defaults(handler=_demo)
+
+
+def _crowd(args: argparse.Namespace) -> int:
+    try:
+        # Imported here: the crowd's client lives beside the local stack (dev extras).
+        from frolic import crowd as crowds  # noqa: PLC0415
+    except ImportError as error:
+        raise UsageError(
+            f"frolic crowd: {error.name or 'a dependency'} is missing; "
+            "install the dev extras (pip install -e '.[dev]')"
+        ) from None
+    try:
+        return _run_crowd(args)
+    except crowds.CrowdError as error:
+        raise UsageError(f"frolic crowd: {error}") from None
+
+
+def _run_crowd(args: argparse.Namespace) -> int:
+    from frolic import crowd as crowds  # noqa: PLC0415
+
+    api = crowds.check_api_url(args.api)
+    tokens = crowds.read_tokens(args.tokens) if args.tokens is not None else None
+    if args.admin_token is not None and tokens is None:
+        raise UsageError("frolic crowd: --admin-token goes with --tokens")
+    if tokens is None and args.players is None:
+        raise UsageError("frolic crowd: give --players N (or --tokens FILE)")
+    players = args.players if args.players is not None else len(tokens or [])
+    admin_token = crowds.read_tokens(args.admin_token)[0] if args.admin_token else None
+    multiplier, rush_seconds = args.rush if args.rush is not None else (1.0, 0.0)
+    schedule = crowds.Schedule(
+        rate=args.rate,
+        duration=args.duration,
+        rush_multiplier=multiplier,
+        rush_seconds=rush_seconds,
+        seed=args.seed,
+    )
+    crowd = crowds.Crowd(
+        api,
+        players=players,
+        ws_share=args.ws_share,
+        tokens=tokens,
+        admin_token=admin_token,
+        ws_url=args.ws,
+    )
+    if tokens is None:
+        crowd.issue_admin_token()
+    game = crowd.game_info(args.game)
+    if game is not None:
+        if game.status != "LIVE":
+            raise UsageError(f"frolic crowd: game {args.game} is {game.status}, not LIVE")
+        if game.end <= time.time():
+            raise UsageError(f"frolic crowd: game {args.game} has ended")
+    interval = game.min_seconds_between_plays if game is not None else 10.0
+    sustainable = players / (interval + 0.5) if interval > 0 else float("inf")
+    if schedule.peak_rate > sustainable and not args.json:
+        print(
+            f"frolic crowd: note: {players} players sustain about {sustainable:.1f} plays/s "
+            f"under the game's {interval:g}-s rule; arrivals beyond that are counted as "
+            "skipped",
+            file=sys.stderr,
+        )
+    show_progress = not args.json and sys.stderr.isatty()
+    printer = crowds.ProgressPrinter(sys.stderr) if show_progress else None
+    with crowd:
+        try:
+            report = crowd.run(args.game, schedule, game=game, progress=printer)
+        finally:
+            if printer is not None:
+                printer.finish()
+    charts: list[Path] = []
+    if args.chart is not None:
+        latency_chart = args.chart.with_name(f"{args.chart.stem}-latency{args.chart.suffix}")
+        charts = crowds.write_charts(report, args.chart, latency_chart)
+    if args.json:
+        print(json.dumps(report.to_json()))
+    else:
+        print(report.render(charts=[str(c) for c in charts]))
+    return 0 if report.ok else EXIT_DRIFT
+
+
+def _demo(args: argparse.Namespace) -> int:
+    try:
+        # Imported here: the local stack needs moto[server], a dev dependency.
+        from frolic import crowd as crowds  # noqa: PLC0415
+        from frolic.local import LocalStackError  # noqa: PLC0415
+    except ImportError as error:
+        raise UsageError(
+            f"frolic demo: {error.name or 'a dependency'} is missing; "
+            "install the dev extras (pip install -e '.[dev]')"
+        ) from None
+    multiplier, _ = crowds.DEMO_RUSH
+    if args.players is None:
+        rate = args.rate if args.rate is not None else crowds.DEMO_RATE
+        players = math.ceil(rate * multiplier * crowds.PLAYERS_PER_PEAK_RATE)
+    else:
+        players = args.players
+        rate = args.rate if args.rate is not None else crowds.demo_rate(players, multiplier)
+    try:
+        outcome = crowds.run_demo(
+            port=args.port,
+            players=players,
+            rate=rate,
+            out=args.out,
+            minutes=args.minutes,
+            seed=args.seed,
+            show_progress=sys.stderr.isatty(),
+            stdout=sys.stdout,
+            stderr=sys.stderr,
+        )
+    except (crowds.CrowdError, LocalStackError) as error:
+        raise UsageError(f"frolic demo: {error}") from None
+    if outcome.failure is not None:
+        print(f"frolic demo: FAILED: {outcome.failure}", file=sys.stderr)
+        return outcome.exit_code
+    print("frolic demo: ok: every play answered, reconcile clean")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -37,6 +37,8 @@ CouponCode = Annotated[
 ]
 
 MAX_RELEASE_CURVE_PARTS = 1000
+#: Weights are relative; a bound keeps their sum finite (no float overflow).
+MAX_CURVE_WEIGHT = 1e9
 MAX_META_ENTRIES = 20
 #: Free-form client context on a play (app version, campaign source): small and flat.
 Meta = dict[
@@ -136,7 +138,7 @@ class Campaign(TimeWindow):
 class GameConfig(BoundaryModel):
     """How a game hands out its coupons."""
 
-    release_curve: tuple[Annotated[float, Field(ge=0, allow_inf_nan=False)], ...] | None = Field(
+    release_curve: tuple[Annotated[float, Field(ge=0, le=MAX_CURVE_WEIGHT)], ...] | None = Field(
         default=None,
         description=(
             "Relative weights of equal parts of the window; coupons are released in "

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from frolic.auth import Principal, principal_from_event
 from frolic.dal.sessions import Sessions
 from frolic.http import (
+    documented,
     error_response,
     install_error_handlers,
     json_response,
@@ -22,10 +24,19 @@ from frolic.ingest import (
     TooManyPlaysError,
     read_play,
 )
+from frolic.models import Identifier
 from frolic.settings import Settings
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+
+
+PlayIdPath = Annotated[Identifier, Path(alias="playId", description="A play's id")]
+PLAYER_ERRORS = {
+    400: "Invalid request: `fields` names each camelCase field and what is wrong with it",
+    401: "No verified identity on the request",
+    403: "An admin token: player routes take player accounts",
+}
 
 
 def build_player_app(
@@ -48,16 +59,59 @@ def build_player_app(
     def not_found(error: PlayNotFoundError) -> Response[str]:
         return error_response(404, "not_found", "no such play")
 
-    @app.post("/plays")
+    @app.post(
+        "/plays",
+        summary="Spin the reel",
+        description="Queue a play; its result is pushed on the WebSocket and readable here.",
+        operation_id="postPlay",
+        tags=["players"],
+        responses=documented(
+            202,
+            "Queued (a resend of the same play gets the same answer)",
+            {
+                **PLAYER_ERRORS,
+                404: "No such game",
+                409: "The game is not live or open, or the playId belongs to another play",
+                413: "The body is over 16 KB",
+                429: "One play per interval: see Retry-After",
+            },
+        ),
+    )
     def post_play(play: PlayRequest) -> Response[str]:
         accepted = intake.accept(player(), play)
         return json_response(202, {"playId": accepted.play_id, "status": accepted.status})
 
-    @app.get("/plays/<play_id>")
-    def get_play(play_id: str) -> Response[str]:
+    @app.get(
+        "/plays/<playId>",
+        summary="Read one of my plays",
+        operation_id="getPlay",
+        tags=["players"],
+        responses=documented(
+            200,
+            "The play as its owner sees it",
+            {
+                **PLAYER_ERRORS,
+                404: "No such play for this player (another player's play is not found either)",
+            },
+        ),
+    )
+    def get_play(play_id: PlayIdPath) -> Response[str]:
         return json_response(200, read_play(db, settings, player(), play_id))
 
-    @app.post("/ws-ticket")
+    @app.post(
+        "/ws-ticket",
+        summary="Get a WebSocket ticket",
+        operation_id="postWsTicket",
+        tags=["players"],
+        responses=documented(
+            200,
+            "A ticket for `?ticket=`: single use, valid 30 s",
+            {
+                401: PLAYER_ERRORS[401],
+                403: PLAYER_ERRORS[403],
+            },
+        ),
+    )
     def post_ws_ticket() -> Response[str]:
         """A single-use, 30-second ticket to open the results WebSocket with."""
         ticket, expires_at = sessions.issue_ticket(player().user_id)

@@ -9,13 +9,14 @@ responses, and the caller the admin guard put in the context.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ValidationInfo
+from pydantic import AfterValidator, AwareDatetime, ValidationInfo
 
 from frolic.auth import AuthenticationError, Principal
+from frolic.http import documented
 from frolic.models import FieldError, Identifier
 
 if TYPE_CHECKING:
@@ -40,14 +41,6 @@ def _after_start(end: datetime, info: ValidationInfo) -> datetime:
 
 #: A request's end time; declare it after `start_time`, which it is checked against.
 EndTime = Annotated[AwareDatetime, AfterValidator(_after_start)]
-
-
-class ErrorBody(BaseModel):
-    """Every error the API answers: a stable code, and what to fix."""
-
-    error: str
-    message: str | None = None
-    fields: list[FieldError] | None = None
 
 
 class InvalidRequestError(ValueError):
@@ -79,13 +72,8 @@ _ERROR_DESCRIPTIONS = {
 
 def responses(status: int, description: str, *errors: int) -> dict[int, OpenAPIResponse]:
     """OpenAPI responses of an admin route: its success, the auth errors and `errors`."""
-    documented: dict[int, Any] = {status: {"description": description}}
-    for code in sorted({400, 401, 403, *errors}):
-        documented[code] = {
-            "description": _ERROR_DESCRIPTIONS[code],
-            "content": {"application/json": {"model": ErrorBody}},
-        }
-    return documented
+    codes = sorted({400, 401, 403, *errors})
+    return documented(status, description, {code: _ERROR_DESCRIPTIONS[code] for code in codes})
 
 
 def new_router() -> Router:

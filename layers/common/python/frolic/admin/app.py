@@ -29,7 +29,6 @@ from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
 from frolic.admin import (
     PRINCIPAL_CONTEXT_KEY,
-    ErrorBody,
     InvalidRequestError,
     PayloadTooLargeError,
     UnsupportedMediaTypeError,
@@ -44,6 +43,7 @@ from frolic.auth import AuthenticationError, ForbiddenError, principal_from_even
 from frolic.dal.catalog import ConflictError, InvalidFieldError
 from frolic.dal.catalog import NotFoundError as ItemNotFoundError
 from frolic.dal.pools import BudgetBelowIssuedError, NoBudgetError, UploadConflictError
+from frolic.http import ErrorBody
 from frolic.models import FieldError, InvalidTransitionError, describe_errors
 from frolic.observability import logger
 

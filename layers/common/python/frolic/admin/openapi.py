@@ -1,4 +1,4 @@
-"""Print the admin API's OpenAPI document: `python -m frolic.admin.openapi > docs/openapi.json`.
+"""Print the REST API's OpenAPI document: `python -m frolic.admin.openapi > docs/openapi.json`.
 
 The document comes from the same `build_app` the Lambda serves, so the committed copy
 can be checked against the code (tests/integration/test_admin_api.py does). Building
@@ -15,26 +15,55 @@ from typing import Any
 import boto3
 
 from frolic.admin.app import build_app, openapi_document
+from frolic.allocation.memory import InMemoryGames
 from frolic.dal.catalog import Catalog
 from frolic.dal.pools import CouponPools
 from frolic.dal.redemptions import Redemptions
 from frolic.dal.reports import GameReports
+from frolic.dal.sessions import Sessions
+from frolic.ingest import PlayIntake
+from frolic.player_api import build_player_app
 from frolic.settings import Settings
 
 #: Any region will do: the client only exists to satisfy the adapters' constructors.
 OFFLINE_REGION = "us-east-1"
 
 
-def generate() -> dict[str, Any]:
+def admin_document() -> dict[str, Any]:
+    """The admin API's own contract, as its Lambda serves it at GET /openapi.json."""
     settings = Settings()
     client = boto3.client("dynamodb", region_name=OFFLINE_REGION)
-    app = build_app(
-        Catalog(client, settings),
-        CouponPools(client, settings),
-        GameReports(client, settings),
-        Redemptions(client, settings),
+    return openapi_document(
+        build_app(
+            Catalog(client, settings),
+            CouponPools(client, settings),
+            GameReports(client, settings),
+            Redemptions(client, settings),
+        )
     )
-    return openapi_document(app)
+
+
+def generate() -> dict[str, Any]:
+    """The whole REST contract: the admin API with the players' routes merged in."""
+    settings = Settings()
+    client = boto3.client("dynamodb", region_name=OFFLINE_REGION)
+    admin = admin_document()
+    intake = PlayIntake(
+        db=client,
+        kinesis=boto3.client("kinesis", region_name=OFFLINE_REGION),
+        settings=settings,
+        games=InMemoryGames(),
+    )
+    players = openapi_document(
+        build_player_app(
+            intake=intake, db=client, settings=settings, sessions=Sessions(client, settings)
+        )
+    )
+    admin["paths"] = {**players["paths"], **admin["paths"]}
+    schemas = admin.setdefault("components", {}).setdefault("schemas", {})
+    schemas.update(players.get("components", {}).get("schemas", {}))
+    admin["info"]["title"] = "Frolic API"
+    return admin
 
 
 def render(document: dict[str, Any]) -> str:

@@ -1,0 +1,129 @@
+"""A small HTTP client for the local stack, on urllib: what the demo, the crowd and the
+e2e tests use to act as a player or a marketer over the real HTTP API.
+
+It never goes through a proxy (the stack is on loopback) and never raises for an HTTP
+status: `request` answers every status; `call` raises ApiError for 4xx/5xx when the
+caller only wants the happy path.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+from urllib.parse import quote, urlsplit
+
+from frolic.local.websocket_protocol import WebSocketClient, connect
+
+_NO_PROXY: Final = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+_UNSET: Final = object()
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    status: int
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)  # lower-case names
+
+    def json(self) -> Any:
+        return json.loads(self.body) if self.body else None
+
+
+class ApiError(Exception):
+    """An HTTP error answer to `call`: its status and decoded JSON body."""
+
+    def __init__(self, method: str, path: str, reply: Reply) -> None:
+        try:
+            body = reply.json()
+        except ValueError:
+            body = reply.body[:200].decode("utf-8", "replace")
+        code = body.get("error") if isinstance(body, dict) else None
+        super().__init__(f"{method} {path}: {reply.status} {code or body}")
+        self.status = reply.status
+        self.body = body
+
+
+class LocalClient:
+    def __init__(self, base_url: str, *, token: str | None = None, timeout: float = 10.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+
+    @property
+    def ws_url(self) -> str:
+        parts = urlsplit(self.base_url)
+        return f"ws://{parts.netloc}/ws"
+
+    def with_token(self, token: str | None) -> LocalClient:
+        return LocalClient(self.base_url, token=token, timeout=self.timeout)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = _UNSET,
+        raw: bytes | None = None,
+        content_type: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Reply:
+        """One request; `body` is sent as JSON, `raw` as is. Answers any status."""
+        sent_headers = {"Accept": "application/json", **(headers or {})}
+        data = raw
+        if body is not _UNSET:
+            data = json.dumps(body).encode()
+            sent_headers["Content-Type"] = "application/json"
+        if content_type is not None:
+            sent_headers["Content-Type"] = content_type
+        if self.token is not None:
+            sent_headers.setdefault("Authorization", f"Bearer {self.token}")
+        request = urllib.request.Request(
+            self.base_url + path, data=data, headers=sent_headers, method=method
+        )
+        try:
+            with _NO_PROXY.open(request, timeout=self.timeout) as response:
+                return Reply(
+                    response.status,
+                    response.read(),
+                    {k.lower(): v for k, v in response.headers.items()},
+                )
+        except urllib.error.HTTPError as error:
+            with error:
+                return Reply(
+                    error.code, error.read(), {k.lower(): v for k, v in error.headers.items()}
+                )
+
+    def call(self, method: str, path: str, body: Any = _UNSET) -> Any:
+        """The decoded JSON answer of a successful request, else ApiError."""
+        reply = self.request(method, path, body=body)
+        if reply.status >= 400:
+            raise ApiError(method, path, reply)
+        return reply.json()
+
+    # -- the flows every caller needs ---------------------------------------------------
+
+    def issue_token(self, user_id: str, *, admin: bool = False) -> str:
+        """A dev token from the local issuer (POST /dev/token)."""
+        answer = self.call("POST", "/dev/token", {"userId": user_id, "admin": admin})
+        token: str = answer["token"]
+        return token
+
+    def as_user(self, user_id: str, *, admin: bool = False) -> LocalClient:
+        return self.with_token(self.issue_token(user_id, admin=admin))
+
+    def ws_ticket(self) -> str:
+        ticket: str = self.call("POST", "/ws-ticket")["ticket"]
+        return ticket
+
+    def open_socket(self, *, timeout: float = 5.0) -> WebSocketClient:
+        """The player's results socket, opened with a fresh ticket."""
+        return connect(f"{self.ws_url}?ticket={quote(self.ws_ticket())}", timeout=timeout)
+
+    def play(self, play_id: str, game_id: str) -> Reply:
+        return self.request("POST", "/plays", body={"playId": play_id, "gameId": game_id})
+
+    def result(self, play_id: str) -> Reply:
+        return self.request("GET", f"/plays/{quote(play_id, safe='')}")

@@ -1,0 +1,681 @@
+"""The local gateway: one port that plays API Gateway (REST and WebSocket), the
+Management API callback, the dev token issuer and a static file server.
+
+Standard library only: a ThreadingHTTPServer, so each client connection has a thread
+(a WebSocket keeps its thread for its lifetime, reading frames and invoking the routes
+in order). Handlers run through `LocalFunctions`, one invocation at a time; the
+callback route never invokes anything, so a handler pushing to a socket from inside
+an invocation is answered at once. No input can take the gateway down: malformed HTTP
+gets a JSON 4xx, an unexpected failure a JSON 5xx, and the server keeps serving.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import json
+import logging
+import socket
+import socketserver
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import parse_qsl, unquote
+
+from frolic.auth import ADMIN_GROUP
+from frolic.local.connections import Connection, Connections
+from frolic.local.devauth import (
+    DevTokens,
+    InvalidTokenError,
+    TokenRequestError,
+    authorizer_claims,
+    bearer_token,
+    parse_token_request,
+)
+from frolic.local.events import (
+    Caller,
+    SocketInfo,
+    connect_event,
+    disconnect_event,
+    message_event,
+    new_connection_id,
+    rest_event,
+)
+from frolic.local.functions import FunctionError, LocalFunctions
+from frolic.local.routes import (
+    MethodNotAllowed,
+    RestMatch,
+    content_type,
+    match_rest,
+    static_file,
+)
+from frolic.local.websocket_protocol import (
+    MAX_MESSAGE_BYTES,
+    CloseCode,
+    ConnectionClosedError,
+    HandshakeError,
+    Message,
+    WebSocket,
+    check_client_handshake,
+    server_handshake_response,
+)
+
+log = logging.getLogger("frolic.local")
+
+#: Bodies above this are refused here; the functions hold their own, smaller limits.
+MAX_BODY_BYTES: Final = 1024 * 1024
+WS_PATH: Final = "/ws"
+CONNECTIONS_PREFIX: Final = "/@connections/"
+#: API Gateway's WebSocket limits (ARCHITECTURE §4): 10 minutes idle, 2 hours in all.
+IDLE_SECONDS: Final = 600.0
+MAX_CONNECTION_SECONDS: Final = 7200.0
+#: How long a closing handshake may wait for the peer's close frame.
+CLOSE_WAIT_SECONDS: Final = 2.0
+#: Routes a WebSocket message can select (`$request.body.action`); others go to $default.
+SOCKET_ROUTES: Final = {"play": "ingest"}
+UNAUTHORIZED: Final = {"error": "unauthenticated", "message": "Unauthorized"}
+INTERNAL_ERROR: Final = {"message": "Internal server error"}
+
+
+def route_key(text: str) -> str:
+    """API Gateway's route selection on `$request.body.action`."""
+    try:
+        parsed = json.loads(text)
+    except (ValueError, RecursionError):
+        return "$default"
+    action = parsed.get("action") if isinstance(parsed, dict) else None
+    return action if isinstance(action, str) and action in SOCKET_ROUTES else "$default"
+
+
+class Gateway:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        tokens: DevTokens,
+        web_root: Path | None,
+        status: Callable[[], dict[str, Any]],
+    ) -> None:
+        self.tokens = tokens
+        self.web_root = web_root
+        self.status = status
+        self.connections = Connections()
+        self.functions: LocalFunctions | None = None
+        self.stopping = False
+        self._server = _Server(host, port, self)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    def attach(self, functions: LocalFunctions) -> None:
+        """The functions are loaded once the port is known (their settings name it)."""
+        self.functions = functions
+
+    def start(self) -> None:
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.2},
+            name="frolic-local-gateway",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.stopping = True
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join()
+        self.connections.close_all(CloseCode.GOING_AWAY, "the local stack is stopping")
+        self._server.drop_clients(timeout=5.0)
+        self._server.server_close()
+
+    # -- WebSocket ----------------------------------------------------------------------
+
+    def serve_socket(self, connection: Connection) -> None:
+        """Read the connection's messages until it ends, then `$disconnect`."""
+        ws = connection.socket
+        code, reason = int(CloseCode.ABNORMAL), "connection lost"
+        try:
+            while True:
+                if ws.close_sent and connection.closing_since is None:
+                    connection.closing_since = time.monotonic()
+                if (
+                    connection.closing_since is not None
+                    and time.monotonic() - connection.closing_since > CLOSE_WAIT_SECONDS
+                ):
+                    break
+                try:
+                    message = ws.recv(timeout=1.0)
+                except TimeoutError:
+                    self._enforce_limits(connection)
+                    continue
+                except ConnectionClosedError as closed:
+                    code, reason = closed.code, closed.reason
+                    break
+                connection.touch()
+                self._on_message(connection, message)
+        finally:
+            self.connections.remove(connection.connection_id)
+            ws.release()
+            if not self.stopping:
+                self._invoke_quietly(
+                    "ws_connect", disconnect_event(connection.info, status_code=code, reason=reason)
+                )
+
+    def _enforce_limits(self, connection: Connection) -> None:
+        now = time.monotonic()
+        if self.stopping:
+            connection.socket.abort()
+        elif connection.closing_since is None and (
+            now - connection.last_active > IDLE_SECONDS
+            or now - connection.opened > MAX_CONNECTION_SECONDS
+        ):
+            self.connections.close(connection.connection_id, CloseCode.GOING_AWAY, "Going away")
+
+    def _on_message(self, connection: Connection, message: Message) -> None:
+        if message.text is None:
+            body, is_base64, route = base64.b64encode(message.data).decode(), True, "$default"
+        else:
+            body, is_base64, route = message.text, False, route_key(message.text)
+        function = SOCKET_ROUTES.get(route, "ws_connect")
+        event = message_event(
+            connection.info, route_key=route, body=body, is_base64_encoded=is_base64
+        )
+        if not self._invoke_quietly(function, event):
+            # What API Gateway tells a client whose integration failed.
+            reply = {
+                **INTERNAL_ERROR,
+                "connectionId": connection.connection_id,
+                "requestId": event["requestContext"]["requestId"],
+            }
+            self.connections.post(connection.connection_id, json.dumps(reply).encode())
+
+    def _invoke_quietly(self, function: str, event: dict[str, Any]) -> bool:
+        """Invoke for effect; False when the function failed (already logged)."""
+        if self.functions is None:
+            return False
+        try:
+            self.functions.invoke(function, event)
+        except FunctionError:
+            return False
+        return True
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # a crowd connects in bursts
+
+    def __init__(self, host: str, port: int, gateway: Gateway) -> None:
+        self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.gateway = gateway
+        self._clients_changed = threading.Condition()
+        self._clients: set[socket.socket] = set()
+        super().__init__((host, port), _Handler)
+
+    def server_bind(self) -> None:
+        """Bind without HTTPServer's reverse DNS lookup of the host (no network)."""
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name = str(host)
+        self.server_port = int(port)
+
+    def track(self, client: socket.socket) -> None:
+        with self._clients_changed:
+            self._clients.add(client)
+
+    def untrack(self, client: socket.socket) -> None:
+        with self._clients_changed:
+            self._clients.discard(client)
+            self._clients_changed.notify_all()
+
+    def drop_clients(self, timeout: float) -> None:
+        """Wake every handler thread (idle keep-alive ones included) and wait a little
+        for them to end, so no request is still running when moto goes away."""
+        with self._clients_changed:
+            clients = list(self._clients)
+        for client in clients:
+            with contextlib.suppress(OSError):
+                client.shutdown(socket.SHUT_RDWR)
+        with self._clients_changed:
+            self._clients_changed.wait_for(lambda: not self._clients, timeout)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        log.exception("gateway: unexpected error serving %s", client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+    default_request_version = "HTTP/1.0"  # so even a garbled request line gets a status
+    server_version = "FrolicLocal"
+    sys_version = ""
+    timeout = 30.0  # idle keep-alive connections end after this
+
+    # -- plumbing -----------------------------------------------------------------------
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.track(self.connection)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        except OSError:
+            pass
+        finally:
+            self.server.untrack(self.connection)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("gateway %s: %s", self.address_string(), format % args)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own refusals (bad request line, headers too long, unknown
+        method) as JSON; the connection is closed after them. An unknown method is the
+        client's mistake: 405, as API Gateway answers, never a 5xx."""
+        if code == HTTPStatus.NOT_IMPLEMENTED:
+            code = HTTPStatus.METHOD_NOT_ALLOWED
+        try:
+            phrase = HTTPStatus(code).phrase
+        except ValueError:
+            phrase = "error"
+        self._json(
+            code,
+            {"error": phrase.lower().replace(" ", "_"), "message": message or phrase},
+            close=True,
+        )
+
+    @property
+    def gateway(self) -> Gateway:
+        return self.server.gateway
+
+    def _send(
+        self,
+        status: int,
+        body: bytes,
+        content_type_value: str | None,
+        headers: Iterable[tuple[str, str]] = (),
+        *,
+        close: bool = False,
+    ) -> None:
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
+        if content_type_value:
+            self.send_header("Content-Type", content_type_value)
+        self.send_header("Content-Length", str(len(body)))
+        if close or self.gateway.stopping:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _json(
+        self,
+        status: int,
+        payload: Any,
+        headers: Iterable[tuple[str, str]] = (),
+        *,
+        close: bool = False,
+    ) -> None:
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        self._send(status, body, "application/json", headers, close=close)
+
+    def _lower_headers(self) -> dict[str, str]:
+        return {name.lower(): value for name, value in self.headers.items()}
+
+    def _caller(self) -> Caller:
+        return Caller(str(self.client_address[0]), self.headers.get("User-Agent", ""))
+
+    def _domain(self) -> str:
+        return self.headers.get("Host") or f"{self.server.server_name}:{self.gateway.port}"
+
+    # -- dispatch -----------------------------------------------------------------------
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    def do_HEAD(self) -> None:
+        self._dispatch()
+
+    def do_POST(self) -> None:
+        self._dispatch()
+
+    def do_PUT(self) -> None:
+        self._dispatch()
+
+    def do_PATCH(self) -> None:
+        self._dispatch()
+
+    def do_DELETE(self) -> None:
+        self._dispatch()
+
+    def do_OPTIONS(self) -> None:
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        try:
+            self._route()
+        except (ConnectionError, TimeoutError):
+            self.close_connection = True
+        except Exception:
+            log.exception("gateway: %s %s failed", self.command, self.path[:200])
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self._json(500, {"error": "internal_error", "message": "the gateway failed"})
+
+    def _route(self) -> None:
+        raw_path, _, query = self.path.partition("?")
+        if not raw_path.startswith("/"):
+            self._json(400, {"error": "bad_request", "message": "the path must start with /"})
+            return
+        if raw_path == WS_PATH:
+            self._upgrade(query)
+            return
+        body = self._read_body()
+        if body is None:
+            return
+        if raw_path.startswith(CONNECTIONS_PREFIX):
+            self._management(raw_path[len(CONNECTIONS_PREFIX) :], body)
+            return
+        if raw_path == "/dev/token":
+            self._dev_token(body)
+            return
+        if raw_path == "/dev/status":
+            self._dev_status()
+            return
+        path = unquote(raw_path)
+        match = match_rest(self.command, path)
+        if isinstance(match, RestMatch):
+            self._rest(match, path, query, body)
+            return
+        if isinstance(match, MethodNotAllowed):
+            self._method_not_allowed(match.allowed)
+            return
+        if self.command in ("GET", "HEAD"):
+            file = static_file(self.gateway.web_root, raw_path)
+            if file is not None:
+                self._file(file)
+                return
+        self._json(404, {"error": "not_found", "message": "no such route"})
+
+    def _method_not_allowed(self, allowed: Iterable[str]) -> None:
+        methods = ", ".join(allowed)
+        self._json(
+            405,
+            {"error": "method_not_allowed", "message": f"use {methods}"},
+            [("Allow", methods)],
+        )
+
+    def _read_body(self) -> bytes | None:
+        """The request body, or None once a refusal has been sent."""
+        if self.headers.get("Transfer-Encoding"):
+            # A bad request as API Gateway sees it (400), not a status the API never lists.
+            self._json(
+                400,
+                {"error": "bad_request", "message": "send a Content-Length, not chunks"},
+                close=True,
+            )
+            return None
+        declared = self.headers.get("Content-Length")
+        if declared is None:
+            return b""
+        try:
+            size = int(declared)
+            if size < 0:
+                raise ValueError(declared)
+        except ValueError:
+            self._json(
+                400, {"error": "bad_request", "message": "invalid Content-Length"}, close=True
+            )
+            return None
+        if size > MAX_BODY_BYTES:
+            self._json(
+                413,
+                {
+                    "error": "payload_too_large",
+                    "message": f"request bodies are limited to {MAX_BODY_BYTES} bytes",
+                },
+                close=True,
+            )
+            return None
+        body = self.rfile.read(size)
+        if len(body) != size:
+            self.close_connection = True
+            return None
+        return body
+
+    # -- REST ---------------------------------------------------------------------------
+
+    def _claims(self) -> dict[str, Any] | None:
+        token = bearer_token(self.headers.get("Authorization"))
+        if token is None:
+            return None
+        try:
+            return self.gateway.tokens.verify(token)
+        except InvalidTokenError:
+            return None
+
+    def _rest(self, match: RestMatch, path: str, query: str, body: bytes) -> None:
+        claims = None
+        if not match.route.public:
+            verified = self._claims()
+            if verified is None:
+                self._json(401, UNAUTHORIZED, [("WWW-Authenticate", "Bearer")])
+                return
+            claims = authorizer_claims(verified)
+        functions = self.gateway.functions
+        if functions is None or self.gateway.stopping:
+            self._json(503, {"message": "Service Unavailable"}, close=True)
+            return
+        event = rest_event(
+            method=self.command,
+            path=path,
+            resource=match.route.resource,
+            path_parameters=match.path_parameters,
+            query=parse_qsl(query, keep_blank_values=True),
+            headers=list(self.headers.items()),
+            body=body,
+            claims=claims,
+            caller=self._caller(),
+            domain=self._domain(),
+        )
+        try:
+            response = functions.invoke(match.route.function, event)
+        except FunctionError:
+            self._json(502, INTERNAL_ERROR)
+            return
+        self._proxy_response(response)
+
+    def _proxy_response(self, response: Any) -> None:
+        """A Lambda proxy answer on the wire; a malformed one is API Gateway's 502."""
+        status = response.get("statusCode", 200) if isinstance(response, Mapping) else None
+        if not isinstance(status, int) or not 100 <= status <= 599:
+            log.warning("gateway: a function answered without a valid statusCode")
+            self._json(502, INTERNAL_ERROR)
+            return
+        assert isinstance(response, Mapping)
+        body = response.get("body") or ""
+        try:
+            if not isinstance(body, str):
+                raise TypeError("body must be a string")
+            raw = base64.b64decode(body) if response.get("isBase64Encoded") else body.encode()
+        except (TypeError, ValueError, binascii.Error):
+            log.warning("gateway: a function answered with an unreadable body")
+            self._json(502, INTERNAL_ERROR)
+            return
+        headers: list[tuple[str, str]] = []
+        seen: set[str] = set()
+        skipped = {"content-length", "transfer-encoding", "connection", "content-type"}
+        media = "application/json"
+        for name, value in (response.get("headers") or {}).items():
+            if str(name).lower() == "content-type":
+                media = str(value)
+            elif str(name).lower() not in skipped:
+                headers.append((str(name), str(value)))
+                seen.add(str(name).lower())
+        for name, values in (response.get("multiValueHeaders") or {}).items():
+            lowered = str(name).lower()
+            if lowered in seen or lowered in skipped or not isinstance(values, list):
+                continue
+            headers += [(str(name), str(value)) for value in values]
+        self._send(status, raw, media, headers)
+
+    # -- dev routes ---------------------------------------------------------------------
+
+    def _dev_token(self, body: bytes) -> None:
+        if self.command != "POST":
+            self._method_not_allowed(["POST"])
+            return
+        try:
+            request = parse_token_request(body)
+        except TokenRequestError as error:
+            self._json(
+                400,
+                {
+                    "error": "invalid_request",
+                    "message": "the request is not valid",
+                    "fields": [{"field": error.field, "message": error.message}],
+                },
+            )
+            return
+        token = self.gateway.tokens.issue(request.user_id, admin=request.admin)
+        self._json(200, {"token": token, "userId": request.user_id, "admin": request.admin})
+
+    def _dev_status(self) -> None:
+        if self.command != "GET":
+            self._method_not_allowed(["GET"])
+            return
+        claims = self._claims()
+        if claims is None:
+            self._json(401, UNAUTHORIZED)
+            return
+        if ADMIN_GROUP not in (claims.get("cognito:groups") or []):
+            self._json(403, {"error": "forbidden", "message": "the status is for admins"})
+            return
+        self._json(200, self.gateway.status())
+
+    # -- Management API -----------------------------------------------------------------
+
+    def _management(self, encoded_id: str, body: bytes) -> None:
+        """`@connections/{id}`: POST writes a message, GET describes, DELETE closes.
+
+        Only SigV4-signed calls are served (the signature itself is not checked: the
+        stack's credentials are fake); a web page cannot send that header without a CORS
+        preflight this gateway never grants, so it cannot push to players.
+        """
+        if not self.headers.get("Authorization", "").startswith("AWS4-HMAC-SHA256 "):
+            self._json(403, {"message": "Missing Authentication Token"})
+            return
+        connection_id = unquote(encoded_id)  # ids are base64: '/' and '=' come encoded
+        if not connection_id or "/" in encoded_id:
+            self._json(400, {"message": "Invalid connectionId"}, [_error_type("BadRequest")])
+            return
+        connections = self.gateway.connections
+        if self.command == "POST":
+            if len(body) > MAX_MESSAGE_BYTES:
+                self._json(
+                    413,
+                    {"message": f"messages are limited to {MAX_MESSAGE_BYTES} bytes"},
+                    [_error_type("PayloadTooLargeException")],
+                )
+            elif connections.post(connection_id, body):
+                self._send(200, b"", None)
+            else:
+                self._gone()
+        elif self.command == "GET":
+            connection = connections.get(connection_id)
+            if connection is None:
+                self._gone()
+            else:
+                self._json(200, connection.describe())
+        elif self.command == "DELETE":
+            if connections.close(connection_id, CloseCode.NORMAL, ""):
+                self._send(204, b"", None)
+            else:
+                self._gone()
+        else:
+            self._method_not_allowed(["POST", "GET", "DELETE"])
+
+    def _gone(self) -> None:
+        self._json(
+            410,
+            {"__type": "GoneException", "message": None},
+            [_error_type("GoneException")],
+        )
+
+    # -- static files -------------------------------------------------------------------
+
+    def _file(self, path: Path) -> None:
+        try:
+            data = path.read_bytes()
+        except OSError:
+            self._json(404, {"error": "not_found", "message": "no such page"})
+            return
+        self._send(
+            200,
+            data,
+            content_type(path),
+            [("Cache-Control", "no-cache"), ("X-Content-Type-Options", "nosniff")],
+        )
+
+    # -- WebSocket upgrade --------------------------------------------------------------
+
+    def _upgrade(self, query: str) -> None:
+        gateway = self.gateway
+        try:
+            key = check_client_handshake(self.command, self._lower_headers())
+        except HandshakeError as error:
+            self._json(
+                error.status,
+                {"error": "bad_handshake", "message": error.message},
+                list(error.headers.items()),
+                close=True,
+            )
+            return
+        if self.headers.get("Content-Length") not in (None, "0"):
+            self._json(400, {"error": "bad_handshake", "message": "no body"}, close=True)
+            return
+        if gateway.functions is None or gateway.stopping:
+            self._json(503, {"message": "Service Unavailable"}, close=True)
+            return
+        info = SocketInfo(
+            connection_id=new_connection_id(),
+            connected_at_ms=int(time.time() * 1000),
+            caller=self._caller(),
+            domain=self._domain(),
+        )
+        event = connect_event(
+            info,
+            headers=list(self.headers.items()),
+            query=parse_qsl(query, keep_blank_values=True),
+        )
+        try:
+            answer = gateway.functions.invoke("ws_connect", event)
+        except FunctionError:
+            self._json(500, INTERNAL_ERROR, close=True)
+            return
+        status = answer.get("statusCode", 200) if isinstance(answer, Mapping) else 200
+        if not isinstance(status, int) or not 200 <= status < 300:
+            self.close_connection = True
+            self._proxy_response(answer)
+            return
+        self.close_connection = True
+        self.wfile.write(server_handshake_response(key))
+        connection = Connection(info, WebSocket(self.connection, is_client=False))
+        gateway.connections.add(connection)
+        log.debug("gateway: socket %s open", info.connection_id)
+        gateway.serve_socket(connection)
+
+
+def _error_type(name: str) -> tuple[str, str]:
+    """The header botocore reads an API Gateway error's code from."""
+    return ("x-amzn-ErrorType", name)

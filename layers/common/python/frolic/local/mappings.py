@@ -1,0 +1,551 @@
+"""Lambda's event-source mappings for streams, emulated: poll, filter, batch, invoke,
+checkpoint, retry, bisect, give up onto an on-failure list.
+
+The semantics are the documented ones, with the settings infra/constructs/stream.py
+deploys (checked against it by tests/e2e/test_mapping_semantics.py):
+
+- Each shard is read in order by its own poller thread, from TRIM_HORIZON.
+- Records that do not match the mapping's filter are dropped (they count as done).
+- A batch that succeeds is checkpointed whole. With ReportBatchItemFailures, a
+  response naming failed records checkpoints before the lowest failed sequence number
+  and retries from it; a failure entry that names no record of the batch makes the
+  whole batch fail.
+- A function error bisects the batch (splitting does not use up retries) until single
+  records are retried on their own.
+- Retries are bounded, and records older than the maximum record age are not sent
+  again. Either way the records' coordinates (shard, first and last sequence numbers,
+  never their content) go to the on-failure list, which keeps the last N entries, and
+  the shard moves on: a poison record cannot hold it back.
+
+The expiry mapping differs in one respect: it hands its function each pending play only
+once the play's deadline has passed, instead of invoking at once and letting the
+function sleep. The function's own wait is then zero, so it can share the single
+invocation lock without blocking deliver or anyone else (see `functions`); what the
+tables see is the same.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import logging
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Final, Protocol
+
+from botocore.exceptions import ClientError
+
+from frolic.local.functions import ACCOUNT, REGION, FunctionError, function_arn
+from frolic.models import PlayStatus
+
+if TYPE_CHECKING:
+    from mypy_boto3_kinesis import KinesisClient
+
+log = logging.getLogger("frolic.local")
+
+FINAL_STATUSES: Final = tuple(status.value for status in PlayStatus if status.is_final)
+#: How many on-failure entries are kept (the newest): memory stays flat.
+FAILURES_KEPT: Final = 100
+#: Records read ahead of the function per shard; polling pauses beyond it.
+MAX_BACKLOG: Final = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class MappingConfig:
+    name: str
+    function: str
+    batch_size: int
+    retries: int
+    max_record_age_seconds: float
+    bisect_on_error: bool = True
+    report_batch_item_failures: bool = True
+    #: A Lambda filter pattern: nested keys, lists of accepted values at the leaves.
+    filter_pattern: Mapping[str, Any] | None = None
+    poll_seconds: float = 0.2
+
+
+#: infra/constructs/stream.py: batch 100, bisect, 3 retries, 60 s, partial responses.
+ALLOCATE: Final = MappingConfig(
+    name="allocate",
+    function="allocate",
+    batch_size=100,
+    retries=3,
+    max_record_age_seconds=60.0,
+)
+#: Only results whose new image is final.
+DELIVER: Final = MappingConfig(
+    name="deliver",
+    function="deliver",
+    batch_size=100,
+    retries=10,
+    max_record_age_seconds=3600.0,
+    filter_pattern={"dynamodb": {"NewImage": {"status": {"S": list(FINAL_STATUSES)}}}},
+)
+#: Only INSERTs of pending plays.
+EXPIRY: Final = MappingConfig(
+    name="expiry",
+    function="expiry",
+    batch_size=500,
+    retries=10,
+    max_record_age_seconds=3600.0,
+    filter_pattern={
+        "eventName": ["INSERT"],
+        "dynamodb": {"NewImage": {"status": {"S": [PlayStatus.PENDING.value]}}},
+    },
+)
+
+
+def matches(pattern: Mapping[str, Any], data: Any) -> bool:
+    """Lambda event filtering for the subset the mappings use: every key of the pattern
+    must be present, nested objects match recursively, and a list at a leaf lists the
+    values accepted there."""
+    if not isinstance(data, Mapping):
+        return False
+    for key, rule in pattern.items():
+        if key not in data:
+            return False
+        value = data[key]
+        if isinstance(rule, Mapping):
+            if not matches(rule, value):
+                return False
+        elif value not in rule:
+            return False
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class StreamRecord:
+    """One record as read: its sequence number, arrival time, and the Lambda event
+    record built from it."""
+
+    sequence: str
+    arrival: float
+    event: dict[str, Any]
+
+
+def _iso(epoch: float) -> str:
+    return (
+        datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    )
+
+
+class FailureList:
+    """The on-failure destination: the newest entries, each the coordinates of records
+    given up on, in the shape Lambda sends to an SQS on-failure queue."""
+
+    def __init__(self, kept: int = FAILURES_KEPT) -> None:
+        self._lock = threading.Lock()
+        self._entries: deque[dict[str, Any]] = deque(maxlen=kept)
+        self.total = 0
+
+    def add(self, entry: dict[str, Any]) -> None:
+        with self._lock:
+            self._entries.append(entry)
+            self.total += 1
+
+    def entries(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._entries)
+
+
+@dataclass
+class MappingStats:
+    batches: int = 0
+    records: int = 0
+    filtered: int = 0
+    function_errors: int = 0
+    partial_failures: int = 0
+    retries: int = 0
+    bisections: int = 0
+    records_failed: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, **counts: int) -> None:
+        with self._lock:
+            for name, count in counts.items():
+                setattr(self, name, getattr(self, name) + count)
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "_lock"}
+
+
+@dataclass(frozen=True, slots=True)
+class ShardCoordinates:
+    kind: str  # "kinesis" or "dynamodb"
+    stream_arn: str
+    shard_id: str
+
+
+def _backoff_seconds(attempt: int) -> float:
+    return float(min(0.1 * 2**attempt, 2.0))
+
+
+class BatchRunner:
+    """One shard's batches through one function, with the mapping's retry semantics.
+
+    `pause(seconds)` waits between retries and says False when the stack is stopping;
+    the batch is then left unfinished, as a stopped mapping leaves it.
+    """
+
+    def __init__(
+        self,
+        config: MappingConfig,
+        shard: ShardCoordinates,
+        *,
+        invoke: Callable[[dict[str, Any]], Any],
+        failures: FailureList,
+        stats: MappingStats,
+        clock: Callable[[], float] = time.time,
+        pause: Callable[[float], bool] = lambda seconds: True,
+    ) -> None:
+        self._config = config
+        self._shard = shard
+        self._invoke = invoke
+        self._failures = failures
+        self._stats = stats
+        self._clock = clock
+        self._pause = pause
+
+    def run(self, records: Sequence[StreamRecord]) -> bool:
+        """Process the records to the end (done or given up); False if interrupted."""
+        work: deque[tuple[list[StreamRecord], int]] = deque([(list(records), 0)])
+        while work:
+            batch, attempts = work.popleft()
+            batch = self._drop_expired(batch, attempts)
+            if not batch:
+                continue
+            self._stats.add(batches=1, records=len(batch))
+            function_error = False
+            try:
+                response = self._invoke({"Records": [copy.deepcopy(r.event) for r in batch]})
+            except FunctionError:
+                self._stats.add(function_errors=1)
+                if self._config.bisect_on_error and len(batch) > 1:
+                    middle = len(batch) // 2
+                    work.appendleft((batch[middle:], attempts))
+                    work.appendleft((batch[:middle], attempts))
+                    self._stats.add(bisections=1)
+                    continue
+                retry_from, function_error = 0, True
+            else:
+                found = self._first_failed(batch, response)
+                if found is None:
+                    continue  # checkpointed whole
+                self._stats.add(partial_failures=1)
+                retry_from = found
+            rest = batch[retry_from:]  # everything before it is checkpointed
+            if attempts >= self._config.retries:
+                self._give_up(rest, "RetryAttemptsExhausted", attempts + 1, function_error)
+                continue
+            self._stats.add(retries=1)
+            if not self._pause(_backoff_seconds(attempts)):
+                return False
+            work.appendleft((rest, attempts + 1))
+        return True
+
+    def _first_failed(self, batch: list[StreamRecord], response: Any) -> int | None:
+        """Where to retry from, or None when the response reports full success."""
+        if not self._config.report_batch_item_failures or not isinstance(response, Mapping):
+            return None
+        failures = response.get("batchItemFailures")
+        if not failures:
+            return None
+        if not isinstance(failures, list):
+            return 0
+        positions = {record.sequence: index for index, record in enumerate(batch)}
+        found: list[int] = []
+        for failure in failures:
+            identifier = failure.get("itemIdentifier") if isinstance(failure, Mapping) else None
+            if not isinstance(identifier, str) or identifier not in positions:
+                return 0  # null, empty or unknown identifier: the whole batch failed
+            found.append(positions[identifier])
+        return min(found)
+
+    def _drop_expired(self, batch: list[StreamRecord], attempts: int) -> list[StreamRecord]:
+        oldest_allowed = self._clock() - self._config.max_record_age_seconds
+        stale = [record for record in batch if record.arrival < oldest_allowed]
+        if stale:
+            self._give_up(stale, "RecordAgeExceeded", attempts, function_error=False)
+            return [record for record in batch if record.arrival >= oldest_allowed]
+        return batch
+
+    def _give_up(
+        self,
+        records: list[StreamRecord],
+        condition: str,
+        invocations: int,
+        function_error: bool,
+    ) -> None:
+        first, last = records[0], records[-1]
+        info_key = "KinesisBatchInfo" if self._shard.kind == "kinesis" else "DDBStreamBatchInfo"
+        response_context: dict[str, Any] = {"statusCode": 200, "executedVersion": "$LATEST"}
+        if function_error:
+            response_context["functionError"] = "Unhandled"
+        self._failures.add(
+            {
+                "mapping": self._config.name,
+                "requestContext": {
+                    "requestId": str(uuid.uuid4()),
+                    "functionArn": function_arn(self._config.function),
+                    "condition": condition,
+                    "approximateInvokeCount": invocations,
+                },
+                "responseContext": response_context,
+                "version": "1.0",
+                "timestamp": _iso(self._clock()),
+                info_key: {
+                    "shardId": self._shard.shard_id,
+                    "startSequenceNumber": first.sequence,
+                    "endSequenceNumber": last.sequence,
+                    "approximateArrivalOfFirstRecord": _iso(first.arrival),
+                    "approximateArrivalOfLastRecord": _iso(last.arrival),
+                    "batchSize": len(records),
+                    "streamArn": self._shard.stream_arn,
+                },
+            }
+        )
+        self._stats.add(records_failed=len(records))
+        log.warning(
+            "%s mapping gave up on %d record(s) of %s (%s, sequence %s to %s)",
+            self._config.name,
+            len(records),
+            self._shard.shard_id,
+            condition,
+            first.sequence,
+            last.sequence,
+        )
+
+
+# -- reading the streams ------------------------------------------------------------------
+
+
+class ShardSource(Protocol):
+    coordinates: ShardCoordinates
+
+    def fetch(self, limit: int) -> list[StreamRecord]:
+        """The next records after those already returned (none when caught up)."""
+        ...
+
+
+def _epoch(value: Any) -> float:
+    return value.timestamp() if isinstance(value, datetime) else float(value)
+
+
+def _json_ready(value: Any) -> Any:
+    """A boto3 stream record as Lambda's JSON has it: binary attributes in base64."""
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(value).decode()
+    if isinstance(value, Mapping):
+        return {key: _json_ready(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_json_ready(item) for item in value]
+    return value
+
+
+class KinesisShard:
+    def __init__(self, client: KinesisClient, *, stream_name: str, coordinates: ShardCoordinates):
+        self.coordinates = coordinates
+        self._client = client
+        self._stream_name = stream_name
+        self._iterator: str | None = None
+        self._last_sequence: str | None = None
+
+    def fetch(self, limit: int) -> list[StreamRecord]:
+        if self._iterator is None:
+            self._iterator = self._start()
+        try:
+            response = self._client.get_records(ShardIterator=self._iterator, Limit=limit)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ExpiredIteratorException":
+                self._iterator = None
+                return []
+            raise
+        self._iterator = response.get("NextShardIterator")
+        records = [self._record(raw) for raw in response["Records"]]
+        if records:
+            self._last_sequence = records[-1].sequence
+        return records
+
+    def _start(self) -> str:
+        shard_id = self.coordinates.shard_id
+        if self._last_sequence is None:
+            return self._client.get_shard_iterator(
+                StreamName=self._stream_name, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
+            )["ShardIterator"]
+        return self._client.get_shard_iterator(
+            StreamName=self._stream_name,
+            ShardId=shard_id,
+            ShardIteratorType="AFTER_SEQUENCE_NUMBER",
+            StartingSequenceNumber=self._last_sequence,
+        )["ShardIterator"]
+
+    def _record(self, raw: Mapping[str, Any]) -> StreamRecord:
+        sequence = str(raw["SequenceNumber"])
+        arrival = _epoch(raw["ApproximateArrivalTimestamp"])
+        event = {
+            "kinesis": {
+                "kinesisSchemaVersion": "1.0",
+                "partitionKey": raw["PartitionKey"],
+                "sequenceNumber": sequence,
+                "data": base64.b64encode(raw["Data"]).decode(),
+                "approximateArrivalTimestamp": arrival,
+            },
+            "eventSource": "aws:kinesis",
+            "eventVersion": "1.0",
+            "eventID": f"{self.coordinates.shard_id}:{sequence}",
+            "eventName": "aws:kinesis:record",
+            "invokeIdentityArn": f"arn:aws:iam::{ACCOUNT}:role/frolic-local-allocate",
+            "awsRegion": REGION,
+            "eventSourceARN": self.coordinates.stream_arn,
+        }
+        return StreamRecord(sequence, arrival, event)
+
+
+class DynamoStreamShard:
+    """The results stream's shard, read with a fresh iterator on every poll.
+
+    Following NextShardIterator is not safe on an unpatched moto (see moto_patches): a
+    cancelled TransactWriteItems rolls its tables back by swapping in copies, and
+    iterators bound to the old copy's stream see the cancelled writes (a phantom `won`)
+    and never anything written after. GetShardIterator resolves the live table each
+    time, and since moto serves one request at a time, a poll never falls between a
+    write and its rollback; so this holds even if the patch could not be applied.
+    """
+
+    def __init__(self, client: Any, *, coordinates: ShardCoordinates) -> None:
+        # No type stubs for the dynamodbstreams client in the dev set.
+        self.coordinates = coordinates
+        self._client = client
+        self._last_sequence: str | None = None
+
+    def fetch(self, limit: int) -> list[StreamRecord]:
+        arguments: dict[str, str] = {
+            "StreamArn": self.coordinates.stream_arn,
+            "ShardId": self.coordinates.shard_id,
+            "ShardIteratorType": "TRIM_HORIZON",
+        }
+        if self._last_sequence is not None:
+            arguments["ShardIteratorType"] = "AFTER_SEQUENCE_NUMBER"
+            arguments["SequenceNumber"] = self._last_sequence
+        iterator = self._client.get_shard_iterator(**arguments)["ShardIterator"]
+        response = self._client.get_records(ShardIterator=iterator, Limit=limit)
+        records = [self._record(raw) for raw in response["Records"]]
+        if records:
+            self._last_sequence = records[-1].sequence
+        return records
+
+    def _record(self, raw: Mapping[str, Any]) -> StreamRecord:
+        body = dict(raw["dynamodb"])
+        created = body.get("ApproximateCreationDateTime")
+        arrival = _epoch(created) if created is not None else time.time()
+        body["ApproximateCreationDateTime"] = arrival
+        event: dict[str, Any] = _json_ready({**raw, "dynamodb": body})
+        event.pop("ResponseMetadata", None)
+        event["eventSourceARN"] = self.coordinates.stream_arn
+        return StreamRecord(str(body["SequenceNumber"]), arrival, event)
+
+
+class ShardPoller:
+    """One mapping on one shard, in a thread of its own: fetch, filter, hold until due,
+    run. An unexpected error is logged and the poller carries on after a pause."""
+
+    def __init__(
+        self,
+        config: MappingConfig,
+        source: ShardSource,
+        runner: BatchRunner,
+        stats: MappingStats,
+        stop: threading.Event,
+        *,
+        due_at: Callable[[StreamRecord], float] | None = None,
+        max_backlog: int = MAX_BACKLOG,
+    ) -> None:
+        self.config = config
+        self._source = source
+        self._runner = runner
+        self._stats = stats
+        self._stop = stop
+        self._due_at = due_at
+        self._max_backlog = max_backlog
+        self._pending: deque[StreamRecord] = deque()
+        self._thread = threading.Thread(
+            target=self._run,
+            name=f"frolic-local-{config.name}-{source.coordinates.shard_id}",
+            daemon=True,
+        )
+
+    @property
+    def backlog(self) -> int:
+        return len(self._pending)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def join(self, timeout: float) -> None:
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                fetched = self._fetch()
+                batch = self._take_due()
+                if batch:
+                    if not self._runner.run(batch):
+                        return
+                    continue
+                if fetched:
+                    continue  # maybe more behind them: read on at once
+                self._stop.wait(self._idle_seconds())
+            except Exception:
+                log.exception(
+                    "%s mapping on %s: polling failed; trying again",
+                    self.config.name,
+                    self._source.coordinates.shard_id,
+                )
+                self._stop.wait(1.0)
+
+    def _fetch(self) -> int:
+        if len(self._pending) >= self._max_backlog:
+            return 0
+        records = self._source.fetch(min(self.config.batch_size, 1000))
+        pattern = self.config.filter_pattern
+        kept = [r for r in records if pattern is None or matches(pattern, r.event)]
+        if len(kept) < len(records):
+            self._stats.add(filtered=len(records) - len(kept))
+        self._pending.extend(kept)
+        return len(records)
+
+    def _take_due(self) -> list[StreamRecord]:
+        now = time.time()
+        batch: list[StreamRecord] = []
+        while self._pending and len(batch) < self.config.batch_size:
+            if self._due_at is not None and self._due_at(self._pending[0]) > now:
+                break
+            batch.append(self._pending.popleft())
+        return batch
+
+    def _idle_seconds(self) -> float:
+        wait = self.config.poll_seconds
+        if self._pending and self._due_at is not None:
+            wait = min(wait, self._due_at(self._pending[0]) - time.time())
+        return max(0.01, wait)
+
+
+def play_deadline(expiry_seconds: float) -> Callable[[StreamRecord], float]:
+    """When a pending play's record is due at the expiry function: arrival + reel +
+    grace, read from the new image as the function reads it."""
+
+    def due_at(record: StreamRecord) -> float:
+        image = record.event.get("dynamodb", {}).get("NewImage", {})
+        try:
+            return float(image["arrivalTs"]["N"]) + expiry_seconds
+        except (KeyError, TypeError, ValueError):
+            return 0.0  # let the function judge the record
+
+    return due_at

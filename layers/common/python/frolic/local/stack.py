@@ -1,0 +1,380 @@
+"""The whole system in one process: moto, the local gateway, the functions and the
+stream mappings, started and stopped together.
+
+    with LocalStack("127.0.0.1", 0) as stack:   # port 0: any free port
+        stack.base_url, stack.ws_url, stack.moto_url
+
+The handlers read their settings from the environment, once, as in Lambda. So the
+stack sets the environment first (moto's endpoint, fake credentials, the callback URL,
+a fresh draw key), clears the caches that hold settings and clients, and only then
+loads the functions; `stop` puts the environment and the caches back. One stack runs
+per process at a time: the environment and moto's backends are process-wide.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import secrets
+import threading
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Final, Self
+
+import boto3
+
+from frolic.dal import clients
+from frolic.dal.schema import create_tables
+from frolic.local.devauth import DevTokens
+from frolic.local.functions import REGION, LocalFunctions
+from frolic.local.gateway import WS_PATH, Gateway
+from frolic.local.mappings import (
+    ALLOCATE,
+    DELIVER,
+    EXPIRY,
+    BatchRunner,
+    DynamoStreamShard,
+    FailureList,
+    KinesisShard,
+    MappingConfig,
+    MappingStats,
+    ShardCoordinates,
+    ShardPoller,
+    ShardSource,
+    StreamRecord,
+    play_deadline,
+)
+from frolic.local.moto_server import MotoServer
+from frolic.local.paths import FUNCTIONS_ROOT, WEB_ROOT
+from frolic.observability import logger as handler_logger
+from frolic.settings import Settings, settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_kinesis import KinesisClient
+
+log = logging.getLogger("frolic.local")
+
+DEFAULT_SHARDS: Final = 4
+FAKE_CREDENTIAL: Final = "testing"
+_single_stack = threading.Lock()
+
+
+class LocalStackError(RuntimeError):
+    """The stack cannot start; the message says why in one line."""
+
+
+def _url_host(host: str) -> str:
+    """Where clients reach a server bound to `host` (a wildcard means this machine)."""
+    if host in ("", "0.0.0.0"):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
+
+
+class LocalStack:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 8000,
+        *,
+        functions_root: Path = FUNCTIONS_ROOT,
+        web_root: Path | None = WEB_ROOT,
+        shards: int = DEFAULT_SHARDS,
+        environment: Mapping[str, str] | None = None,
+        handler_log_level: str = "WARNING",
+        poll_seconds: float = 0.2,
+    ) -> None:
+        """`environment` adds settings for the functions (REEL_SECONDS, say);
+        `handler_log_level` is the functions' Powertools log level."""
+        self._host = host
+        self._port = port
+        self._functions_root = functions_root
+        self._web_root = web_root if web_root is not None and web_root.is_dir() else None
+        self._shards = shards
+        self._extra_environment = dict(environment or {})
+        self._handler_log_level = handler_log_level
+        self._poll_seconds = poll_seconds
+        self.tokens = DevTokens()
+        self.failures = FailureList()
+        self._moto = MotoServer("127.0.0.1", 0)
+        self._gateway: Gateway | None = None
+        self._functions: LocalFunctions | None = None
+        self._pollers: list[ShardPoller] = []
+        self._stats: dict[str, MappingStats] = {}
+        self._stop_polling = threading.Event()
+        self._saved_environment: dict[str, str | None] = {}
+        self._saved_log_level: int | None = None
+        self._owns_process = False
+        self._started = False
+
+    # -- addresses ----------------------------------------------------------------------
+
+    def _gateway_or_fail(self) -> Gateway:
+        if self._gateway is None:
+            raise RuntimeError("the local stack is not running")
+        return self._gateway
+
+    @property
+    def port(self) -> int:
+        return self._gateway_or_fail().port
+
+    @property
+    def base_url(self) -> str:
+        """The REST API (and the pages): http://host:port, no stage in the path."""
+        return f"http://{_url_host(self._host)}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        """The WebSocket API; add `?ticket=…` from POST /ws-ticket."""
+        return f"ws://{_url_host(self._host)}:{self.port}{WS_PATH}"
+
+    @property
+    def moto_url(self) -> str:
+        return self._moto.url
+
+    @property
+    def settings(self) -> Settings:
+        """The functions' settings, as they read them."""
+        return settings()
+
+    @property
+    def functions(self) -> LocalFunctions:
+        if self._functions is None:
+            raise RuntimeError("the local stack is not running")
+        return self._functions
+
+    def endpoints(self) -> dict[str, str]:
+        return {
+            "REST API": self.base_url,
+            "WebSocket": f"{self.ws_url}?ticket=…",
+            "player page": f"{self.base_url}/",
+            "admin page": f"{self.base_url}/admin",
+            "moto": self.moto_url,
+        }
+
+    def boto3_session(self) -> boto3.session.Session:
+        """A session with the stack's fake credentials: clients need endpoint_url=moto_url."""
+        return boto3.session.Session(
+            aws_access_key_id=FAKE_CREDENTIAL,
+            aws_secret_access_key=FAKE_CREDENTIAL,
+            region_name=REGION,
+        )
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def start(self) -> Self:
+        if self._started:
+            raise RuntimeError("this stack has already been started")
+        if not _single_stack.acquire(blocking=False):
+            raise LocalStackError("another local stack is running in this process")
+        self._owns_process = True
+        self._started = True
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        if not (self._functions_root / "ingest" / "handler.py").is_file():
+            raise LocalStackError(f"no Lambda functions under {self._functions_root}")
+        try:
+            self._gateway = Gateway(
+                self._host,
+                self._port,
+                tokens=self.tokens,
+                web_root=self._web_root,
+                status=self.status,
+            )
+        except OSError as error:
+            raise LocalStackError(
+                f"cannot listen on {self._host}:{self._port}: {error.strerror or error}"
+            ) from None
+        self._moto.start()
+        self._set_environment()
+        config = settings()
+        session = self.boto3_session()
+        dynamodb: DynamoDBClient = session.client("dynamodb", endpoint_url=self.moto_url)
+        kinesis: KinesisClient = session.client("kinesis", endpoint_url=self.moto_url)
+        create_tables(dynamodb, config)
+        kinesis.create_stream(StreamName=config.play_stream, ShardCount=self._shards)
+        kinesis.get_waiter("stream_exists").wait(StreamName=config.play_stream)
+        self._functions = LocalFunctions(self._functions_root)
+        self._gateway.attach(self._functions)
+        self._gateway.start()
+        self._start_mappings(session, dynamodb, kinesis, config)
+        log.info("local stack up at %s (moto at %s)", self.base_url, self.moto_url)
+
+    def _set_environment(self) -> None:
+        callback = f"http://{_url_host(self._host)}:{self.port}"
+        environment = {
+            "AWS_ENDPOINT_URL": self.moto_url,
+            "AWS_ACCESS_KEY_ID": FAKE_CREDENTIAL,
+            "AWS_SECRET_ACCESS_KEY": FAKE_CREDENTIAL,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            # Nothing from the user's AWS setup may point the functions elsewhere.
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "NO_PROXY": "127.0.0.1,localhost,::1",
+            "no_proxy": "127.0.0.1,localhost,::1",
+            "WEBSOCKET_CALLBACK_URL": callback,
+            "DRAW_KEY": secrets.token_hex(32),
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_METRICS_NAMESPACE": "Frolic",
+            "POWERTOOLS_METRICS_DISABLED": "true",
+            **self._extra_environment,
+        }
+        removed = ("AWS_SESSION_TOKEN", "AWS_PROFILE", "DRAW_KEY_SECRET_ARN")
+        for name in (*environment, *removed):
+            self._saved_environment.setdefault(name, os.environ.get(name))
+        for name in removed:
+            os.environ.pop(name, None)
+        os.environ.update(environment)
+        _clear_caches()
+        self._saved_log_level = handler_logger.log_level
+        handler_logger.setLevel(self._handler_log_level)
+
+    def _restore_environment(self) -> None:
+        for name, value in self._saved_environment.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_environment.clear()
+        _clear_caches()
+        if self._saved_log_level is not None:
+            handler_logger.setLevel(self._saved_log_level)
+            self._saved_log_level = None
+
+    def _start_mappings(
+        self,
+        session: boto3.session.Session,
+        dynamodb: DynamoDBClient,
+        kinesis: KinesisClient,
+        config: Settings,
+    ) -> None:
+        stream = kinesis.describe_stream_summary(StreamName=config.play_stream)
+        stream_arn = stream["StreamDescriptionSummary"]["StreamARN"]
+        for shard in kinesis.list_shards(StreamName=config.play_stream)["Shards"]:
+            coordinates = ShardCoordinates("kinesis", stream_arn, shard["ShardId"])
+            source = KinesisShard(kinesis, stream_name=config.play_stream, coordinates=coordinates)
+            self._add_poller(ALLOCATE, source)
+
+        streams: Any = session.client("dynamodbstreams", endpoint_url=self.moto_url)
+        table = dynamodb.describe_table(TableName=config.results_table)["Table"]
+        results_arn = table["LatestStreamArn"]
+        description = streams.describe_stream(StreamArn=results_arn)["StreamDescription"]
+        for shard in description["Shards"]:
+            for mapping, due_at in (
+                (DELIVER, None),
+                (EXPIRY, play_deadline(config.expiry_seconds)),
+            ):
+                coordinates = ShardCoordinates("dynamodb", results_arn, shard["ShardId"])
+                self._add_poller(
+                    mapping, DynamoStreamShard(streams, coordinates=coordinates), due_at
+                )
+        for poller in self._pollers:
+            poller.start()
+
+    def _add_poller(
+        self,
+        config: MappingConfig,
+        source: ShardSource,
+        due_at: Callable[[StreamRecord], float] | None = None,
+    ) -> None:
+        functions = self.functions
+        stats = self._stats.setdefault(config.name, MappingStats())
+        mapping = dataclasses.replace(config, poll_seconds=self._poll_seconds)
+
+        def invoke(event: dict[str, Any]) -> Any:
+            return functions.invoke(mapping.function, event)
+
+        def pause(seconds: float) -> bool:
+            return not self._stop_polling.wait(seconds)
+
+        runner = BatchRunner(
+            mapping,
+            source.coordinates,
+            invoke=invoke,
+            failures=self.failures,
+            stats=stats,
+            pause=pause,
+        )
+        self._pollers.append(
+            ShardPoller(mapping, source, runner, stats, self._stop_polling, due_at=due_at)
+        )
+
+    def stop(self) -> None:
+        """Stop everything this stack started, in reverse; safe to call more than once."""
+        if not self._owns_process:
+            return
+        try:
+            self._stop_polling.set()
+            for poller in self._pollers:
+                poller.join(timeout=10)
+            self._pollers.clear()
+            if self._gateway is not None:
+                self._gateway.stop()
+            if self._functions is not None:
+                self._functions.unload()
+            self._moto.stop()
+        finally:
+            self._restore_environment()
+            self._owns_process = False
+            _single_stack.release()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- observing ----------------------------------------------------------------------
+
+    def connection_ids(self) -> list[str]:
+        """The open WebSocket connections' ids, as the Management API knows them."""
+        return self._gateway.connections.ids() if self._gateway is not None else []
+
+    def status(self) -> dict[str, Any]:
+        """What GET /dev/status answers: counters, backlogs and the on-failure list."""
+        backlog: dict[str, int] = {}
+        for poller in list(self._pollers):
+            backlog[poller.config.name] = backlog.get(poller.config.name, 0) + poller.backlog
+        gateway = self._gateway
+        try:
+            moto: str | None = self.moto_url
+        except RuntimeError:
+            moto = None
+        return {
+            "moto": moto,
+            "connections": len(gateway.connections) if gateway is not None else 0,
+            "functions": self._functions.summary() if self._functions is not None else {},
+            "mappings": {
+                name: {**stats.snapshot(), "backlog": backlog.get(name, 0)}
+                for name, stats in self._stats.items()
+            },
+            "onFailure": self.failures.entries(),
+            "onFailureTotal": self.failures.total,
+        }
+
+
+def _clear_caches() -> None:
+    """Settings, shared clients and boto3's default session are built once per process
+    from the environment: drop them so the next use reads the environment as it is."""
+    boto3.DEFAULT_SESSION = None
+    settings.cache_clear()
+    clients.dynamodb.cache_clear()
+    clients.kinesis.cache_clear()
+    clients.draw_key.cache_clear()

@@ -1,0 +1,75 @@
+"""One local stack for the e2e package: moto, the gateway, the functions and the
+mappings, on a free loopback port, reached over real HTTP and real WebSockets.
+
+Package-scoped (not session-scoped) on purpose: the stack sets process-wide state
+(environment, moto's backends, pollers hitting moto), so it must be gone before the
+integration tests' in-process moto starts in the same pytest run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from frolic.local import DemoGame, LocalClient, LocalStack, create_demo_game
+
+#: A short reel, so a play that no function decides expires within the suite's time.
+REEL_SECONDS = 4.0
+GRACE_SECONDS = 1.0
+SECRET = "a file outside the web root"
+PAGES = {
+    "index.html": "<!doctype html><title>player</title>",
+    "admin.html": "<!doctype html><title>admin</title>",
+    "app.js": "console.log('frolic');",
+    "style.css": "body { margin: 0 }",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Powertools warns when a function published no metrics; locally none are."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in item.path.parents:
+            item.add_marker(pytest.mark.filterwarnings("ignore:No application metrics"))
+
+
+@pytest.fixture(scope="package")
+def web_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    site = tmp_path_factory.mktemp("site")
+    root = site / "web"
+    root.mkdir()
+    for name, text in PAGES.items():
+        (root / name).write_text(text)
+    (root / ".env").write_text(SECRET)
+    (site / "secret.txt").write_text(SECRET)
+    return root
+
+
+@pytest.fixture(scope="package")
+def stack(web_root: Path) -> Iterator[LocalStack]:
+    environment = {"REEL_SECONDS": str(REEL_SECONDS), "EXPIRY_GRACE_SECONDS": str(GRACE_SECONDS)}
+    with LocalStack("127.0.0.1", 0, web_root=web_root, environment=environment) as running:
+        yield running
+
+
+@pytest.fixture(scope="package")
+def anonymous(stack: LocalStack) -> LocalClient:
+    return LocalClient(stack.base_url)
+
+
+@pytest.fixture(scope="package")
+def admin(anonymous: LocalClient) -> LocalClient:
+    return anonymous.as_user("marketer-1", admin=True)
+
+
+@pytest.fixture(scope="package")
+def game(anonymous: LocalClient) -> DemoGame:
+    """A live game any player may spin as often as they like."""
+    return create_demo_game(
+        anonymous,
+        minutes=10,
+        budgets=(40, 20),
+        config={"minSecondsBetweenPlays": 0, "maxWinsPerUser": 1000},
+    )
