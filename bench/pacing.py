@@ -173,3 +173,7 @@ def main() -> int:
             refresh_section(args.readme, "pacing", "\n".join(body[2:]).strip())
             print(f"refreshed the benchmark section of {args.readme}")
     return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
