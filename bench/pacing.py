@@ -19,8 +19,7 @@ from pathlib import Path
 
 from readme import refresh_section
 
-from frolic.chart import Series, render_line_chart
-from frolic.sim.metrics import PacingReport, measure
+from frolic.sim.metrics import PacingReport, measure, pacing_chart
 from frolic.sim.simulator import SimulationConfig, simulate
 from frolic.sim.traffic import generate_trace, read_trace
 
@@ -85,21 +84,10 @@ def _comparison(trace: str, frolic: Row, seed: Row) -> str:
 
 
 def _chart(path: Path, trace: str, frolic: PacingReport, seed: PacingReport) -> None:
-    minutes = [(s + 1) / 60 for s in range(len(frolic.issued_curve))]
-    png = render_line_chart(
-        [
-            Series(
-                "schedule",
-                list(zip(minutes, frolic.schedule_curve, strict=True)),
-                (150, 150, 150),
-                dashed=True,
-            ),
-            Series("seed rule", list(zip(minutes, seed.issued_curve, strict=True)), (60, 110, 220)),
-            Series("frolic", list(zip(minutes, frolic.issued_curve, strict=True)), (220, 60, 40)),
-        ],
-        title=f"{trace}: coupons issued, budget {BUDGET:,}",
-        x_label="minutes into the game",
-        y_label="coupons issued",
+    png = pacing_chart(
+        f"{trace}: coupons issued, budget {BUDGET:,}",
+        frolic.schedule_curve,
+        {"frolic": frolic.issued_curve, "seed rule": seed.issued_curve},
     )
     path.write_bytes(png)
 

@@ -60,16 +60,7 @@ GAME_END = "2030-01-10T13:00:00Z"
 
 # -- fixtures -------------------------------------------------------------------------
 @pytest.fixture
-def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Credentials moto accepts, so nothing can reach a real account."""
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-
-
-@pytest.fixture
-def dynamodb(aws_credentials: None) -> Iterator[DynamoDBClient]:
+def dynamodb(aws_env: None) -> Iterator[DynamoDBClient]:
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
         create_tables(client, Settings())
@@ -780,7 +771,7 @@ def _load_handler() -> ModuleType:
 
 
 def test_handler_serves_the_api_and_never_logs_a_code(
-    aws_credentials: None,
+    aws_env: None,
     monkeypatch: pytest.MonkeyPatch,
     capfd: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,

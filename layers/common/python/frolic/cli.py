@@ -16,13 +16,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
 from frolic import pricing
-from frolic.chart import Series, render_line_chart
 from frolic.dal.reconcile import reconcile
 from frolic.models import GameConfig
 from frolic.pacing.policy import POLICIES
 from frolic.settings import settings
 from frolic.sim.capacity import plan_capacity
-from frolic.sim.metrics import PacingReport, measure
+from frolic.sim.metrics import PacingReport, measure, pacing_chart
 from frolic.sim.simulator import SimulationConfig, simulate
 from frolic.sim.traffic import TraceError, read_trace
 
@@ -291,21 +290,7 @@ def _run_facts(config: SimulationConfig) -> dict[str, object]:
 
 
 def _write_chart(report: PacingReport, path: Path, *, title: str) -> None:
-    minutes = [(s + 1) / 60 for s in range(len(report.issued_curve))]
-    png = render_line_chart(
-        [
-            Series(
-                "release schedule",
-                list(zip(minutes, report.schedule_curve, strict=True)),
-                (150, 150, 150),
-                dashed=True,
-            ),
-            Series("issued", list(zip(minutes, report.issued_curve, strict=True)), (220, 60, 40)),
-        ],
-        title=title,
-        x_label="minutes into the game",
-        y_label="coupons issued",
-    )
+    png = pacing_chart(title, report.schedule_curve, {"issued": report.issued_curve})
     try:
         path.write_bytes(png)
     except OSError as error:

@@ -6,6 +6,7 @@ import itertools
 from dataclasses import dataclass
 from typing import Any
 
+from frolic.chart import Series, render_line_chart
 from frolic.sim.simulator import SimulationRun
 
 DECILES = 10
@@ -100,3 +101,24 @@ def decile_spread(run: SimulationRun) -> float | None:
         return None
     lowest = min(rates)
     return max(rates) / lowest if lowest > 0 else None
+
+
+_ISSUED_COLOURS = ((220, 60, 40), (60, 110, 220), (40, 160, 90))
+
+
+def pacing_chart(title: str, schedule: list[float], issued: dict[str, list[int]]) -> bytes:
+    """A PNG of issued coupons (one curve per label) against the release schedule."""
+    minutes = [(second + 1) / 60 for second in range(len(schedule))]
+    series = [
+        Series(
+            "release schedule",
+            list(zip(minutes, schedule, strict=True)),
+            (150, 150, 150),
+            dashed=True,
+        )
+    ]
+    for (label, curve), colour in zip(issued.items(), _ISSUED_COLOURS, strict=False):
+        series.append(Series(label, list(zip(minutes, curve, strict=True)), colour))
+    return render_line_chart(
+        series, title=title, x_label="minutes into the game", y_label="coupons issued"
+    )
