@@ -134,8 +134,10 @@ def _curve(
     Plays are placed by their second, so a window that does not start on a whole minute
     is still cut exactly; the allocator only counts plays inside the window, and any
     stray second is clamped to the first or last point so the points add up to `plays`.
-    A minute's issued value is the running maximum of every snapshot taken in an epoch
-    minute that began before the point ends.
+    A point's issued value is the running maximum of the snapshots taken in epoch
+    minutes that ended by the point's end (the last point takes them all): a snapshot is
+    written all through its minute, so counting it earlier would show coupons before
+    they were issued. The curve may lag by up to a minute; it never runs ahead.
     """
     start = game.start_time.timestamp()
     duration = game.duration_seconds
@@ -153,9 +155,9 @@ def _curve(
     next_snapshot = 0
     for point in range(points):
         elapsed = min((point + 1) * SECONDS_PER_MINUTE, duration)
-        while (
-            next_snapshot < len(minutes)
-            and minutes[next_snapshot][0] * SECONDS_PER_MINUTE < start + elapsed
+        last_point = point == points - 1
+        while next_snapshot < len(minutes) and (
+            last_point or (minutes[next_snapshot][0] + 1) * SECONDS_PER_MINUTE <= start + elapsed
         ):
             for name, count in minutes[next_snapshot][1].items():
                 if name.startswith(ISSUED_PREFIX):
