@@ -45,7 +45,14 @@ def test_a_marketer_sets_up_a_live_game_over_http(admin: LocalClient) -> None:
     report = admin.call("GET", f"/admin/games/{game['gameId']}/report")
     assert report["gameId"] == game["gameId"]
     assert report["brands"] == [
-        {"brandId": brand["brandId"], "budget": 3, "issued": 0, "remaining": 3, "poolSize": 3}
+        {
+            "brandId": brand["brandId"],
+            "budget": 3,
+            "issued": 0,
+            "remaining": 3,
+            "poolSize": 3,
+            "counters": 1,
+        }
     ]
 
 

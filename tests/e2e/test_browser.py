@@ -169,7 +169,14 @@ def test_a_marketer_sets_up_a_live_game_in_the_admin_page(
     assert admin.call("GET", f"/admin/games/{game_id}")["status"] == "LIVE"
     report = admin.call("GET", f"/admin/games/{game_id}/report")
     assert report["brands"] == [
-        {"brandId": brand_id, "budget": 3, "issued": 0, "remaining": 3, "poolSize": 3}
+        {
+            "brandId": brand_id,
+            "budget": 3,
+            "issued": 0,
+            "remaining": 3,
+            "poolSize": 3,
+            "counters": 1,
+        }
     ]
     assert page.errors == []
     assert page.network_errors == []

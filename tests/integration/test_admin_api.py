@@ -331,6 +331,7 @@ def test_budget_changes_are_answered_and_audited(api: AdminApi) -> None:
         "budget": 100,
         "previous": None,
         "issued": 0,
+        "counters": 1,
     }
     # Given the allocator has issued 7 since
     api.db.update_item(
@@ -353,6 +354,37 @@ def test_budget_changes_are_answered_and_audited(api: AdminApi) -> None:
     assert {a["actor"] for a in audit} == {ADMIN}
     stored = api.item(budget_key(game_id, brand_id))
     assert stored is not None and stored["budget"] == 40
+
+
+def test_a_hot_budget_is_split_over_counters_shown_whole_and_then_fixed(api: AdminApi) -> None:
+    game_id = new_game(api, new_campaign(api))
+    brand_id = new_brand(api)
+    path = f"/admin/games/{game_id}/budgets/{brand_id}"
+    # Given ops split a budget of 100 over 4 counters
+    split = ok(api.call("PUT", path, {"budget": 100, "counters": 4}))
+    assert (split["budget"], split["counters"]) == (100, 4)
+    # When the pools are uploaded
+    codes = "\n".join(f"HOT-{n:04d}" for n in range(100))
+    assert ok(upload_csv(api, game_id, brand_id, codes))["poolSize"] == 100
+    # Then the report shows the budget whole, and the split can no longer change
+    report = ok(api.call("GET", f"/admin/games/{game_id}/report"))
+    assert report["brands"] == [
+        {
+            "brandId": brand_id,
+            "budget": 100,
+            "issued": 0,
+            "remaining": 100,
+            "poolSize": 100,
+            "counters": 4,
+        }
+    ]
+    refused = api.call("PUT", path, {"budget": 100, "counters": 2})
+    assert (refused.status, refused.body["error"]) == (409, "conflict")
+    assert "4 counter" in refused.body["message"]
+    # While the budget itself still may, keeping the split
+    assert ok(api.call("PUT", path, {"budget": 80}))["counters"] == 4
+    assert set(fields(api.call("PUT", path, {"budget": 1, "counters": 0}))) == {"counters"}
+    assert set(fields(api.call("PUT", path, {"budget": 1, "counters": 65}))) == {"counters"}
 
 
 def test_budget_for_unknown_game_or_brand_is_404(api: AdminApi) -> None:
@@ -514,8 +546,22 @@ def test_report_numbers_from_seeded_budgets_and_arrivals(api: AdminApi) -> None:
     assert (report["status"], report["startTime"], report["endTime"]) == ("LIVE", start, end)
     assert (report["plays"], report["wins"]) == (15, 40)
     assert report["brands"] == [
-        {"brandId": "a", "budget": 100, "issued": 30, "remaining": 70, "poolSize": 120},
-        {"brandId": "b", "budget": 50, "issued": 10, "remaining": 40, "poolSize": 50},
+        {
+            "brandId": "a",
+            "budget": 100,
+            "issued": 30,
+            "remaining": 70,
+            "poolSize": 120,
+            "counters": 1,
+        },
+        {
+            "brandId": "b",
+            "budget": 50,
+            "issued": 10,
+            "remaining": 40,
+            "poolSize": 50,
+            "counters": 1,
+        },
     ]
     curve = report["curve"]
     assert [p["minute"] for p in curve] == [0, 1, 2, 3, 4]

@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from frolic.allocation.ports import Claim, Grant, Outcome, Play
 from frolic.dal import codec
 from frolic.dal.items import outcome_item, pending_item
+from frolic.dal.redemptions import Redemptions
 from frolic.dal.sessions import Sessions
 from frolic.dal.tables import coupon_key
 from frolic.delivery import Deliverer, Delivery, ResultImage, result_message
@@ -109,22 +110,24 @@ def decided(play: Play, status: PlayStatus, reason: str | None = None) -> dict[s
     return outcome_item(Outcome(play, status, decided_at=START + 2.0, reason=reason))
 
 
-def won_play(world: World, n: int = 1, *, user: str = "alice") -> tuple[dict[str, Any], str]:
+def won_play(
+    world: World, n: int = 1, *, user: str = "alice", sub: int = 0
+) -> tuple[dict[str, Any], str]:
     """A play won through the allocator's own store: pending item, then the transaction
     that reserves a coupon and writes the result. Returns the result item and its code."""
     play = a_play(n, user=user)
     world.db.put_item(TableName=world.settings.results_table, Item=codec.dump(pending_item(play)))
     store = world.store()
     store.budgets(GAME)
-    reservation = store.reserve(play, [Claim(BRAND, cap=10)], 1, decided_at=START + 2.0)
+    reservation = store.reserve(play, [Claim(BRAND, cap=10, sub=sub)], 1, decided_at=START + 2.0)
     [grant] = reservation.grants
     return world.result(play.play_id), grant.code
 
 
-def coupon(world: World, ordinal: int) -> dict[str, Any]:
+def coupon(world: World, ordinal: int, sub: int = 0) -> dict[str, Any]:
     item = world.db.get_item(
         TableName=world.settings.state_table,
-        Key=codec.dump(coupon_key(GAME, BRAND, ordinal)),
+        Key=codec.dump(coupon_key(GAME, BRAND, ordinal, sub)),
         ConsistentRead=True,
     )["Item"]
     return codec.load(item)
@@ -206,6 +209,25 @@ def test_pending_plays_and_ttl_removals_are_not_pushed(
 
 
 # -- won: the coupon is issued, once ----------------------------------------------------
+
+
+def test_a_coupon_from_one_counter_of_a_split_budget_is_issued_and_redeemable(
+    world: World, feed: Feed, sessions: Sessions, push_stub: PushStub
+) -> None:
+    # Given a budget split over 3 counters, and a play that won from counter 2's pool
+    world.live_game()
+    world.budget(BRAND, 6, counters=3)
+    sessions.open(CONN, "alice")
+    won, code = won_play(world, sub=2)
+    push_stub.expect_post(CONN)
+    # When deliver handles the result
+    assert feed(feed.record("MODIFY", old=pending_item(a_play()), new=won)) == []
+    # Then the coupon is issued in counter 2's pool, and a till can redeem it by code
+    assert coupon(world, 1, sub=2)["status"] == CouponStatus.ISSUED
+    assert coupon(world, 1, sub=0)["status"] == CouponStatus.AVAILABLE
+    redeemed = Redemptions(world.db, world.settings).redeem(code, actor="till-1")
+    assert (redeemed.code, redeemed.brand_id) == (code, BRAND)
+    assert coupon(world, 1, sub=2)["status"] == CouponStatus.REDEEMED
 
 
 def test_a_won_play_issues_its_coupon_and_tells_the_code(

@@ -67,10 +67,15 @@ class World:
         return CouponPools(self.db, self.settings, clock=self.clock)
 
     def budget(
-        self, brand: str, budget: int, codes: int | None = None, game_id: str = GAME
+        self,
+        brand: str,
+        budget: int,
+        codes: int | None = None,
+        game_id: str = GAME,
+        counters: int | None = None,
     ) -> list[str]:
         pools = self.pools()
-        pools.set_budget(game_id, brand, budget, actor="test")
+        pools.set_budget(game_id, brand, budget, actor="test", counters=counters)
         made = [f"{game_id}-{brand}-{n:04d}".upper() for n in range(1, (codes or budget) + 1)]
         pools.add_codes(game_id, brand, made)
         return made

@@ -5,7 +5,7 @@ import random
 from collections import defaultdict
 from dataclasses import replace
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from frolic.allocation.allocator import Allocator
@@ -117,6 +117,69 @@ def test_no_coupon_is_stranded_in_an_idle_counter(
     # Then every counter's every coupon went out, each to one play
     assert store.issued(GAME, "brand") == budget
     assert len(store.bound_codes) == budget
+
+
+operations = st.lists(
+    st.one_of(
+        st.tuples(st.just("budget"), st.integers(0, 300)),
+        st.tuples(st.just("codes"), st.integers(1, 120)),
+        st.tuples(st.just("plays"), st.integers(1, 60)),
+    ),
+    max_size=12,
+)
+
+
+@settings(SETTINGS, max_examples=200)
+@given(
+    budget=st.integers(1, 300),
+    counters=st.integers(1, 8),
+    steps=operations,
+    seed=st.integers(0, 2**32),
+)
+# Shares [50, 51] and codes dealt evenly as [51, 50] would strand one coupon
+@example(budget=101, counters=2, steps=[("codes", 101)], seed=0)
+# Uneven draining, then a budget change over the same pools
+@example(budget=40, counters=4, steps=[("codes", 40), ("plays", 13), ("budget", 30)], seed=1)
+def test_uploads_and_budget_changes_in_any_order_strand_no_coupon(
+    budget: int, counters: int, steps: list[tuple[str, int]], seed: int
+) -> None:
+    # Given a split budget whose codes arrive in uploads, with budget changes and plays
+    # in between, as a marketer and a crowd would make them
+    store = InMemoryStore()
+    store.set_budget(GAME, "brand", budget, counters=counters)
+    allocator = Allocator(
+        store=store,
+        games=InMemoryGames({GAME: _rules()}),
+        policy=GreedyPacing(),
+        draw_key=b"stranding-test-key-0123456789",
+    )
+    order = random.Random(seed)
+    uploaded = 0
+    played = 0
+
+    def spin(count: int) -> None:
+        nonlocal played
+        plays = [
+            Play(f"p{order.randrange(10**9)}-{played + n}", f"u{played + n}", GAME, START + 1)
+            for n in range(count)
+        ]
+        played += count
+        allocator.allocate(plays, START + 60)
+
+    for action, amount in steps:
+        if action == "budget":
+            budget = max(amount, store.issued(GAME, "brand"))
+            store.set_budget(GAME, "brand", budget)
+        elif action == "codes":
+            store.add_coupons(GAME, "brand", [f"C{uploaded + n}" for n in range(amount)])
+            uploaded += amount
+        else:
+            spin(amount)
+    # When plays keep coming until nothing more can be won
+    spin(budget + 10)
+    # Then every coupon the budget and the codes allow went out, each to one play
+    assert store.issued(GAME, "brand") == min(budget, uploaded)
+    assert len(store.bound_codes) == min(budget, uploaded)
 
 
 GAME = "stranding-game"

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from frolic.allocation.sub_budgets import rebalance, route, schedule_slack, split
+from frolic.allocation.sub_budgets import deal, fill, rebalance, route, schedule_slack, split
 
 
 @given(total=st.integers(0, 10**9), parts=st.integers(1, 256))
@@ -50,3 +50,68 @@ def test_every_counter_holds_at_least_one_coupon_of_slack() -> None:
     assert schedule_slack(2.5, 1) == 2.5
     assert schedule_slack(0.0, 1) == 1.0
     assert schedule_slack(2.5, 4) == 6.5
+
+
+@given(
+    amount=st.integers(0, 10**6),
+    levels=st.lists(st.integers(-1000, 1000), min_size=1, max_size=32),
+    data=st.data(),
+)
+def test_fill_raises_the_lowest_first_within_each_room(
+    amount: int, levels: list[int], data: st.DataObject
+) -> None:
+    room = data.draw(
+        st.lists(
+            st.one_of(st.none(), st.integers(0, 5000)), min_size=len(levels), max_size=len(levels)
+        )
+    )
+    added = fill(amount, levels, room)
+    limited = all(r is not None for r in room)
+    assert sum(added) == (min(amount, sum(r for r in room if r is not None)) if limited else amount)
+    assert all(a >= 0 and (r is None or a <= r) for a, r in zip(added, room, strict=True))
+    # Water-filling: a counter that got something is at most one above any counter that
+    # could still have taken more
+    after = [lv + a for lv, a in zip(levels, added, strict=True)]
+    for j, got in enumerate(added):
+        if got:
+            for k, limit in enumerate(room):
+                if limit is None or added[k] < limit:
+                    assert after[j] <= after[k] + 1
+
+
+@given(
+    extra=st.integers(0, 10_000),
+    issued_and_pools=st.lists(
+        st.tuples(st.integers(0, 500), st.integers(0, 1000)), min_size=1, max_size=16
+    ),
+)
+def test_a_rebalance_with_pools_leaves_shares_and_pools_aligned(
+    extra: int, issued_and_pools: list[tuple[int, int]]
+) -> None:
+    issued = [out for out, _ in issued_and_pools]
+    pools = [max(out, pool) for out, pool in issued_and_pools]  # a counter binds its own codes
+    budget = sum(issued) + extra
+    shares = rebalance(budget, issued, pools)
+    assert sum(shares) == budget
+    assert all(share >= out for share, out in zip(shares, issued, strict=True))
+    usable = sum(min(share, pool) for share, pool in zip(shares, pools, strict=True))
+    assert usable == min(budget, sum(pools))
+
+
+@given(
+    count=st.integers(0, 5000),
+    shares_and_pools=st.lists(
+        st.tuples(st.integers(0, 1000), st.integers(0, 1000)), min_size=1, max_size=16
+    ),
+)
+def test_dealing_new_codes_fills_what_shares_lack_first(
+    count: int, shares_and_pools: list[tuple[int, int]]
+) -> None:
+    shares = [share for share, _ in shares_and_pools]
+    pools = [pool for _, pool in shares_and_pools]
+    dealt = deal(count, shares, pools)
+    assert sum(dealt) == count and min(dealt) >= 0
+    lack = sum(max(0, s - p) for s, p in zip(shares, pools, strict=True))
+    usable = sum(min(s, p + d) for s, p, d in zip(shares, pools, dealt, strict=True))
+    before = sum(min(s, p) for s, p in zip(shares, pools, strict=True))
+    assert usable == before + min(count, lack)

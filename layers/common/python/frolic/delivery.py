@@ -180,7 +180,7 @@ class Deliverer:
         ):
             self._anomaly(result, "won code is not in the game's pool")
             return
-        key = coupon_key(result.game_id, grant.brand_id, where["ordinal"])
+        key = coupon_key(result.game_id, grant.brand_id, where["ordinal"], int(where.get("sub", 0)))
         try:
             self._db.update_item(
                 TableName=self._state,

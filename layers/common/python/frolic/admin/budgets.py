@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.metrics import MetricUnit
-from botocore.exceptions import ClientError
 from pydantic import Field, TypeAdapter, ValidationError
 
 from frolic.admin import (
@@ -28,8 +27,8 @@ from frolic.admin import (
     new_router,
     responses,
 )
-from frolic.dal.catalog import Catalog, ConflictError
-from frolic.dal.pools import CouponPools, generate_codes
+from frolic.dal.catalog import Catalog
+from frolic.dal.pools import MAX_COUNTERS, CouponPools, generate_codes
 from frolic.models import BoundaryModel, CouponCode, FieldError, field_errors
 from frolic.observability import logger, metrics
 
@@ -50,6 +49,16 @@ class BudgetIn(BoundaryModel):
         le=100_000_000,
         description="Coupons of this brand the game may hand out; takes effect at once.",
     )
+    counters: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_COUNTERS,
+        description=(
+            "Counters the budget is split over, for a game hotter than one counter takes "
+            "(about 500 winners/s each; `frolic capacity` says how many). Omitted: as it "
+            "is, or 1 for a new budget. Fixed once codes are uploaded (409)."
+        ),
+    )
 
 
 class BudgetOut(BoundaryModel):
@@ -58,6 +67,7 @@ class BudgetOut(BoundaryModel):
     budget: int
     previous: int | None = Field(description="The budget before this change; null if none.")
     issued: int = Field(description="Coupons already issued when the budget changed.")
+    counters: int = Field(description="Counters the budget is split over.")
 
 
 class GenerateIn(BoundaryModel):
@@ -172,12 +182,9 @@ def router(catalog: Catalog, pools: CouponPools) -> Router:
         catalog.get_game(game_id)
         catalog.get_brand(brand_id)
         actor = caller(routes).user_id
-        try:
-            change = pools.set_budget(game_id, brand_id, body.budget, actor=actor)
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "TransactionCanceledException":
-                raise
-            raise ConflictError("the budget changed during this request; try again") from None
+        change = pools.set_budget(
+            game_id, brand_id, body.budget, actor=actor, counters=body.counters
+        )
         logger.info(
             "budget set",
             extra={
@@ -185,6 +192,7 @@ def router(catalog: Catalog, pools: CouponPools) -> Router:
                 "brandId": brand_id,
                 "budget": change.budget,
                 "previous": change.previous,
+                "counters": change.counters,
                 "actor": actor,
             },
         )
@@ -195,6 +203,7 @@ def router(catalog: Catalog, pools: CouponPools) -> Router:
             budget=change.budget,
             previous=change.previous,
             issued=change.issued,
+            counters=change.counters,
         )
 
     @routes.post(

@@ -20,7 +20,7 @@ from frolic.allocation.ports import (
     Reservation,
     SubBudget,
 )
-from frolic.allocation.sub_budgets import rebalance, split
+from frolic.allocation.sub_budgets import deal, rebalance, split
 from frolic.models import PlayStatus
 
 
@@ -69,21 +69,28 @@ class InMemoryStore:
 
     # -- marketer side -------------------------------------------------------------
     def set_budget(self, game_id: str, brand_id: str, budget: int, counters: int = 1) -> None:
-        """Set a budget; a change keeps each counter's issued count (see sub_budgets)."""
+        """Set a budget; a change keeps each counter's issued count and the counters'
+        alignment with their pools (see sub_budgets)."""
         states = self._budgets[game_id].get(brand_id)
         if states is None:
             self._budgets[game_id][brand_id] = [_Budget(b) for b in split(budget, counters)]
             return
-        for state, share in zip(states, rebalance(budget, [s.issued for s in states]), strict=True):
+        pools = None
+        if (game_id, brand_id) not in self._code_makers:
+            pools = [self._pool_size(game_id, brand_id, sub) for sub in range(len(states))]
+        shares = rebalance(budget, [s.issued for s in states], pools)
+        for state, share in zip(states, shares, strict=True):
             state.budget = share
 
     def add_coupons(self, game_id: str, brand_id: str, codes: Sequence[str]) -> None:
-        """Deal uploaded codes over the brand's counters, the emptiest pool first."""
-        pools = self._pools.setdefault(
-            (game_id, brand_id), [[] for _ in self._budgets[game_id][brand_id]]
-        )
-        for code in codes:
-            min(pools, key=len).append(code)
+        """Deal uploaded codes over the brand's counters as the DynamoDB pools do."""
+        states = self._budgets[game_id][brand_id]
+        pools = self._pools.setdefault((game_id, brand_id), [[] for _ in states])
+        dealt = deal(len(codes), [s.budget for s in states], [len(pool) for pool in pools])
+        taken = 0
+        for pool, count in zip(pools, dealt, strict=True):
+            pool.extend(codes[taken : taken + count])
+            taken += count
 
     def generate_coupons(
         self, game_id: str, brand_id: str, make: Callable[[int, int], str]

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -31,14 +31,16 @@ from frolic.allocation.ports import (
     Outcome,
     Play,
     Reservation,
+    SubBudget,
 )
 from frolic.dal import codec
+from frolic.dal.batches import BATCH_WRITE_LIMIT, backoff, batch_get, chunks
+from frolic.dal.budgets import read_game_budgets
 from frolic.dal.items import model_from_item, outcome_from_item, outcome_item
 from frolic.dal.tables import (
-    BUDGET_PREFIX,
     ISSUED_PREFIX,
     arrivals_key,
-    budget_key,
+    counter_key,
     coupon_key,
     game_key,
     wins_key,
@@ -50,39 +52,11 @@ from frolic.settings import Settings
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-T = TypeVar("T")
-BATCH_GET_LIMIT = 100
-BATCH_WRITE_LIMIT = 25
 #: Optimistic retries of a winner's transaction when another allocator moved first.
 RESERVE_ATTEMPTS = 6
 ARRIVAL_LOOKBACK_MINUTES = 2
 #: Arrival counts feed the game report's curve, so they live as long as results do.
 ARRIVAL_RETENTION_SECONDS = 90 * 24 * 3600
-
-
-def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def _backoff(attempt: int) -> None:
-    time.sleep(min(0.05 * 2**attempt, 1.0))
-
-
-def batch_get(client: DynamoDBClient, table: str, keys: Sequence[Any]) -> list[dict[str, Any]]:
-    """Strongly consistent reads of any number of keys, unprocessed ones retried."""
-    items: list[dict[str, Any]] = []
-    for chunk in chunks(keys, BATCH_GET_LIMIT):
-        request: dict[str, Any] = {table: {"Keys": list(chunk), "ConsistentRead": True}}
-        attempt = 0
-        while request:
-            response = client.batch_get_item(RequestItems=request)
-            items.extend(codec.load(raw) for raw in response["Responses"].get(table, []))
-            request = dict(response.get("UnprocessedKeys") or {})
-            if request:
-                _backoff(attempt)
-                attempt += 1
-    return items
 
 
 class DynamoAllocationStore:
@@ -97,8 +71,8 @@ class DynamoAllocationStore:
         self._state = settings.state_table
         self._batch_cutoff = settings.batch_write_cutoff_seconds
         self._clock = clock
-        #: Issued count last seen per (game, brand): the expected value of the next claim.
-        self._seen: dict[tuple[str, str], int] = {}
+        #: Issued count last seen per (game, brand, counter): what the next claim expects.
+        self._seen: dict[tuple[str, str, int], int] = {}
 
     # -- reads -----------------------------------------------------------------------
     def stored_outcomes(self, play_ids: Sequence[str]) -> Mapping[str, Outcome]:
@@ -114,7 +88,10 @@ class DynamoAllocationStore:
         for second, plays in per_second.items():
             by_minute[second // 60][second] = plays
         counts: dict[int, int] = {}
-        issued = {b: n for (g, b), n in self._seen.items() if g == game_id}
+        issued: dict[str, int] = defaultdict(int)
+        for (game, brand, _), seen in self._seen.items():
+            if game == game_id:
+                issued[brand] += seen
         for minute, seconds in by_minute.items():
             names = {f"#s{i}": f"s{s % 60}" for i, s in enumerate(seconds)}
             values = {f":s{i}": {"N": str(n)} for i, n in enumerate(seconds.values())}
@@ -151,37 +128,26 @@ class DynamoAllocationStore:
         return counts
 
     def budgets(self, game_id: str) -> Sequence[BudgetState]:
-        response = self._db.query(
-            TableName=self._state,
-            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
-            ExpressionAttributeValues={
-                ":pk": {"S": game_key(game_id)["pk"]},
-                ":prefix": {"S": BUDGET_PREFIX},
-            },
-            ConsistentRead=True,
-        )
         states = []
-        for raw in response["Items"]:
-            item = codec.load(raw)
-            brand_id = item["sk"][len(BUDGET_PREFIX) :]
-            issued = int(item.get("issued", 0))
-            usable = min(int(item.get("budget", 0)), int(item.get("poolSize", 0)))
-            self._seen[(game_id, brand_id)] = issued
-            states.append(BudgetState(brand_id, usable, issued))
-        return sorted(states, key=lambda s: s.brand_id)
+        for stored in read_game_budgets(self._db, self._state, game_id):
+            for counter in stored.counters:
+                self._seen[(game_id, stored.brand_id, counter.sub)] = counter.issued
+            subs = tuple(SubBudget(c.usable, c.issued) for c in stored.counters)
+            states.append(BudgetState(stored.brand_id, stored.usable, stored.issued, subs))
+        return states
 
     # -- writes ----------------------------------------------------------------------
     def reserve(
         self, play: Play, claims: Sequence[Claim], max_wins_per_user: int, decided_at: float
     ) -> Reservation:
         for attempt in range(RESERVE_ATTEMPTS):
-            expected = {c.brand_id: self._seen.get((play.game_id, c.brand_id), 0) for c in claims}
+            expected = {c.brand_id: self._seen.get(_counter(play, c), 0) for c in claims}
             refused = {
                 c.brand_id: expected[c.brand_id] for c in claims if expected[c.brand_id] >= c.cap
             }
             if refused:
                 return Reservation(refused=refused)
-            grants = self._next_codes(play.game_id, expected)
+            grants = self._next_codes(play.game_id, claims, expected)
             if grants is None:
                 return Reservation(refused=expected)
             try:
@@ -199,16 +165,16 @@ class DynamoAllocationStore:
                 verdict = self._read_cancellation(error, play, claims, expected)
                 if verdict is not None:
                     return verdict
-                _backoff(attempt)
+                backoff(attempt)
                 continue
             for claim in claims:
-                self._seen[(play.game_id, claim.brand_id)] = expected[claim.brand_id] + 1
+                self._seen[_counter(play, claim)] = expected[claim.brand_id] + 1
             return Reservation(grants=tuple(grants))
         logger.warning(
             "reservation kept conflicting; the play loses", extra={"playId": play.play_id}
         )
         return Reservation(
-            refused={c.brand_id: self._seen.get((play.game_id, c.brand_id), 0) for c in claims}
+            refused={c.brand_id: self._seen.get(_counter(play, c), 0) for c in claims}
         )
 
     def save_outcomes(self, outcomes: Sequence[Outcome]) -> None:
@@ -248,7 +214,7 @@ class DynamoAllocationStore:
             }
             if too_old:
                 return too_old
-            _backoff(attempt)
+            backoff(attempt)
             attempt += 1
         return set()
 
@@ -265,12 +231,18 @@ class DynamoAllocationStore:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
 
-    def _next_codes(self, game_id: str, expected: Mapping[str, int]) -> list[Grant] | None:
-        keys = [codec.dump(coupon_key(game_id, b, n + 1)) for b, n in expected.items()]
+    def _next_codes(
+        self, game_id: str, claims: Sequence[Claim], expected: Mapping[str, int]
+    ) -> list[Grant] | None:
+        """The code each claim would bind: its counter's coupon at the next ordinal."""
+        keys = [
+            codec.dump(coupon_key(game_id, c.brand_id, expected[c.brand_id] + 1, c.sub))
+            for c in claims
+        ]
         found = {item["brandId"]: item for item in batch_get(self._db, self._state, keys)}
         if set(found) != set(expected):
             return None
-        return [Grant(brand, found[brand]["code"]) for brand in expected]
+        return [Grant(c.brand_id, found[c.brand_id]["code"]) for c in claims]
 
     def _reservation_items(
         self,
@@ -289,7 +261,7 @@ class DynamoAllocationStore:
                 {
                     "Update": {
                         "TableName": self._state,
-                        "Key": codec.dump(budget_key(play.game_id, claim.brand_id)),
+                        "Key": codec.dump(counter_key(play.game_id, claim.brand_id, claim.sub)),
                         "UpdateExpression": "SET issued = :next",
                         "ConditionExpression": _CLAIM_CONDITION,
                         "ExpressionAttributeValues": codec.dump(
@@ -299,13 +271,14 @@ class DynamoAllocationStore:
                     }
                 }
             )
-        for grant in grants:
+        for claim, grant in zip(claims, grants, strict=True):
+            ordinal = expected[claim.brand_id] + 1
             items.append(
                 {
                     "Update": {
                         "TableName": self._state,
                         "Key": codec.dump(
-                            coupon_key(play.game_id, grant.brand_id, expected[grant.brand_id] + 1)
+                            coupon_key(play.game_id, claim.brand_id, ordinal, claim.sub)
                         ),
                         "UpdateExpression": _BIND_COUPON,
                         "ConditionExpression": "#status = :available AND code = :code",
@@ -370,15 +343,22 @@ class DynamoAllocationStore:
                 continue
             old = codec.load(reasons[index].get("Item", {}))
             issued = int(old.get("issued", 0))
-            self._seen[(play.game_id, claim.brand_id)] = issued
-            limit = min(int(old.get("budget", 0)), int(old.get("poolSize", 0)), claim.cap)
+            self._seen[_counter(play, claim)] = issued
+            limit = min(int(old.get("allotment", 0)), int(old.get("poolSize", 0)), claim.cap)
             if issued == expected[claim.brand_id] or issued >= limit:
                 refused[claim.brand_id] = issued
         return Reservation(refused=refused) if refused else None
 
 
-#: The schedule cap, the budget in force and the pool, checked where the count moves.
-_CLAIM_CONDITION = "issued = :seen AND :next <= budget AND :next <= poolSize AND :next <= :cap"
+#: The schedule cap, the counter's share of the budget in force and its pool, checked
+#: where the count moves.
+_CLAIM_CONDITION = "issued = :seen AND :next <= allotment AND :next <= poolSize AND :next <= :cap"
+
+
+def _counter(play: Play, claim: Claim) -> tuple[str, str, int]:
+    return (play.game_id, claim.brand_id, claim.sub)
+
+
 _BIND_COUPON = "SET #status = :reserved, playId = :play, userId = :user"
 
 

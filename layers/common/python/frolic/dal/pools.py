@@ -1,48 +1,76 @@
 """Budgets and coupon pools, written so that the allocator's assumptions always hold.
 
-The allocator binds the coupon whose ordinal is the new issued count, so a pool's
-ordinals must be dense: codes are added in transactions that write each coupon, its
-code index entry (which keeps codes unique across Frolic and makes them redeemable by
-code) and the pool size together, all or nothing. A budget change and its audit entry
-are one transaction too; the allocator checks `issued < budget` against whatever budget
-is in force when its own transaction lands, so a change mid-game is safe.
+The allocator binds the coupon whose ordinal is a counter's new issued count, so each
+counter's pool must have dense ordinals: codes are added in transactions that write each
+coupon, its code index entry (which keeps codes unique across Frolic and makes them
+redeemable by code) and the pool size together, all or nothing. A budget change and its
+audit entry are one transaction too; the allocator checks `issued < share` against
+whatever share is in force when its own transaction lands, so a change mid-game is safe.
+
+A hot game's budget is split over several counters, each with its own share and its own
+pool (`frolic.allocation.sub_budgets`). Shares and pools must stay aligned or coupons
+would be stranded, so every change of either is planned from one consistent read and
+lands only if the budget's `revision` is still the one read: budget changes and uploads
+are serialized on the budget item, while the allocator, which only moves `issued`, is
+never in their way.
 """
 
 from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from frolic.allocation.sub_budgets import deal, rebalance, split
 from frolic.dal import codec
-from frolic.dal.tables import audit_key, budget_key, code_key, coupon_key
+from frolic.dal.batches import backoff
+from frolic.dal.budgets import StoredBudget, read_budget
+from frolic.dal.catalog import ConflictError
+from frolic.dal.tables import audit_key, code_key, counter_key, coupon_key
 from frolic.models import CouponStatus
 from frolic.settings import Settings
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-#: Two items per code plus the pool counter must fit DynamoDB's 100-item transaction.
+#: Two items per code, the counter and the budget item fit DynamoDB's 100-item transaction.
 CODES_PER_TRANSACTION = 49
 GENERATED_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at tills
 GENERATED_GROUPS = 3
 GENERATED_GROUP_LENGTH = 4
 MAX_CONFLICT_RETRIES = 20
+#: Counters per budget: each is one item of a budget change's transaction (≤ 100 items).
+MAX_COUNTERS = 64
 
 
 class NoBudgetError(LookupError):
     """Codes were sent for a game-brand that has no budget yet."""
 
 
-class UploadConflictError(RuntimeError):
+class UploadConflictError(ConflictError):
     """Another upload to the same pool kept landing first; the client may retry."""
 
 
-class BudgetBelowIssuedError(ValueError):
+class BudgetConflictError(ConflictError):
+    """Other changes to the budget kept landing first; the client may retry."""
+
+
+class CountersFixedError(ConflictError):
+    """A budget's counters can change only while it has neither codes nor coupons out."""
+
+    def __init__(self, counters: int) -> None:
+        super().__init__(
+            f"this budget is split over {counters} counter(s); that can change only "
+            "before any code is uploaded"
+        )
+        self.counters = counters
+
+
+class BudgetBelowIssuedError(ConflictError):
     """A budget may be lowered to what is already issued, not below."""
 
     def __init__(self, issued: int) -> None:
@@ -55,6 +83,7 @@ class BudgetChange:
     previous: int | None
     budget: int
     issued: int
+    counters: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,100 +112,154 @@ class CouponPools:
         self._state = settings.state_table
         self._clock = clock
 
-    def set_budget(self, game_id: str, brand_id: str, budget: int, actor: str) -> BudgetChange:
-        key = budget_key(game_id, brand_id)
-        current = self._db.get_item(TableName=self._state, Key=codec.dump(key), ConsistentRead=True)
-        before = codec.load(current.get("Item", {}))
-        previous = before.get("budget")
-        issued = int(before.get("issued", 0))
-        if budget < issued:
-            raise BudgetBelowIssuedError(issued)
-        now = self._clock()
-        try:
-            self._transact_budget(
-                key=key,
-                game_id=game_id,
-                brand_id=brand_id,
-                budget=budget,
-                previous=previous,
-                before=before,
-                actor=actor,
-                now=now,
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "TransactionCanceledException":
-                raise
-            # Issued moved past the new budget, or another change landed: read again.
-            return self.set_budget(game_id, brand_id, budget, actor)
-        return BudgetChange(previous, budget, issued)
-
-    def _transact_budget(
+    # -- budgets -------------------------------------------------------------------
+    def set_budget(
         self,
-        *,
-        key: dict[str, str],
         game_id: str,
         brand_id: str,
         budget: int,
-        previous: Any,
-        before: dict[str, Any],
         actor: str,
-        now: float,
-    ) -> None:
-        self._db.transact_write_items(
-            TransactItems=[
-                {
-                    "Update": {
-                        "TableName": self._state,
-                        "Key": codec.dump(key),
-                        "UpdateExpression": (
-                            "SET budget = :budget, updatedAt = :now, "
-                            "issued = if_not_exists(issued, :zero), "
-                            "poolSize = if_not_exists(poolSize, :zero), "
-                            "gameId = :game, brandId = :brand"
-                        ),
-                        "ConditionExpression": (
-                            "(attribute_not_exists(budget) OR budget = :previous)"
-                            " AND (attribute_not_exists(issued) OR issued <= :budget)"
-                        ),
-                        "ExpressionAttributeValues": codec.dump(
-                            {
-                                ":budget": budget,
-                                ":now": now,
-                                ":zero": 0,
-                                ":game": game_id,
-                                ":brand": brand_id,
-                                ":previous": previous if previous is not None else -1,
-                            }
-                        ),
-                    }
-                },
-                {
-                    "Put": {
-                        "TableName": self._state,
-                        "Item": codec.dump(
-                            {
-                                **audit_key(
-                                    game_id,
-                                    int(now * 1000),
-                                    f"budget:{brand_id}:{secrets.token_hex(4)}",
-                                ),
-                                "kind": "audit",
-                                "action": "set_budget",
-                                "brandId": brand_id,
-                                "previous": previous,
-                                "budget": budget,
-                                "issuedAtChange": before.get("issued", 0),
-                                "actor": actor,
-                                "at": now,
-                            }
-                        ),
-                    }
-                },
-            ]
-        )
+        counters: int | None = None,
+    ) -> BudgetChange:
+        """Set the budget in force; `counters` splits it for a hot game (default: as it
+        is, or one for a new budget)."""
+        for attempt in range(MAX_CONFLICT_RETRIES):
+            stored = read_budget(self._db, self._state, game_id, brand_id)
+            shares = _new_shares(stored, budget, counters)
+            try:
+                self._db.transact_write_items(
+                    TransactItems=self._budget_items(  # type: ignore[arg-type]
+                        game_id=game_id,
+                        brand_id=brand_id,
+                        budget=budget,
+                        shares=shares,
+                        stored=stored,
+                        actor=actor,
+                    )
+                )
+            except ClientError as error:
+                if error.response["Error"]["Code"] != "TransactionCanceledException":
+                    raise
+                backoff(attempt)  # issued moved past a new share, or another change landed
+                continue
+            previous = stored.budget if stored is not None else None
+            issued = stored.issued if stored is not None else 0
+            return BudgetChange(previous, budget, issued, len(shares))
+        raise BudgetConflictError("the budget kept changing during this request; try again")
 
+    def _budget_items(
+        self,
+        *,
+        game_id: str,
+        brand_id: str,
+        budget: int,
+        shares: Sequence[int],
+        stored: StoredBudget | None,
+        actor: str,
+    ) -> list[dict[str, Any]]:
+        now = self._clock()
+        before = stored.counters if stored is not None else ()
+        items = [
+            self._counter_update(
+                game_id, brand_id, sub, share, before[sub].pool_size if sub < len(before) else 0
+            )
+            for sub, share in enumerate(shares)
+        ]
+        head = items[0]["Update"]
+        head["UpdateExpression"] += (
+            ", budget = :budget, #counters = :counters, updatedAt = :now, revision = :next"
+        )
+        head["ConditionExpression"] += f" AND {_REVISION_UNCHANGED}"
+        head["ExpressionAttributeNames"] |= {"#counters": "counters"}
+        head["ExpressionAttributeValues"] |= codec.dump(
+            {
+                ":budget": budget,
+                ":counters": len(shares),
+                ":now": now,
+                ":revision": stored.revision if stored is not None else 0,
+                ":next": (stored.revision if stored is not None else 0) + 1,
+            }
+        )
+        # Counters a smaller split no longer uses; only ever empty ones (see _new_shares).
+        for sub in range(len(shares), len(before)):
+            items.append(
+                {
+                    "Delete": {
+                        "TableName": self._state,
+                        "Key": codec.dump(counter_key(game_id, brand_id, sub)),
+                        "ConditionExpression": "attribute_not_exists(pk) OR "
+                        "(issued = :zero AND poolSize = :zero)",
+                        "ExpressionAttributeValues": codec.dump({":zero": 0}),
+                    }
+                }
+            )
+        items.append(
+            {
+                "Put": {
+                    "TableName": self._state,
+                    "Item": codec.dump(
+                        {
+                            **audit_key(
+                                game_id,
+                                int(now * 1000),
+                                f"budget:{brand_id}:{secrets.token_hex(4)}",
+                            ),
+                            "kind": "audit",
+                            "action": "set_budget",
+                            "brandId": brand_id,
+                            "previous": stored.budget if stored is not None else None,
+                            "budget": budget,
+                            "counters": len(shares),
+                            "issuedAtChange": stored.issued if stored is not None else 0,
+                            "actor": actor,
+                            "at": now,
+                        }
+                    ),
+                }
+            }
+        )
+        return items
+
+    def _counter_update(
+        self, game_id: str, brand_id: str, sub: int, share: int, pool_size: int
+    ) -> dict[str, Any]:
+        """A counter's new share, landing only while its issued count is within it and
+        its pool is still the size the split was planned for."""
+        return {
+            "Update": {
+                "TableName": self._state,
+                "Key": codec.dump(counter_key(game_id, brand_id, sub)),
+                "UpdateExpression": (
+                    "SET allotment = :share, issued = if_not_exists(issued, :zero), "
+                    "poolSize = if_not_exists(poolSize, :zero), "
+                    "gameId = :game, brandId = :brand, #sub = :sub"
+                ),
+                "ConditionExpression": (
+                    "(attribute_not_exists(issued) OR issued <= :share)"
+                    " AND (attribute_not_exists(poolSize) OR poolSize = :pool)"
+                ),
+                "ExpressionAttributeNames": {"#sub": "sub"},
+                "ExpressionAttributeValues": codec.dump(
+                    {
+                        ":share": share,
+                        ":zero": 0,
+                        ":pool": pool_size,
+                        ":game": game_id,
+                        ":brand": brand_id,
+                        ":sub": sub,
+                    }
+                ),
+            }
+        }
+
+    # -- pools ---------------------------------------------------------------------
     def add_codes(self, game_id: str, brand_id: str, codes: Iterable[str]) -> PoolAddition:
-        """Append codes to the pool; codes already known anywhere in Frolic are skipped."""
+        """Append codes to the pools; codes already known anywhere in Frolic are skipped.
+
+        Codes go in transactions of up to `CODES_PER_TRANSACTION`, each to the counter
+        that `deal` picks from a fresh read, so concurrent uploads and budget changes
+        keep shares and pools aligned.
+        """
         seen: set[str] = set()
         unique: list[str] = []
         duplicates = 0
@@ -186,66 +269,67 @@ class CouponPools:
             else:
                 seen.add(code)
                 unique.append(code)
+        stored = self._budget(game_id, brand_id)
         added = 0
-        pool_size = self._pool_size(game_id, brand_id)
-        for start in range(0, len(unique), CODES_PER_TRANSACTION):
-            chunk = unique[start : start + CODES_PER_TRANSACTION]
-            written, skipped, pool_size = self._append(game_id, brand_id, chunk, pool_size)
+        while unique:
+            sub, chunk = _next_chunk(stored, unique)
+            written, taken, stored = self._append(stored, sub, chunk)
             added += written
-            duplicates += skipped
-        return PoolAddition(added, duplicates, pool_size)
+            duplicates += len(taken)
+            unique = [code for code in unique if code not in taken][written:]
+        return PoolAddition(added, duplicates, stored.pool_size)
 
-    def _pool_size(self, game_id: str, brand_id: str) -> int:
-        response = self._db.get_item(
-            TableName=self._state,
-            Key=codec.dump(budget_key(game_id, brand_id)),
-            ConsistentRead=True,
-        )
-        item = codec.load(response.get("Item", {}))
-        if "budget" not in item:
+    def _budget(self, game_id: str, brand_id: str) -> StoredBudget:
+        stored = read_budget(self._db, self._state, game_id, brand_id)
+        if stored is None:
             raise NoBudgetError(f"game {game_id} has no budget for brand {brand_id}")
-        return int(item.get("poolSize", 0))
+        return stored
 
     def _append(
-        self, game_id: str, brand_id: str, codes: list[str], pool_size: int
-    ) -> tuple[int, int, int]:
-        """One transaction: the codes as ordinals pool_size+1.., and the new pool size."""
-        skipped = 0
-        for _ in range(MAX_CONFLICT_RETRIES):
-            if not codes:
-                return 0, skipped, pool_size
+        self, stored: StoredBudget, sub: int, codes: list[str]
+    ) -> tuple[int, set[str], StoredBudget]:
+        """Try one transaction: the codes as counter `sub`'s next ordinals.
+
+        Returns how many went in, the codes found taken elsewhere in Frolic (to skip),
+        and the budget as it now is.
+        """
+        for attempt in range(MAX_CONFLICT_RETRIES):
             try:
-                self._db.transact_write_items(
-                    TransactItems=self._append_items(game_id, brand_id, codes, pool_size)
-                )
-                return len(codes), skipped, pool_size + len(codes)
+                self._db.transact_write_items(TransactItems=self._append_items(stored, sub, codes))
             except ClientError as error:
                 if error.response["Error"]["Code"] != "TransactionCanceledException":
                     raise
                 reasons = error.response.get("CancellationReasons", [])
                 taken = {
                     codes[i // 2]
-                    for i, reason in enumerate(reasons[:-1])
+                    for i, reason in enumerate(reasons[: 2 * len(codes)])
                     if i % 2 == 0 and reason.get("Code") == "ConditionalCheckFailed"
                 }
                 if taken:
-                    skipped += len(taken)
-                    codes = [c for c in codes if c not in taken]
-                else:
-                    pool_size = self._pool_size(game_id, brand_id)
+                    return 0, taken, stored
+                backoff(attempt)  # another upload or budget change landed first
+                stored = self._budget(stored.game_id, stored.brand_id)
+                sub, codes = _next_chunk(stored, codes)
+                continue
+            counters = list(stored.counters)
+            counters[sub] = replace(counters[sub], pool_size=counters[sub].pool_size + len(codes))
+            grown = replace(stored, revision=stored.revision + 1, counters=tuple(counters))
+            return len(codes), set(), grown
         raise UploadConflictError("another upload to this pool kept landing first; try again")
 
-    def _append_items(self, game_id: str, brand_id: str, codes: list[str], pool_size: int) -> Any:
+    def _append_items(self, stored: StoredBudget, sub: int, codes: list[str]) -> list[Any]:
+        game_id, brand_id = stored.game_id, stored.brand_id
+        pool_size = stored.counters[sub].pool_size
         items: list[dict[str, Any]] = []
         for offset, code in enumerate(codes, start=1):
             ordinal = pool_size + offset
-            where = {"gameId": game_id, "brandId": brand_id, "ordinal": ordinal}
+            where = {"gameId": game_id, "brandId": brand_id, "sub": sub, "ordinal": ordinal}
             items.append(_put_new(self._state, {**code_key(code), "kind": "code", **where}))
             items.append(
                 _put_new(
                     self._state,
                     {
-                        **coupon_key(game_id, brand_id, ordinal),
+                        **coupon_key(game_id, brand_id, ordinal, sub),
                         "kind": "coupon",
                         **where,
                         "code": code,
@@ -253,20 +337,78 @@ class CouponPools:
                     },
                 )
             )
-        items.append(
-            {
-                "Update": {
-                    "TableName": self._state,
-                    "Key": codec.dump(budget_key(game_id, brand_id)),
-                    "UpdateExpression": "SET poolSize = :new",
-                    "ConditionExpression": "poolSize = :old",
-                    "ExpressionAttributeValues": codec.dump(
-                        {":old": pool_size, ":new": pool_size + len(codes)}
-                    ),
+        grow = {
+            "UpdateExpression": "SET poolSize = :new",
+            "ConditionExpression": "poolSize = :old",
+            "ExpressionAttributeValues": {":old": pool_size, ":new": pool_size + len(codes)},
+        }
+        revision = stored.revision
+        revise = {
+            "UpdateExpression": "SET revision = :next",
+            "ConditionExpression": _REVISION_UNCHANGED,
+            "ExpressionAttributeValues": {":revision": revision, ":next": revision + 1},
+        }
+        # The budget item is counter 0: then one update does both.
+        updates = [_merge(grow, revise)] if sub == 0 else [grow, revise]
+        for sub_of, update in zip((sub, 0), updates, strict=False):
+            values = codec.dump(update.pop("ExpressionAttributeValues"))
+            key = codec.dump(counter_key(game_id, brand_id, sub_of))
+            items.append(
+                {
+                    "Update": {
+                        "TableName": self._state,
+                        "Key": key,
+                        "ExpressionAttributeValues": values,
+                        **update,
+                    }
                 }
-            }
-        )
+            )
         return items
+
+
+def _new_shares(stored: StoredBudget | None, budget: int, counters: int | None) -> list[int]:
+    """The counters' shares of `budget`: an even split for a new or still empty budget,
+    else a rebalance that keeps issued counts and the alignment with the pools."""
+    if counters is not None and not 1 <= counters <= MAX_COUNTERS:
+        raise ValueError(f"a budget has 1 to {MAX_COUNTERS} counters")
+    if stored is None:
+        return split(budget, counters or 1)
+    if budget < stored.issued:
+        raise BudgetBelowIssuedError(stored.issued)
+    if counters is not None and counters != len(stored.counters):
+        if stored.issued or stored.pool_size:
+            raise CountersFixedError(len(stored.counters))
+        return split(budget, counters)
+    return rebalance(budget, [c.issued for c in stored.counters], stored.pools)
+
+
+def _next_chunk(stored: StoredBudget, codes: list[str]) -> tuple[int, list[str]]:
+    """Which counter the next codes go to, and how many of them (one transaction).
+
+    While some share lacks codes, a chunk only fills lack, so shares and pools stay
+    aligned after every transaction, even if the upload stops halfway.
+    """
+    lacking = sum(max(0, c.share - c.pool_size) for c in stored.counters)
+    count = min(len(codes), lacking) if lacking else len(codes)
+    dealt = deal(count, stored.shares, stored.pools)
+    sub = max(range(len(dealt)), key=lambda j: (dealt[j], -j))
+    return sub, codes[: min(dealt[sub], CODES_PER_TRANSACTION)]
+
+
+#: The budget item's revision is the one the change was planned from (0: none yet).
+_REVISION_UNCHANGED = "(attribute_not_exists(revision) OR revision = :revision)"
+
+
+def _merge(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "UpdateExpression": first["UpdateExpression"]
+        + ", "
+        + second["UpdateExpression"].removeprefix("SET "),
+        "ConditionExpression": f"{first['ConditionExpression']} AND "
+        f"{second['ConditionExpression']}",
+        "ExpressionAttributeValues": first["ExpressionAttributeValues"]
+        | second["ExpressionAttributeValues"],
+    }
 
 
 def _put_new(table: str, item: dict[str, Any]) -> dict[str, Any]:

@@ -1,11 +1,13 @@
 """`frolic reconcile`: do the tables agree with each other about one game?
 
-For each brand: the budget's issued counter, the coupons bound to plays and the won
+For each brand: the budget's issued counters, the coupons bound to plays and the won
 results must all count the same; every bound coupon must belong to a won play that
 lists it, every won play's codes must be bound to that play, no code may be in two
-results, and nothing may be issued past the budget. The results table has one item
-per play by key, so a play cannot have two results; the check that matters is that
-each of them tells the same story as the counters.
+results, and nothing may be issued past the budget. A budget split over counters is
+checked counter by counter too: each within its share and bound exactly as often as it
+counts, and the shares summing to the budget. The results table has one item per play
+by key, so a play cannot have two results; the check that matters is that each of them
+tells the same story as the counters.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from frolic.dal import codec
-from frolic.dal.allocation_store import batch_get
-from frolic.dal.tables import BUDGET_PREFIX, coupon_key, game_key
+from frolic.dal.batches import batch_get
+from frolic.dal.budgets import StoredBudget, read_game_budgets
+from frolic.dal.tables import coupon_key
 from frolic.models import CouponStatus, PlayStatus
 from frolic.settings import Settings
 
@@ -31,6 +34,7 @@ class BrandTally:
     issued_counter: int
     coupons_bound: int
     won_results: int
+    counters: int = 1
 
 
 @dataclass
@@ -51,8 +55,9 @@ class ReconcileReport:
             + ", ".join(f"{k} {v}" for k, v in sorted(self.statuses.items()))
         ]
         for b in self.brands:
+            split = f" over {b.counters} counters" if b.counters > 1 else ""
             lines.append(
-                f"  {b.brand_id}: budget {b.budget}, issued counter {b.issued_counter}, "
+                f"  {b.brand_id}: budget {b.budget}{split}, issued counter {b.issued_counter}, "
                 f"coupons bound {b.coupons_bound}, won results {b.won_results}"
             )
         lines += [f"  DRIFT: {p}" for p in self.problems] or ["  clean: no drift"]
@@ -76,19 +81,20 @@ def reconcile(client: DynamoDBClient, settings: Settings, game_id: str) -> Recon
                 report.problems.append(
                     f"one {grant['brandId']} coupon is in two results: {holder}, {item['playId']}"
                 )
-    for budget in _budgets_of(client, settings, game_id):
-        brand_id = budget["sk"][len(BUDGET_PREFIX) :]
-        bound = _bound_coupons(client, settings, game_id, brand_id, int(budget.get("poolSize", 0)))
-        codes = won_codes.get(brand_id, {})
+    for budget in read_game_budgets(client, settings.state_table, game_id):
+        bound = _bound_coupons(client, settings, budget)
+        codes = won_codes.get(budget.brand_id, {})
         tally = BrandTally(
-            brand_id=brand_id,
-            budget=int(budget.get("budget", 0)),
-            issued_counter=int(budget.get("issued", 0)),
+            brand_id=budget.brand_id,
+            budget=budget.budget,
+            issued_counter=budget.issued,
             coupons_bound=len(bound),
             won_results=len(codes),
+            counters=len(budget.counters),
         )
         report.brands.append(tally)
-        _compare(report, tally, bound, codes)
+        _compare(report, tally, {code: play for code, (play, _) in bound.items()}, codes)
+        _compare_counters(report, budget, bound)
     return report
 
 
@@ -131,26 +137,41 @@ def _results_of(client: DynamoDBClient, settings: Settings, game_id: str) -> lis
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-def _budgets_of(client: DynamoDBClient, settings: Settings, game_id: str) -> list[dict[str, Any]]:
-    page = client.query(
-        TableName=settings.state_table,
-        KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
-        ExpressionAttributeValues={
-            ":pk": {"S": game_key(game_id)["pk"]},
-            ":prefix": {"S": BUDGET_PREFIX},
-        },
-        ConsistentRead=True,
-    )
-    return [codec.load(raw) for raw in page.get("Items", [])]
+def _compare_counters(
+    report: ReconcileReport, budget: StoredBudget, bound: dict[str, tuple[str, int]]
+) -> None:
+    brand = budget.brand_id
+    for sub in budget.missing:
+        report.problems.append(f"{brand}: counter {sub} is missing")
+    if len(budget.counters) > 1 and sum(budget.shares) != budget.budget:
+        report.problems.append(
+            f"{brand}: the counters' shares sum to {sum(budget.shares)}, not {budget.budget}"
+        )
+    per_counter = Counter(sub for _, sub in bound.values())
+    for counter in budget.counters:
+        if counter.issued > counter.share:
+            report.problems.append(
+                f"{brand}: counter {counter.sub} issued {counter.issued} over its share "
+                f"{counter.share}"
+            )
+        if per_counter[counter.sub] != counter.issued:
+            report.problems.append(
+                f"{brand}: counter {counter.sub} counts {counter.issued} but "
+                f"{per_counter[counter.sub]} of its coupons are bound"
+            )
 
 
 def _bound_coupons(
-    client: DynamoDBClient, settings: Settings, game_id: str, brand_id: str, pool_size: int
-) -> dict[str, str]:
-    """code -> playId for every coupon of the pool that is no longer AVAILABLE."""
-    keys = [codec.dump(coupon_key(game_id, brand_id, n)) for n in range(1, pool_size + 1)]
+    client: DynamoDBClient, settings: Settings, budget: StoredBudget
+) -> dict[str, tuple[str, int]]:
+    """code -> (playId, counter) for every coupon of the pools no longer AVAILABLE."""
+    keys = [
+        codec.dump(coupon_key(budget.game_id, budget.brand_id, n, counter.sub))
+        for counter in budget.counters
+        for n in range(1, counter.pool_size + 1)
+    ]
     return {
-        item["code"]: item.get("playId", "")
+        item["code"]: (item.get("playId", ""), int(item.get("sub", 0)))
         for item in batch_get(client, settings.state_table, keys)
         if item.get("status") != CouponStatus.AVAILABLE.value
     }

@@ -46,7 +46,7 @@ class Redemptions:
         if where is None:
             raise NotFoundError(UNKNOWN_CODE)
         game_id, brand_id = str(where["gameId"]), str(where["brandId"])
-        key = coupon_key(game_id, brand_id, int(where["ordinal"]))
+        key = coupon_key(game_id, brand_id, int(where["ordinal"]), int(where.get("sub", 0)))
         try:
             self._db.update_item(
                 TableName=self._state,

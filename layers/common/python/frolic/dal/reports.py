@@ -1,7 +1,8 @@
 """A game's report: budgets as the allocator keeps them, and the minute-by-minute curve.
 
-Wins come from the budget items' `issued` counters, which the allocator moves in the same
-transaction that binds a coupon, so they are authoritative. The curve comes from the
+Wins come from the budgets' `issued` counters (all of a split budget's counters), which
+the allocator moves in the same transaction that binds a coupon, so they are
+authoritative. The curve comes from the
 arrivals items the allocator writes as it goes: plays per second, and each brand's issued
 count as the allocator last saw it that minute. Those snapshots can lag, so the issued
 curve is a running maximum; and arrivals items expire (see the allocator store), so the
@@ -14,10 +15,11 @@ import math
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, Field
 
 from frolic.dal import codec
-from frolic.dal.tables import BUDGET_PREFIX, ISSUED_PREFIX, arrivals_key, game_key
+from frolic.dal.budgets import StoredBudget, read_game_budgets
+from frolic.dal.tables import ISSUED_PREFIX, arrivals_key
 from frolic.models import BoundaryModel, Game, GameStatus, Identifier
 from frolic.pacing.schedule import ReleaseSchedule
 from frolic.settings import Settings
@@ -34,6 +36,7 @@ class BrandReport(BoundaryModel):
     issued: int
     remaining: int
     pool_size: int
+    counters: int = Field(description="Counters the budget is split over (1 unless hot).")
 
 
 class CurvePoint(BoundaryModel):
@@ -60,22 +63,17 @@ class GameReports:
         self._state = settings.state_table
 
     def report(self, game: Game) -> GameReport:
-        budgets = list(self._query(game_key(game.game_id)["pk"], BUDGET_PREFIX))
+        budgets = read_game_budgets(self._db, self._state, game.game_id)
         # One partition holds every minute of the game; the minute only picks the sort key.
         arrivals = list(self._query(arrivals_key(game.game_id, 0)["pk"]))
         return build_report(game, budgets, arrivals)
 
-    def _query(self, pk: str, sk_prefix: str | None = None) -> Iterator[dict[str, Any]]:
-        """A partition's items, optionally under a sort-key prefix: one Query, paged."""
-        condition = "pk = :pk"
-        values = {":pk": {"S": pk}}
-        if sk_prefix is not None:
-            condition += " AND begins_with(sk, :prefix)"
-            values[":prefix"] = {"S": sk_prefix}
+    def _query(self, pk: str) -> Iterator[dict[str, Any]]:
+        """A partition's items: one Query, paged."""
         request: dict[str, Any] = {
             "TableName": self._state,
-            "KeyConditionExpression": condition,
-            "ExpressionAttributeValues": values,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": pk}},
             "ConsistentRead": True,
         }
         while True:
@@ -88,13 +86,10 @@ class GameReports:
 
 def build_report(
     game: Game,
-    budget_items: Sequence[Mapping[str, Any]],
+    budgets: Sequence[StoredBudget],
     arrival_items: Sequence[Mapping[str, Any]],
 ) -> GameReport:
-    brands = sorted(
-        (_brand_line(item) for item in budget_items if str(item["sk"]).startswith(BUDGET_PREFIX)),
-        key=lambda b: b.brand_id,
-    )
+    brands = sorted((_brand_line(budget) for budget in budgets), key=lambda b: b.brand_id)
     minutes = sorted((_minute_of(item), item) for item in arrival_items)
     curve = _curve(game, sum(b.budget for b in brands), minutes)
     return GameReport(
@@ -109,15 +104,14 @@ def build_report(
     )
 
 
-def _brand_line(item: Mapping[str, Any]) -> BrandReport:
-    budget = int(item.get("budget", 0))
-    issued = int(item.get("issued", 0))
+def _brand_line(budget: StoredBudget) -> BrandReport:
     return BrandReport(
-        brand_id=str(item["sk"])[len(BUDGET_PREFIX) :],
-        budget=budget,
-        issued=issued,
-        remaining=max(0, budget - issued),
-        pool_size=int(item.get("poolSize", 0)),
+        brand_id=budget.brand_id,
+        budget=budget.budget,
+        issued=budget.issued,
+        remaining=max(0, budget.budget - budget.issued),
+        pool_size=budget.pool_size,
+        counters=len(budget.counters),
     )
 
 

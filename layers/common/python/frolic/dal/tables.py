@@ -40,8 +40,11 @@ def campaign_game_key(campaign_id: str, game_id: str) -> dict[str, str]:
     return {"pk": f"CAMPAIGN#{campaign_id}", "sk": f"GAME#{game_id}"}
 
 
+GAME_PREFIX: Final = "GAME#"
+
+
 def game_key(game_id: str) -> dict[str, str]:
-    return {"pk": f"GAME#{game_id}", "sk": META}
+    return {"pk": f"{GAME_PREFIX}{game_id}", "sk": META}
 
 
 def brand_key(brand_id: str) -> dict[str, str]:
@@ -52,8 +55,20 @@ BUDGET_PREFIX: Final = "BUDGET#"
 
 
 def budget_key(game_id: str, brand_id: str) -> dict[str, str]:
-    """The game-brand budget: `budget`, `issued` and `poolSize` counters."""
-    return {"pk": f"GAME#{game_id}", "sk": f"{BUDGET_PREFIX}{brand_id}"}
+    """The game-brand budget: the marketer's `budget`, its number of `counters`, and
+    counter 0 itself (`allotment`, `issued`, `poolSize`). One Query lists a game's."""
+    return {"pk": f"{GAME_PREFIX}{game_id}", "sk": f"{BUDGET_PREFIX}{brand_id}"}
+
+
+def counter_key(game_id: str, brand_id: str, sub: int) -> dict[str, str]:
+    """Counter `sub` of a budget split for a hot game (`frolic.allocation.sub_budgets`).
+
+    Counter 0 is the budget item; the others get partitions of their own, so each takes
+    its own thousand write units a second.
+    """
+    if sub == 0:
+        return budget_key(game_id, brand_id)
+    return {"pk": f"{BUDGET_PREFIX}{game_id}#{brand_id}#{sub}", "sk": "B"}
 
 
 #: On an arrivals item: a brand's issued count as the allocator last saw it that minute.
@@ -68,9 +83,10 @@ def arrivals_key(game_id: str, minute: int) -> dict[str, str]:
     return {"pk": f"ARRIVALS#{game_id}", "sk": f"M#{minute}"}
 
 
-def coupon_key(game_id: str, brand_id: str, ordinal: int) -> dict[str, str]:
-    """The n-th coupon of a pool; ordinals are dense, so issued count n binds coupon n."""
-    return {"pk": f"COUPON#{game_id}#{brand_id}#{ordinal}", "sk": "C"}
+def coupon_key(game_id: str, brand_id: str, ordinal: int, sub: int = 0) -> dict[str, str]:
+    """The n-th coupon of counter `sub`'s pool; ordinals are dense, so the counter's
+    issued count n binds its coupon n."""
+    return {"pk": f"COUPON#{game_id}#{brand_id}#{sub}#{ordinal}", "sk": "C"}
 
 
 def code_key(code: str) -> dict[str, str]:

@@ -1,0 +1,42 @@
+"""Batched DynamoDB reads, with the retries every batched call needs."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from frolic.dal import codec
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+T = TypeVar("T")
+BATCH_GET_LIMIT = 100
+BATCH_WRITE_LIMIT = 25
+
+
+def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def backoff(attempt: int) -> None:
+    """Wait before retrying what DynamoDB left unprocessed or refused for a race."""
+    time.sleep(min(0.05 * 2**attempt, 1.0))
+
+
+def batch_get(client: DynamoDBClient, table: str, keys: Sequence[Any]) -> list[dict[str, Any]]:
+    """Strongly consistent reads of any number of keys, unprocessed ones retried."""
+    items: list[dict[str, Any]] = []
+    for chunk in chunks(keys, BATCH_GET_LIMIT):
+        request: dict[str, Any] = {table: {"Keys": list(chunk), "ConsistentRead": True}}
+        attempt = 0
+        while request:
+            response = client.batch_get_item(RequestItems=request)
+            items.extend(codec.load(raw) for raw in response["Responses"].get(table, []))
+            request = dict(response.get("UnprocessedKeys") or {})
+            if request:
+                backoff(attempt)
+                attempt += 1
+    return items

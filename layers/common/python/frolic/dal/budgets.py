@@ -1,0 +1,149 @@
+"""Reading a game-brand budget and its counters as one thing.
+
+A budget is stored as its head item (`budget_key`: the marketer's `budget`, how many
+`counters` share it, a `revision` that every change of shares or pools moves, and
+counter 0's own `allotment` (its share), `issued` and `poolSize`) plus, for a hot game,
+counters 1..K-1 on partitions of their own (`counter_key`). Everyone who needs totals —
+the allocator, the report, reconcile, the admin routes — reads them here, so nobody
+mistakes counter 0 for the whole budget.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from frolic.dal import codec
+from frolic.dal.batches import batch_get
+from frolic.dal.tables import BUDGET_PREFIX, GAME_PREFIX, budget_key, counter_key, game_key
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCounter:
+    sub: int
+    share: int
+    issued: int
+    pool_size: int
+
+    @property
+    def usable(self) -> int:
+        """What this counter can still hand out in all: its share, as far as codes go."""
+        return min(self.share, self.pool_size)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBudget:
+    game_id: str
+    brand_id: str
+    budget: int
+    revision: int
+    counters: tuple[StoredCounter, ...]
+    #: Counters whose item is missing although the head counts them (reconcile says so).
+    missing: tuple[int, ...] = ()
+
+    @property
+    def issued(self) -> int:
+        return sum(c.issued for c in self.counters)
+
+    @property
+    def pool_size(self) -> int:
+        return sum(c.pool_size for c in self.counters)
+
+    @property
+    def usable(self) -> int:
+        return sum(c.usable for c in self.counters)
+
+    @property
+    def shares(self) -> list[int]:
+        return [c.share for c in self.counters]
+
+    @property
+    def pools(self) -> list[int]:
+        return [c.pool_size for c in self.counters]
+
+
+def read_budget(
+    client: DynamoDBClient, table: str, game_id: str, brand_id: str
+) -> StoredBudget | None:
+    """One budget, strongly consistent; None when the game-brand has none."""
+    response = client.get_item(
+        TableName=table, Key=codec.dump(budget_key(game_id, brand_id)), ConsistentRead=True
+    )
+    raw = response.get("Item")
+    if raw is None:
+        return None
+    return _with_counters(client, table, [codec.load(raw)])[0]
+
+
+def read_game_budgets(client: DynamoDBClient, table: str, game_id: str) -> list[StoredBudget]:
+    """Every budget of a game, by brand: one Query, plus one batch read for hot games."""
+    heads: list[dict[str, Any]] = []
+    request: dict[str, Any] = {
+        "TableName": table,
+        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+        "ExpressionAttributeValues": {
+            ":pk": {"S": game_key(game_id)["pk"]},
+            ":prefix": {"S": BUDGET_PREFIX},
+        },
+        "ConsistentRead": True,
+    }
+    while True:
+        response = client.query(**request)
+        heads.extend(codec.load(raw) for raw in response["Items"])
+        if "LastEvaluatedKey" not in response:
+            break
+        request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    return sorted(_with_counters(client, table, heads), key=lambda b: b.brand_id)
+
+
+def _with_counters(
+    client: DynamoDBClient, table: str, heads: list[dict[str, Any]]
+) -> list[StoredBudget]:
+    wanted = [
+        codec.dump(counter_key(_game_of(head), _brand_of(head), sub))
+        for head in heads
+        for sub in range(1, int(head.get("counters", 1)))
+    ]
+    others = {(item["pk"], item["sk"]): item for item in batch_get(client, table, wanted)}
+    budgets = []
+    for head in heads:
+        game_id, brand_id = _game_of(head), _brand_of(head)
+        counters = [_counter(0, head)]
+        missing = []
+        for sub in range(1, int(head.get("counters", 1))):
+            key = counter_key(game_id, brand_id, sub)
+            item = others.get((key["pk"], key["sk"]))
+            if item is None:
+                missing.append(sub)
+            counters.append(_counter(sub, item or {}))
+        budgets.append(
+            StoredBudget(
+                game_id=game_id,
+                brand_id=brand_id,
+                budget=int(head.get("budget", 0)),
+                revision=int(head.get("revision", 0)),
+                counters=tuple(counters),
+                missing=tuple(missing),
+            )
+        )
+    return budgets
+
+
+def _game_of(head: dict[str, Any]) -> str:
+    return str(head["pk"])[len(GAME_PREFIX) :]
+
+
+def _brand_of(head: dict[str, Any]) -> str:
+    return str(head["sk"])[len(BUDGET_PREFIX) :]
+
+
+def _counter(sub: int, item: dict[str, Any]) -> StoredCounter:
+    return StoredCounter(
+        sub=sub,
+        share=int(item.get("allotment", 0)),
+        issued=int(item.get("issued", 0)),
+        pool_size=int(item.get("poolSize", 0)),
+    )
