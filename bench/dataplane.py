@@ -5,6 +5,10 @@ batches of 100 (a busy shard), and counts every DynamoDB request and its write u
 with botocore event hooks: one unit per started KiB of item for a write, twice that
 inside a transaction. Beside it, the naive per-play design measured the same way: read
 the budget, decrement it conditionally for a winner, put the result.
+
+Then a hot brand: half of 1,600 plays win, with the budget on one counter and split
+over four, and the write units each budget item takes are counted: the busiest item is
+what DynamoDB's per-item limit (about 1,000 units/s) applies to.
 """
 
 from __future__ import annotations
@@ -33,8 +37,9 @@ from frolic.dal import codec
 from frolic.dal.allocation_store import DynamoAllocationStore
 from frolic.dal.items import model_item
 from frolic.dal.pools import CouponPools
+from frolic.dal.reconcile import reconcile
 from frolic.dal.schema import create_tables
-from frolic.dal.tables import budget_key, game_key
+from frolic.dal.tables import BUDGET_PREFIX, budget_key, game_key
 from frolic.ingest import PlayIntake, PlayRequest
 from frolic.models import Game, GameStatus, PlayStatus
 from frolic.pacing.policy import FrolicPacing
@@ -78,6 +83,8 @@ def _units(item: dict[str, Any] | None) -> int:
 class Meter:
     requests: Counter[str] = field(default_factory=Counter)
     write_units: int = 0
+    #: Write units per item, by its key ("pk|sk", or the playId of a result).
+    per_item: Counter[str] = field(default_factory=Counter)
 
     def attach(self, client: Any) -> None:
         client.meta.events.register("before-parameter-build.dynamodb.*", self._count)
@@ -96,16 +103,40 @@ class Meter:
         elif operation == "TransactWriteItems":
             for entry in params["TransactItems"]:
                 ((kind, body),) = entry.items()
-                self.write_units += 2 * (_units(body.get("Item")) if kind == "Put" else 1)
+                units = 2 * (_units(body.get("Item")) if kind == "Put" else 1)
+                self.write_units += units
+                self.per_item[_item_name(body.get("Key") or body.get("Item") or {})] += units
 
     @property
     def total_requests(self) -> int:
         return sum(self.requests.values())
 
+    def budget_items(self) -> dict[str, int]:
+        """Write units per budget counter item (the budget item and split counters)."""
+        return {
+            name: units
+            for name, units in self.per_item.items()
+            if name.startswith(BUDGET_PREFIX) or f"|{BUDGET_PREFIX}" in name
+        }
 
-def _seed(db: Any, settings: Settings, start: float, budget: int) -> GameRules:
+
+def _item_name(key: dict[str, Any]) -> str:
+    if "playId" in key:
+        return str(key["playId"]["S"])
+    return f"{key.get('pk', {}).get('S', '?')}|{key.get('sk', {}).get('S', '?')}"
+
+
+def _seed(
+    db: Any,
+    settings: Settings,
+    start: float,
+    budget: int,
+    *,
+    game_id: str = GAME_ID,
+    counters: int = 1,
+) -> GameRules:
     game = Game(
-        game_id=GAME_ID,
+        game_id=game_id,
         campaign_id="bench",
         name="bench",
         start_time=datetime.fromtimestamp(start, UTC),
@@ -113,11 +144,11 @@ def _seed(db: Any, settings: Settings, start: float, budget: int) -> GameRules:
         status=GameStatus.LIVE,
     )
     db.put_item(
-        TableName=settings.state_table, Item=codec.dump(model_item(game, game_key(GAME_ID), "game"))
+        TableName=settings.state_table, Item=codec.dump(model_item(game, game_key(game_id), "game"))
     )
     pools = CouponPools(db, settings)
-    pools.set_budget(GAME_ID, BRAND, budget, actor="bench")
-    pools.add_codes(GAME_ID, BRAND, [f"BENCH-{n:06d}" for n in range(budget)])
+    pools.set_budget(game_id, BRAND, budget, actor="bench", counters=counters)
+    pools.add_codes(game_id, BRAND, [f"{game_id.upper()}-{n:06d}" for n in range(budget)])
     return GameRules.from_game(game)
 
 
@@ -179,6 +210,89 @@ def _frolic(db: Any, settings: Settings, start: float) -> tuple[Meter, int, int]
         == "won"
     )
     return meter, wins, puts["PutRecord"]
+
+
+HOT_PLAYS = 400
+HOT_BUDGET = 200
+HOT_COUNTERS = (1, 4)
+
+
+@dataclass(frozen=True)
+class HotRun:
+    counters: int
+    wins: int
+    busiest: int
+    budget_units: int
+    clean: bool
+
+
+def _hot(db: Any, settings: Settings, start: float, counters: int) -> HotRun:
+    """A hot brand: the allocator on `counters` counters, every play's own batch
+    position spread over the window, write units counted per budget item."""
+    game_id = f"hot-{counters}"
+    rules = _seed(db, settings, start, HOT_BUDGET, game_id=game_id, counters=counters)
+    meter = Meter()
+    metered = boto3.client("dynamodb", region_name="us-east-1")
+    meter.attach(metered)
+    clock = {"now": start}
+    store = DynamoAllocationStore(metered, settings, clock=lambda: clock["now"])
+    allocator = Allocator(
+        store=store,
+        games=InMemoryGames({game_id: rules}),
+        policy=FrolicPacing(),
+        draw_key=b"bench-draw-key-0123456789abcdef",
+    )
+    stream = StreamAllocator(allocator=allocator, store=store, clock=lambda: clock["now"])
+    wins = 0
+    for first in range(0, HOT_PLAYS, BATCH):
+        events = []
+        for n in range(first, min(first + BATCH, HOT_PLAYS)):
+            arrival = start + (n + 0.5) * WINDOW_SECONDS / HOT_PLAYS
+            play = {
+                "playId": f"{game_id}-play-{n}",
+                "userId": f"{game_id}-player-{n}",
+                "gameId": game_id,
+                "arrivalTs": arrival,
+            }
+            db.put_item(
+                TableName=settings.results_table,
+                Item=codec.dump({**play, "status": PlayStatus.PENDING.value}),
+            )
+            events.append(play)
+            clock["now"] = arrival + 0.5
+        stream.handle({"Records": [_event_record(e) for e in events]}, None)
+    for n in range(HOT_PLAYS):
+        item = db.get_item(
+            TableName=settings.results_table, Key={"playId": {"S": f"{game_id}-play-{n}"}}
+        )["Item"]
+        wins += codec.load(item)["status"] == PlayStatus.WON.value
+    budget_items = meter.budget_items()
+    return HotRun(
+        counters=counters,
+        wins=wins,
+        busiest=max(budget_items.values(), default=0),
+        budget_units=sum(budget_items.values()),
+        clean=reconcile(db, settings, game_id).clean,
+    )
+
+
+def _event_record(play: dict[str, Any]) -> dict[str, Any]:
+    data = json.dumps(play).encode()
+    return {
+        "kinesis": {
+            "partitionKey": play["playId"],
+            "sequenceNumber": play["playId"],
+            "data": base64.b64encode(data).decode(),
+            "approximateArrivalTimestamp": play["arrivalTs"],
+        },
+        "eventSource": "aws:kinesis",
+        "eventID": f"shardId-000000000000:{play['playId']}",
+        "eventName": "aws:kinesis:record",
+        "eventVersion": "1.0",
+        "awsRegion": "us-east-1",
+        "invokeIdentityArn": "arn:aws:iam::123456789012:role/bench",
+        "eventSourceARN": "arn:aws:kinesis:us-east-1:123456789012:stream/bench",
+    }
 
 
 def _lambda_record(record: Any) -> dict[str, Any]:
@@ -258,6 +372,12 @@ def main() -> int:
         start = time.time() - WINDOW_SECONDS - 30
         frolic, wins, kinesis_records = _frolic(db, settings, start)
         naive = _naive(db, settings, set(range(0, PLAYS, round(1 / WIN_RATE))))
+    hot = []
+    for counters in HOT_COUNTERS:
+        with mock_aws():  # fresh tables: moto copies them all for every transaction
+            db = boto3.client("dynamodb", region_name="us-east-1")
+            create_tables(db, settings)
+            hot.append(_hot(db, settings, start, counters))
     rows = [
         ("frolic allocator (batches of 100)", frolic),
         ("naive per-play baseline", naive),
@@ -283,6 +403,24 @@ def main() -> int:
         f"- Kinesis: {kinesis_records / PLAYS:.2f} records per play "
         f"({kinesis_records} for {PLAYS}).",
         "- Ingest path (not above): one conditional PutItem of the pending result per play.",
+        "",
+        f"Hot brand, {HOT_PLAYS:,} plays over {WINDOW_SECONDS:.0f} s, budget {HOT_BUDGET}: write "
+        "units on the budget items (transactions count 2x):",
+        "",
+        "| counters | won | busiest budget item | all budget items | reconcile |",
+        "|---:|---:|---:|---:|---|",
+    ]
+    for run in hot:
+        lines.append(
+            f"| {run.counters} | {run.wins} | {run.busiest:,} | {run.budget_units:,} | "
+            f"{'clean' if run.clean else 'DRIFT'} |"
+        )
+    single, split = hot[0], hot[-1]
+    lines += [
+        "",
+        f"- The busiest budget item takes {single.busiest / split.busiest:.1f}x fewer write "
+        f"units on {split.counters} counters than on one ({split.busiest} vs "
+        f"{single.busiest}), for the same coupons out ({split.wins} vs {single.wins}).",
     ]
     text = "\n".join(lines)
     print(text)
