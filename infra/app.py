@@ -6,6 +6,9 @@ Context (all optional, `-c key=value`):
   parallelizationFactor concurrent batches per shard for allocate and deliver, 1-10 (1)
   alarmEmail            e-mail address subscribed to the alarm topic
   retainData            "false" lets a throwaway stage delete its tables, pool and key
+  allowedOrigins        web origins, besides the stack's own CloudFront site, whose pages
+                        may call the REST API (comma-separated, e.g.
+                        https://play.example.com,http://localhost:8000)
 
 Synth is offline: no Docker, no AWS credentials, no lookups. The stack is environment
 agnostic unless CDK_DEFAULT_ACCOUNT/REGION are set (the CDK CLI sets them on deploy).
@@ -14,6 +17,7 @@ agnostic unless CDK_DEFAULT_ACCOUNT/REGION are set (the CDK CLI sets them on dep
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -31,6 +35,8 @@ from infra.build_layer import DEPS_LAYER_DIR  # noqa: E402
 from infra.stack import FrolicStack  # noqa: E402
 
 MAX_PARALLELIZATION_FACTOR = 10
+#: An origin as browsers send it: scheme, host and optional port; no path, no slash.
+ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
 
 
 def _int(app: App, key: str) -> int | None:
@@ -54,6 +60,20 @@ def _bool(app: App, key: str, default: bool) -> bool:
     raise SystemExit(f"context {key} must be true or false, got {value!r}")
 
 
+def _origins(app: App, key: str) -> tuple[str, ...]:
+    value = app.node.try_get_context(key)
+    if value is None or value == "":
+        return ()
+    parts = value if isinstance(value, list) else str(value).split(",")
+    origins = tuple(str(part).strip() for part in parts if str(part).strip())
+    for origin in origins:
+        if not ORIGIN.fullmatch(origin):
+            raise SystemExit(
+                f"context {key}: {origin!r} is not an origin like https://play.example.com"
+            )
+    return origins
+
+
 def build(app: App, *, deps_layer_dir: Path = DEPS_LAYER_DIR) -> FrolicStack:
     """The stack for this app's context; separate from main() so tests can call it."""
     stage = str(app.node.try_get_context("stage") or "dev")
@@ -74,6 +94,7 @@ def build(app: App, *, deps_layer_dir: Path = DEPS_LAYER_DIR) -> FrolicStack:
         parallelization_factor=factor,
         alarm_email=app.node.try_get_context("alarmEmail") or None,
         retain_data=_bool(app, "retainData", default=True),
+        extra_origins=_origins(app, "allowedOrigins"),
         deps_layer_dir=deps_layer_dir,
         env=Environment(account=account, region=region) if account and region else None,
         description=f"Frolic paced coupon jackpots ({stage})",

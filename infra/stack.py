@@ -9,6 +9,7 @@ mappings (infra/constructs/stream.py).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -27,6 +28,7 @@ from infra.constructs.monitoring import (
     Monitoring,
 )
 from infra.constructs.stream import Consumers, PlayStream, StreamProcessing
+from infra.constructs.web import PageSettings, Web, cognito_sign_in
 
 REEL_SECONDS: Final = 10
 EXPIRY_GRACE_SECONDS: Final = 5
@@ -47,10 +49,15 @@ class FrolicStack(Stack):
         deps_layer_dir: Path = DEPS_LAYER_DIR,
         alarm_email: str | None = None,
         retain_data: bool = True,
+        extra_origins: Sequence[str] = (),
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         removal = RemovalPolicy.RETAIN if retain_data else RemovalPolicy.DESTROY
+
+        # The pages' own origin first: the REST API's CORS rules name it.
+        self.web = web = Web(self, "Web")
+        cors_origins = [web.origin, *extra_origins]
 
         self.data = data = Data(self, "Data", removal_policy=removal)
         self.plays = plays = PlayStream(self, "PlayStream", shard_count=shard_count)
@@ -75,6 +82,16 @@ class FrolicStack(Stack):
             ingest=functions.ingest,
             admin=functions.admin,
             ws_connect=functions.ws_connect,
+            cors_origins=cors_origins,
+        )
+        web.publish(
+            PageSettings(
+                api_url=apis.rest_api.url,
+                websocket_url=apis.websocket_stage.url,
+                sign_in=cognito_sign_in(
+                    region=self.region, client_id=auth.client.user_pool_client_id
+                ),
+            )
         )
         self.processing = processing = StreamProcessing(
             self,
@@ -117,6 +134,9 @@ class FrolicStack(Stack):
             apis.grant_manage_connections(pusher)
         for pusher in (functions.ingest, functions.deliver):
             pusher.add_environment("WEBSOCKET_CALLBACK_URL", apis.websocket_callback_url)
+        # The REST functions name an allowed origin on their answers (frolic.http).
+        for rest in (functions.ingest, functions.admin):
+            rest.add_environment("CORS_ALLOWED_ORIGINS", ",".join(cors_origins))
 
         self.monitoring = Monitoring(
             self,
@@ -140,6 +160,7 @@ class FrolicStack(Stack):
         self._suppress_required_wildcards(functions)
 
         for output_id, value, description in (
+            ("SiteUrl", web.url, "Player page (/) and marketer page (/admin)"),
             ("RestApiUrl", apis.rest_api.url, "Players' and marketers' REST API"),
             ("WebSocketUrl", apis.websocket_stage.url, "Results WebSocket (wss://)"),
             ("UserPoolId", auth.user_pool.user_pool_id, "Cognito user pool"),
@@ -148,6 +169,11 @@ class FrolicStack(Stack):
             ("StateTableName", data.state.table_name, "State table"),
             ("SessionsTableName", data.sessions.table_name, "Sessions table"),
             ("PlayStreamName", plays.stream.stream_name, "Kinesis play stream"),
+            (
+                "WebAccessLogBucketName",
+                web.access_logs.bucket_name,
+                "CloudFront and site-bucket access logs (kept after destroy)",
+            ),
         ):
             CfnOutput(self, output_id, value=value, description=description)
 

@@ -228,26 +228,48 @@
     $("admin-signed-in-name").textContent = signedIn ? state.auth.userId : "";
   }
 
+  /** In AWS the console signs in with an email and a password (Cognito); locally a name. */
+  function setUpSignInForm() {
+    if (!F.signInNeedsPassword()) return;
+    var input = $("admin-name");
+    document.querySelector('label[for="admin-name"]').textContent = "Email";
+    input.type = "email";
+    input.setAttribute("maxlength", "128");
+    $("admin-password-field").hidden = false;
+  }
+
+  function signInProblem(input, words) {
+    input.setAttribute("aria-invalid", "true");
+    say("error", words);
+    input.focus();
+  }
+
   function signIn(event) {
     event.preventDefault();
     var input = $("admin-name");
-    var userId = F.toUserId(input.value);
-    if (!userId) {
-      input.setAttribute("aria-invalid", "true");
-      say("error", "Enter your marketer name first.");
-      input.focus();
+    var password = $("admin-password");
+    var withPassword = F.signInNeedsPassword();
+    var name = withPassword ? input.value.trim() : F.toUserId(input.value);
+    if (!name) {
+      signInProblem(input, withPassword ? "Enter your email address first." : "Enter your marketer name first.");
       return;
     }
     input.removeAttribute("aria-invalid");
+    if (withPassword && !password.value) {
+      signInProblem(password, "Enter your password.");
+      return;
+    }
+    password.removeAttribute("aria-invalid");
     var button = $("admin-sign-in");
     button.disabled = true;
     say("busy", "Signing in\u2026");
-    F.acquireToken(userId, { admin: true })
-      .then(function (token) {
-        state.auth = { token: token, userId: userId };
+    F.signIn(name, password.value, { admin: true })
+      .then(function (signedIn) {
+        password.value = "";
+        state.auth = { token: signedIn.token, userId: signedIn.userId };
         F.session.set("admin", state.auth);
         renderAuth();
-        say("ok", "Signed in as " + userId + ".");
+        say("ok", "Signed in as " + signedIn.userId + ".");
         loadAll();
         $("campaign-name").focus();
       })
@@ -975,6 +997,7 @@
   // ---------------------------------------------------------------- wiring
 
   function init() {
+    setUpSignInForm();
     $("admin-signin-form").addEventListener("submit", signIn);
     $("admin-sign-out").addEventListener("click", signOut);
     $("campaign-form").addEventListener("submit", createCampaign);

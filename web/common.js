@@ -76,6 +76,18 @@
     unsupported_media_type: "The server can't read that kind of file.",
     no_budget: "Set this brand's budget for the game before adding coupons.",
     conflict: "That conflicts with what is already stored.",
+    // signing in with Cognito (the deployed pages)
+    sign_in_failed: "That email and password don't match an account. Check them and try again.",
+    account_not_confirmed: "This account isn't confirmed yet. Confirm your email address first.",
+    password_reset_required: "This account's password must be reset before it can sign in.",
+    too_many_sign_ins: "Too many sign-in attempts. Please wait a minute and try again.",
+    sign_in_step_unsupported:
+      "This account needs a step this page can't do (a new password or a one-time code). " +
+      "Ask the organiser to finish setting it up.",
+    sign_in_unavailable: "Signing in isn't working right now. Please try again later.",
+    sign_in_misconfigured: "This page's sign-in isn't set up correctly. Please tell the organiser.",
+    not_a_marketer_account: "This account isn't a marketer account (the admin group).",
+    not_a_player_account: "This is a marketer account. Sign in with a player account to play.",
     network: "Can't reach Frolic. Check your connection and try again.",
     timeout: "Frolic took too long to answer. Please try again.",
     bad_response: "Frolic sent an answer we could not read. Please try again.",
@@ -132,6 +144,45 @@
   var DEFAULT_TIMEOUT_MS = 15000;
 
   /**
+   * fetch() with a deadline that covers the body too. Resolves with
+   * { response, text }; rejects with ApiError "timeout" or "network" (status 0).
+   */
+  function fetchText(url, init, timeoutMs) {
+    var controller = typeof AbortController === "function" ? new AbortController() : null;
+    var timedOut = false;
+    var timer = controller
+      ? setTimeout(function () {
+          timedOut = true;
+          controller.abort();
+        }, timeoutMs || DEFAULT_TIMEOUT_MS)
+      : null;
+    init.signal = controller ? controller.signal : undefined;
+    return fetch(url, init)
+      .then(function (response) {
+        return response.text().then(function (text) {
+          return { response: response, text: text };
+        });
+      })
+      .catch(function () {
+        if (timedOut) throw ApiError(0, "timeout", "");
+        throw ApiError(0, "network", "");
+      })
+      .finally(function () {
+        if (timer) clearTimeout(timer);
+      });
+  }
+
+  /** A JSON body, null when empty, undefined when it is not JSON. */
+  function parseJson(text) {
+    if (!text) return null;
+    try {
+      return JSON.parse(text);
+    } catch (_) {
+      return undefined;
+    }
+  }
+
+  /**
    * Call the REST API. Resolves with the parsed JSON body (or null for an empty body);
    * rejects with an ApiError. options: method, token, json (a value to send as JSON),
    * body + contentType (anything else, e.g. a File as text/csv), timeoutMs.
@@ -149,70 +200,42 @@
     }
     if (options.token) headers.Authorization = "Bearer " + options.token;
 
-    var controller = typeof AbortController === "function" ? new AbortController() : null;
-    var timedOut = false;
-    var timer = controller
-      ? setTimeout(function () {
-          timedOut = true;
-          controller.abort();
-        }, options.timeoutMs || DEFAULT_TIMEOUT_MS)
-      : null;
-
-    return fetch(apiBase() + path, {
+    var init = {
       method: options.method || "GET",
       headers: headers,
       body: body,
       credentials: "omit",
       cache: "no-store",
-      signal: controller ? controller.signal : undefined,
-    })
-      .then(
-        function (response) {
-          return response.text().then(function (text) {
-            var data = null;
-            if (text) {
-              try {
-                data = JSON.parse(text);
-              } catch (_) {
-                data = undefined;
-              }
-            }
-            if (response.ok) {
-              if (data === undefined) throw ApiError(response.status, "bad_response", "");
-              return data;
-            }
-            var retryAfter = Number(
-              (data && data.retryAfter) || response.headers.get("Retry-After") || 0
-            );
-            if (data && typeof data === "object" && typeof data.error === "string") {
-              throw ApiError(response.status, data.error, data.message || "", data.fields, retryAfter);
-            }
-            var text2 = data && typeof data.message === "string" ? data.message : "";
-            throw ApiError(
-              response.status,
-              "http_" + response.status,
-              text2 || "HTTP " + response.status,
-              null,
-              retryAfter
-            );
-          });
-        },
-        function () {
-          if (timedOut) throw ApiError(0, "timeout", "");
-          throw ApiError(0, "network", "");
-        }
-      )
-      .finally(function () {
-        if (timer) clearTimeout(timer);
-      });
+    };
+    return fetchText(apiBase() + path, init, options.timeoutMs).then(function (answer) {
+      var response = answer.response;
+      var data = parseJson(answer.text);
+      if (response.ok) {
+        if (data === undefined) throw ApiError(response.status, "bad_response", "");
+        return data;
+      }
+      var retryAfter = Number(
+        (data && data.retryAfter) || response.headers.get("Retry-After") || 0
+      );
+      if (data && typeof data === "object" && typeof data.error === "string") {
+        throw ApiError(response.status, data.error, data.message || "", data.fields, retryAfter);
+      }
+      var text2 = data && typeof data.message === "string" ? data.message : "";
+      throw ApiError(
+        response.status,
+        "http_" + response.status,
+        text2 || "HTTP " + response.status,
+        null,
+        retryAfter
+      );
+    });
   }
 
   // ---------------------------------------------------------------- auth
 
   /**
-   * The one place a token is obtained. Locally: the gateway's dev issuer
-   * (POST /dev/token, local only). In AWS swap this for a Cognito sign-in that
-   * resolves with the ID token; nothing else in the pages needs to change.
+   * The local stack's dev issuer (POST /dev/token, local only): a token for any user id,
+   * an admin one with {admin: true}. Used when the page has no `frolic-auth` setting.
    */
   function acquireToken(userId, opts) {
     var payload = { userId: userId };
@@ -222,6 +245,130 @@
         throw ApiError(0, "bad_response", "no token in the answer");
       }
       return data.token;
+    });
+  }
+
+  /**
+   * `<meta name="frolic-auth" content="region=eu-west-1; clientId=…">`: the Cognito app
+   * client the deployed pages sign in with. null when the tag is empty (local stack);
+   * { invalid: true } when it is set but unusable, so the page says so instead of
+   * quietly falling back to the dev issuer.
+   */
+  function cognitoClient() {
+    var raw = metaContent("frolic-auth");
+    if (!raw) return null;
+    var setting = {};
+    raw.split(";").forEach(function (pair) {
+      var at = pair.indexOf("=");
+      if (at > 0) setting[pair.slice(0, at).trim()] = pair.slice(at + 1).trim();
+    });
+    var region = setting.region || "";
+    var clientId = setting.clientId || "";
+    // Both end up in a URL and a request: accept only what AWS issues.
+    if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(region) || !/^[A-Za-z0-9]{1,128}$/.test(clientId)) {
+      return { invalid: true };
+    }
+    return { region: region, clientId: clientId };
+  }
+
+  /** True when the page signs in with an email and a password (Cognito, in AWS). */
+  function signInNeedsPassword() {
+    return cognitoClient() !== null;
+  }
+
+  /** Cognito's error types, as the stable codes PLAIN_WORDS explains. */
+  var COGNITO_ERRORS = {
+    NotAuthorizedException: "sign_in_failed",
+    UserNotFoundException: "sign_in_failed",
+    UserNotConfirmedException: "account_not_confirmed",
+    PasswordResetRequiredException: "password_reset_required",
+    TooManyRequestsException: "too_many_sign_ins",
+    LimitExceededException: "too_many_sign_ins",
+    TooManyFailedAttemptsException: "too_many_sign_ins",
+  };
+
+  /** The claims of a JWT, read only to show who signed in (the API verifies tokens). */
+  function tokenClaims(token) {
+    try {
+      var part = String(token).split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+      var binary = atob(part + "===".slice((part.length + 3) % 4));
+      var bytes = new Uint8Array(binary.length);
+      for (var i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+      var claims = JSON.parse(new TextDecoder().decode(bytes));
+      return claims && typeof claims === "object" ? claims : {};
+    } catch (_) {
+      return {};
+    }
+  }
+
+  function groupsOf(claims) {
+    var groups = claims["cognito:groups"];
+    return Array.isArray(groups) ? groups.map(String) : [];
+  }
+
+  /**
+   * Cognito's InitiateAuth with USER_PASSWORD_AUTH, over fetch: no SDK, no build step.
+   * Resolves with the ID token, which is what the REST API's authorizer takes.
+   */
+  function cognitoIdToken(client, username, password) {
+    var init = {
+      method: "POST",
+      headers: {
+        "Content-Type": "application/x-amz-json-1.1",
+        "X-Amz-Target": "AWSCognitoIdentityProviderService.InitiateAuth",
+      },
+      body: JSON.stringify({
+        AuthFlow: "USER_PASSWORD_AUTH",
+        ClientId: client.clientId,
+        AuthParameters: { USERNAME: username, PASSWORD: password },
+      }),
+      credentials: "omit",
+      cache: "no-store",
+    };
+    var endpoint = "https://cognito-idp." + client.region + ".amazonaws.com/";
+    return fetchText(endpoint, init).then(function (answer) {
+      var data = parseJson(answer.text) || {};
+      var result = data.AuthenticationResult;
+      if (answer.response.ok && result && typeof result.IdToken === "string" && result.IdToken) {
+        return result.IdToken;
+      }
+      if (answer.response.ok && typeof data.ChallengeName === "string") {
+        // A new password or a one-time code: steps these pages do not offer.
+        throw ApiError(answer.response.status, "sign_in_step_unsupported", "");
+      }
+      var type = typeof data.__type === "string" ? data.__type.split("#").pop() : "";
+      var message = typeof data.message === "string" ? data.message : "";
+      throw ApiError(answer.response.status, COGNITO_ERRORS[type] || "sign_in_unavailable", message);
+    });
+  }
+
+  /**
+   * The one way the pages sign in. Resolves with { token, userId }, where userId is the
+   * name the page shows. opts.admin: the marketer console (an admin account).
+   *  - No `frolic-auth` setting (local stack): `name` becomes a user id and the dev
+   *    issuer hands out a token; `password` is not used.
+   *  - Cognito (AWS): `name` is the account's email; the page shows the token's email.
+   *    An account in the wrong role is refused here, before the API would refuse it.
+   */
+  function signIn(name, password, opts) {
+    var admin = !!(opts && opts.admin);
+    var client = cognitoClient();
+    if (!client) {
+      var userId = toUserId(name);
+      if (!userId) return Promise.reject(ApiError(0, "invalid_request", "no user name"));
+      return acquireToken(userId, { admin: admin }).then(function (token) {
+        return { token: token, userId: userId };
+      });
+    }
+    if (client.invalid) return Promise.reject(ApiError(0, "sign_in_misconfigured", ""));
+    var username = String(name || "").trim();
+    return cognitoIdToken(client, username, String(password || "")).then(function (token) {
+      var claims = tokenClaims(token);
+      var isAdmin = groupsOf(claims).indexOf("admin") >= 0;
+      if (admin && !isAdmin) throw ApiError(403, "not_a_marketer_account", "");
+      if (!admin && isAdmin) throw ApiError(403, "not_a_player_account", "");
+      var shown = typeof claims.email === "string" && claims.email ? claims.email : username;
+      return { token: token, userId: shown };
     });
   }
 
@@ -424,6 +571,8 @@
     describeError: describeError,
     request: request,
     acquireToken: acquireToken,
+    signIn: signIn,
+    signInNeedsPassword: signInNeedsPassword,
     IDENTIFIER: IDENTIFIER,
     toUserId: toUserId,
     session: session,

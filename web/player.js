@@ -39,6 +39,10 @@
   var el = {
     signinForm: $("signin-form"),
     name: $("player-name"),
+    nameLabel: document.querySelector('label[for="player-name"]'),
+    nameHint: $("player-name-hint"),
+    passwordField: $("player-password-field"),
+    password: $("player-password"),
     signIn: $("sign-in"),
     signedIn: $("signed-in"),
     signedInName: $("signed-in-name"),
@@ -379,22 +383,44 @@
     updateSpinHint();
   }
 
+  /** In AWS the page signs in with an email and a password (Cognito); locally a name. */
+  function setUpSignInForm() {
+    if (!F.signInNeedsPassword()) return;
+    el.nameLabel.textContent = "Email";
+    el.name.type = "email";
+    el.name.setAttribute("autocomplete", "username");
+    el.name.setAttribute("maxlength", "128");
+    el.nameHint.textContent = "The email address of your Frolic account.";
+    el.passwordField.hidden = false;
+  }
+
+  function signInProblem(input, words) {
+    input.setAttribute("aria-invalid", "true");
+    F.showMessage(el.signinMessage, "error", words);
+    input.focus();
+  }
+
   function signIn(event) {
     event.preventDefault();
-    var userId = F.toUserId(el.name.value);
-    if (!userId) {
-      el.name.setAttribute("aria-invalid", "true");
-      F.showMessage(el.signinMessage, "error", "Enter a player name first.");
-      el.name.focus();
+    var withPassword = F.signInNeedsPassword();
+    var name = withPassword ? el.name.value.trim() : F.toUserId(el.name.value);
+    if (!name) {
+      signInProblem(el.name, withPassword ? "Enter your email address first." : "Enter a player name first.");
       return;
     }
     el.name.removeAttribute("aria-invalid");
+    if (withPassword && !el.password.value) {
+      signInProblem(el.password, "Enter your password.");
+      return;
+    }
+    el.password.removeAttribute("aria-invalid");
     el.signIn.disabled = true;
     el.signinForm.setAttribute("aria-busy", "true");
     F.showMessage(el.signinMessage, "busy", "Signing in\u2026");
-    F.acquireToken(userId, { admin: false })
-      .then(function (token) {
-        state.auth = { token: token, userId: userId };
+    F.signIn(name, el.password.value, { admin: false })
+      .then(function (signedIn) {
+        el.password.value = "";
+        state.auth = { token: signedIn.token, userId: signedIn.userId };
         F.session.set("player", state.auth);
         F.replaceChildren(el.signinMessage);
         renderAuth();
@@ -1143,6 +1169,7 @@
   // ---------------------------------------------------------------- wiring
 
   function init() {
+    setUpSignInForm();
     el.signinForm.addEventListener("submit", signIn);
     el.signOut.addEventListener("click", signOut);
     el.gameId.addEventListener("input", onGameInput);

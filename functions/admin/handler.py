@@ -17,7 +17,7 @@ from frolic.dal.catalog import Catalog
 from frolic.dal.pools import CouponPools
 from frolic.dal.redemptions import Redemptions
 from frolic.dal.reports import GameReports
-from frolic.http import resolve
+from frolic.http import CorsPolicy, resolve
 from frolic.observability import logger, metrics, tracer
 from frolic.settings import settings
 
@@ -62,4 +62,5 @@ def _app() -> APIGatewayRestResolver:
 @tracer.capture_lambda_handler(capture_response=False)  # a redeem answer holds a code
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return resolve(_app(), event, context, limit=BODY_LIMIT)
+    cors = CorsPolicy.from_settings(settings())
+    return resolve(_app(), event, context, limit=BODY_LIMIT, cors=cors)

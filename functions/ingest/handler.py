@@ -13,7 +13,7 @@ from frolic.dal.allocation_store import DynamoGameDirectory
 from frolic.dal.clients import dynamodb, kinesis
 from frolic.dal.push import Push, management_client
 from frolic.dal.sessions import Sessions
-from frolic.http import resolve
+from frolic.http import CorsPolicy, resolve
 from frolic.ingest import PlayIntake
 from frolic.observability import logger, metrics, tracer
 from frolic.player_api import build_player_app
@@ -53,4 +53,4 @@ def _socket_plays() -> WebSocketPlays:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if "connectionId" in event.get("requestContext", {}):
         return _socket_plays().handle(APIGatewayWebSocketEvent(event))
-    return resolve(_app(), event, context)
+    return resolve(_app(), event, context, cors=CorsPolicy.from_settings(settings()))

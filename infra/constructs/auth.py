@@ -2,6 +2,10 @@
 
 Players sign themselves up; marketers are players an operator adds to the `admin`
 group, whose name is the one `frolic.auth` checks in the token's `cognito:groups`.
+
+The pages sign in with no SDK and no build step: one `InitiateAuth` call with
+`USER_PASSWORD_AUTH` over fetch (web/common.js), so the app client allows that flow
+besides SRP. The password travels once, over TLS, to Cognito only.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ class Auth(Construct):
         )
         self.client = self.user_pool.add_client(
             "App",
-            auth_flows=cognito.AuthFlow(user_srp=True),
+            auth_flows=cognito.AuthFlow(user_srp=True, user_password=True),
             prevent_user_existence_errors=True,
             generate_secret=False,
             id_token_validity=Duration.hours(1),

@@ -210,9 +210,13 @@ def test_expiry_sees_only_inserted_pending_plays(synth: Synth) -> None:
 
 
 def test_every_function_is_arm64_traced_with_both_layers(synth: Synth) -> None:
-    functions = synth.of_type("AWS::Lambda::Function")
-    layer_ids = sorted(synth.of_type("AWS::Lambda::LayerVersion"))
+    ours = {logical_id(synth.stack, f) for f in synth.stack.functions.all.values()}
+    every = synth.of_type("AWS::Lambda::Function")
+    functions = {name: every[name] for name in ours}
+    layer_ids = sorted(logical_id(synth.stack, layer) for layer in synth.stack.functions.layers)
     assert len(functions) == 6
+    (other,) = set(every) - ours
+    assert other.startswith("CustomCDKBucketDeployment"), "only the CDK's page deployment"
     assert len(layer_ids) == 2
     for function in functions.values():
         properties = function["Properties"]
@@ -377,15 +381,21 @@ def rest_paths(synth: Synth) -> dict[str, str]:
     return {resource_id: path(resource_id) for resource_id in resources}
 
 
-def test_rest_routes_all_need_a_cognito_token(synth: Synth) -> None:
+def rest_methods(synth: Synth) -> dict[tuple[str, str], dict[str, Any]]:
+    """(HTTP method, path) → the method's properties."""
     paths = rest_paths(synth)
-    routes = set()
+    found = {}
     for method in synth.of_type("AWS::ApiGateway::Method").values():
         properties = method["Properties"]
-        assert properties["AuthorizationType"] == "COGNITO_USER_POOLS"
         resource = properties["ResourceId"]
         path = paths[resource["Ref"]] if "Ref" in resource else "/"
-        routes.add((properties["HttpMethod"], path))
+        found[(properties["HttpMethod"], path)] = properties
+    return found
+
+
+def test_rest_routes_all_need_a_cognito_token_but_the_contract(synth: Synth) -> None:
+    methods = rest_methods(synth)
+    routes = {route for route in methods if route[0] != "OPTIONS"}
     assert routes == {
         ("POST", "/plays"),
         ("GET", "/plays/{playId}"),
@@ -393,6 +403,21 @@ def test_rest_routes_all_need_a_cognito_token(synth: Synth) -> None:
         ("ANY", "/admin/{proxy+}"),
         ("GET", "/openapi.json"),
     }
+    authorizer = {"Ref": logical_id(synth.stack, synth.stack.apis.authorizer)}
+    for route in routes - {("GET", "/openapi.json")}:
+        assert methods[route]["AuthorizationType"] == "COGNITO_USER_POOLS", route
+        assert methods[route]["AuthorizerId"] == authorizer, route
+
+
+def test_the_openapi_contract_is_public_and_served_by_the_admin_function(synth: Synth) -> None:
+    properties = rest_methods(synth)[("GET", "/openapi.json")]
+    assert properties["AuthorizationType"] == "NONE"
+    assert "AuthorizerId" not in properties
+    admin_id = logical_id(synth.stack, synth.stack.functions.admin)
+    assert admin_id in json.dumps(properties["Integration"]["Uri"])
+    from frolic.admin.app import OPENAPI_PATH, PUBLIC_PATHS
+
+    assert {OPENAPI_PATH} == PUBLIC_PATHS, "the admin app serves the same path untokened"
 
 
 def test_there_is_no_dev_token_route(synth: Synth) -> None:

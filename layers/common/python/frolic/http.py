@@ -1,14 +1,22 @@
-"""What every Frolic REST API answers the same way: errors as JSON, by exception type.
+"""What every Frolic REST API answers the same way: errors as JSON, by exception type,
+and CORS headers for the pages' origin.
 
 A client mistake is a 4xx with a JSON body that names the problem (and the fields, in
 the client's camelCase); nothing a client sends can produce a stack trace or a 500.
+
+The deployed pages live on CloudFront, another origin than the API: API Gateway answers
+their preflights, and `resolve` names the caller's origin on every answer, when it is an
+allowed one, whatever produced the answer (a route, an error handler, or the size and
+media-type checks that run before routing). Otherwise the browser would hide the answer,
+errors included, from the page.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Final
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
@@ -17,6 +25,7 @@ from pydantic import BaseModel
 
 from frolic.auth import AuthenticationError, ForbiddenError
 from frolic.models import FieldError, describe_errors
+from frolic.settings import Settings
 
 
 class ErrorBody(BaseModel):
@@ -99,11 +108,54 @@ def _body_size(event: dict[str, Any]) -> int:
     return len(body.encode()) if isinstance(body, str) else len(body)
 
 
+#: Response headers a page may read beyond the CORS-safelisted ones: the 429's wait.
+EXPOSED_HEADERS: Final = ("Retry-After",)
+
+
+@dataclass(frozen=True)
+class CorsPolicy:
+    """Which web origins' pages may read the answers. Tokens travel in `Authorization`,
+    never in cookies, so no answer allows credentials."""
+
+    allowed_origins: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> CorsPolicy:
+        return cls(allowed_origins=settings.cors_allowed_origins)
+
+    def headers_for(self, origin: str | None) -> dict[str, str]:
+        """The CORS headers of an answer to a request from `origin`. With no origins
+        configured (same-origin pages, the local stack) there are none; otherwise every
+        answer varies by origin, and only an allowed one is named."""
+        if not self.allowed_origins:
+            return {}
+        headers = {"Vary": "Origin"}
+        if origin in self.allowed_origins:
+            headers["Access-Control-Allow-Origin"] = origin
+            headers["Access-Control-Expose-Headers"] = ", ".join(EXPOSED_HEADERS)
+        return headers
+
+
+#: Same-origin pages only: no CORS headers at all.
+SAME_ORIGIN: Final = CorsPolicy()
+
+
 def resolve(
-    app: APIGatewayRestResolver, event: dict[str, Any], context: Any, limit: int = MAX_BODY_BYTES
+    app: APIGatewayRestResolver,
+    event: dict[str, Any],
+    context: Any,
+    limit: int = MAX_BODY_BYTES,
+    cors: CorsPolicy = SAME_ORIGIN,
 ) -> dict[str, Any]:
     """Route the event, refusing an oversize body or an unreadable media type before
-    anything parses it (Powertools validates bodies before any middleware runs)."""
+    anything parses it (Powertools validates bodies before any middleware runs); every
+    answer gets the CORS headers `cors` gives the caller's origin."""
+    return _with_headers(_answer(app, event, context, limit), cors.headers_for(_origin(event)))
+
+
+def _answer(
+    app: APIGatewayRestResolver, event: dict[str, Any], context: Any, limit: int
+) -> dict[str, Any]:
     if _body_size(event) > limit:
         return _refusal(413, "payload_too_large", str(PayloadTooLargeError(limit)))
     media_type = _media_type(event)
@@ -115,6 +167,34 @@ def resolve(
         )
     response: dict[str, Any] = app.resolve(event, context)
     return response
+
+
+def _origin(event: dict[str, Any]) -> str | None:
+    """The request's `Origin` header, however API Gateway cased or listed it."""
+    for name, value in (event.get("headers") or {}).items():
+        if str(name).lower() == "origin" and value:
+            return str(value)
+    for name, values in (event.get("multiValueHeaders") or {}).items():
+        if str(name).lower() == "origin" and values:
+            return str(values[0])
+    return None
+
+
+def _with_headers(response: dict[str, Any], headers: Mapping[str, str]) -> dict[str, Any]:
+    """Set `headers` on a proxy response, replacing any of the same name in either of
+    its header maps (API Gateway would otherwise send both values)."""
+    if not headers:
+        return response
+    names = {name.lower() for name in headers}
+    single = {k: v for k, v in (response.get("headers") or {}).items() if k.lower() not in names}
+    multi = {
+        k: v for k, v in (response.get("multiValueHeaders") or {}).items() if k.lower() not in names
+    }
+    multi.update({name: [value] for name, value in headers.items()})
+    answer = {**response, "multiValueHeaders": multi}
+    if "headers" in response:
+        answer["headers"] = single
+    return answer
 
 
 #: What any Frolic route reads; anything else (multipart forms, XML) is refused up front

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from functools import cache
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 
 class Settings(BaseModel):
@@ -28,6 +28,18 @@ class Settings(BaseModel):
     #: Local stack only: where moto's server listens.
     aws_endpoint_url: str | None = Field(alias="AWS_ENDPOINT_URL", default=None)
     websocket_callback_url: str | None = Field(alias="WEBSOCKET_CALLBACK_URL", default=None)
+    #: Web origins (https://host[:port]) whose pages may read the REST API's answers: the
+    #: deployed site's CloudFront origin and any the operator adds. Comma-separated in
+    #: the environment; empty (the local stack) means same-origin pages only.
+    cors_allowed_origins: frozenset[str] = Field(alias="CORS_ALLOWED_ORIGINS", default=frozenset())
+
+    @field_validator("cors_allowed_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        """Origins as browsers send them: no spaces, no trailing slash."""
+        if isinstance(value, str):
+            return frozenset(o.strip().rstrip("/") for o in value.split(",") if o.strip())
+        return value
 
     @property
     def expiry_seconds(self) -> float:
