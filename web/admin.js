@@ -590,7 +590,12 @@
 
   // ---------------------------------------------------------------- budgets & coupons
 
-  var BUDGET_FIELDS = { gameId: "budget-game", brandId: "budget-brand", budget: "budget-amount" };
+  var BUDGET_FIELDS = {
+    gameId: "budget-game",
+    brandId: "budget-brand",
+    budget: "budget-amount",
+    counters: "budget-counters",
+  };
   var UPLOAD_FIELDS = { gameId: "budget-game", brandId: "budget-brand", body: "coupon-file", file: "coupon-file" };
   var GENERATE_FIELDS = { gameId: "budget-game", brandId: "budget-brand", generate: "coupon-generate" };
 
@@ -606,11 +611,16 @@
     submitting($("budget-form"), $("set-budget"), BUDGET_FIELDS, "Setting the budget", function () {
       var ids = gameAndBrand(BUDGET_FIELDS);
       var budget = wholeNumber($("budget-amount").value, BUDGET_FIELDS, "budget", 0, 100000000);
+      var body = { budget: budget };
+      if (String($("budget-counters").value || "").trim()) {
+        body.counters = wholeNumber($("budget-counters").value, BUDGET_FIELDS, "counters", 1, 64);
+      }
       var path = "/admin/games/" + segment(ids.gameId) + "/budgets/" + segment(ids.brandId);
-      return api(path, { method: "PUT", json: { budget: budget } }).then(function (out) {
+      return api(path, { method: "PUT", json: body }).then(function (out) {
         var was = out.previous === null || out.previous === undefined ? "none" : fmt(out.previous);
+        var split = out.counters > 1 ? ", split over " + fmt(out.counters) + " counters" : "";
         say("ok", "Budget for brand " + brandLabel(out.brandId) + " in game " + out.gameId + " is now " +
-          fmt(out.budget) + " (was " + was + "; " + fmt(out.issued) + " issued so far).");
+          fmt(out.budget) + split + " (was " + was + "; " + fmt(out.issued) + " issued so far).");
         if (state.report.gameId === out.gameId) fetchReport(state.report.serial);
       });
     });
@@ -782,7 +792,7 @@
             var short = b.poolSize < b.budget;
             return h("tr", { className: short ? "warn" : "" },
               h("th", { attrs: { scope: "row" } }, brandLabel(b.brandId)),
-              h("td", { text: fmt(b.budget) }),
+              h("td", { text: fmt(b.budget) + (b.counters > 1 ? " (" + fmt(b.counters) + " counters)" : "") }),
               h("td", { text: fmt(b.issued) }),
               h("td", { text: fmt(b.remaining) }),
               h("td", { text: fmt(b.poolSize) + (short ? " (" + fmt(b.budget - b.poolSize) + " short of the budget)" : "") }));
