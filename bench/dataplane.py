@@ -6,8 +6,8 @@ with botocore event hooks: one unit per started KiB of item for a write, twice t
 inside a transaction. Beside it, the naive per-play design measured the same way: read
 the budget, decrement it conditionally for a winner, put the result.
 
-Then a hot brand: half of 1,600 plays win, with the budget on one counter and split
-over four, and the write units each budget item takes are counted: the busiest item is
+Then a hot brand: half of 400 plays win, with the budget on one counter and split over
+four, and the write units each budget item takes are counted: the busiest item is
 what DynamoDB's per-item limit (about 1,000 units/s) applies to.
 """
 

@@ -1,16 +1,32 @@
 from collections.abc import Iterator
+from typing import Any
 
 import boto3
 import pytest
+from botocore.client import BaseClient
 from moto import mock_aws
 
 from frolic.dal.schema import create_tables
 from frolic.settings import Settings
+from tests.integration import dynamo_rules
 from tests.integration.push_fixtures import clock, push_stub, sessions
 from tests.integration.world import World
 
 #: Fixtures shared by the push-side tests, made visible to every test here.
 __all__ = ["clock", "push_stub", "sessions"]
+
+
+@pytest.fixture(autouse=True)
+def dynamodb_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every DynamoDB request a test makes must be one real DynamoDB would accept."""
+    send = BaseClient._make_api_call  # type: ignore[attr-defined]
+
+    def checked(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        if client.meta.service_model.service_name == "dynamodb":
+            dynamo_rules.check(operation, params)
+        return send(client, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", checked)
 
 
 @pytest.fixture

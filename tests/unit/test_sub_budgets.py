@@ -6,7 +6,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from frolic.allocation.sub_budgets import deal, fill, rebalance, route, schedule_slack, split
+from frolic.allocation.sub_budgets import (
+    deal,
+    fill,
+    next_step,
+    rebalance,
+    route,
+    schedule_slack,
+    split,
+)
 
 
 @given(total=st.integers(0, 10**9), parts=st.integers(1, 256))
@@ -115,3 +123,36 @@ def test_dealing_new_codes_fills_what_shares_lack_first(
     usable = sum(min(s, p + d) for s, p, d in zip(shares, pools, dealt, strict=True))
     before = sum(min(s, p) for s, p in zip(shares, pools, strict=True))
     assert usable == before + min(count, lack)
+
+
+def _aligned(shares: list[int], pools: list[int]) -> bool:
+    lack = any(s > p for s, p in zip(shares, pools, strict=True))
+    surplus = any(p > s for s, p in zip(shares, pools, strict=True))
+    return not (lack and surplus)
+
+
+@given(
+    budget=st.integers(0, 2000),
+    parts=st.integers(1, 12),
+    events=st.lists(st.tuples(st.booleans(), st.integers(0, 400)), max_size=12),
+)
+def test_uploads_dealt_step_by_step_keep_shares_and_pools_aligned_after_every_step(
+    budget: int, parts: int, events: list[tuple[bool, int]]
+) -> None:
+    shares, pools, issued = split(budget, parts), [0] * parts, [0] * parts
+    for is_upload, amount in events:
+        if is_upload:
+            left = amount
+            while left:
+                sub, count = next_step(shares, pools, left, step=7)
+                assert 0 < count <= 7
+                pools[sub] += count
+                left -= count
+                assert _aligned(shares, pools)  # even if the upload stopped here
+        else:
+            # Some coupons go out, then the budget changes (never below what is out)
+            issued = [min(share, pool) for share, pool in zip(shares, pools, strict=True)]
+            shares = rebalance(sum(issued) + amount, issued, pools)
+            assert _aligned(shares, pools)
+    usable = sum(min(s, p) for s, p in zip(shares, pools, strict=True))
+    assert usable == min(sum(shares), sum(pools))

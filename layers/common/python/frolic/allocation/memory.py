@@ -20,7 +20,7 @@ from frolic.allocation.ports import (
     Reservation,
     SubBudget,
 )
-from frolic.allocation.sub_budgets import deal, rebalance, split
+from frolic.allocation.sub_budgets import next_step, rebalance, split
 from frolic.models import PlayStatus
 
 
@@ -68,12 +68,20 @@ class InMemoryStore:
         self.bound_codes: dict[str, str] = {}
 
     # -- marketer side -------------------------------------------------------------
-    def set_budget(self, game_id: str, brand_id: str, budget: int, counters: int = 1) -> None:
+    def set_budget(
+        self, game_id: str, brand_id: str, budget: int, counters: int | None = None
+    ) -> None:
         """Set a budget; a change keeps each counter's issued count and the counters'
-        alignment with their pools (see sub_budgets)."""
+        alignment with their pools (see sub_budgets). As in DynamoDB, the split can
+        change only while the budget has neither codes nor coupons out."""
         states = self._budgets[game_id].get(brand_id)
+        if states is not None and counters is not None and counters != len(states):
+            if self.issued(game_id, brand_id) or self._pools.get((game_id, brand_id)):
+                raise ValueError("the split is fixed once codes are uploaded")
+            states = None
         if states is None:
-            self._budgets[game_id][brand_id] = [_Budget(b) for b in split(budget, counters)]
+            parts = split(budget, counters or 1)
+            self._budgets[game_id][brand_id] = [_Budget(b) for b in parts]
             return
         pools = None
         if (game_id, brand_id) not in self._code_makers:
@@ -83,14 +91,16 @@ class InMemoryStore:
             state.budget = share
 
     def add_coupons(self, game_id: str, brand_id: str, codes: Sequence[str]) -> None:
-        """Deal uploaded codes over the brand's counters as the DynamoDB pools do."""
+        """Deal uploaded codes over the brand's counters step by step, as the DynamoDB
+        pools do (one step per transaction there)."""
         states = self._budgets[game_id][brand_id]
         pools = self._pools.setdefault((game_id, brand_id), [[] for _ in states])
-        dealt = deal(len(codes), [s.budget for s in states], [len(pool) for pool in pools])
-        taken = 0
-        for pool, count in zip(pools, dealt, strict=True):
-            pool.extend(codes[taken : taken + count])
-            taken += count
+        position = 0
+        while position < len(codes):
+            shares = [s.budget for s in states]
+            sub, count = next_step(shares, [len(p) for p in pools], len(codes) - position)
+            pools[sub].extend(codes[position : position + count])
+            position += count
 
     def generate_coupons(
         self, game_id: str, brand_id: str, make: Callable[[int, int], str]

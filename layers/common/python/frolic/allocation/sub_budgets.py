@@ -34,6 +34,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
+#: Codes dealt to one counter per step. The DynamoDB pools write a step in one
+#: transaction: two items per code, the counter and the budget item, at most 100.
+DEAL_STEP = 49
+
 
 def split(total: int, parts: int) -> list[int]:
     """`total` in `parts` whole shares that differ by at most one and sum to `total`."""
@@ -122,3 +126,16 @@ def schedule_slack(slack: float, parts: int) -> float:
     """The slack the counters of a budget hold to, together: each has at least one
     coupon of slack (see Cap above)."""
     return max(slack, 1.0) if parts == 1 else slack + parts
+
+
+def next_step(
+    shares: Sequence[int], pools: Sequence[int], remaining: int, step: int = DEAL_STEP
+) -> tuple[int, int]:
+    """Where the next codes of an upload go, dealt one step at a time: the counter and
+    how many. While some share lacks codes a step only fills lack, so shares and pools
+    stay aligned after every step, even if an upload stops halfway."""
+    lacking = sum(max(0, share - pool) for share, pool in zip(shares, pools, strict=True))
+    count = min(remaining, lacking) if lacking else remaining
+    dealt = deal(count, shares, pools)
+    sub = max(range(len(dealt)), key=lambda j: (dealt[j], -j))
+    return sub, min(dealt[sub], step)

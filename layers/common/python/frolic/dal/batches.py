@@ -14,6 +14,12 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 BATCH_GET_LIMIT = 100
 BATCH_WRITE_LIMIT = 25
+#: Rounds of retrying what DynamoDB left unprocessed before giving up (about 8 s).
+MAX_UNPROCESSED_ROUNDS = 12
+
+
+class UnprocessedError(RuntimeError):
+    """DynamoDB kept leaving part of a batch unprocessed (sustained throttling)."""
 
 
 def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
@@ -37,6 +43,10 @@ def batch_get(client: DynamoDBClient, table: str, keys: Sequence[Any]) -> list[d
             items.extend(codec.load(raw) for raw in response["Responses"].get(table, []))
             request = dict(response.get("UnprocessedKeys") or {})
             if request:
+                if attempt >= MAX_UNPROCESSED_ROUNDS:
+                    raise UnprocessedError(
+                        f"{table}: keys still unprocessed after {attempt} rounds"
+                    )
                 backoff(attempt)
                 attempt += 1
     return items

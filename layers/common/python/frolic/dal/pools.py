@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from frolic.allocation.sub_budgets import deal, rebalance, split
+from frolic.allocation.sub_budgets import DEAL_STEP, next_step, rebalance, split
 from frolic.dal import codec
 from frolic.dal.batches import backoff
 from frolic.dal.budgets import StoredBudget, read_budget
@@ -38,11 +38,12 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 #: Two items per code, the counter and the budget item fit DynamoDB's 100-item transaction.
-CODES_PER_TRANSACTION = 49
+CODES_PER_TRANSACTION = DEAL_STEP
 GENERATED_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at tills
 GENERATED_GROUPS = 3
 GENERATED_GROUP_LENGTH = 4
-MAX_CONFLICT_RETRIES = 20
+#: Optimistic retries when another change landed first (about 4 s of backoff in all).
+MAX_CONFLICT_RETRIES = 8
 #: Counters per budget: each is one item of a budget change's transaction (≤ 100 items).
 MAX_COUNTERS = 64
 
@@ -271,18 +272,27 @@ class CouponPools:
                 unique.append(code)
         stored = self._budget(game_id, brand_id)
         added = 0
-        while unique:
-            sub, chunk = _next_chunk(stored, unique)
+        position = 0  # unique[:position] are written
+        while position < len(unique):
+            sub, count = next_step(stored.shares, stored.pools, len(unique) - position)
+            chunk = unique[position : position + count]
             written, taken, stored = self._append(stored, sub, chunk)
             added += written
-            duplicates += len(taken)
-            unique = [code for code in unique if code not in taken][written:]
+            position += written
+            if taken:
+                duplicates += len(taken)
+                unique = unique[:position] + [c for c in unique[position:] if c not in taken]
         return PoolAddition(added, duplicates, stored.pool_size)
 
     def _budget(self, game_id: str, brand_id: str) -> StoredBudget:
         stored = read_budget(self._db, self._state, game_id, brand_id)
         if stored is None:
             raise NoBudgetError(f"game {game_id} has no budget for brand {brand_id}")
+        if stored.missing:
+            # Damage, not a race: retrying cannot help. Setting the budget again repairs it.
+            raise RuntimeError(
+                f"budget {game_id}/{brand_id} is missing counters {list(stored.missing)}"
+            )
         return stored
 
     def _append(
@@ -309,7 +319,8 @@ class CouponPools:
                     return 0, taken, stored
                 backoff(attempt)  # another upload or budget change landed first
                 stored = self._budget(stored.game_id, stored.brand_id)
-                sub, codes = _next_chunk(stored, codes)
+                sub, count = next_step(stored.shares, stored.pools, len(codes))
+                codes = codes[:count]
                 continue
             counters = list(stored.counters)
             counters[sub] = replace(counters[sub], pool_size=counters[sub].pool_size + len(codes))
@@ -380,19 +391,6 @@ def _new_shares(stored: StoredBudget | None, budget: int, counters: int | None) 
             raise CountersFixedError(len(stored.counters))
         return split(budget, counters)
     return rebalance(budget, [c.issued for c in stored.counters], stored.pools)
-
-
-def _next_chunk(stored: StoredBudget, codes: list[str]) -> tuple[int, list[str]]:
-    """Which counter the next codes go to, and how many of them (one transaction).
-
-    While some share lacks codes, a chunk only fills lack, so shares and pools stay
-    aligned after every transaction, even if the upload stops halfway.
-    """
-    lacking = sum(max(0, c.share - c.pool_size) for c in stored.counters)
-    count = min(len(codes), lacking) if lacking else len(codes)
-    dealt = deal(count, stored.shares, stored.pools)
-    sub = max(range(len(dealt)), key=lambda j: (dealt[j], -j))
-    return sub, codes[: min(dealt[sub], CODES_PER_TRANSACTION)]
 
 
 #: The budget item's revision is the one the change was planned from (0: none yet).

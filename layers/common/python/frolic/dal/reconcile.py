@@ -143,7 +143,7 @@ def _compare_counters(
     brand = budget.brand_id
     for sub in budget.missing:
         report.problems.append(f"{brand}: counter {sub} is missing")
-    if len(budget.counters) > 1 and sum(budget.shares) != budget.budget:
+    if sum(budget.shares) != budget.budget:
         report.problems.append(
             f"{brand}: the counters' shares sum to {sum(budget.shares)}, not {budget.budget}"
         )
