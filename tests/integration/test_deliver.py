@@ -15,6 +15,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 
 from frolic.allocation.ports import Claim, Grant, Outcome, Play
 from frolic.dal import codec
+from frolic.dal.catalog import BrandNames
 from frolic.dal.items import outcome_item, pending_item
 from frolic.dal.redemptions import Redemptions
 from frolic.dal.sessions import Sessions
@@ -238,6 +239,7 @@ def test_a_won_play_issues_its_coupon_and_tells_the_code(
     clock: ManualClock,
 ) -> None:
     sessions.open(CONN, "alice")
+    stocked.brand(BRAND, "Acme Coffee")
     won, code = won_play(stocked)
     assert coupon(stocked, 1)["status"] == CouponStatus.RESERVED
     push_stub.expect_post(CONN)
@@ -251,7 +253,7 @@ def test_a_won_play_issues_its_coupon_and_tells_the_code(
             "type": "result",
             "playId": "play-1",
             "status": "won",
-            "coupon": {"brandId": BRAND, "code": code},
+            "coupon": {"brandId": BRAND, "brandName": "Acme Coffee", "code": code},
         }
     ]
     issued = coupon(stocked, 1)
@@ -464,3 +466,17 @@ def test_records_from_the_real_stream_push_a_win_once(
     ]
     assert coupon(stocked, 1)["status"] == CouponStatus.ISSUED
     push_stub.assert_all_used()
+
+
+def test_brand_names_are_read_once_and_follow_a_rename_after_their_ttl(world: World) -> None:
+    clock = ManualClock(0.0)
+    names = BrandNames(world.db, world.settings, ttl=60.0, clock=clock)
+    assert names(BRAND) is None  # no such brand: the push shows the id alone
+    world.brand(BRAND, "Acme")
+    clock.now = 61.0
+    assert names(BRAND) == "Acme"
+    world.brand(BRAND, "Acme Coffee")
+    clock.now = 100.0
+    assert names(BRAND) == "Acme"  # cached: a push costs no read
+    clock.now = 122.0
+    assert names(BRAND) == "Acme Coffee"

@@ -26,6 +26,7 @@ def player_api(world: World) -> Iterator[Any]:
     kinesis.create_stream(StreamName=world.settings.play_stream, ShardCount=2)
     world.live_game()
     world.budget("brand-a", 5)
+    world.brand("brand-a", "Acme Coffee")
     intake = PlayIntake(
         db=world.db,
         kinesis=kinesis,
@@ -160,6 +161,7 @@ def test_a_play_goes_from_ingest_through_the_stream_to_its_result(
         view = json_body(_call(app, rest_event("GET", f"/plays/p-{n}", user=f"player-{n}")))
         assert view["status"] == "won"
         assert view["coupon"]["brandId"] == "brand-a"
+        assert view["coupon"]["brandName"] == "Acme Coffee"  # players see the brand's name
     report = world.reconcile()
     assert report.clean, report.render()
 

@@ -14,8 +14,8 @@ from frolic.dal.allocation_store import DynamoAllocationStore, DynamoGameDirecto
 from frolic.dal.items import model_item
 from frolic.dal.pools import CouponPools
 from frolic.dal.reconcile import ReconcileReport, reconcile
-from frolic.dal.tables import game_key
-from frolic.models import Game, GameConfig, GameStatus, PlayEvent
+from frolic.dal.tables import brand_key, game_key
+from frolic.models import Brand, Game, GameConfig, GameStatus, PlayEvent
 from frolic.pacing.policy import FrolicPacing, PacingPolicy
 from frolic.settings import Settings
 from frolic.stream import StreamAllocator
@@ -62,6 +62,14 @@ class World:
             Item=codec.dump(model_item(game, game_key(game_id), "game")),
         )
         return game
+
+    def brand(self, brand_id: str, name: str) -> None:
+        self.db.put_item(
+            TableName=self.settings.state_table,
+            Item=codec.dump(
+                model_item(Brand(brand_id=brand_id, name=name), brand_key(brand_id), "brand")
+            ),
+        )
 
     def pools(self) -> CouponPools:
         return CouponPools(self.db, self.settings, clock=self.clock)

@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
 
 from frolic.dal import codec
+from frolic.dal.catalog import BrandNames, with_brand_names
 from frolic.dal.push import Push
 from frolic.dal.sessions import Sessions
 from frolic.dal.tables import code_key, coupon_key
@@ -104,7 +105,9 @@ def final_transition(record: DynamoDBRecord) -> ResultImage | None:
         return None
 
 
-def result_message(result: ResultImage) -> dict[str, Any]:
+def result_message(
+    result: ResultImage, brand_names: Callable[[str], str | None] = lambda _: None
+) -> dict[str, Any]:
     """What the player's client gets: their result, and their coupon when they won."""
     message: dict[str, Any] = {
         "type": "result",
@@ -113,7 +116,9 @@ def result_message(result: ResultImage) -> dict[str, Any]:
     }
     if result.reason:
         message["reason"] = result.reason
-    grants = [{"brandId": g.brand_id, "code": g.code} for g in result.coupons]
+    grants = with_brand_names(
+        ({"brandId": g.brand_id, "code": g.code} for g in result.coupons), brand_names
+    )
     if grants:
         message["coupon"] = grants[0]
     if len(grants) > 1:
@@ -129,12 +134,15 @@ class Deliverer:
         push: Push,
         settings: Settings,
         clock: Callable[[], float] = time.time,
+        *,
+        brand_names: Callable[[str], str | None] | None = None,
     ) -> None:
         self._db = client
         self._state = settings.state_table
         self._sessions = sessions
         self._push = push
         self._clock = clock
+        self._brand_names = brand_names or BrandNames(client, settings)
 
     def handle(self, record: DynamoDBRecord) -> Delivery:
         result = final_transition(record)
@@ -163,7 +171,7 @@ class Deliverer:
             logger.warning("play's connection belongs to another player", play_id=result.play_id)
             metrics.add_metric(name="ResultPushRefused", unit=MetricUnit.Count, value=1)
             return Delivery.REFUSED
-        if self._push.send(connection_id, result_message(result)):
+        if self._push.send(connection_id, result_message(result, self._brand_names)):
             metrics.add_metric(name="ResultPushed", unit=MetricUnit.Count, value=1)
             return Delivery.PUSHED
         self._sessions.close(connection_id)

@@ -23,6 +23,7 @@ from pydantic import AwareDatetime, Field
 from frolic.allocation.ports import GameDirectory, GameRules, Play
 from frolic.auth import Principal
 from frolic.dal import codec
+from frolic.dal.catalog import with_brand_names
 from frolic.dal.items import pending_item
 from frolic.dal.tables import play_pace_key
 from frolic.models import (
@@ -207,7 +208,11 @@ class PlayNotFoundError(LookupError):
 
 
 def read_play(
-    db: DynamoDBClient, settings: Settings, principal: Principal, play_id: str
+    db: DynamoDBClient,
+    settings: Settings,
+    principal: Principal,
+    play_id: str,
+    brand_names: Callable[[str], str | None] = lambda _: None,
 ) -> dict[str, Any]:
     """The player's view of their own play."""
     raw = db.get_item(
@@ -223,7 +228,7 @@ def read_play(
     }
     if item.get("reason"):
         view["reason"] = item["reason"]
-    coupons = item.get("coupons") or []
+    coupons = with_brand_names(item.get("coupons") or [], brand_names)
     if coupons:
         view["coupon"] = coupons[0]
         view["coupons"] = coupons

@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from frolic.auth import Principal, principal_from_event
+from frolic.dal.catalog import BrandNames
 from frolic.dal.sessions import Sessions
 from frolic.http import (
     documented,
@@ -43,6 +44,7 @@ def build_player_app(
     *, intake: PlayIntake, db: DynamoDBClient, settings: Settings, sessions: Sessions
 ) -> APIGatewayRestResolver:
     app = APIGatewayRestResolver(enable_validation=True)
+    brand_names = BrandNames(db, settings)
     install_error_handlers(app)
 
     def player() -> Principal:
@@ -96,7 +98,7 @@ def build_player_app(
         ),
     )
     def get_play(play_id: PlayIdPath) -> Response[str]:
-        return json_response(200, read_play(db, settings, player(), play_id))
+        return json_response(200, read_play(db, settings, player(), play_id, brand_names))
 
     @app.post(
         "/ws-ticket",

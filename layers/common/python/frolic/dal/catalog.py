@@ -12,7 +12,8 @@ other's checks.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -391,3 +392,47 @@ def _put_new(table: str, item: dict[str, Any]) -> dict[str, Any]:
             "ConditionExpression": "attribute_not_exists(pk)",
         }
     }
+
+
+class BrandNames:
+    """Brand names for players' results, cached: results keep only the brand's id, and a
+    push should not cost a read per winner. A name shows within `ttl` of a change."""
+
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        settings: Settings,
+        ttl: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._db = client
+        self._state = settings.state_table
+        self._ttl = ttl
+        self._clock = clock
+        self._cache: dict[str, tuple[float, str | None]] = {}
+
+    def __call__(self, brand_id: str) -> str | None:
+        now = self._clock()
+        cached = self._cache.get(brand_id)
+        if cached is not None and now - cached[0] < self._ttl:
+            return cached[1]
+        raw = self._db.get_item(TableName=self._state, Key=codec.dump(brand_key(brand_id))).get(
+            "Item"
+        )
+        name = str(codec.load(raw)["name"]) if raw else None
+        self._cache[brand_id] = (now, name)
+        return name
+
+
+def with_brand_names(
+    coupons: Iterable[Mapping[str, Any]], names: Callable[[str], str | None]
+) -> list[dict[str, Any]]:
+    """A result's coupons as a player sees them: each with its brand's name, when known."""
+    shown = []
+    for coupon in coupons:
+        view = {"brandId": coupon["brandId"], "code": coupon["code"]}
+        name = names(str(coupon["brandId"]))
+        if name:
+            view["brandName"] = name
+        shown.append(view)
+    return shown
