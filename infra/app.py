@@ -35,8 +35,8 @@ from infra.build_layer import DEPS_LAYER_DIR  # noqa: E402
 from infra.stack import FrolicStack  # noqa: E402
 
 MAX_PARALLELIZATION_FACTOR = 10
-#: An origin as browsers send it: scheme, host and optional port; no path, no slash.
-ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
+#: An origin: scheme, host and optional port; no path, no slash (any case, see _origins).
+ORIGIN = re.compile(r"https?://[a-z0-9.-]+(:[0-9]{1,5})?", re.IGNORECASE)
 
 
 def _int(app: App, key: str) -> int | None:
@@ -61,6 +61,8 @@ def _bool(app: App, key: str, default: bool) -> bool:
 
 
 def _origins(app: App, key: str) -> tuple[str, ...]:
+    """Lowercased: browsers send `Origin` with a lowercase scheme and host, and both
+    API Gateway and frolic.http compare it exactly."""
     value = app.node.try_get_context(key)
     if value is None or value == "":
         return ()
@@ -71,7 +73,7 @@ def _origins(app: App, key: str) -> tuple[str, ...]:
             raise SystemExit(
                 f"context {key}: {origin!r} is not an origin like https://play.example.com"
             )
-    return origins
+    return tuple(origin.lower() for origin in origins)
 
 
 def build(app: App, *, deps_layer_dir: Path = DEPS_LAYER_DIR) -> FrolicStack:

@@ -612,11 +612,16 @@
       var ids = gameAndBrand(BUDGET_FIELDS);
       var budget = wholeNumber($("budget-amount").value, BUDGET_FIELDS, "budget", 0, 100000000);
       var body = { budget: budget };
-      if (String($("budget-counters").value || "").trim()) {
-        body.counters = wholeNumber($("budget-counters").value, BUDGET_FIELDS, "counters", 1, 64);
+      var counters = $("budget-counters");
+      // Junk in a number input reads as "", which would mean "keep": say so instead.
+      if (counters.validity.badInput) invalid(BUDGET_FIELDS, "counters", "enter a whole number from 1 to 64");
+      if (String(counters.value || "").trim()) {
+        body.counters = wholeNumber(counters.value, BUDGET_FIELDS, "counters", 1, 64);
       }
       var path = "/admin/games/" + segment(ids.gameId) + "/budgets/" + segment(ids.brandId);
       return api(path, { method: "PUT", json: body }).then(function (out) {
+        // A split is set once: left filled, the next budget change would send it again.
+        counters.value = "";
         var was = out.previous === null || out.previous === undefined ? "none" : fmt(out.previous);
         var split = out.counters > 1 ? ", split over " + fmt(out.counters) + " counters" : "";
         say("ok", "Budget for brand " + brandLabel(out.brandId) + " in game " + out.gameId + " is now " +

@@ -81,6 +81,10 @@
     account_not_confirmed: "This account isn't confirmed yet. Confirm your email address first.",
     password_reset_required: "This account's password must be reset before it can sign in.",
     too_many_sign_ins: "Too many sign-in attempts. Please wait a minute and try again.",
+    too_many_password_attempts:
+      "Too many wrong passwords for this account, so it is locked for a while. " +
+      "Wait a few minutes, then try again.",
+    account_disabled: "This account has been disabled. Ask the organiser if you think that's wrong.",
     sign_in_step_unsupported:
       "This account needs a step this page can't do (a new password or a one-time code). " +
       "Ask the organiser to finish setting it up.",
@@ -287,6 +291,23 @@
     TooManyFailedAttemptsException: "too_many_sign_ins",
   };
 
+  /** NotAuthorizedException is also a locked or a disabled account: only its message
+   *  tells them from a wrong password. */
+  var NOT_AUTHORIZED_MESSAGES = [
+    [/password attempts exceeded/i, "too_many_password_attempts"],
+    [/user is disabled/i, "account_disabled"],
+  ];
+
+  function cognitoErrorCode(type, message) {
+    if (type === "NotAuthorizedException") {
+      for (var i = 0; i < NOT_AUTHORIZED_MESSAGES.length; i++) {
+        if (NOT_AUTHORIZED_MESSAGES[i][0].test(message)) return NOT_AUTHORIZED_MESSAGES[i][1];
+      }
+    }
+    if (Object.prototype.hasOwnProperty.call(COGNITO_ERRORS, type)) return COGNITO_ERRORS[type];
+    return "sign_in_unavailable";
+  }
+
   /** The claims of a JWT, read only to show who signed in (the API verifies tokens). */
   function tokenClaims(token) {
     try {
@@ -338,7 +359,7 @@
       }
       var type = typeof data.__type === "string" ? data.__type.split("#").pop() : "";
       var message = typeof data.message === "string" ? data.message : "";
-      throw ApiError(answer.response.status, COGNITO_ERRORS[type] || "sign_in_unavailable", message);
+      throw ApiError(answer.response.status, cognitoErrorCode(type, message), message);
     });
   }
 

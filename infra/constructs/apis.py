@@ -10,7 +10,7 @@ bodies, and so coupon codes, to the logs (invariant 6).
 CORS: the pages are served from CloudFront, another origin. API Gateway answers the
 preflights for the allowed origins; the functions name the origin on their own answers
 (frolic.http), and the gateway's own error answers (401 from the authorizer, WAF 403,
-throttling 429, 5xx) name the site's origin, so the pages can read every answer.
+throttling 429, 5xx) echo the caller's origin, so the pages can read every answer.
 
 WebSocket: authorization happens once, on `$connect`, by the single-use ticket the
 ws_connect function redeems (browsers cannot send headers on the handshake); API
@@ -59,6 +59,8 @@ CORS_ALLOWED_HEADERS: Final = ("Authorization", "Content-Type")
 CORS_ALLOWED_METHODS: Final = ("GET", "POST", "PUT", "PATCH")
 #: How long a browser may reuse a preflight answer.
 CORS_MAX_AGE: Final = Duration.hours(1)
+#: API Gateway's own error answers name the caller's origin, whichever it is.
+GATEWAY_ERROR_ORIGIN: Final = "method.request.header.Origin"
 #: Routes anyone may call: the API's contract, which the admin app also serves untokened.
 PUBLIC_ROUTES: Final = frozenset({("GET", "/openapi.json")})
 
@@ -141,7 +143,7 @@ class Apis(Construct):
         cors_origins: Sequence[str],
     ) -> None:
         """`cors_origins`: the web origins whose pages call the REST API, the site's
-        first (API Gateway's own error answers can name one origin only)."""
+        first."""
         super().__init__(scope, construct_id)
         if not cors_origins:
             raise ValueError("cors_origins needs at least the site's origin")
@@ -258,10 +260,12 @@ class Apis(Construct):
         )
         api.deployment_stage.node.add_dependency(self._account)
 
-        # API Gateway's own answers carry no headers a page can use unless told: name
-        # the site's origin on each (a gateway response cannot choose it per request).
+        # API Gateway's own answers carry no headers a page can use unless told. A
+        # gateway response cannot pick an origin from a list, so it echoes the caller's:
+        # pages on every allowed origin read them (an expired token's 401 included).
+        # Safe: these answers carry no data and never allow credentials.
         gateway_cors = {
-            "Access-Control-Allow-Origin": f"'{cors_origins[0]}'",
+            "Access-Control-Allow-Origin": GATEWAY_ERROR_ORIGIN,
             "Vary": "'Origin'",
         }
         for response_type, code in (

@@ -30,6 +30,9 @@ class Auth(Construct):
             "Users",
             self_sign_up_enabled=True,
             sign_in_aliases=cognito.SignInAliases(email=True),
+            # Ann@Example.com and ann@example.com are one person: people do not keep
+            # track of how they capitalised their address.
+            sign_in_case_sensitive=False,
             auto_verify=cognito.AutoVerifiedAttrs(email=True),
             account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
             password_policy=cognito.PasswordPolicy(

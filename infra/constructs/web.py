@@ -9,11 +9,13 @@ Synth reads files only: no Docker, no AWS calls.
 
 Only CloudFront reads the bucket (Origin Access Control); browsers get HTTPS, security
 headers and a content security policy that lets the pages talk to this region's API
-Gateway and Cognito endpoints and nothing else.
+Gateway and Cognito endpoints and nothing else. A path with no file behind it gets a 404
+and a small page (web/404.html), not S3's XML refusal.
 """
 
 from __future__ import annotations
 
+import hashlib
 import html
 import re
 from dataclasses import dataclass
@@ -48,6 +50,15 @@ CACHE_CONTROL: Final = (
     s3_deployment.CacheControl.must_revalidate(),
 )
 HSTS_MAX_AGE: Final = Duration.days(730)
+#: What a path with no file behind it shows (S3 answers 403 for it: CloudFront may not list).
+NOT_FOUND_PAGE: Final = "/404.html"
+#: How long CloudFront keeps a 404 before asking the bucket again (deploys invalidate it).
+NOT_FOUND_TTL: Final = Duration.minutes(1)
+#: CloudFront's name limits: Origin Access Control 64 characters, response headers policy 128.
+OAC_NAME_LIMIT: Final = 64
+RESPONSE_HEADERS_POLICY_NAME_LIMIT: Final = 128
+#: Room kept for the region, unknown until deploy (the longest today has 15 characters).
+REGION_NAME_ROOM: Final = 20
 
 
 class PageConfigError(ValueError):
@@ -94,6 +105,20 @@ def _set_meta_content(page: str, name: str, value: str) -> tuple[str, int]:
     return tag.subn(lambda match: f"{match[1]}{content}{match[2]}", page)
 
 
+def account_wide_name(scope: Construct, purpose: str, limit: int) -> str:
+    """`<stack>-<region>-<purpose>` in at most `limit` characters. CloudFront names are
+    unique per account, not per region, so the same stack in two regions needs both in
+    its names. A stack name too long for the room left is cut and given a hash of the
+    whole, so two long names still differ."""
+    stack = Stack.of(scope)
+    room = limit - REGION_NAME_ROOM - len(purpose) - 2
+    name = stack.stack_name
+    if len(name) > room:
+        digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+        name = f"{name[: room - len(digest) - 1]}-{digest}"
+    return f"{name}-{stack.region}-{purpose}"
+
+
 class Web(Construct):
     """Site bucket, access-log bucket, CloudFront distribution; `publish` ships the pages.
 
@@ -106,7 +131,9 @@ class Web(Construct):
         super().__init__(scope, construct_id)
         self.access_logs = self._access_log_bucket()
         # Nothing here but files rebuilt from web/ on every deploy: the bucket goes with
-        # the stack (its deployment empties it first, see `publish`).
+        # the stack. The CDK's auto-delete custom resource empties it first; the
+        # deployment cannot (it skips buckets tagged aws-cdk:cr-owned, which it tags
+        # itself: aws/aws-cdk#33397).
         self.bucket = s3.Bucket(
             self,
             "Site",
@@ -117,6 +144,7 @@ class Web(Construct):
             server_access_logs_bucket=self.access_logs,
             server_access_logs_prefix="site-bucket/",
             removal_policy=RemovalPolicy.DESTROY,
+            auto_delete_objects=True,
         )
         page_paths = cloudfront.Function(
             self,
@@ -125,6 +153,12 @@ class Web(Construct):
             runtime=cloudfront.FunctionRuntime.JS_2_0,
             code=cloudfront.FunctionCode.from_file(file_path=str(PAGE_PATHS_FUNCTION)),
         )
+        access_control = cloudfront.S3OriginAccessControl(
+            self,
+            "SiteAccess",
+            origin_access_control_name=account_wide_name(self, "site", OAC_NAME_LIMIT),
+            description="Frolic: CloudFront reads the site bucket",
+        )
         self.distribution = cloudfront.Distribution(
             self,
             "Distribution",
@@ -132,7 +166,9 @@ class Web(Construct):
             default_root_object="index.html",
             default_behavior=cloudfront.BehaviorOptions(
                 origin=origins.S3BucketOrigin.with_origin_access_control(
-                    self.bucket, origin_access_levels=[cloudfront.AccessLevel.READ]
+                    self.bucket,
+                    origin_access_control=access_control,
+                    origin_access_levels=[cloudfront.AccessLevel.READ],
                 ),
                 viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
                 allowed_methods=cloudfront.AllowedMethods.ALLOW_GET_HEAD,
@@ -147,6 +183,16 @@ class Web(Construct):
                     )
                 ],
             ),
+            # S3 refuses a missing key with 403 (CloudFront may not list the bucket).
+            error_responses=[
+                cloudfront.ErrorResponse(
+                    http_status=status,
+                    response_http_status=404,
+                    response_page_path=NOT_FOUND_PAGE,
+                    ttl=NOT_FOUND_TTL,
+                )
+                for status in (403, 404)
+            ],
             http_version=cloudfront.HttpVersion.HTTP2_AND_3,
             enable_logging=True,
             log_bucket=self.access_logs,
@@ -178,8 +224,6 @@ class Web(Construct):
             cache_control=list(CACHE_CONTROL),
             distribution=self.distribution,
             distribution_paths=["/*"],
-            # On stack delete, empty the bucket so that it can be deleted too.
-            retain_on_delete=False,
             log_group=logs.LogGroup(self, "PagesDeploymentLogs", retention=LOG_RETENTION),
         )
         self._acknowledge_deployment_findings(deployment)
@@ -218,7 +262,15 @@ class Web(Construct):
     def _security_headers(self) -> cloudfront.ResponseHeadersPolicy:
         """HSTS, no sniffing, no framing, no referrer, and a CSP as strict as the pages:
         their own scripts and styles, and calls to this region's API Gateway endpoints
-        (REST over https, results over wss) and Cognito (sign-in)."""
+        (REST over https, results over wss) and Cognito (sign-in).
+
+        connect-src allows any `*.execute-api` host in the region, not only this stack's
+        two APIs: naming their hosts here would make the distribution depend on the APIs,
+        whose CORS rules already depend on the distribution's domain (a dependency loop).
+        The cost: a script that got onto the page despite `script-src 'self'` could send
+        what it reads to any API Gateway endpoint in the region (anyone can create one),
+        so connect-src is no barrier to that; keeping scripts out is the pages' job
+        (no inline code, no innerHTML, see web/README.md)."""
         region = Stack.of(self).region
         api_hosts = f"*.execute-api.{region}.amazonaws.com"
         policy = "; ".join(
@@ -238,6 +290,9 @@ class Web(Construct):
         return cloudfront.ResponseHeadersPolicy(
             self,
             "SecurityHeaders",
+            response_headers_policy_name=account_wide_name(
+                self, "pages", RESPONSE_HEADERS_POLICY_NAME_LIMIT
+            ),
             comment="Frolic pages: HSTS, CSP, no framing, no sniffing, no referrer",
             security_headers_behavior=cloudfront.ResponseSecurityHeadersBehavior(
                 content_security_policy=cloudfront.ResponseHeadersContentSecurityPolicy(

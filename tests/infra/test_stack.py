@@ -215,8 +215,10 @@ def test_every_function_is_arm64_traced_with_both_layers(synth: Synth) -> None:
     functions = {name: every[name] for name in ours}
     layer_ids = sorted(logical_id(synth.stack, layer) for layer in synth.stack.functions.layers)
     assert len(functions) == 6
-    (other,) = set(every) - ours
-    assert other.startswith("CustomCDKBucketDeployment"), "only the CDK's page deployment"
+    # Besides ours, only the CDK's: the page deployment and the site bucket's emptying.
+    (deployment, auto_delete) = sorted(set(every) - ours)
+    assert deployment.startswith("CustomCDKBucketDeployment")
+    assert auto_delete.startswith("CustomS3AutoDeleteObjects")
     assert len(layer_ids) == 2
     for function in functions.values():
         properties = function["Properties"]

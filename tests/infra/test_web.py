@@ -13,15 +13,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_cdk import App
+from aws_cdk import App, Environment, Stack
+from constructs import Construct
 
 from frolic.local.routes import PAGES as LOCAL_PAGES
 from infra.app import build
 from infra.constructs.apis import CORS_ALLOWED_HEADERS, CORS_ALLOWED_METHODS
 from infra.constructs.web import (
+    OAC_NAME_LIMIT,
     PAGE_PATHS_FUNCTION,
+    RESPONSE_HEADERS_POLICY_NAME_LIMIT,
+    WEB_DIR,
     PageConfigError,
     PageSettings,
+    account_wide_name,
     render_page,
 )
 from tests.infra.conftest import STAGE, Synth
@@ -78,9 +83,11 @@ def test_the_site_bucket_is_private_encrypted_ssl_only_and_logged(synth: Synth) 
     statements = bucket_policy(synth, site_id)
     denies = [s for s in statements if s["Effect"] == "Deny"]
     assert [s["Condition"] for s in denies] == [{"Bool": {"aws:SecureTransport": "false"}}]
-    # Only CloudFront reads objects, and only for this distribution (Origin Access Control)
-    (read,) = [s for s in statements if s["Effect"] == "Allow"]
-    assert read["Principal"] == {"Service": "cloudfront.amazonaws.com"}
+    # Only CloudFront reads objects, and only for this distribution (Origin Access Control);
+    # the one other grant is the CDK's auto-delete function's, which empties the bucket.
+    allows = [s for s in statements if s["Effect"] == "Allow"]
+    assert len(allows) == 2
+    (read,) = [s for s in allows if s["Principal"] == {"Service": "cloudfront.amazonaws.com"}]
     assert read["Action"] == "s3:GetObject"
     distribution_id = logical_id(synth.stack, web.distribution)
     source = json.dumps(read["Condition"]["StringEquals"]["AWS:SourceArn"])
@@ -114,6 +121,78 @@ def test_the_distribution_reads_the_bucket_through_origin_access_control(synth: 
     assert origin["OriginAccessControlId"] == {"Fn::GetAtt": [oac_id, "Id"]}
     assert oac["Properties"]["OriginAccessControlConfig"]["SigningBehavior"] == "always"
     assert oac["Properties"]["OriginAccessControlConfig"]["OriginAccessControlOriginType"] == "s3"
+
+
+def rendered(value: Any, region: str) -> str:
+    """A name as CloudFormation makes it, with `region` for the stack's region."""
+    if isinstance(value, str):
+        return value
+    parts = value["Fn::Join"][1]
+    return "".join(region if part == {"Ref": "AWS::Region"} else part for part in parts)
+
+
+#: The longest region name today, and one more: a region name is not in the name's budget.
+REGIONS = ("us-isof-south-1", "eu-west-1")
+
+
+def test_cloudfront_names_carry_the_stack_and_region(synth: Synth) -> None:
+    """CloudFront names are account-wide: the same stage in two regions must not clash."""
+    (oac,) = synth.of_type("AWS::CloudFront::OriginAccessControl").values()
+    (policy,) = synth.of_type("AWS::CloudFront::ResponseHeadersPolicy").values()
+    named = {
+        OAC_NAME_LIMIT: oac["Properties"]["OriginAccessControlConfig"]["Name"],
+        RESPONSE_HEADERS_POLICY_NAME_LIMIT: policy["Properties"]["ResponseHeadersPolicyConfig"][
+            "Name"
+        ],
+    }
+    for limit, name in named.items():
+        for region in REGIONS:
+            text = rendered(name, region)
+            assert text.startswith(f"Frolic-{STAGE}-{region}-"), text
+            assert len(text) <= limit
+            assert re.fullmatch(r"[A-Za-z0-9-]+", text), text
+    assert rendered(named[OAC_NAME_LIMIT], "r") != rendered(
+        named[RESPONSE_HEADERS_POLICY_NAME_LIMIT], "r"
+    )
+
+
+@pytest.mark.parametrize("limit", [OAC_NAME_LIMIT, RESPONSE_HEADERS_POLICY_NAME_LIMIT])
+def test_a_long_stack_name_is_cut_to_fit_and_stays_distinct(limit: int) -> None:
+    app = App()
+    # Stack names may have 128 characters, CloudFront names 64 or 128 with the region.
+    long_names = [f"Frolic-{'a' * 110}-{end}" for end in ("one", "two")]
+    names = []
+    for stack_name in long_names:
+        stack = Stack(app, stack_name, env=Environment(region="us-isof-south-1"))
+        names.append(account_wide_name(Construct(stack, "Web"), "site", limit))
+    for name in names:
+        assert len(name) <= limit
+        assert name.startswith("Frolic-aaa") and name.endswith("-us-isof-south-1-site"), name
+    assert names[0] != names[1]
+    short = Stack(app, "Frolic-dev", env=Environment(region="eu-west-1"))
+    assert account_wide_name(short, "site", limit) == "Frolic-dev-eu-west-1-site"
+
+
+def test_a_missing_file_is_a_404_with_a_page_not_s3s_refusal(synth: Synth) -> None:
+    """Only CloudFront reads the bucket and it may not list it, so S3 answers a missing
+    key with 403; both that and a 404 become a 404 with the site's own page."""
+    answers = {
+        answer["ErrorCode"]: answer for answer in distribution_config(synth)["CustomErrorResponses"]
+    }
+    assert set(answers) == {403, 404}
+    for answer in answers.values():
+        assert answer["ResponseCode"] == 404
+        assert answer["ResponsePagePath"] == "/404.html"
+        assert answer["ErrorCachingMinTTL"] <= 300, "a file a deploy adds shows up soon"
+    page = (WEB_DIR / "404.html").read_text()
+    assert "<script" not in page, "nothing to run on a page that is served anywhere"
+    # Served at whatever path was asked for: only root-relative URLs still resolve.
+    assert re.findall(r'(?:href|src)="([^"]*)"', page) == [
+        "/favicon.svg",
+        "/style.css",
+        "/",
+        "/admin",
+    ]
 
 
 def test_viewers_get_https_the_root_page_and_access_logs(synth: Synth) -> None:
@@ -165,31 +244,68 @@ def test_the_page_paths_function_runs_on_viewer_requests(synth: Synth) -> None:
     }
 
 
-def run_page_paths(uris: list[str]) -> dict[str, str]:
-    """The CloudFront Function's handler, run in Node on viewer requests for `uris`."""
+def run_page_paths(
+    requests: list[tuple[str, dict[str, Any]]],
+) -> list[dict[str, Any]]:
+    """The CloudFront Function's handler, run in Node on viewer requests, each a `uri` and
+    its `querystring` as CloudFront hands it over; what it returns for each."""
     node = shutil.which("node")
     if node is None:
         pytest.fail("node is needed for this test (and for `make synth`)", pytrace=False)
     script = PAGE_PATHS_FUNCTION.read_text() + (
-        f"\nconst uris = {json.dumps(uris)};\n"
-        "process.stdout.write(JSON.stringify(Object.fromEntries(uris.map((uri) =>"
-        " [uri, handler({ request: { uri: uri, querystring: {}, headers: {} } }).uri]))));\n"
+        f"\nconst requests = {json.dumps(requests)};\n"
+        "process.stdout.write(JSON.stringify(requests.map(([uri, querystring]) =>"
+        " handler({ request: { method: 'GET', uri, querystring, headers: {} } }))));\n"
     )
     done = subprocess.run(
         [node, "-e", script], capture_output=True, text=True, timeout=30, check=False
     )
     assert done.returncode == 0, done.stderr
-    rewritten: dict[str, str] = json.loads(done.stdout)
-    return rewritten
+    returned: list[dict[str, Any]] = json.loads(done.stdout)
+    return returned
+
+
+def rewrites(uris: list[str]) -> dict[str, str]:
+    return {
+        uri: answer["uri"]
+        for uri, answer in zip(uris, run_page_paths([(uri, {}) for uri in uris]), strict=True)
+    }
 
 
 def test_cloudfront_serves_the_pages_at_the_paths_the_local_gateway_does() -> None:
-    others = ["/style.css", "/common.js", "/admin.html", "/admin/", "/admin/x", "/index.html"]
-    rewritten = run_page_paths([*LOCAL_PAGES, *others])
+    others = ["/style.css", "/common.js", "/admin.html", "/admin/x", "/index.html", "/404.html"]
+    rewritten = rewrites([*LOCAL_PAGES, *others])
     assert {path: rewritten[path] for path in LOCAL_PAGES} == {
         path: f"/{file}" for path, file in LOCAL_PAGES.items()
     }
     assert {path: rewritten[path] for path in others} == {path: path for path in others}
+
+
+@pytest.mark.parametrize(
+    ("querystring", "location"),
+    [
+        ({}, "/admin"),
+        ({"game": {"value": "g-1"}}, "/admin?game=g-1"),
+        (
+            {
+                "a": {"value": "1", "multiValue": [{"value": "1"}, {"value": "2"}]},
+                "b": {"value": ""},
+            },
+            "/admin?a=1&a=2&b=",
+        ),
+    ],
+)
+def test_a_page_path_with_a_trailing_slash_is_redirected_not_served(
+    querystring: dict[str, Any], location: str
+) -> None:
+    """Served at /admin/, the page's relative style.css and admin.js would be looked up
+    under /admin/ and miss; the query (?game=…) goes along."""
+    (answer,) = run_page_paths([("/admin/", querystring)])
+    assert answer == {
+        "statusCode": 301,
+        "statusDescription": "Moved Permanently",
+        "headers": {"location": {"value": location}},
+    }
 
 
 # --- the deployment ---------------------------------------------------------------------
@@ -222,10 +338,22 @@ def test_the_pages_are_deployed_to_the_site_bucket_and_cloudfront_refreshed(
     assert properties["DistributionId"] == {"Ref": logical_id(synth.stack, web.distribution)}
     assert properties["DistributionPaths"] == ["/*"]
     assert properties["Prune"] is True
-    assert properties["RetainOnDelete"] is False, "so the bucket can go with the stack"
     assert "max-age=0" in properties["SystemMetadata"]["cache-control"]
-    site = synth.resources[logical_id(synth.stack, web.bucket)]
+
+
+def test_the_site_bucket_is_emptied_and_deleted_with_the_stack(synth: Synth) -> None:
+    """The deployment's own delete skips a bucket tagged aws-cdk:cr-owned, and it tags
+    the bucket itself (aws/aws-cdk#33397): the CDK's auto-delete resource empties it."""
+    site_id = logical_id(synth.stack, synth.stack.web.bucket)
+    site = synth.resources[site_id]
     assert site["DeletionPolicy"] == "Delete"
+    (auto_delete,) = synth.of_type("Custom::S3AutoDeleteObjects").values()
+    assert auto_delete["Properties"]["BucketName"] == {"Ref": site_id}
+    # Its handler empties only a bucket that carries this tag.
+    assert {"Key": "aws-cdk:auto-delete-objects", "Value": "true"} in site["Properties"]["Tags"]
+    # The access logs are evidence: never emptied by the stack.
+    logs_id = logical_id(synth.stack, synth.stack.web.access_logs)
+    assert "Tags" not in synth.resources[logs_id]["Properties"]
 
 
 def test_the_static_files_ship_as_they_are_and_nothing_else(synth: Synth) -> None:
@@ -305,6 +433,12 @@ def test_render_page_escapes_what_it_writes_into_an_attribute() -> None:
     }
 
 
+def test_sign_in_ignores_how_the_email_address_is_capitalised(synth: Synth) -> None:
+    pool_id = logical_id(synth.stack, synth.stack.auth.user_pool)
+    properties = synth.resources[pool_id]["Properties"]
+    assert properties["UsernameConfiguration"] == {"CaseSensitive": False}
+
+
 def test_the_app_client_allows_the_pages_password_sign_in(synth: Synth) -> None:
     client_id = logical_id(synth.stack, synth.stack.auth.client)
     properties = synth.resources[client_id]["Properties"]
@@ -352,22 +486,29 @@ def test_the_methods_allowed_cross_origin_are_the_ones_the_api_serves(synth: Syn
     assert served == set(CORS_ALLOWED_METHODS)
 
 
-def test_gateway_errors_are_readable_by_the_site(synth: Synth) -> None:
-    responses = {
+def gateway_responses(resources: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {
         r["Properties"]["ResponseType"]: r["Properties"]
-        for r in synth.of_type("AWS::ApiGateway::GatewayResponse").values()
+        for r in resources.values()
+        if r["Type"] == "AWS::ApiGateway::GatewayResponse"
     }
+
+
+def test_gateway_errors_are_readable_by_every_allowed_origin(synth: Synth) -> None:
+    """API Gateway's own answers echo the caller's Origin (a gateway response cannot pick
+    from a list): pages on an extra origin must see an expired token's 401 as a 401, not
+    as a network error. Safe: these answers carry no data and allow no credentials."""
+    responses = gateway_responses(synth.resources)
     # 401 from the authorizer, WAF 403, throttling 429, and whatever else API Gateway says
     assert {"UNAUTHORIZED", "WAF_FILTERED", "THROTTLED", "DEFAULT_4XX", "DEFAULT_5XX"} <= set(
         responses
     )
-    origin = quoted(site_origin(synth))
     for response_type, properties in responses.items():
         headers = properties["ResponseParameters"]
-        assert headers["gatewayresponse.header.Access-Control-Allow-Origin"] == origin, (
-            response_type
-        )
-        assert headers["gatewayresponse.header.Vary"] == "'Origin'"
+        assert headers == {
+            "gatewayresponse.header.Access-Control-Allow-Origin": "method.request.header.Origin",
+            "gatewayresponse.header.Vary": "'Origin'",
+        }, response_type
         body = properties["ResponseTemplates"]["application/json"]
         assert body.startswith('{"error":"'), "the same JSON shape as the functions' errors"
 
@@ -390,7 +531,11 @@ def test_only_the_rest_functions_learn_the_allowed_origins(synth: Synth) -> None
 def with_extra_origin(deps_layer_stand_in: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
     app = App(
         outdir=str(tmp_path_factory.mktemp("cdk.out.origins")),
-        context={"stage": STAGE, "allowedOrigins": f"{EXTRA_ORIGIN}, http://localhost:8000"},
+        # Hosts in capitals: browsers send them lowercased, so the stack must too.
+        context={
+            "stage": STAGE,
+            "allowedOrigins": "https://Play.Example.COM, HTTP://localhost:8000",
+        },
     )
     stack = build(app, deps_layer_dir=deps_layer_stand_in)
     from aws_cdk.assertions import Template
@@ -415,6 +560,13 @@ def test_allowed_origins_from_context_reach_preflights_and_functions(
         # API Gateway echoes the caller's origin when it is one of the list
         template = json.dumps(preflight["Integration"]["IntegrationResponses"][0])
         assert EXTRA_ORIGIN in template and "http://localhost:8000" in template
+    assert "Example" not in json.dumps(resources) and "HTTP:" not in json.dumps(resources)
+    # The gateway's own errors do not depend on the list: they echo whoever asked.
+    for properties in gateway_responses(resources).values():
+        origin = properties["ResponseParameters"][
+            "gatewayresponse.header.Access-Control-Allow-Origin"
+        ]
+        assert origin == "method.request.header.Origin"
 
 
 @pytest.mark.parametrize(

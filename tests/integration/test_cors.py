@@ -252,13 +252,46 @@ def test_an_admin_answer_to_another_origin_names_none(admin_app: APIGatewayRestR
 # -- settings and the handlers ----------------------------------------------------------
 
 
-def test_allowed_origins_are_read_from_a_comma_separated_setting() -> None:
-    configured = Settings.model_validate(
-        {"CORS_ALLOWED_ORIGINS": f" {SITE}/, {EXTRA} ,,"}
-    ).cors_allowed_origins
-    assert configured == frozenset({SITE, EXTRA})
-    assert Settings().cors_allowed_origins == frozenset()
-    assert CorsPolicy.from_settings(Settings()).headers_for(SITE) == {}
+def loaded_settings(monkeypatch: pytest.MonkeyPatch, origins: str | None) -> Settings:
+    """What a function's cold start reads, with CORS_ALLOWED_ORIGINS set to `origins`
+    (None: not in the environment at all)."""
+    if origins is None:
+        monkeypatch.delenv("CORS_ALLOWED_ORIGINS", raising=False)
+    else:
+        monkeypatch.setenv("CORS_ALLOWED_ORIGINS", origins)
+    settings.cache_clear()
+    try:
+        return settings()
+    finally:
+        settings.cache_clear()
+
+
+@pytest.mark.parametrize(
+    "origins",
+    [
+        f"{SITE},{EXTRA}",  # as the stack writes it (tests/infra)
+        f" {SITE} , {EXTRA} ",  # as an operator might type it
+        f"{SITE}/,{EXTRA}/",  # browsers send no trailing slash
+        f",{SITE},,{EXTRA},",  # empty entries are no origin
+    ],
+)
+def test_allowed_origins_are_read_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, origins: str
+) -> None:
+    loaded = loaded_settings(monkeypatch, origins)
+    assert loaded.cors_allowed_origins == frozenset({SITE, EXTRA})
+    assert CorsPolicy.from_settings(loaded).headers_for(EXTRA)["Access-Control-Allow-Origin"] == (
+        EXTRA
+    )
+
+
+@pytest.mark.parametrize("origins", [None, "", " , "])
+def test_no_origins_in_the_environment_means_same_origin_pages_only(
+    monkeypatch: pytest.MonkeyPatch, origins: str | None
+) -> None:
+    loaded = loaded_settings(monkeypatch, origins)
+    assert loaded.cors_allowed_origins == frozenset()
+    assert CorsPolicy.from_settings(loaded).headers_for(SITE) == {}
 
 
 def _load(function: str) -> ModuleType:

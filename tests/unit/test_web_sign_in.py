@@ -188,6 +188,8 @@ def test_an_account_in_the_wrong_role_is_told_at_sign_in(
             {"status": 400, "body": {"__type": "InvalidParameterException", "message": "flow"}},
             "sign_in_unavailable",
         ),
+        # a type that is no Cognito error, whatever JavaScript objects inherit
+        ({"status": 400, "body": {"__type": "constructor"}}, "sign_in_unavailable"),
         (
             {"status": 200, "body": {"ChallengeName": "NEW_PASSWORD_REQUIRED", "Session": "s"}},
             "sign_in_step_unsupported",
@@ -202,6 +204,27 @@ def test_cognito_refusals_become_plain_words(reply: dict[str, Any], code: str) -
     assert outcome["error"]["code"] == code
     assert outcome["error"]["words"]
     assert len(outcome["calls"]) == 1
+
+
+def not_authorized(message: str) -> dict[str, Any]:
+    return {"status": 400, "body": {"__type": "NotAuthorizedException", "message": message}}
+
+
+@pytest.mark.parametrize(
+    ("message", "code", "says"),
+    [
+        ("Incorrect username or password.", "sign_in_failed", "don't match"),
+        # Cognito locks an account after repeated wrong passwords, and says so only here
+        ("Password attempts exceeded", "too_many_password_attempts", "locked"),
+        ("User is disabled.", "account_disabled", "disabled"),
+    ],
+)
+def test_a_refused_sign_in_says_why_when_cognito_does(message: str, code: str, says: str) -> None:
+    """NotAuthorizedException is one type for three causes; telling a locked or disabled
+    account that its password is wrong would send the person round in circles."""
+    outcome = sign_in(auth=COGNITO, replies=[not_authorized(message)])
+    assert outcome["error"]["code"] == code
+    assert says in outcome["error"]["words"]
 
 
 @pytest.mark.parametrize(
