@@ -1,17 +1,18 @@
 """`make bench` (latency part): play latency and the throughput ceiling of the local stack.
 
-A LocalStack on loopback in this process; a crowd (`frolic.crowd`, every player on a
-WebSocket) in a child process, so players and stack do not share one interpreter lock.
+A LocalStack on loopback in this process (and moto's server in the stack's child
+process); a crowd (`frolic.crowd`, every player on a WebSocket) in another child
+process, so players and stack do not share one interpreter lock.
 First it raises the rate in steps until p99 passes 2 s or a play is lost: the last good
 step is the local stack's ceiling. Then it offers 20, 50 and 100 plays/s for 60 s each
 and records play-sent → result-received latency and the plays that got no result.
 
-To say what bounds the ceiling, this process meters itself while each run lasts: its
-CPU time (the stack is one Python process: whatever it does, one core at a time under
-the GIL) and the time spent inside moto's server, whose requests are serialized. moto's
-time is metered by wrapping the WSGI app that `frolic.local.moto_server.SerializedApp`
-runs under its lock, so only a request's own work is counted, never its wait for the
-lock.
+To say what bounds the ceiling, each run is metered: this process's CPU time (the
+gateway, the handlers and the mappings are one Python process: whatever they do, one
+core at a time under the GIL), how busy each function's execution environments were
+(each runs one invocation at a time), moto's process as it reports itself (requests and
+time per operation, answered one at a time, and its CPU time: `LocalStack.moto_stats`),
+and the crowd's CPU time. The explanation names the resource closest to its limit.
 
 A run that is clearly overloaded (a play lost, or one waiting past a limit) stops
 sending early; its row says so. Its backlog is drained before the next run starts, so
@@ -28,11 +29,10 @@ import os
 import platform
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Final
@@ -40,7 +40,7 @@ from typing import IO, Any, Final
 from readme import refresh_section
 
 from frolic.crowd import Crowd, CrowdError, Schedule, create_campaign, overload_reason
-from frolic.local import LocalClient, LocalStack, moto_server
+from frolic.local import LocalClient, LocalStack
 
 RATES: Final = (20.0, 50.0, 100.0)
 SUSTAIN_SECONDS: Final = 60.0
@@ -60,70 +60,11 @@ STEP_PENDING_LIMIT: Final = 2 * P99_LIMIT
 DRAIN_TIMEOUT: Final = 120.0
 QUIET_SECONDS: Final = 1.0
 GAME_MINUTES: Final = 12.0
-#: Pools the size of a real campaign's: moto's Query reads the whole table, so much
-#: larger pools would slow every allocator batch here in a way DynamoDB would not.
+#: Pools the size of a real campaign's.
 BRANDS: Final = (("Bench Alpha", 300), ("Bench Beta", 300))
 
 
-# -- metering the stack (this process) ----------------------------------------------------
-
-
-@dataclass
-class MotoMeter:
-    """Requests served by moto and the time spent serving them (wall and CPU)."""
-
-    requests: int = 0
-    busy: float = 0.0
-    cpu: float = 0.0
-    operations: Counter[str] = field(default_factory=Counter)
-    #: Seconds of moto's time per operation (a Counter of floats).
-    op_seconds: Counter[str] = field(default_factory=Counter)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def install(self) -> None:
-        """Wrap the app every SerializedApp runs (one request at a time, under its
-        lock) so that the time counted is moto's own work only."""
-        original = moto_server.SerializedApp.__init__
-        meter = self
-
-        def metered_init(app_self: moto_server.SerializedApp, app: moto_server.WSGIApp) -> None:
-            original(app_self, meter.wrap(app))
-
-        moto_server.SerializedApp.__init__ = metered_init  # type: ignore[method-assign,assignment]
-
-    def wrap(self, app: moto_server.WSGIApp) -> moto_server.WSGIApp:
-        def metered(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-            started, cpu = time.perf_counter(), time.thread_time()
-            try:
-                result = app(environ, start_response)
-                try:
-                    return [b"".join(result)]
-                finally:
-                    close = getattr(result, "close", None)
-                    if close is not None:
-                        close()
-            finally:
-                target = str(environ.get("HTTP_X_AMZ_TARGET") or environ.get("PATH_INFO", "?"))
-                operation = target.rpartition(".")[2] or target
-                spent = time.perf_counter() - started
-                with self.lock:
-                    self.requests += 1
-                    self.busy += spent
-                    self.cpu += time.thread_time() - cpu
-                    self.operations[operation] += 1
-                    self.op_seconds[operation] += spent  # type: ignore[assignment]
-
-        return metered
-
-    def snapshot(self) -> tuple[int, float, float, Counter[str], Counter[str]]:
-        with self.lock:
-            return (
-                self.requests,
-                self.busy,
-                self.cpu,
-                Counter(self.operations),
-                Counter(self.op_seconds),
-            )
+# -- metering the stack (this process and moto's) -----------------------------------------
 
 
 @dataclass(frozen=True)
@@ -131,50 +72,81 @@ class Usage:
     """What the stack spent during one run."""
 
     wall: float
+    #: This process: the gateway, the handlers, the mappings (one interpreter, one GIL).
     cpu: float
     moto_requests: int
+    #: Wall seconds moto spent answering (it answers one request at a time).
     moto_busy: float
+    #: moto's server process, all of it (HTTP included).
     moto_cpu: float
     operations: Counter[str]
     op_seconds: Counter[str]
     invocations: int
+    #: The function whose environments were busiest, and the share of their time.
+    busiest: str = ""
+    busiest_share: float = 0.0
+    crowd_cpu: float = 0.0
 
     @property
     def cpu_share(self) -> float:
         return self.cpu / self.wall if self.wall > 0 else 0.0
 
     @property
+    def moto_cpu_share(self) -> float:
+        return self.moto_cpu / self.wall if self.wall > 0 else 0.0
+
+    @property
     def moto_share(self) -> float:
         return self.moto_busy / self.wall if self.wall > 0 else 0.0
 
+    @property
+    def crowd_share(self) -> float:
+        return self.crowd_cpu / self.wall if self.wall > 0 else 0.0
+
 
 class StackMeter:
-    def __init__(self, stack: LocalStack, moto: MotoMeter) -> None:
-        self._stack = stack
-        self._moto = moto
+    """Meters a run: this process's CPU time, moto's process from what it reports
+    (`LocalStack.moto_stats`: its requests, its time per operation, its CPU time), and
+    the functions' invocation counts and lock time."""
 
-    def _invocations(self) -> int:
-        functions = self._stack.status()["functions"]
-        return sum(int(f["invocations"]) for f in functions.values())
+    def __init__(self, stack: LocalStack) -> None:
+        self._stack = stack
+
+    def _functions(self) -> dict[str, dict[str, Any]]:
+        functions: dict[str, dict[str, Any]] = self._stack.status()["functions"]
+        return functions
 
     def measure(self, action: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], Usage]:
-        requests, busy, cpu, operations, op_seconds = self._moto.snapshot()
-        invocations = self._invocations()
+        moto0 = self._stack.moto_stats()
+        functions0 = self._functions()
         wall0, cpu0 = time.perf_counter(), time.process_time()
         result = action()
         wall, used = time.perf_counter() - wall0, time.process_time() - cpu0
-        requests1, busy1, cpu1, operations1, op_seconds1 = self._moto.snapshot()
-        operations1.subtract(operations)
-        op_seconds1.subtract(op_seconds)
+        moto1 = self._stack.moto_stats()
+        functions1 = self._functions()
+        shares = {
+            name: (f["seconds"] - functions0[name]["seconds"]) / (wall * f["environments"])
+            for name, f in functions1.items()
+        }
+        busiest = max(shares, key=lambda name: shares[name])
+        operations = Counter(moto1.operations)
+        operations.subtract(moto0.operations)
+        op_seconds = Counter(moto1.op_seconds)
+        op_seconds.subtract(moto0.op_seconds)
         return result, Usage(
             wall=wall,
             cpu=used,
-            moto_requests=requests1 - requests,
-            moto_busy=busy1 - busy,
-            moto_cpu=cpu1 - cpu,
-            operations=+operations1,
-            op_seconds=+op_seconds1,
-            invocations=self._invocations() - invocations,
+            moto_requests=moto1.requests - moto0.requests,
+            moto_busy=moto1.busy - moto0.busy,
+            moto_cpu=moto1.cpu - moto0.cpu,
+            operations=+operations,
+            op_seconds=+op_seconds,
+            invocations=sum(
+                f["invocations"] - functions0[name]["invocations"] for name, f in functions1.items()
+            ),
+            busiest=busiest,
+            busiest_share=shares[busiest],
+            crowd_cpu=float(result.get("crowd_cpu_s", 0.0)),
         )
 
     def settle(self, *, expiry: bool, timeout: float = DRAIN_TIMEOUT) -> None:
@@ -317,8 +289,6 @@ class Row:
     seconds: float
     crowd: dict[str, Any]
     usage: Usage
-    #: Items in the state table when the run ended (moto's Query cost grows with it).
-    state_items: int = 0
 
     @property
     def lost(self) -> int:
@@ -361,15 +331,16 @@ class Row:
             f"{self.lost}",
             f"{self.crowd['skipped_no_idle_player']:,}",
             f"{100 * usage.cpu_share:.0f} %",
-            f"{100 * usage.moto_share:.0f} %",
+            f"{100 * usage.busiest_share:.0f} % {usage.busiest}",
+            f"{100 * usage.moto_cpu_share:.0f} %",
             f"{per_play:.1f}",
         ]
 
 
 HEADER: Final = (
     "| offered plays/s | players | s | sent | results/s | p50 | p95 | p99 | max | lost "
-    "| skipped | stack CPU | moto busy | moto req/result |\n"
-    "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    "| skipped | stack CPU | busiest function | moto CPU | moto req/result |\n"
+    "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 )
 
 
@@ -390,9 +361,11 @@ def _progress(row: Row) -> None:
 
 
 def bound_explanation(row: Row) -> str:
-    """What held the stack back at `row`, from the meters."""
+    """What held the stack back at `row`, from the meters: each resource that can only
+    be used one at a time, how busy it was, and where moto's time went."""
     usage = row.usage
     plays = max(row.answered, 1)
+    cores = os.cpu_count() or 1
     heaviest = sorted(usage.op_seconds.items(), key=lambda item: -item[1])[:3]
     heavy = ", ".join(
         f"{op} {100 * seconds / usage.moto_busy:.0f} % ({usage.operations[op] / plays:.1f} "
@@ -401,25 +374,27 @@ def bound_explanation(row: Row) -> str:
         if usage.moto_busy > 0 and usage.operations[op]
     )
     per_request = 1000 * usage.moto_busy / usage.moto_requests if usage.moto_requests else 0.0
-    other = max(0.0, usage.cpu - usage.moto_cpu)
-    moto_part = 100 * usage.moto_cpu / usage.cpu if usage.cpu else 0.0
+    machine = (usage.cpu + usage.moto_cpu + usage.crowd_cpu) / usage.wall if usage.wall else 0.0
+    limits = {
+        "the stack's process (one interpreter: at most one core, whatever its threads)": (
+            usage.cpu_share
+        ),
+        f"{usage.busiest}'s execution environments": usage.busiest_share,
+        "moto's process (one request at a time: at most one core)": usage.moto_cpu_share,
+        f"the machine's {cores} cores": machine / cores,
+    }
+    tightest, share = max(limits.items(), key=lambda item: item[1])
     return (
         f"at {row.rate:g} plays/s the stack's process used {100 * usage.cpu_share:.0f} % of "
-        f"one core ({os.cpu_count()} cores here, the crowd in its own process). It is one "
-        "Python interpreter, so the GIL holds it to about one core whatever its threads. "
-        f"moto's server took {moto_part:.0f} % of that CPU: "
-        f"{usage.moto_requests / plays:.1f} requests per play, one at a time, "
-        f"{per_request:.1f} ms each, busy {100 * usage.moto_share:.0f} % of the wall time. "
-        f"Its heaviest requests: {heavy}. The handlers, the gateway, the stream pollers and "
-        f"botocore took the rest, {1000 * other / plays:.1f} ms of CPU per play."
-        + (
-            " moto answers a Query by reading every item of the table, not just the "
-            f"partition asked for, and the state table then held {row.state_items:,} items "
-            "(coupons, their code index, each player's last play): the allocator's one "
-            "budget Query per batch costs here what DynamoDB would charge for a few items."
-            if any(op == "Query" for op, _ in heaviest)
-            else ""
-        )
+        f"a core ({1000 * usage.cpu / plays:.1f} ms of CPU per play: the handlers, the "
+        f"gateway, the stream pollers, botocore; {usage.invocations / plays:.1f} "
+        f"invocations per play; the busiest function, {usage.busiest}, kept its execution "
+        f"environments busy {100 * usage.busiest_share:.0f} % of the time), moto's process used "
+        f"{100 * usage.moto_cpu_share:.0f} % of a core ({1000 * usage.moto_cpu / plays:.1f} ms "
+        f"per play; {usage.moto_requests / plays:.1f} requests per play, "
+        f"{per_request:.1f} ms each; heaviest: {heavy}), and the crowd "
+        f"{100 * usage.crowd_share:.0f} %: {machine:.2f} of the {cores} cores in all. "
+        f"Closest to its limit: {tightest}, at {100 * share:.0f} %."
     )
 
 
@@ -429,11 +404,13 @@ def render(
     target_rows = [r for r in fixed if r.rate == TARGET_RATE]
     lines = [
         f"`make bench`, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}. The local stack (moto, the local gateway, "
-        "the handlers, the stream mappings) in one process; a crowd of WebSocket players "
-        "in another. Latency is play sent → result pushed. `*`: stopped sending early "
-        "because it was overloaded (a play lost, or one waiting over "
-        f"{SUSTAIN_PENDING_LIMIT:g} s).",
+        f"Python {platform.python_version()}. The local stack in two processes: moto's "
+        "server in one, the local gateway, the handlers and the stream mappings in the "
+        "other; a crowd of WebSocket players in a third. Latency is play sent → result "
+        "pushed. Stack CPU and moto CPU: each process's CPU time over the run's wall time "
+        "(100 % is one core); busiest function: the function whose execution environments "
+        "were busiest, and for what share of the time. `*`: stopped sending early because "
+        f"it was overloaded (a play lost, or one waiting over {SUSTAIN_PENDING_LIMIT:g} s).",
         "",
         HEADER,
         *("| " + " | ".join(r.cells()) + " |" for r in fixed),
@@ -476,22 +453,19 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=SUSTAIN_SECONDS)
     parser.add_argument("--step-seconds", type=float, default=STEP_SECONDS)
     parser.add_argument("--rates", default=",".join(f"{r:g}" for r in RATES))
+    parser.add_argument(
+        "--no-ceiling",
+        action="store_true",
+        help="skip the ceiling search (quick A/B runs; not for the README)",
+    )
     parser.add_argument("--worker", nargs=2, metavar=("API", "GAME"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         return worker(*args.worker)
     rates = [float(r) for r in args.rates.split(",") if r]
     started = time.perf_counter()
-    moto = MotoMeter()
-    moto.install()
     with LocalStack("127.0.0.1", 0, web_root=None) as stack:
-        meter = StackMeter(stack, moto)
-        dynamodb = stack.boto3_session().client("dynamodb", endpoint_url=stack.moto_url)
-
-        def state_items() -> int:
-            table = dynamodb.describe_table(TableName=stack.settings.state_table)["Table"]
-            return int(table.get("ItemCount", 0))
-
+        meter = StackMeter(stack)
         admin = LocalClient(stack.base_url).as_user("bench-admin", admin=True)
         campaign = create_campaign(
             admin,
@@ -513,7 +487,7 @@ def main() -> int:
                 meter.settle(expiry=overloaded)
                 answer, usage = meter.measure(lambda: crowd.run(rate, seconds, limit))
                 answer["setup_s"] = round(setup, 1)
-                previous = Row(rate, seconds, answer, usage, state_items())
+                previous = Row(rate, seconds, answer, usage)
                 _progress(previous)
                 return previous
 
@@ -523,7 +497,7 @@ def main() -> int:
             steps: list[Row] = []
             ceiling: Row | None = None
             rate = CEILING_START
-            while rate <= CEILING_MAX:
+            while rate <= CEILING_MAX and not args.no_ceiling:
                 row = run(round(rate, 1), args.step_seconds, STEP_PENDING_LIMIT)
                 steps.append(row)
                 if not row.good:

@@ -298,3 +298,50 @@ def test_a_vanished_peer_reads_as_an_abnormal_close(
     with pytest.raises(ConnectionClosedError) as closed:
         server.recv(timeout=2)
     assert closed.value.code == CloseCode.ABNORMAL
+
+
+class CountingSocket(socket.socket):
+    """A socket that counts its reads."""
+
+    reads = 0
+
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        CountingSocket.reads += 1
+        return super().recv(bufsize, flags)
+
+
+def test_a_reader_sleeps_until_data_or_its_deadline_not_every_io_timeout() -> None:
+    ours, theirs = socket.socketpair()
+    counted = CountingSocket(fileno=theirs.detach())
+    CountingSocket.reads = 0
+    server = WebSocket(counted, is_client=False, io_timeout=0.01)
+    try:
+        with pytest.raises(TimeoutError):
+            server.recv(timeout=0.3)  # thirty I/O timeouts long
+        assert CountingSocket.reads == 0
+        ours.sendall(encode_frame(Opcode.TEXT, b"late", mask_key=MASK))
+        assert server.recv(timeout=30).text == "late"
+        assert CountingSocket.reads == 1
+    finally:
+        ours.close()
+        server.release()
+
+
+def test_abort_wakes_a_reader_waiting_for_a_long_time(
+    pair: tuple[WebSocketClient, WebSocket],
+) -> None:
+    _, server = pair
+    ended: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            server.recv(timeout=600)
+        except (ConnectionClosedError, TimeoutError) as error:
+            ended.append(error)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    server.abort()  # as the gateway does when it stops
+    reader.join(timeout=10)
+    assert not reader.is_alive()
+    assert [type(e) for e in ended] == [ConnectionClosedError]

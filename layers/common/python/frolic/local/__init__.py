@@ -3,11 +3,30 @@
 moto's server stands in for DynamoDB and Kinesis, a local gateway for API Gateway (REST,
 WebSocket and the Management API callback), and pollers for Lambda's event-source
 mappings. See ARCHITECTURE §5 and `stack.LocalStack`.
+
+The names below are imported on first use, so that moto's server process, which runs
+`frolic.local.moto_server`, does not load the stack, boto3 and the handlers' libraries.
 """
 
-from frolic.local.client import ApiError, LocalClient, Reply
-from frolic.local.demo import DemoGame, create_demo_game
-from frolic.local.stack import LocalStack, LocalStackError
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from frolic.local.client import ApiError, LocalClient, Reply
+    from frolic.local.demo import DemoGame, create_demo_game
+    from frolic.local.stack import LocalStack, LocalStackError
+
+_WHERE = {
+    "ApiError": "frolic.local.client",
+    "LocalClient": "frolic.local.client",
+    "Reply": "frolic.local.client",
+    "DemoGame": "frolic.local.demo",
+    "create_demo_game": "frolic.local.demo",
+    "LocalStack": "frolic.local.stack",
+    "LocalStackError": "frolic.local.stack",
+}
 
 __all__ = [
     "ApiError",
@@ -18,3 +37,12 @@ __all__ = [
     "Reply",
     "create_demo_game",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -1,13 +1,31 @@
 """The six Lambda entry points, loaded from `functions/` as Lambda loads them, and run
-one invocation at a time.
+one invocation at a time per function.
 
-Why one at a time: in AWS every concurrent invocation has a process of its own, but
-here they share one. Powertools' metrics and logger keep per-invocation state in module
-globals, a handler's `@cache`d builders and boto3's default session are not meant for
-concurrent first use, and moto itself is not thread-safe. One lock around every
-invocation removes all of that at once; moto serializes its requests anyway, so the
-lock costs no throughput. Nothing invoked may wait long while holding it: the expiry
-mapping hands its function plays whose deadline has already passed (see `mappings`).
+In AWS every concurrent invocation has an execution environment of its own. Here an
+environment is a copy of the function's handler module, loaded as Lambda loads it,
+with its own module state (`@cache`d builders, batch processor, REST resolver). Each
+function has a fixed pool of them (`ENVIRONMENTS`): an invocation takes a free one, or
+waits for one in the order it asked, so a function runs at most that many invocations
+at once and different functions run side by side. Most of an invocation is spent
+waiting for moto, which answers from a process of its own; the pools let those waits
+overlap instead of queueing every invocation behind every other. Ingest, which every
+play goes through, gets several environments; the stream functions one each, as the
+mappings invoke them one batch at a time per shard (and allocate's batches grow while
+its one environment is busy, which spares moto per-batch work).
+
+What the environments share in this process is made safe for that:
+- an environment's module state is only touched by one invocation at a time;
+- each environment's first invocation (its cold start, which builds clients and caches
+  from boto3's default session, not meant for concurrent first use) runs alone: it
+  waits for the running invocations to finish and new ones wait for it;
+- Powertools' logger keeps the Lambda context of an invocation (function name, request
+  id) in keys every log line carries; while the functions are loaded those keys are
+  kept per thread, so a line logged by one invocation never carries another's;
+- Powertools' metrics are one store for all functions; its methods are serialized.
+  Locally nothing is published, and the store is cleared after each invocation.
+
+Nothing invoked may wait long while holding its lane: the expiry mapping hands its
+function plays whose deadline has already passed (see `mappings`).
 """
 
 from __future__ import annotations
@@ -19,7 +37,9 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -27,7 +47,7 @@ from typing import Any, Final
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from frolic.observability import metrics
+from frolic.observability import logger, metrics
 
 log = logging.getLogger("frolic.local")
 
@@ -44,6 +64,16 @@ ENTRY_POINTS: Final = {
     "admin": ("admin", "handler"),
 }
 
+#: Execution environments per function (see the module's docstring).
+ENVIRONMENTS: Final = {
+    "ingest": 4,
+    "allocate": 1,
+    "ws_connect": 2,
+    "deliver": 1,
+    "expiry": 1,
+    "admin": 2,
+}
+
 _loads = itertools.count(1)
 
 
@@ -57,6 +87,10 @@ class FunctionError(Exception):
 
 class InjectedFailureError(RuntimeError):
     """A failure a test asked for (`LocalFunctions.fail_next`)."""
+
+
+class FunctionsClosedError(RuntimeError):
+    """The stack is stopping: nothing more is invoked."""
 
 
 def function_arn(function: str) -> str:
@@ -93,52 +127,250 @@ def load_entry_point(path: Path) -> ModuleType:
     return module
 
 
+@dataclass(eq=False)
+class Environment:
+    """One loaded copy of a function's handler module."""
+
+    module: ModuleType
+    handler: Callable[[dict[str, Any], LambdaContext], Any]
+    warm: bool = False
+
+
+class EnvironmentPool:
+    """A function's environments: `take` hands out a free one, or the next one given
+    back, in the order the takers asked."""
+
+    def __init__(self, environments: list[Environment]) -> None:
+        self.environments = environments
+        self._guard = threading.Lock()
+        self._free: deque[Environment] = deque(environments)
+        self._waiters: deque[tuple[threading.Lock, list[Environment]]] = deque()
+        self._closed = False
+
+    def take(self) -> Environment:
+        """A free environment; FunctionsClosedError once the pool is closed."""
+        with self._guard:
+            if self._closed:
+                raise FunctionsClosedError("the local stack is stopping")
+            if self._free:
+                return self._free.popleft()
+            ready = threading.Lock()
+            ready.acquire()
+            slot: list[Environment] = []
+            self._waiters.append((ready, slot))
+        ready.acquire()  # released by `give_back` (the slot then holds one) or `close`
+        if not slot:
+            raise FunctionsClosedError("the local stack is stopping")
+        return slot[0]
+
+    @property
+    def waiting(self) -> int:
+        """How many invocations wait for an environment."""
+        with self._guard:
+            return len(self._waiters)
+
+    def close(self) -> None:
+        """Refuse every waiting and later `take`; invocations under way finish."""
+        with self._guard:
+            self._closed = True
+            while self._waiters:
+                self._waiters.popleft()[0].release()
+
+    def give_back(self, environment: Environment) -> None:
+        with self._guard:
+            if self._waiters:
+                ready, slot = self._waiters.popleft()
+                slot.append(environment)
+                ready.release()
+            else:
+                self._free.append(environment)
+
+
+class ColdStartGate:
+    """Shared for warm invocations, exclusive for cold ones: an exclusive holder waits
+    until no shared holder is left, and new shared holders wait while it waits."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._shared = 0
+        self._exclusive = False
+        self._exclusive_waiting = 0
+
+    @contextmanager
+    def shared(self) -> Iterator[None]:
+        with self._changed:
+            self._changed.wait_for(lambda: not self._exclusive and not self._exclusive_waiting)
+            self._shared += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._shared -= 1
+                self._changed.notify_all()
+
+    @property
+    def exclusive_waiting(self) -> int:
+        with self._changed:
+            return self._exclusive_waiting
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        with self._changed:
+            self._exclusive_waiting += 1
+            self._changed.wait_for(lambda: not self._exclusive and not self._shared)
+            self._exclusive_waiting -= 1
+            self._exclusive = True
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._exclusive = False
+                self._changed.notify_all()
+
+
+class _SharedPowertools:
+    """Powertools' logger keys per thread and its metrics methods serialized, while the
+    functions are loaded (see the module's docstring); `restore` undoes both."""
+
+    _METRICS_METHODS = (
+        "add_metric",
+        "add_dimension",
+        "add_metadata",
+        "serialize_metric_set",
+        "flush_metrics",
+        "clear_metrics",
+    )
+
+    def __init__(self) -> None:
+        self._logger_patched = False
+        self._metrics_patched: list[str] = []
+        if hasattr(logger, "thread_safe_append_keys") and hasattr(
+            logger, "thread_safe_remove_keys"
+        ):
+            logger.append_keys = logger.thread_safe_append_keys  # type: ignore[method-assign]
+            logger.remove_keys = logger.thread_safe_remove_keys  # type: ignore[method-assign]
+            self._logger_patched = True
+        provider = getattr(metrics, "provider", None)
+        guard = threading.RLock()
+        for name in self._METRICS_METHODS:
+            method = getattr(provider, name, None)
+            if callable(method):
+                setattr(provider, name, _serialized(method, guard))
+                self._metrics_patched.append(name)
+
+    def restore(self) -> None:
+        if self._logger_patched:
+            for name in ("append_keys", "remove_keys"):
+                vars(logger).pop(name, None)
+            self._logger_patched = False
+        provider = getattr(metrics, "provider", None)
+        for name in self._metrics_patched:
+            vars(provider).pop(name, None)
+        self._metrics_patched.clear()
+
+
+def _serialized(method: Callable[..., Any], guard: threading.RLock) -> Callable[..., Any]:
+    def call(*args: Any, **kwargs: Any) -> Any:
+        with guard:
+            return method(*args, **kwargs)
+
+    return call
+
+
 @dataclass
 class FunctionStats:
     invocations: int = 0
     errors: int = 0
+    #: Seconds its invocations held the invocation lock, and waited for it.
+    seconds: float = 0.0
+    waited: float = 0.0
 
 
 class LocalFunctions:
-    def __init__(self, root: Path, *, clear_metrics: bool = True) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        clear_metrics: bool = True,
+        environments: Mapping[str, int] | None = ENVIRONMENTS,
+    ) -> None:
+        """`environments`: how many per function (one each when None)."""
+        #: Guards the counters and the injected faults (never held while invoking).
         self._lock = threading.Lock()
+        self.gate = ColdStartGate()
         self._clear_metrics = clear_metrics
-        self._modules: dict[str, ModuleType] = {}
-        self._handlers: dict[str, Callable[[dict[str, Any], LambdaContext], Any]] = {}
+        self._pools: dict[str, EnvironmentPool] = {}
         for function, (folder, module) in ENTRY_POINTS.items():
             path = root / folder / f"{module}.py"
             if not path.is_file():
                 raise FileNotFoundError(f"no {path}: is this a Frolic checkout?")
-            loaded = load_entry_point(path)
-            self._modules[function] = loaded
-            self._handlers[function] = loaded.lambda_handler
+            count = max(1, environments.get(function, 1)) if environments else 1
+            loaded = [load_entry_point(path) for _ in range(count)]
+            self._pools[function] = EnvironmentPool(
+                [Environment(module, module.lambda_handler) for module in loaded]
+            )
         self._faults: dict[str, int] = {}
         self.stats = {function: FunctionStats() for function in ENTRY_POINTS}
+        self._powertools = _SharedPowertools()
 
     def invoke(self, function: str, event: dict[str, Any]) -> Any:
         """Run the function on the event and return its answer, or FunctionError."""
         request_id = str(uuid.uuid4())
+        pool = self._pools[function]
+        asked = time.monotonic()
+        try:
+            environment = pool.take()
+        except FunctionsClosedError as error:
+            log.debug("%s not invoked: %s", function, error)
+            raise FunctionError(function, error) from error
+        try:
+            cold = not environment.warm
+            with self.gate.exclusive() if cold else self.gate.shared():
+                started = time.monotonic()
+                try:
+                    if self._take_fault(function):
+                        raise InjectedFailureError(f"{function}: failure injected by a test")
+                    return environment.handler(event, LocalContext(function, request_id))
+                except Exception as error:
+                    self._count(function, errors=1)
+                    if isinstance(error, InjectedFailureError):
+                        log.warning("%s", error)
+                    else:
+                        log.exception("%s raised (request %s)", function, request_id)
+                    raise FunctionError(function, error) from error
+                finally:
+                    environment.warm = True
+                    if self._clear_metrics:
+                        # Not published locally; dropped so that they do not pile up.
+                        metrics.clear_metrics()
+                    took = time.monotonic() - started
+                    self._count(function, invocations=1, seconds=took, waited=started - asked)
+                    log.debug("%s took %.1f ms", function, 1000 * took)
+        finally:
+            pool.give_back(environment)
+
+    def _take_fault(self, function: str) -> bool:
+        with self._lock:
+            if self._faults.get(function, 0) > 0:
+                self._faults[function] -= 1
+                return True
+            return False
+
+    def _count(
+        self,
+        function: str,
+        *,
+        invocations: int = 0,
+        errors: int = 0,
+        seconds: float = 0.0,
+        waited: float = 0.0,
+    ) -> None:
         with self._lock:
             stats = self.stats[function]
-            stats.invocations += 1
-            started = time.monotonic()
-            try:
-                if self._faults.get(function, 0) > 0:
-                    self._faults[function] -= 1
-                    raise InjectedFailureError(f"{function}: failure injected by a test")
-                return self._handlers[function](event, LocalContext(function, request_id))
-            except Exception as error:
-                stats.errors += 1
-                if isinstance(error, InjectedFailureError):
-                    log.warning("%s", error)
-                else:
-                    log.exception("%s raised (request %s)", function, request_id)
-                raise FunctionError(function, error) from error
-            finally:
-                if self._clear_metrics:
-                    # Metrics are not published locally; drop them so they do not pile up.
-                    metrics.clear_metrics()
-                log.debug("%s took %.1f ms", function, 1000 * (time.monotonic() - started))
+            stats.invocations += invocations
+            stats.errors += errors
+            stats.seconds += seconds
+            stats.waited += waited
 
     def fail_next(self, function: str, count: int) -> None:
         """Make the function's next `count` invocations fail before its code runs: a
@@ -148,14 +380,34 @@ class LocalFunctions:
         with self._lock:
             self._faults[function] = self._faults.get(function, 0) + count
 
-    def unload(self) -> None:
-        for module in self._modules.values():
-            sys.modules.pop(module.__name__, None)
-        self._modules.clear()
+    def waiting(self, function: str) -> int:
+        """How many invocations of the function wait for an environment."""
+        return self._pools[function].waiting
 
-    def summary(self) -> dict[str, dict[str, int]]:
+    def close(self) -> None:
+        """Invoke nothing more: waiting and later invocations fail at once (as the
+        functions of a stack that is going away); those under way finish."""
+        for pool in self._pools.values():
+            pool.close()
+
+    def unload(self) -> None:
+        for pool in self._pools.values():
+            for environment in pool.environments:
+                sys.modules.pop(environment.module.__name__, None)
+        self._powertools.restore()
+
+    def summary(self) -> dict[str, dict[str, Any]]:
+        """Per function: invocations, errors, its environments, and the seconds its
+        invocations ran and waited for an environment."""
         with self._lock:
             return {
-                name: {"invocations": s.invocations, "errors": s.errors}
+                name: {
+                    "invocations": s.invocations,
+                    "errors": s.errors,
+                    "environments": len(self._pools[name].environments),
+                    "waiting": self._pools[name].waiting,
+                    "seconds": round(s.seconds, 3),
+                    "waited": round(s.waited, 3),
+                }
                 for name, s in self.stats.items()
             }

@@ -76,6 +76,8 @@ IDLE_SECONDS: Final = 600.0
 MAX_CONNECTION_SECONDS: Final = 7200.0
 #: How long a closing handshake may wait for the peer's close frame.
 CLOSE_WAIT_SECONDS: Final = 2.0
+#: How often an idle socket's reader wakes up to check the limits above.
+IDLE_CHECK_SECONDS: Final = 10.0
 #: Routes a WebSocket message can select (`$request.body.action`); others go to $default.
 SOCKET_ROUTES: Final = {"play": "ingest"}
 UNAUTHORIZED: Final = {"error": "unauthenticated", "message": "Unauthorized"}
@@ -152,8 +154,11 @@ class Gateway:
                     and time.monotonic() - connection.closing_since > CLOSE_WAIT_SECONDS
                 ):
                     break
+                # Idle sockets are looked at every few seconds (limits of minutes);
+                # one that is closing, every second (it gets CLOSE_WAIT_SECONDS).
+                closing = ws.close_sent or connection.closing_since is not None
                 try:
-                    message = ws.recv(timeout=1.0)
+                    message = ws.recv(timeout=1.0 if closing else IDLE_CHECK_SECONDS)
                 except TimeoutError:
                     self._enforce_limits(connection)
                     continue
@@ -263,6 +268,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
+        # Answers and WebSocket frames go out as soon as they are written: with Nagle's
+        # algorithm a second small write (a body after its headers) would wait for the
+        # client's delayed ACK, up to 40 ms.
+        with contextlib.suppress(OSError):
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.server.track(self.connection)
 
     def finish(self) -> None:
@@ -314,9 +324,11 @@ class _Handler(BaseHTTPRequestHandler):
         if close or self.gateway.stopping:
             self.send_header("Connection", "close")
             self.close_connection = True
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+        # end_headers() without its flush: head and body leave in one write.
+        buffered: list[bytes] = self._headers_buffer  # type: ignore[attr-defined]
+        head = b"".join([*buffered, b"\r\n"])
+        buffered.clear()
+        self.wfile.write(head if self.command == "HEAD" else head + body)
 
     def _json(
         self,

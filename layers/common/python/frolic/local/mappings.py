@@ -22,6 +22,14 @@ once the play's deadline has passed, instead of invoking at once and letting the
 function sleep. The function's own wait is then zero, so it can share the single
 invocation lock without blocking deliver or anyone else (see `functions`); what the
 tables see is the same.
+
+When to read: a poller reads its shard again at once after a read that found records.
+Otherwise it waits: for its `Doorbell`, which moto's server rings when a request added
+records to that shard (so a play is read within moments of being written, and a batch
+forms from whatever arrived while the function ran), or at the latest for its poll
+interval. A mapping without a doorbell polls on the interval alone. The expiry mapping
+has none: its records are due seconds after they are written (AWS batches them for up
+to 5 s), so it reads on a slower interval.
 """
 
 from __future__ import annotations
@@ -53,6 +61,8 @@ FINAL_STATUSES: Final = tuple(status.value for status in PlayStatus if status.is
 FAILURES_KEPT: Final = 100
 #: Records read ahead of the function per shard; polling pauses beyond it.
 MAX_BACKLOG: Final = 10_000
+#: How long a poller with a doorbell waits for it before it reads anyway.
+DOORBELL_POLL_SECONDS: Final = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +77,8 @@ class MappingConfig:
     #: A Lambda filter pattern: nested keys, lists of accepted values at the leaves.
     filter_pattern: Mapping[str, Any] | None = None
     poll_seconds: float = 0.2
+    #: With deadlines: how long records may wait after they are due, for a fuller batch.
+    batching_window_seconds: float = 0.0
 
 
 #: infra/constructs/stream.py: batch 100, bisect, 3 retries, 60 s, partial responses.
@@ -86,13 +98,17 @@ DELIVER: Final = MappingConfig(
     max_record_age_seconds=3600.0,
     filter_pattern={"dynamodb": {"NewImage": {"status": {"S": list(FINAL_STATUSES)}}}},
 )
-#: Only INSERTs of pending plays.
+#: Only INSERTs of pending plays. Each is due at the function at its deadline, so the
+#: shard is read once a second and due plays are batched for a second (AWS batches
+#: them for up to 5 s).
 EXPIRY: Final = MappingConfig(
     name="expiry",
     function="expiry",
     batch_size=500,
     retries=10,
     max_record_age_seconds=3600.0,
+    poll_seconds=1.0,
+    batching_window_seconds=1.0,
     filter_pattern={
         "eventName": ["INSERT"],
         "dynamodb": {"NewImage": {"status": {"S": [PlayStatus.PENDING.value]}}},
@@ -408,23 +424,62 @@ class KinesisShard:
 
 
 class DynamoStreamShard:
-    """The results stream's shard, read with a fresh iterator on every poll.
+    """The results stream's shard.
 
-    Following NextShardIterator is not safe on an unpatched moto (see moto_patches): a
-    cancelled TransactWriteItems rolls its tables back by swapping in copies, and
-    iterators bound to the old copy's stream see the cancelled writes (a phantom `won`)
-    and never anything written after. GetShardIterator resolves the live table each
-    time, and since moto serves one request at a time, a poll never falls between a
-    write and its rollback; so this holds even if the patch could not be applied.
+    With `follow_iterators`, each poll uses the NextShardIterator of the one before (one
+    request a poll, as Lambda reads), starting afresh from the last sequence number
+    read when the iterator is older than `ITERATOR_SECONDS` (moto's server forgets
+    iterators after a minute or two) or when moto refuses it.
+
+    Without it, each poll takes a fresh iterator first. Following NextShardIterator is
+    not safe on an unpatched moto (see moto_patches): a cancelled TransactWriteItems
+    rolls its tables back by swapping in copies, and iterators bound to the old copy's
+    stream see the cancelled writes (a phantom `won`) and never anything written after.
+    GetShardIterator resolves the live table each time, and since moto serves one
+    request at a time, a poll never falls between a write and its rollback; so this
+    holds even if the patch could not be applied. The stack follows iterators only when
+    moto's server says its transactions patch is in.
     """
 
-    def __init__(self, client: Any, *, coordinates: ShardCoordinates) -> None:
+    ITERATOR_SECONDS: Final = 20.0
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        coordinates: ShardCoordinates,
+        follow_iterators: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         # No type stubs for the dynamodbstreams client in the dev set.
         self.coordinates = coordinates
         self._client = client
+        self._follow = follow_iterators
+        self._clock = clock
         self._last_sequence: str | None = None
+        self._iterator: str | None = None
+        self._iterator_at = 0.0
 
     def fetch(self, limit: int) -> list[StreamRecord]:
+        iterator = self._iterator
+        if iterator is None or self._clock() - self._iterator_at > self.ITERATOR_SECONDS:
+            iterator = self._fresh_iterator()
+        try:
+            response = self._client.get_records(ShardIterator=iterator, Limit=limit)
+        except ClientError:
+            if iterator is not self._iterator:
+                raise  # a fresh iterator failed: not the iterator's fault
+            self._iterator = None  # forgotten or expired: start again from the position
+            response = self._client.get_records(ShardIterator=self._fresh_iterator(), Limit=limit)
+        records = [self._record(raw) for raw in response["Records"]]
+        if records:
+            self._last_sequence = records[-1].sequence
+        if self._follow and response.get("NextShardIterator"):
+            self._iterator = response["NextShardIterator"]
+            self._iterator_at = self._clock()
+        return records
+
+    def _fresh_iterator(self) -> str:
         arguments: dict[str, str] = {
             "StreamArn": self.coordinates.stream_arn,
             "ShardId": self.coordinates.shard_id,
@@ -433,12 +488,8 @@ class DynamoStreamShard:
         if self._last_sequence is not None:
             arguments["ShardIteratorType"] = "AFTER_SEQUENCE_NUMBER"
             arguments["SequenceNumber"] = self._last_sequence
-        iterator = self._client.get_shard_iterator(**arguments)["ShardIterator"]
-        response = self._client.get_records(ShardIterator=iterator, Limit=limit)
-        records = [self._record(raw) for raw in response["Records"]]
-        if records:
-            self._last_sequence = records[-1].sequence
-        return records
+        iterator: str = self._client.get_shard_iterator(**arguments)["ShardIterator"]
+        return iterator
 
     def _record(self, raw: Mapping[str, Any]) -> StreamRecord:
         body = dict(raw["dynamodb"])
@@ -449,6 +500,79 @@ class DynamoStreamShard:
         event.pop("ResponseMetadata", None)
         event["eventSourceARN"] = self.coordinates.stream_arn
         return StreamRecord(str(body["SequenceNumber"]), arrival, event)
+
+
+class SharedShard:
+    """One reader of a shard for several mappings: each subscriber gets every record,
+    in order, as if it read the shard itself, and a read for one fills them all. The
+    results stream has two mappings (deliver and expiry) on one shard; reading it once
+    halves the requests and the parsing. Reading pauses while any subscriber holds
+    `max_held` records it has not taken."""
+
+    def __init__(self, source: ShardSource, *, max_held: int = MAX_BACKLOG) -> None:
+        self.coordinates = source.coordinates
+        self._source = source
+        self._max_held = max_held
+        self._lock = threading.Lock()
+        self._queues: list[deque[StreamRecord]] = []
+
+    def subscribe(self) -> ShardSource:
+        queue: deque[StreamRecord] = deque()
+        with self._lock:
+            self._queues.append(queue)
+        return _Subscription(self, queue)
+
+    def fetch_for(self, queue: deque[StreamRecord], limit: int) -> list[StreamRecord]:
+        with self._lock:
+            if not queue and all(len(q) < self._max_held for q in self._queues):
+                records = self._source.fetch(limit)
+                for subscriber in self._queues:
+                    subscriber.extend(records)
+            return [queue.popleft() for _ in range(min(limit, len(queue)))]
+
+
+class _Subscription:
+    def __init__(self, shared: SharedShard, queue: deque[StreamRecord]) -> None:
+        self.coordinates = shared.coordinates
+        self._shared = shared
+        self._queue = queue
+
+    def fetch(self, limit: int) -> list[StreamRecord]:
+        return self._shared.fetch_for(self._queue, limit)
+
+
+class Doorbell:
+    """Rung each time a shard gets new records; a poller with nothing to do waits for
+    the next ring. Counting rings (rather than setting a flag) means a ring between a
+    poller's read and its wait is never missed."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._rings = 0
+        self._closed = False
+
+    @property
+    def rings(self) -> int:
+        with self._changed:
+            return self._rings
+
+    def ring(self) -> None:
+        with self._changed:
+            self._rings += 1
+            self._changed.notify_all()
+
+    def close(self) -> None:
+        """Wake every waiter for good (the stack is stopping)."""
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
+
+    def wait(self, seen: int, timeout: float) -> bool:
+        """Until a ring after `seen` rings, or `timeout`; True if it rang."""
+        with self._changed:
+            return self._changed.wait_for(
+                lambda: self._rings != seen or self._closed, timeout=max(0.0, timeout)
+            )
 
 
 class ShardPoller:
@@ -465,6 +589,7 @@ class ShardPoller:
         *,
         due_at: Callable[[StreamRecord], float] | None = None,
         max_backlog: int = MAX_BACKLOG,
+        doorbell: Doorbell | None = None,
     ) -> None:
         self.config = config
         self._source = source
@@ -473,6 +598,7 @@ class ShardPoller:
         self._stop = stop
         self._due_at = due_at
         self._max_backlog = max_backlog
+        self._doorbell = doorbell
         self._pending: deque[StreamRecord] = deque()
         self._thread = threading.Thread(
             target=self._run,
@@ -491,8 +617,10 @@ class ShardPoller:
         self._thread.join(timeout)
 
     def _run(self) -> None:
+        doorbell = self._doorbell
         while not self._stop.is_set():
             try:
+                rang = doorbell.rings if doorbell is not None else 0
                 fetched = self._fetch()
                 batch = self._take_due()
                 if batch:
@@ -500,8 +628,11 @@ class ShardPoller:
                         return
                     continue
                 if fetched:
-                    continue  # maybe more behind them: read on at once
-                self._stop.wait(self._idle_seconds())
+                    continue  # a full page: maybe more behind it, read on at once
+                if doorbell is not None:
+                    doorbell.wait(rang, self._idle_seconds())
+                else:
+                    self._stop.wait(self._idle_seconds())
             except Exception:
                 log.exception(
                     "%s mapping on %s: polling failed; trying again",
@@ -510,30 +641,42 @@ class ShardPoller:
                 )
                 self._stop.wait(1.0)
 
-    def _fetch(self) -> int:
+    def _fetch(self) -> bool:
+        """Read the next page into the backlog; True when the page was full."""
         if len(self._pending) >= self._max_backlog:
-            return 0
-        records = self._source.fetch(min(self.config.batch_size, 1000))
+            return False
+        limit = min(self.config.batch_size, 1000)
+        records = self._source.fetch(limit)
         pattern = self.config.filter_pattern
         kept = [r for r in records if pattern is None or matches(pattern, r.event)]
         if len(kept) < len(records):
             self._stats.add(filtered=len(records) - len(kept))
         self._pending.extend(kept)
-        return len(records)
+        return len(records) >= limit
 
     def _take_due(self) -> list[StreamRecord]:
-        now = time.time()
-        batch: list[StreamRecord] = []
-        while self._pending and len(batch) < self.config.batch_size:
-            if self._due_at is not None and self._due_at(self._pending[0]) > now:
-                break
-            batch.append(self._pending.popleft())
-        return batch
+        """The next batch: the backlog's head, or with deadlines, the records due now,
+        once the oldest has been due for the batching window (or a batch is full)."""
+        pending = self._pending
+        size = min(self.config.batch_size, len(pending))
+        if self._due_at is not None:
+            now = time.time()
+            due = 0
+            while due < size and self._due_at(pending[due]) <= now:
+                due += 1
+            window = self.config.batching_window_seconds
+            if due < self.config.batch_size and due and self._due_at(pending[0]) + window > now:
+                due = 0  # let the batch fill
+            size = due
+        return [pending.popleft() for _ in range(size)]
 
     def _idle_seconds(self) -> float:
         wait = self.config.poll_seconds
+        if self._doorbell is not None:
+            wait = max(wait, DOORBELL_POLL_SECONDS)
         if self._pending and self._due_at is not None:
-            wait = min(wait, self._due_at(self._pending[0]) - time.time())
+            due = self._due_at(self._pending[0]) + self.config.batching_window_seconds
+            wait = min(wait, due - time.time())
         return max(0.01, wait)
 
 

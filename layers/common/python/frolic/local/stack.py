@@ -1,5 +1,5 @@
-"""The whole system in one process: moto, the local gateway, the functions and the
-stream mappings, started and stopped together.
+"""The whole system on one machine: moto's server (a child process), the local gateway,
+the functions and the stream mappings, started and stopped together.
 
     with LocalStack("127.0.0.1", 0) as stack:   # port 0: any free port
         stack.base_url, stack.ws_url, stack.moto_url
@@ -7,8 +7,8 @@ stream mappings, started and stopped together.
 The handlers read their settings from the environment, once, as in Lambda. So the
 stack sets the environment first (moto's endpoint, fake credentials, the callback URL,
 a fresh draw key), clears the caches that hold settings and clients, and only then
-loads the functions; `stop` puts the environment and the caches back. One stack runs
-per process at a time: the environment and moto's backends are process-wide.
+loads the functions; `stop` puts the environment and the caches back (and ends moto's
+process). One stack runs per process at a time: the environment is process-wide.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from frolic.local.mappings import (
     DELIVER,
     EXPIRY,
     BatchRunner,
+    Doorbell,
     DynamoStreamShard,
     FailureList,
     KinesisShard,
@@ -43,10 +44,11 @@ from frolic.local.mappings import (
     ShardCoordinates,
     ShardPoller,
     ShardSource,
+    SharedShard,
     StreamRecord,
     play_deadline,
 )
-from frolic.local.moto_server import MotoServer
+from frolic.local.moto_server import MotoServer, MotoStats
 from frolic.local.paths import FUNCTIONS_ROOT, WEB_ROOT
 from frolic.observability import logger as handler_logger
 from frolic.settings import Settings, settings
@@ -100,7 +102,9 @@ class LocalStack:
         self._poll_seconds = poll_seconds
         self.tokens = DevTokens()
         self.failures = FailureList()
-        self._moto = MotoServer("127.0.0.1", 0)
+        self._moto = MotoServer("127.0.0.1", 0, on_stream_write=self._ring)
+        #: Each shard's doorbells, by (stream ARN, shard id): moto rings them on writes.
+        self._doorbells: dict[tuple[str, str], list[Doorbell]] = {}
         self._gateway: Gateway | None = None
         self._functions: LocalFunctions | None = None
         self._pollers: list[ShardPoller] = []
@@ -135,6 +139,15 @@ class LocalStack:
     @property
     def moto_url(self) -> str:
         return self._moto.url
+
+    @property
+    def moto_pid(self) -> int | None:
+        """moto's server process (the stack's other process)."""
+        return self._moto.pid
+
+    def moto_stats(self) -> MotoStats:
+        """What moto's server has served so far (requests, time per operation, CPU)."""
+        return self._moto.stats()
 
     @property
     def settings(self) -> Settings:
@@ -195,7 +208,10 @@ class LocalStack:
             raise LocalStackError(
                 f"cannot listen on {self._host}:{self._port}: {error.strerror or error}"
             ) from None
-        self._moto.start()
+        try:
+            self._moto.start()
+        except RuntimeError as error:
+            raise LocalStackError(str(error)) from None
         self._set_environment()
         config = settings()
         session = self.boto3_session()
@@ -265,21 +281,24 @@ class LocalStack:
         for shard in kinesis.list_shards(StreamName=config.play_stream)["Shards"]:
             coordinates = ShardCoordinates("kinesis", stream_arn, shard["ShardId"])
             source = KinesisShard(kinesis, stream_name=config.play_stream, coordinates=coordinates)
-            self._add_poller(ALLOCATE, source)
+            self._add_poller(ALLOCATE, source, doorbell=True)
 
         streams: Any = session.client("dynamodbstreams", endpoint_url=self.moto_url)
         table = dynamodb.describe_table(TableName=config.results_table)["Table"]
         results_arn = table["LatestStreamArn"]
         description = streams.describe_stream(StreamArn=results_arn)["StreamDescription"]
         for shard in description["Shards"]:
-            for mapping, due_at in (
-                (DELIVER, None),
-                (EXPIRY, play_deadline(config.expiry_seconds)),
-            ):
-                coordinates = ShardCoordinates("dynamodb", results_arn, shard["ShardId"])
-                self._add_poller(
-                    mapping, DynamoStreamShard(streams, coordinates=coordinates), due_at
+            # One reader for both mappings of the shard (see SharedShard).
+            coordinates = ShardCoordinates("dynamodb", results_arn, shard["ShardId"])
+            reader = SharedShard(
+                DynamoStreamShard(
+                    streams, coordinates=coordinates, follow_iterators=self._moto.patched
                 )
+            )
+            self._add_poller(DELIVER, reader.subscribe(), doorbell=True)
+            self._add_poller(
+                EXPIRY, reader.subscribe(), due_at=play_deadline(config.expiry_seconds)
+            )
         for poller in self._pollers:
             poller.start()
 
@@ -287,11 +306,20 @@ class LocalStack:
         self,
         config: MappingConfig,
         source: ShardSource,
+        *,
         due_at: Callable[[StreamRecord], float] | None = None,
+        doorbell: bool = False,
     ) -> None:
         functions = self.functions
         stats = self._stats.setdefault(config.name, MappingStats())
-        mapping = dataclasses.replace(config, poll_seconds=self._poll_seconds)
+        mapping = dataclasses.replace(
+            config, poll_seconds=max(self._poll_seconds, config.poll_seconds)
+        )
+        bell: Doorbell | None = None
+        if doorbell:
+            bell = Doorbell()
+            where = (source.coordinates.stream_arn, source.coordinates.shard_id)
+            self._doorbells.setdefault(where, []).append(bell)
 
         def invoke(event: dict[str, Any]) -> Any:
             return functions.invoke(mapping.function, event)
@@ -308,8 +336,15 @@ class LocalStack:
             pause=pause,
         )
         self._pollers.append(
-            ShardPoller(mapping, source, runner, stats, self._stop_polling, due_at=due_at)
+            ShardPoller(
+                mapping, source, runner, stats, self._stop_polling, due_at=due_at, doorbell=bell
+            )
         )
+
+    def _ring(self, stream_arn: str, shard_id: str) -> None:
+        """moto's server says a request added records to this shard."""
+        for bell in self._doorbells.get((stream_arn, shard_id), ()):
+            bell.ring()
 
     def stop(self) -> None:
         """Stop everything this stack started, in reverse; safe to call more than once."""
@@ -317,6 +352,11 @@ class LocalStack:
             return
         try:
             self._stop_polling.set()
+            for bells in self._doorbells.values():
+                for bell in bells:
+                    bell.close()
+            if self._functions is not None:
+                self._functions.close()  # what still waits for a function gives up now
             for poller in self._pollers:
                 poller.join(timeout=10)
             self._pollers.clear()

@@ -16,6 +16,7 @@ import binascii
 import contextlib
 import hashlib
 import os
+import select
 import socket
 import threading
 import time
@@ -494,8 +495,13 @@ class WebSocket:
             if self._backlog:
                 data, self._backlog = self._backlog, b""
             else:
-                if deadline is not None and time.monotonic() >= deadline:
-                    raise TimeoutError("no WebSocket message in time")
+                if deadline is not None:
+                    remaining = deadline - time.monotonic()
+                    # Sleep in poll() until data, the end, or the deadline, rather than
+                    # waking at every I/O timeout: a gateway holds thousands of idle
+                    # sockets, each read by a thread of its own.
+                    if remaining <= 0 or not self._readable(remaining):
+                        raise TimeoutError("no WebSocket message in time")
                 try:
                     data = self._sock.recv(_RECV_CHUNK)
                 except TimeoutError:
@@ -540,6 +546,18 @@ class WebSocket:
         if self.closed_with is None:
             self.closed_with = (code, reason)
         self.abort()
+
+    def _readable(self, seconds: float) -> bool:
+        """Whether the socket has something to read (data, or its end) within `seconds`."""
+        poller = select.poll()
+        try:
+            poller.register(self._sock, select.POLLIN | select.POLLPRI)
+        except (OSError, ValueError):
+            return True  # closed under us: let recv() say so
+        try:
+            return bool(poller.poll(max(1, int(seconds * 1000))))
+        except OSError:
+            return True
 
     def abort(self) -> None:
         """End the TCP connection now (from any thread: shutdown wakes a blocked reader)."""
