@@ -182,6 +182,38 @@ def test_a_marketer_sets_up_a_live_game_in_the_admin_page(
     assert page.network_errors == []
 
 
+def test_a_marketer_splits_a_hot_budget_over_counters_in_the_admin_page(
+    site: str, page: Page, admin: LocalClient
+) -> None:
+    # Given a game and a brand, made over the API
+    now = datetime.now(UTC).replace(microsecond=0)
+    window = {
+        "startTime": now.isoformat().replace("+00:00", "Z"),
+        "endTime": (now + timedelta(hours=1)).isoformat().replace("+00:00", "Z"),
+    }
+    campaign = admin.call("POST", "/admin/campaigns", {"name": "Hot spring", **window})
+    game = admin.call(
+        "POST", f"/admin/campaigns/{campaign['campaignId']}/games", {"name": "TV spot", **window}
+    )
+    brand = admin.call("POST", "/admin/brands", {"name": "Hot Bagels"})
+    page.navigate(f"{site}/admin")
+    page.fill("#admin-name", "hot marketer")
+    page.click("#admin-sign-in")
+    status_says(page, "Signed in as hot-marketer")
+    # When the marketer sets a budget of 40 over 4 counters
+    page.fill("#budget-game", game["gameId"])
+    page.fill("#budget-brand", brand["brandId"])
+    page.fill("#budget-amount", "40")
+    page.fill("#budget-counters", "4")
+    page.click("#set-budget")
+    # Then the page says so, forgets the split for the next brand, and the API holds it
+    status_says(page, "split over 4 counters")
+    assert page.evaluate("document.querySelector('#budget-counters').value") == ""
+    report = admin.call("GET", f"/admin/games/{game['gameId']}/report")
+    assert [(b["budget"], b["counters"]) for b in report["brands"]] == [(40, 4)]
+    assert page.errors == []
+
+
 def test_a_player_signs_in_spins_and_wins_a_coupon(
     site: str, page: Page, anonymous: LocalClient, stack: LocalStack, artifacts: Path
 ) -> None:

@@ -47,12 +47,19 @@ def raw_exchange(stack: LocalStack, data: bytes) -> tuple[int, dict[str, Any]]:
 
 def get_exact(stack: LocalStack, path: str) -> tuple[int, bytes]:
     """A GET with the path sent byte for byte (no client-side normalising)."""
+    status, body, _ = get_raw(stack, path)
+    return status, body
+
+
+def get_raw(stack: LocalStack, path: str) -> tuple[int, bytes, dict[str, str]]:
+    """The same, with the answer's headers, and no redirect followed."""
     conn = http.client.HTTPConnection("127.0.0.1", stack.port, timeout=5)
     try:
         conn.putrequest("GET", path, skip_accept_encoding=True)
         conn.endheaders()
         response = conn.getresponse()
-        return response.status, response.read()
+        headers = {k.lower(): v for k, v in response.getheaders()}
+        return response.status, response.read(), headers
     finally:
         conn.close()
 
@@ -88,6 +95,17 @@ def test_pages_are_served_from_the_web_folder(
     assert reply.headers["content-type"].startswith(media)
     head = anonymous.request("HEAD", path)
     assert head.status == 200 and head.body == b""
+
+
+@pytest.mark.parametrize(
+    ("path", "location"),
+    [("/admin/", "/admin"), ("/admin/?game=g-1&x=", "/admin?game=g-1&x=")],
+)
+def test_a_page_path_with_a_trailing_slash_is_redirected_as_cloudfront_does(
+    stack: LocalStack, path: str, location: str
+) -> None:
+    status, _, headers = get_raw(stack, path)
+    assert (status, headers["location"]) == (301, location)
 
 
 @pytest.mark.parametrize(

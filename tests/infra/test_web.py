@@ -17,6 +17,7 @@ from aws_cdk import App, Environment, Stack
 from constructs import Construct
 
 from frolic.local.routes import PAGES as LOCAL_PAGES
+from frolic.local.routes import page_redirect
 from infra.app import build
 from infra.constructs.apis import CORS_ALLOWED_HEADERS, CORS_ALLOWED_METHODS
 from infra.constructs.web import (
@@ -279,6 +280,17 @@ def test_cloudfront_serves_the_pages_at_the_paths_the_local_gateway_does() -> No
         path: f"/{file}" for path, file in LOCAL_PAGES.items()
     }
     assert {path: rewritten[path] for path in others} == {path: path for path in others}
+
+
+def test_cloudfront_and_the_local_gateway_redirect_the_same_paths() -> None:
+    uris = ["/", "/admin", "/admin/", "/index.html/", "/admin/x/", "/style.css"]
+    answers = run_page_paths([(uri, {}) for uri in uris])
+    cloudfront = {
+        uri: answer.get("headers", {}).get("location", {}).get("value")
+        for uri, answer in zip(uris, answers, strict=True)
+    }
+    assert cloudfront == {uri: page_redirect(uri) for uri in uris}
+    assert cloudfront["/admin/"] == "/admin"
 
 
 @pytest.mark.parametrize(

@@ -52,6 +52,7 @@ from frolic.local.routes import (
     RestMatch,
     content_type,
     match_rest,
+    page_redirect,
     static_file,
 )
 from frolic.local.websocket_protocol import (
@@ -413,6 +414,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._method_not_allowed(match.allowed)
             return
         if self.command in ("GET", "HEAD"):
+            target = page_redirect(raw_path)
+            if target is not None:
+                location = f"{target}?{query}" if query else target
+                self._send(301, b"", None, [("Location", location)])
+                return
             file = static_file(self.gateway.web_root, raw_path)
             if file is not None:
                 self._file(file)

@@ -101,6 +101,14 @@ CONTENT_TYPES: Final = {
 }
 
 
+def page_redirect(path: str) -> str | None:
+    """Where a page path with a trailing slash (`/admin/`) is sent, as CloudFront does
+    (infra/constructs/page_paths.js): the page's relative URLs only resolve without it."""
+    if len(path) > 1 and path.endswith("/") and path[:-1] in PAGES:
+        return path[:-1]
+    return None
+
+
 def static_file(web_root: Path | None, path: str) -> Path | None:
     """The file under `web_root` a GET for `path` (still URL-encoded) serves, if any.
 
