@@ -150,6 +150,20 @@ def test_a_body_over_the_limit_is_refused_unread(stack: LocalStack) -> None:
     assert (status, body["error"]) == (413, "payload_too_large")
 
 
+def test_a_coupon_upload_larger_than_a_mebibyte_reaches_the_admin_function(
+    admin: LocalClient,
+) -> None:
+    # 6 MiB: past the old 1 MiB gateway limit; the admin function's own 5 MiB limit answers
+    reply = admin.request(
+        "POST",
+        "/admin/games/any-game/budgets/any-brand/coupons",
+        raw=b"A" * (6 * 1024 * 1024),
+        content_type="text/csv",
+    )
+    assert reply.status == 413
+    assert "5242880" in reply.json()["message"]  # the function's limit, not the gateway's
+
+
 @pytest.mark.parametrize(
     ("request_bytes", "status"),
     [

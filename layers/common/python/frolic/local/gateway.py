@@ -68,8 +68,9 @@ from frolic.local.websocket_protocol import (
 
 log = logging.getLogger("frolic.local")
 
-#: Bodies above this are refused here; the functions hold their own, smaller limits.
-MAX_BODY_BYTES: Final = 1024 * 1024
+#: Bodies above this are refused here, as API Gateway's REST payload limit (10 MB) does;
+#: the functions hold their own, smaller limits (16 KB for plays, 5 MiB for CSV uploads).
+MAX_BODY_BYTES: Final = 10 * 1000 * 1000
 WS_PATH: Final = "/ws"
 CONNECTIONS_PREFIX: Final = "/@connections/"
 #: API Gateway's WebSocket limits (ARCHITECTURE §4): 10 minutes idle, 2 hours in all.
