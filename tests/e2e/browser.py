@@ -177,7 +177,8 @@ class Chromium:
                     f"{self.binary} exited with {self._process.returncode} before DevTools "
                     f"was up; its log ends with:\n{self._log_tail()}"
                 )
-            with contextlib.suppress(OSError, ValueError):
+            # The file may exist before its first line is written: then not yet.
+            with contextlib.suppress(OSError, ValueError, IndexError):
                 first_line = port_file.read_text().splitlines()[0]
                 port = int(first_line)
                 # The file can be written a moment before the HTTP endpoint answers.

@@ -109,6 +109,32 @@ def test_an_environment_runs_one_invocation_at_a_time_in_the_order_asked(
     assert len({m for m in modules if "_deliver_" in m}) == 1
 
 
+def test_rest_invocations_never_overlap_even_across_functions(
+    functions: LocalFunctions,
+) -> None:
+    # Powertools' resolvers share the request being routed: two at once could swap
+    # callers. Given ingest routing a REST request and holding inside it
+    for name in ("ingest", "ingest", "ingest", "admin"):
+        functions.invoke(name, {})
+    local_probe.hold = threading.Event()
+    first, _ = invoke_in_thread(functions, "ingest", {"httpMethod": "GET", "hold": True})
+    assert local_probe.entered.wait(timeout=20)
+    # When admin and another ingest environment get REST requests, they wait their turn
+    others = [
+        invoke_in_thread(functions, name, {"httpMethod": "POST", "order": n})[0]
+        for n, name in enumerate(("admin", "ingest"), start=1)
+    ]
+    assert local_probe.until(lambda: functions.routing_waiting() == 2)
+    assert local_probe.orders == []
+    # While a stream batch for ingest's third environment is not held up
+    functions.invoke("ingest", {"Records": [], "order": 0})
+    assert local_probe.orders == [0]
+    local_probe.hold.set()
+    for thread in [first, *others]:
+        thread.join(timeout=30)
+    assert sorted(local_probe.orders) == [0, 1, 2]
+
+
 def test_a_cold_start_runs_alone(functions: LocalFunctions) -> None:
     functions.invoke("deliver", {})  # deliver is warm, allocate is cold
     local_probe.hold = threading.Event()

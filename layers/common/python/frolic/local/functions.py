@@ -23,6 +23,11 @@ What the environments share in this process is made safe for that:
   kept per thread, so a line logged by one invocation never carries another's;
 - Powertools' metrics are one store for all functions; its methods are serialized.
   Locally nothing is published, and the store is cleared after each invocation.
+- Powertools' REST resolver keeps the request being routed on its base class
+  (`BaseRouter.current_event`), one slot for every resolver in the process, where a
+  Lambda process only ever routes one request. So REST invocations (ingest's and
+  admin's) run one at a time, or a route could read another caller's request and act
+  as that player. Socket and stream events do not route and keep their concurrency.
 
 Nothing invoked may wait long while holding its lane: the expiry mapping hands its
 function plays whose deadline has already passed (see `mappings`).
@@ -312,6 +317,29 @@ class LocalFunctions:
         self._faults: dict[str, int] = {}
         self.stats = {function: FunctionStats() for function in ENTRY_POINTS}
         self._powertools = _SharedPowertools()
+        #: One REST invocation at a time (see the module's docstring).
+        self._routing = threading.Lock()
+        self._routing_waiting = 0
+
+    def routing_waiting(self) -> int:
+        """REST invocations waiting for the one being routed."""
+        with self._lock:
+            return self._routing_waiting
+
+    @contextmanager
+    def _one_route_at_a_time(self, event: Mapping[str, Any]) -> Iterator[None]:
+        if "httpMethod" not in event:  # an API Gateway REST proxy event routes
+            yield
+            return
+        with self._lock:
+            self._routing_waiting += 1
+        self._routing.acquire()
+        with self._lock:
+            self._routing_waiting -= 1
+        try:
+            yield
+        finally:
+            self._routing.release()
 
     def invoke(self, function: str, event: dict[str, Any]) -> Any:
         """Run the function on the event and return its answer, or FunctionError."""
@@ -330,7 +358,8 @@ class LocalFunctions:
                 try:
                     if self._take_fault(function):
                         raise InjectedFailureError(f"{function}: failure injected by a test")
-                    return environment.handler(event, LocalContext(function, request_id))
+                    with self._one_route_at_a_time(event):
+                        return environment.handler(event, LocalContext(function, request_id))
                 except Exception as error:
                     self._count(function, errors=1)
                     if isinstance(error, InjectedFailureError):
