@@ -183,33 +183,40 @@ def _frolic(db: Any, settings: Settings, start: float) -> tuple[Meter, int, int]
         page = kinesis.get_records(ShardIterator=iterator, Limit=BATCH)
         records += [_lambda_record(r) for r in page["Records"]]
         iterator = page["NextShardIterator"]
+    meter, stream = _metered_stream(settings, rules, clock)
+    for first in range(0, PLAYS, BATCH):
+        batch = records[first : first + BATCH]
+        arrival = json.loads(batch[-1]["kinesis"]["data_json"])["arrivalTs"]
+        clock["now"] = arrival + 0.5
+        stream.handle({"Records": [r["lambda"] for r in batch]}, None)
+    wins = _wins(db, settings, [f"play-{n}" for n in range(PLAYS)])
+    return meter, wins, puts["PutRecord"]
+
+
+def _metered_stream(
+    settings: Settings, rules: GameRules, clock: dict[str, float]
+) -> tuple[Meter, StreamAllocator]:
+    """The allocator Lambda's logic on a DynamoDB client whose writes are metered."""
     meter = Meter()
     metered = boto3.client("dynamodb", region_name="us-east-1")
     meter.attach(metered)
     store = DynamoAllocationStore(metered, settings, clock=lambda: clock["now"])
     allocator = Allocator(
         store=store,
-        games=InMemoryGames({GAME_ID: rules}),
+        games=InMemoryGames({rules.game_id: rules}),
         policy=FrolicPacing(),
         draw_key=b"bench-draw-key-0123456789abcdef",
     )
-    stream = StreamAllocator(allocator=allocator, store=store, clock=lambda: clock["now"])
-    for first in range(0, PLAYS, BATCH):
-        batch = records[first : first + BATCH]
-        arrival = json.loads(batch[-1]["kinesis"]["data_json"])["arrivalTs"]
-        clock["now"] = arrival + 0.5
-        stream.handle({"Records": [r["lambda"] for r in batch]}, None)
-    wins = sum(
-        1
-        for n in range(PLAYS)
-        if codec.load(
-            db.get_item(TableName=settings.results_table, Key={"playId": {"S": f"play-{n}"}})[
-                "Item"
-            ]
-        )["status"]
-        == "won"
-    )
-    return meter, wins, puts["PutRecord"]
+    return meter, StreamAllocator(allocator=allocator, store=store, clock=lambda: clock["now"])
+
+
+def _wins(db: Any, settings: Settings, play_ids: list[str]) -> int:
+    """How many of these plays the results table holds as won."""
+    won = 0
+    for play_id in play_ids:
+        item = db.get_item(TableName=settings.results_table, Key={"playId": {"S": play_id}})
+        won += codec.load(item["Item"])["status"] == PlayStatus.WON.value
+    return won
 
 
 HOT_PLAYS = 400
@@ -231,25 +238,15 @@ def _hot(db: Any, settings: Settings, start: float, counters: int) -> HotRun:
     position spread over the window, write units counted per budget item."""
     game_id = f"hot-{counters}"
     rules = _seed(db, settings, start, HOT_BUDGET, game_id=game_id, counters=counters)
-    meter = Meter()
-    metered = boto3.client("dynamodb", region_name="us-east-1")
-    meter.attach(metered)
     clock = {"now": start}
-    store = DynamoAllocationStore(metered, settings, clock=lambda: clock["now"])
-    allocator = Allocator(
-        store=store,
-        games=InMemoryGames({game_id: rules}),
-        policy=FrolicPacing(),
-        draw_key=b"bench-draw-key-0123456789abcdef",
-    )
-    stream = StreamAllocator(allocator=allocator, store=store, clock=lambda: clock["now"])
-    wins = 0
+    meter, stream = _metered_stream(settings, rules, clock)
     for first in range(0, HOT_PLAYS, BATCH):
-        events = []
+        records = []
         for n in range(first, min(first + BATCH, HOT_PLAYS)):
+            play_id = f"{game_id}-play-{n}"
             arrival = start + (n + 0.5) * WINDOW_SECONDS / HOT_PLAYS
             play = {
-                "playId": f"{game_id}-play-{n}",
+                "playId": play_id,
                 "userId": f"{game_id}-player-{n}",
                 "gameId": game_id,
                 "arrivalTs": arrival,
@@ -258,35 +255,33 @@ def _hot(db: Any, settings: Settings, start: float, counters: int) -> HotRun:
                 TableName=settings.results_table,
                 Item=codec.dump({**play, "status": PlayStatus.PENDING.value}),
             )
-            events.append(play)
+            records.append(_kinesis_event(play_id, play_id, json.dumps(play).encode(), arrival))
             clock["now"] = arrival + 0.5
-        stream.handle({"Records": [_event_record(e) for e in events]}, None)
-    for n in range(HOT_PLAYS):
-        item = db.get_item(
-            TableName=settings.results_table, Key={"playId": {"S": f"{game_id}-play-{n}"}}
-        )["Item"]
-        wins += codec.load(item)["status"] == PlayStatus.WON.value
+        stream.handle({"Records": records}, None)
     budget_items = meter.budget_items()
     return HotRun(
         counters=counters,
-        wins=wins,
+        wins=_wins(db, settings, [f"{game_id}-play-{n}" for n in range(HOT_PLAYS)]),
         busiest=max(budget_items.values(), default=0),
         budget_units=sum(budget_items.values()),
         clean=reconcile(db, settings, game_id).clean,
     )
 
 
-def _event_record(play: dict[str, Any]) -> dict[str, Any]:
-    data = json.dumps(play).encode()
+def _kinesis_event(
+    partition_key: str, sequence: str, data: bytes, arrival: float
+) -> dict[str, Any]:
+    """One record of a Kinesis event, as the event source mapping hands it to Lambda."""
     return {
         "kinesis": {
-            "partitionKey": play["playId"],
-            "sequenceNumber": play["playId"],
+            "partitionKey": partition_key,
+            "sequenceNumber": sequence,
             "data": base64.b64encode(data).decode(),
-            "approximateArrivalTimestamp": play["arrivalTs"],
+            "approximateArrivalTimestamp": arrival,
+            "kinesisSchemaVersion": "1.0",
         },
         "eventSource": "aws:kinesis",
-        "eventID": f"shardId-000000000000:{play['playId']}",
+        "eventID": f"shardId-000000000000:{sequence}",
         "eventName": "aws:kinesis:record",
         "eventVersion": "1.0",
         "awsRegion": "us-east-1",
@@ -299,22 +294,7 @@ def _lambda_record(record: Any) -> dict[str, Any]:
     data = record["Data"]
     return {
         "kinesis": {"data_json": data.decode()},
-        "lambda": {
-            "kinesis": {
-                "partitionKey": record["PartitionKey"],
-                "sequenceNumber": record["SequenceNumber"],
-                "data": base64.b64encode(data).decode(),
-                "approximateArrivalTimestamp": 0,
-                "kinesisSchemaVersion": "1.0",
-            },
-            "eventSource": "aws:kinesis",
-            "eventID": f"shardId-000000000000:{record['SequenceNumber']}",
-            "eventName": "aws:kinesis:record",
-            "eventVersion": "1.0",
-            "awsRegion": "us-east-1",
-            "invokeIdentityArn": "arn:aws:iam::123456789012:role/bench",
-            "eventSourceARN": "arn:aws:kinesis:us-east-1:123456789012:stream/bench",
-        },
+        "lambda": _kinesis_event(record["PartitionKey"], record["SequenceNumber"], data, 0),
     }
 
 
