@@ -1,4 +1,4 @@
-"""Batched DynamoDB reads, with the retries every batched call needs."""
+"""Batched and paged DynamoDB reads, with the retries every batched call needs."""
 
 from __future__ import annotations
 
@@ -50,3 +50,27 @@ def batch_get(client: DynamoDBClient, table: str, keys: Sequence[Any]) -> list[d
                 backoff(attempt)
                 attempt += 1
     return items
+
+
+def query_partition(
+    client: DynamoDBClient, table: str, pk: str, sk_prefix: str | None = None
+) -> Iterator[dict[str, Any]]:
+    """A partition's items, optionally under a sort-key prefix: strongly consistent, every
+    page of the Query."""
+    condition = "pk = :pk"
+    values = {":pk": {"S": pk}}
+    if sk_prefix is not None:
+        condition += " AND begins_with(sk, :prefix)"
+        values[":prefix"] = {"S": sk_prefix}
+    request: dict[str, Any] = {
+        "TableName": table,
+        "KeyConditionExpression": condition,
+        "ExpressionAttributeValues": values,
+        "ConsistentRead": True,
+    }
+    while True:
+        response = client.query(**request)
+        yield from (codec.load(raw) for raw in response["Items"])
+        if "LastEvaluatedKey" not in response:
+            return
+        request["ExclusiveStartKey"] = response["LastEvaluatedKey"]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from frolic.dal import codec
-from frolic.dal.batches import batch_get
+from frolic.dal.batches import batch_get, query_partition
 from frolic.dal.tables import BUDGET_PREFIX, GAME_PREFIX, budget_key, counter_key, game_key
 
 if TYPE_CHECKING:
@@ -80,22 +80,7 @@ def read_budget(
 
 def read_game_budgets(client: DynamoDBClient, table: str, game_id: str) -> list[StoredBudget]:
     """Every budget of a game, by brand: one Query, plus one batch read for hot games."""
-    heads: list[dict[str, Any]] = []
-    request: dict[str, Any] = {
-        "TableName": table,
-        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-        "ExpressionAttributeValues": {
-            ":pk": {"S": game_key(game_id)["pk"]},
-            ":prefix": {"S": BUDGET_PREFIX},
-        },
-        "ConsistentRead": True,
-    }
-    while True:
-        response = client.query(**request)
-        heads.extend(codec.load(raw) for raw in response["Items"])
-        if "LastEvaluatedKey" not in response:
-            break
-        request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    heads = list(query_partition(client, table, game_key(game_id)["pk"], BUDGET_PREFIX))
     return sorted(_with_counters(client, table, heads), key=lambda b: b.brand_id)
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from frolic.dal import codec
+from frolic.dal.batches import query_partition
 from frolic.dal.items import model_from_item, model_item
 from frolic.dal.tables import (
     BRAND_PREFIX,
@@ -158,7 +159,10 @@ class Catalog:
         return self._campaign_and_revision(campaign_id)[0]
 
     def list_campaigns(self) -> list[Campaign]:
-        campaigns = [_campaign(item) for item in self._query_partition(CATALOG, CAMPAIGN_PREFIX)]
+        campaigns = [
+            _campaign(item)
+            for item in query_partition(self._db, self._state, CATALOG, CAMPAIGN_PREFIX)
+        ]
         return sorted(campaigns, key=lambda c: (c.start_time, c.campaign_id))
 
     def update_campaign(self, campaign_id: str, changes: CampaignChanges) -> Campaign:
@@ -250,7 +254,7 @@ class Catalog:
         index = campaign_game_key(campaign_id, "")
         games = [
             model_from_item(Game, item)
-            for item in self._query_partition(index["pk"], index["sk"])
+            for item in query_partition(self._db, self._state, index["pk"], index["sk"])
             if item.get("kind") == CAMPAIGN_GAME_KIND
         ]
         return sorted(games, key=lambda g: (g.start_time, g.game_id))
@@ -353,7 +357,8 @@ class Catalog:
 
     def list_brands(self) -> list[Brand]:
         brands = [
-            model_from_item(Brand, item) for item in self._query_partition(CATALOG, BRAND_PREFIX)
+            model_from_item(Brand, item)
+            for item in query_partition(self._db, self._state, CATALOG, BRAND_PREFIX)
         ]
         return sorted(brands, key=lambda b: (b.name.casefold(), b.brand_id))
 
@@ -364,20 +369,6 @@ class Catalog:
         )
         raw = response.get("Item")
         return codec.load(raw) if raw else None
-
-    def _query_partition(self, pk: str, prefix: str) -> Iterator[dict[str, Any]]:
-        request: dict[str, Any] = {
-            "TableName": self._state,
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-            "ExpressionAttributeValues": {":pk": {"S": pk}, ":prefix": {"S": prefix}},
-            "ConsistentRead": True,
-        }
-        while True:
-            response = self._db.query(**request)
-            yield from (codec.load(raw) for raw in response["Items"])
-            if "LastEvaluatedKey" not in response:
-                return
-            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
 
 def _campaign(item: dict[str, Any]) -> Campaign:

@@ -12,12 +12,12 @@ curve of an old game may be thinner than its wins.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pydantic import AwareDatetime, Field
 
-from frolic.dal import codec
+from frolic.dal.batches import query_partition
 from frolic.dal.budgets import StoredBudget, read_game_budgets
 from frolic.dal.tables import ISSUED_PREFIX, arrivals_key
 from frolic.models import BoundaryModel, Game, GameStatus, Identifier
@@ -65,23 +65,8 @@ class GameReports:
     def report(self, game: Game) -> GameReport:
         budgets = read_game_budgets(self._db, self._state, game.game_id)
         # One partition holds every minute of the game; the minute only picks the sort key.
-        arrivals = list(self._query(arrivals_key(game.game_id, 0)["pk"]))
+        arrivals = list(query_partition(self._db, self._state, arrivals_key(game.game_id, 0)["pk"]))
         return build_report(game, budgets, arrivals)
-
-    def _query(self, pk: str) -> Iterator[dict[str, Any]]:
-        """A partition's items: one Query, paged."""
-        request: dict[str, Any] = {
-            "TableName": self._state,
-            "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": {"S": pk}},
-            "ConsistentRead": True,
-        }
-        while True:
-            response = self._db.query(**request)
-            yield from (codec.load(raw) for raw in response["Items"])
-            if "LastEvaluatedKey" not in response:
-                return
-            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
 
 def build_report(
