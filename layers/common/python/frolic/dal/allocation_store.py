@@ -36,6 +36,7 @@ from frolic.allocation.ports import (
 from frolic.dal import codec
 from frolic.dal.batches import BATCH_WRITE_LIMIT, backoff, batch_get, chunks
 from frolic.dal.budgets import read_game_budgets
+from frolic.dal.cache import ExpiringCache
 from frolic.dal.items import model_from_item, outcome_from_item, outcome_item
 from frolic.dal.tables import (
     ISSUED_PREFIX,
@@ -382,19 +383,14 @@ class DynamoGameDirectory:
     ) -> None:
         self._db = client
         self._state = settings.state_table
-        self._ttl = settings.game_cache_seconds
-        self._clock = clock
-        self._cache: dict[str, tuple[float, GameRules | None]] = {}
+        self._cache = ExpiringCache(self._read, settings.game_cache_seconds, clock)
 
     def rules(self, game_id: str) -> GameRules | None:
-        now = self._clock()
-        cached = self._cache.get(game_id)
-        if cached is not None and now - cached[0] < self._ttl:
-            return cached[1]
+        return self._cache.get(game_id)
+
+    def _read(self, game_id: str) -> GameRules | None:
         response = self._db.get_item(
             TableName=self._state, Key=codec.dump(game_key(game_id)), ConsistentRead=False
         )
         raw = response.get("Item")
-        rules = GameRules.from_game(model_from_item(Game, codec.load(raw))) if raw else None
-        self._cache[game_id] = (now, rules)
-        return rules
+        return GameRules.from_game(model_from_item(Game, codec.load(raw))) if raw else None

@@ -22,6 +22,7 @@ from botocore.exceptions import ClientError
 
 from frolic.dal import codec
 from frolic.dal.batches import query_partition
+from frolic.dal.cache import ExpiringCache
 from frolic.dal.items import model_from_item, model_item
 from frolic.dal.tables import (
     BRAND_PREFIX,
@@ -398,21 +399,16 @@ class BrandNames:
     ) -> None:
         self._db = client
         self._state = settings.state_table
-        self._ttl = ttl
-        self._clock = clock
-        self._cache: dict[str, tuple[float, str | None]] = {}
+        self._cache = ExpiringCache(self._read, ttl, clock)
 
     def __call__(self, brand_id: str) -> str | None:
-        now = self._clock()
-        cached = self._cache.get(brand_id)
-        if cached is not None and now - cached[0] < self._ttl:
-            return cached[1]
+        return self._cache.get(brand_id)
+
+    def _read(self, brand_id: str) -> str | None:
         raw = self._db.get_item(TableName=self._state, Key=codec.dump(brand_key(brand_id))).get(
             "Item"
         )
-        name = str(codec.load(raw)["name"]) if raw else None
-        self._cache[brand_id] = (now, name)
-        return name
+        return str(codec.load(raw)["name"]) if raw else None
 
 
 def with_brand_names(
