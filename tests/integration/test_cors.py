@@ -14,12 +14,8 @@ import boto3
 import pytest
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
-from frolic.dal.allocation_store import DynamoGameDirectory
-from frolic.dal.sessions import Sessions
 from frolic.http import CorsPolicy, resolve
-from frolic.ingest import PlayIntake
 from frolic.models import GameConfig
-from frolic.player_api import build_player_app
 from frolic.settings import Settings, settings
 from tests.integration import admin_fixtures
 from tests.integration.admin_fixtures import (
@@ -62,15 +58,7 @@ def player_app(world: World) -> Iterator[APIGatewayRestResolver]:
     kinesis.create_stream(StreamName=world.settings.play_stream, ShardCount=1)
     world.live_game(config=GameConfig(min_seconds_between_plays=10))
     world.budget("brand-a", 5)
-    intake = PlayIntake(
-        db=world.db,
-        kinesis=kinesis,
-        settings=world.settings,
-        games=DynamoGameDirectory(world.db, world.settings),
-        clock=world.clock,
-    )
-    sessions = Sessions(world.db, world.settings, clock=world.clock)
-    app = build_player_app(intake=intake, db=world.db, settings=world.settings, sessions=sessions)
+    app = world.player_app(kinesis)
     first = resolve(app, rest_event("POST", "/plays", body={"playId": "p-0", "gameId": GAME}), {})
     assert first["statusCode"] == 202
     world.clock.now += 2

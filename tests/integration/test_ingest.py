@@ -10,11 +10,8 @@ from typing import Any
 import boto3
 import pytest
 
-from frolic.dal.allocation_store import DynamoGameDirectory
 from frolic.dal.sessions import Sessions
 from frolic.http import resolve
-from frolic.ingest import PlayIntake
-from frolic.player_api import build_player_app
 from tests.doubles import GreedyPacing
 from tests.integration.apigw import json_body, rest_event
 from tests.integration.world import GAME, START, World
@@ -27,15 +24,7 @@ def player_api(world: World) -> Iterator[Any]:
     world.live_game()
     world.budget("brand-a", 5)
     world.brand("brand-a", "Acme Coffee")
-    intake = PlayIntake(
-        db=world.db,
-        kinesis=kinesis,
-        settings=world.settings,
-        games=DynamoGameDirectory(world.db, world.settings),
-        clock=world.clock,
-    )
-    sessions = Sessions(world.db, world.settings, clock=world.clock)
-    app = build_player_app(intake=intake, db=world.db, settings=world.settings, sessions=sessions)
+    app = world.player_app(kinesis)
     yield app, kinesis
 
 

@@ -8,7 +8,6 @@ import boto3
 import pytest
 
 from frolic.auth import Principal
-from frolic.dal.allocation_store import DynamoGameDirectory
 from frolic.dal.sessions import Sessions
 from frolic.http import resolve
 from frolic.ingest import PlayIntake, PlayRequest, TooManyPlaysError
@@ -19,14 +18,7 @@ from tests.integration.world import GAME, World
 
 
 def _intake(world: World, db: Any = None) -> PlayIntake:
-    kinesis = boto3.client("kinesis", region_name="us-east-1")
-    return PlayIntake(
-        db=db or world.db,
-        kinesis=kinesis,
-        settings=world.settings,
-        games=DynamoGameDirectory(world.db, world.settings),
-        clock=world.clock,
-    )
+    return world.intake(boto3.client("kinesis", region_name="us-east-1"), db)
 
 
 @pytest.fixture

@@ -10,9 +10,7 @@ import boto3
 import pytest
 from aws_lambda_powertools.utilities.data_classes import APIGatewayWebSocketEvent
 
-from frolic.dal.allocation_store import DynamoGameDirectory
 from frolic.dal.sessions import Sessions
-from frolic.ingest import PlayIntake
 from frolic.ws_play import WebSocketPlays
 from tests.integration.push_fixtures import PushStub, message_event
 from tests.integration.world import GAME, World
@@ -26,13 +24,7 @@ def sockets(world: World, push_stub: PushStub) -> Iterator[tuple[WebSocketPlays,
     world.budget("brand-a", 5)
     sessions = Sessions(world.db, world.settings, clock=world.clock)
     sessions.open("conn-1", "player-1")
-    intake = PlayIntake(
-        db=world.db,
-        kinesis=kinesis,
-        settings=world.settings,
-        games=DynamoGameDirectory(world.db, world.settings),
-        clock=world.clock,
-    )
+    intake = world.intake(kinesis)
     plays = WebSocketPlays(
         intake=intake,
         sessions=sessions,

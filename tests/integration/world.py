@@ -8,15 +8,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+
 from frolic.allocation.allocator import Allocator
 from frolic.dal import codec
 from frolic.dal.allocation_store import DynamoAllocationStore, DynamoGameDirectory
 from frolic.dal.items import model_item
 from frolic.dal.pools import CouponPools
 from frolic.dal.reconcile import ReconcileReport, reconcile
+from frolic.dal.sessions import Sessions
 from frolic.dal.tables import brand_key, game_key
+from frolic.ingest import PlayIntake
 from frolic.models import Brand, Game, GameConfig, GameStatus, PlayEvent
 from frolic.pacing.policy import FrolicPacing, PacingPolicy
+from frolic.player_api import build_player_app
 from frolic.settings import Settings
 from frolic.stream import StreamAllocator
 
@@ -87,6 +92,23 @@ class World:
         made = [f"{game_id}-{brand}-{n:04d}".upper() for n in range(1, (codes or budget) + 1)]
         pools.add_codes(game_id, brand, made)
         return made
+
+    def intake(self, kinesis: Any, db: DynamoDBClient | None = None) -> PlayIntake:
+        """The ingest logic on this world's tables (or on `db`, a wrapped client)."""
+        return PlayIntake(
+            db=db or self.db,
+            kinesis=kinesis,
+            settings=self.settings,
+            games=DynamoGameDirectory(self.db, self.settings),
+            clock=self.clock,
+        )
+
+    def player_app(self, kinesis: Any) -> APIGatewayRestResolver:
+        """The players' REST API as the ingest Lambda builds it."""
+        sessions = Sessions(self.db, self.settings, clock=self.clock)
+        return build_player_app(
+            intake=self.intake(kinesis), db=self.db, settings=self.settings, sessions=sessions
+        )
 
     def store(self) -> DynamoAllocationStore:
         return DynamoAllocationStore(self.db, self.settings, clock=self.clock)

@@ -98,12 +98,7 @@ def test_no_coupon_is_stranded_in_an_idle_counter(
     store = InMemoryStore()
     store.set_budget(GAME, "brand", budget, counters=counters)
     store.generate_coupons(GAME, "brand", numbered_codes("brand"))
-    allocator = Allocator(
-        store=store,
-        games=InMemoryGames({GAME: _rules()}),
-        policy=GreedyPacing(),
-        draw_key=b"stranding-test-key-0123456789",
-    )
+    allocator = _greedy(store)
     order = random.Random(seed)
     plays = [
         Play(f"p{order.randrange(10**9)}-{n}", f"u{n}", GAME, START + 1 + n / 1000)
@@ -147,12 +142,7 @@ def test_uploads_and_budget_changes_in_any_order_strand_no_coupon(
     # in between, as a marketer and a crowd would make them
     store = InMemoryStore()
     store.set_budget(GAME, "brand", budget, counters=counters)
-    allocator = Allocator(
-        store=store,
-        games=InMemoryGames({GAME: _rules()}),
-        policy=GreedyPacing(),
-        draw_key=b"stranding-test-key-0123456789",
-    )
+    allocator = _greedy(store)
     order = random.Random(seed)
     uploaded = 0
     played = 0
@@ -184,6 +174,16 @@ def test_uploads_and_budget_changes_in_any_order_strand_no_coupon(
 
 GAME = "stranding-game"
 START = 1_900_000_000.0
+
+
+def _greedy(store: InMemoryStore) -> Allocator:
+    """An allocator whose every play wants to win: what is left unwon was stranded."""
+    return Allocator(
+        store=store,
+        games=InMemoryGames({GAME: _rules()}),
+        policy=GreedyPacing(),
+        draw_key=b"stranding-test-key-0123456789",
+    )
 
 
 def _rules() -> GameRules:
