@@ -125,8 +125,11 @@ class CouponPools:
         """Set the budget in force; `counters` splits it for a hot game (default: as it
         is, or one for a new budget)."""
         for attempt in range(MAX_CONFLICT_RETRIES):
-            stored = read_budget(self._db, self._state, game_id, brand_id)
-            shares = _new_shares(stored, budget, counters)
+            found = read_budget(self._db, self._state, game_id, brand_id)
+            shares = _new_shares(found, budget, counters)
+            # A new budget: no counters yet, nothing issued, revision 0.
+            stored = found or StoredBudget(game_id, brand_id, budget=0, revision=0, counters=())
+            previous = found.budget if found is not None else None
             try:
                 self._db.transact_write_items(
                     TransactItems=self._budget_items(  # type: ignore[arg-type]
@@ -135,6 +138,7 @@ class CouponPools:
                         budget=budget,
                         shares=shares,
                         stored=stored,
+                        previous=previous,
                         actor=actor,
                     )
                 )
@@ -143,9 +147,7 @@ class CouponPools:
                     raise
                 backoff(attempt)  # issued moved past a new share, or another change landed
                 continue
-            previous = stored.budget if stored is not None else None
-            issued = stored.issued if stored is not None else 0
-            return BudgetChange(previous, budget, issued, len(shares))
+            return BudgetChange(previous, budget, stored.issued, len(shares))
         raise BudgetConflictError("the budget kept changing during this request; try again")
 
     def _budget_items(
@@ -155,11 +157,12 @@ class CouponPools:
         brand_id: str,
         budget: int,
         shares: Sequence[int],
-        stored: StoredBudget | None,
+        stored: StoredBudget,
+        previous: int | None,
         actor: str,
     ) -> list[dict[str, Any]]:
         now = self._clock()
-        before = stored.counters if stored is not None else ()
+        before = stored.counters
         items = [
             self._counter_update(
                 game_id, brand_id, sub, share, before[sub].pool_size if sub < len(before) else 0
@@ -177,8 +180,8 @@ class CouponPools:
                 ":budget": budget,
                 ":counters": len(shares),
                 ":now": now,
-                ":revision": stored.revision if stored is not None else 0,
-                ":next": (stored.revision if stored is not None else 0) + 1,
+                ":revision": stored.revision,
+                ":next": stored.revision + 1,
             }
         )
         # Counters a smaller split no longer uses; only ever empty ones (see _new_shares).
@@ -208,10 +211,10 @@ class CouponPools:
                             "kind": "audit",
                             "action": "set_budget",
                             "brandId": brand_id,
-                            "previous": stored.budget if stored is not None else None,
+                            "previous": previous,
                             "budget": budget,
                             "counters": len(shares),
-                            "issuedAtChange": stored.issued if stored is not None else 0,
+                            "issuedAtChange": stored.issued,
                             "actor": actor,
                             "at": now,
                         }
