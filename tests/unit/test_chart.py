@@ -377,3 +377,41 @@ def test_font_covers_the_promised_characters_with_distinct_glyphs() -> None:
     assert _glyph(" ") == ()
     assert _glyph("~") == _UNKNOWN != ()
     assert _glyph("é") == _UNKNOWN
+
+
+# --- the simulator's pacing chart ------------------------------------------------------------
+
+
+def test_the_pacing_chart_draws_the_greedy_bound_in_a_colour_of_its_own() -> None:
+    from frolic.sim.metrics import _BOUND_COLOUR, pacing_chart
+
+    schedule = [float(s + 1) for s in range(120)]
+    issued = {"issued": [s // 2 for s in range(120)]}
+    without = decode_png(pacing_chart("t", schedule, issued))
+    with_bound = decode_png(pacing_chart("t", schedule, issued, bound=[s for s in range(120)]))
+    assert without.count(_BOUND_COLOUR) == 0
+    assert with_bound.count(_BOUND_COLOUR) > 100
+
+
+def test_a_week_long_pacing_chart_draws_a_few_thousand_points_ending_at_the_close(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given curves of every second of a week
+    from frolic.sim import metrics
+
+    drawn: list[Series] = []
+
+    def spy(series: Sequence[Series], **labels: str) -> bytes:
+        drawn.extend(series)
+        return b""
+
+    monkeypatch.setattr(metrics, "render_line_chart", spy)
+    week = 7 * 24 * 3600
+    curve = list(range(week))
+    # When charted
+    metrics.pacing_chart("week", [float(n) for n in curve], {"issued": curve}, bound=curve)
+    # Then each curve is thinned to a few points per pixel, and still ends at the close
+    assert len(drawn) == 3
+    for series in drawn:
+        assert len(series.points) <= metrics.CHART_POINTS + 1
+        assert series.points[-1] == (week / 60, week - 1)

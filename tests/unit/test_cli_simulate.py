@@ -22,6 +22,11 @@ JSON_KEYS = {
     "overspend",
     "max_deviation_pct",
     "leftover_pct",
+    "max_shortfall_pct",
+    "least_leftover_pct",
+    "least_max_shortfall_pct",
+    "excess_leftover_pct",
+    "excess_shortfall_pct",
     "exhausted_at_pct",
     "decile_win_rate_spread",
     "winner_position_mean",
@@ -237,6 +242,38 @@ def test_json_report_shape_and_consistency(
     assert report["leftover_pct"] == pytest.approx(100 * (40 - report["wins"]) / 40, abs=1e-4)
     assert 0 <= report["max_deviation_pct"] <= 100
     assert report["winner_position_mean"] is None or 0 <= report["winner_position_mean"] <= 1
+    # And a shortfall is a deviation below the schedule
+    assert 0 <= report["max_shortfall_pct"] <= report["max_deviation_pct"]
+
+
+@pytest.mark.parametrize(
+    "options", [[], ["--brands", "3"], ["--curve", "1,4,1"], ["--shards", "3"]]
+)
+def test_the_excess_is_what_the_policy_leaves_and_lags_beyond_the_least_possible(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], options: list[str]
+) -> None:
+    # Given a bursty trace with quiet seconds, which no allocator could fully serve
+    path = write_trace(tmp_path, BURSTY)
+    # When simulated
+    report = simulate_json(capsys, path, *options, budget=300)
+    # Then the excess figures are the policy's own less the least possible
+    least_leftover, least_shortfall = (
+        report["least_leftover_pct"],
+        report["least_max_shortfall_pct"],
+    )
+    assert report["excess_leftover_pct"] == pytest.approx(
+        report["leftover_pct"] - least_leftover, abs=1e-3
+    )
+    assert report["excess_shortfall_pct"] == pytest.approx(
+        report["max_shortfall_pct"] - least_shortfall, abs=1e-3
+    )
+    # And Frolic, held to the schedule cap, can do no better than the bound
+    assert 0 <= least_leftover <= report["leftover_pct"]
+    assert 0 <= least_shortfall <= report["max_shortfall_pct"]
+    assert report["excess_leftover_pct"] >= 0
+    assert report["excess_shortfall_pct"] >= 0
+    # And as nobody plays in the first second, even greedy starts behind the schedule
+    assert least_shortfall > 0
 
 
 def test_json_does_not_write_a_chart(
@@ -372,6 +409,9 @@ def test_summary_and_png_chart(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert f"{sum(BURSTY):,} plays" in out
     assert "budget 40" in out
     assert "max deviation" in out
+    assert "least possible" in out
+    assert "greedy under the schedule cap" in out
+    assert "excess" in out
     assert str(chart) in out
     with pytest.raises(json.JSONDecodeError):
         json.loads(out)

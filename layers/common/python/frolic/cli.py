@@ -290,7 +290,9 @@ def _run_facts(config: SimulationConfig) -> dict[str, object]:
 
 
 def _write_chart(report: PacingReport, path: Path, *, title: str) -> None:
-    png = pacing_chart(title, report.schedule_curve, {"issued": report.issued_curve})
+    png = pacing_chart(
+        title, report.schedule_curve, {"issued": report.issued_curve}, bound=report.bound_curve
+    )
     try:
         path.write_bytes(png)
     except OSError as error:
@@ -316,7 +318,12 @@ def _summary(
         f"{config.shards} shard{'s' if config.shards > 1 else ''}, batches of {config.batch}",
         f"  issued            {report.issued:,} of {report.budget:,} to {report.wins:,} plays "
         f"(leftover {report.leftover_pct:.2f} %, overspend {report.overspend})",
-        f"  max deviation     {report.max_deviation_pct:.2f} % of budget from the schedule",
+        f"  max deviation     {report.max_deviation_pct:.2f} % of budget from the schedule "
+        f"(max shortfall {report.max_shortfall_pct:.2f} %)",
+        f"  least possible    leftover {report.least_leftover_pct:.2f} %, max shortfall "
+        f"{report.least_max_shortfall_pct:.2f} % (greedy under the schedule cap)",
+        f"  excess            leftover {report.excess_leftover_pct:+.2f} %, max shortfall "
+        f"{report.excess_shortfall_pct:+.2f} % over the least possible",
         "  exhausted at      "
         + ("never" if exhausted is None else f"{exhausted:.2f} % of the window"),
         "  decile win rates  max/min "
