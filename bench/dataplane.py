@@ -29,7 +29,7 @@ import boto3
 from moto import mock_aws
 from readme import refresh_section
 
-from frolic.allocation.allocator import Allocator
+from frolic.allocation.allocator import Allocator, virtual_wait
 from frolic.allocation.memory import InMemoryGames
 from frolic.allocation.ports import GameRules
 from frolic.auth import Principal
@@ -206,6 +206,7 @@ def _metered_stream(
         games=InMemoryGames({rules.game_id: rules}),
         policy=FrolicPacing(),
         draw_key=b"bench-draw-key-0123456789abcdef",
+        wait_until=virtual_wait,
     )
     return meter, StreamAllocator(allocator=allocator, store=store, clock=lambda: clock["now"])
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from frolic.pacing.policy import FrolicPacing
@@ -22,15 +22,19 @@ class GreedyPacing:
         budget: int,
         slack_pct: float,
         arrival_rate: float | None,
+        plays_to_come: float | None = None,
     ) -> GreedyPlan:
         return GreedyPlan(budget)
+
+    def closing_chances(self, left: Sequence[int], plays_left: int, coupons_per_play: int) -> None:
+        return None
 
 
 @dataclass(frozen=True)
 class GreedyPlan:
     budget: int
 
-    def probability(self, elapsed: float, issued: int) -> float:
+    def probability(self, elapsed: float, issued: int, decided: int = 0) -> float:
         return 1.0
 
     def cap(self, elapsed: float) -> int:
@@ -53,11 +57,15 @@ class EagerPacing:
         budget: int,
         slack_pct: float,
         arrival_rate: float | None,
+        plays_to_come: float | None = None,
     ) -> EagerPlan:
         frolic = FrolicPacing().plan(
             schedule=schedule, budget=budget, slack_pct=slack_pct, arrival_rate=arrival_rate
         )
         return EagerPlan(frolic.cap, frolic.share_cap)
+
+    def closing_chances(self, left: Sequence[int], plays_left: int, coupons_per_play: int) -> None:
+        return None
 
 
 @dataclass(frozen=True)
@@ -65,5 +73,5 @@ class EagerPlan:
     cap: Callable[[float], int]
     share_cap: Callable[[float, int], int]
 
-    def probability(self, elapsed: float, issued: int) -> float:
+    def probability(self, elapsed: float, issued: int, decided: int = 0) -> float:
         return 1.0

@@ -14,7 +14,7 @@ from frolic.dal.clients import draw_key, dynamodb
 from frolic.observability import logger, metrics, tracer
 from frolic.pacing.policy import FrolicPacing
 from frolic.settings import settings
-from frolic.stream import StreamAllocator
+from frolic.stream import StreamAllocator, sleep_until
 
 
 @cache
@@ -26,6 +26,7 @@ def _stream_allocator() -> StreamAllocator:
         games=DynamoGameDirectory(dynamodb(), config),
         policy=FrolicPacing(),
         draw_key=draw_key(),
+        wait_until=sleep_until,
     )
     return StreamAllocator(allocator=allocator, store=store)
 

@@ -42,6 +42,11 @@ class Clock:
     def __call__(self) -> float:
         return self.now
 
+    def wait_until(self, instant: float) -> float:
+        """The allocator's wait at a window's close moves the clock, no sleep."""
+        self.now = max(self.now, instant)
+        return self.now
+
 
 @dataclass
 class World:
@@ -120,6 +125,7 @@ class World:
             games=DynamoGameDirectory(self.db, self.settings),
             policy=policy or FrolicPacing(),
             draw_key=DRAW_KEY,
+            wait_until=self.clock.wait_until,
         )
         return StreamAllocator(allocator=allocator, store=store, clock=self.clock)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from frolic.allocation.allocator import Allocator
+from frolic.allocation.allocator import Allocator, virtual_wait
 from frolic.allocation.memory import InMemoryGames, InMemoryStore, numbered_codes
 from frolic.allocation.ports import GameRules, Play
 from frolic.pacing.policy import FrolicPacing, PacingPolicy
@@ -25,6 +25,7 @@ class Arena:
             games=self.games,
             policy=policy or FrolicPacing(),
             draw_key=b"test-draw-key-0123456789abcdef",
+            wait_until=virtual_wait,
         )
 
     def game(self, duration: float = 3600.0, **overrides: object) -> GameRules:

@@ -8,13 +8,14 @@ from dataclasses import replace
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from frolic.allocation.allocator import Allocator
+from frolic.allocation.allocator import Allocator, virtual_wait
 from frolic.allocation.memory import InMemoryGames, InMemoryStore, numbered_codes
 from frolic.allocation.ports import GameRules, Play
-from frolic.allocation.sub_budgets import schedule_slack
-from frolic.pacing.policy import FrolicPacing
 from frolic.pacing.schedule import ReleaseSchedule
+from frolic.sim.bound import schedule_cap
+from frolic.sim.metrics import measure
 from frolic.sim.simulator import SimulationConfig, SimulationRun, simulate
+from frolic.sim.traffic import poisson
 from tests.doubles import GreedyPacing
 
 traces = st.lists(
@@ -72,16 +73,14 @@ def test_issued_coupons_never_run_ahead_of_the_release_schedule_plus_slack(
     # wins of a brand sorted by arrival, the k-th must have arrived when cap >= k.
     for brand, times in _wins_by_brand(run).items():
         # A split budget's counters together hold to the slack plus one per counter.
-        budget = run.budget_by_brand[brand]
-        slack = schedule_slack(budget * config.slack_pct / 100, config.sub_budgets)
-        plan = FrolicPacing().plan(
-            schedule=run.schedule,
-            budget=budget,
-            slack_pct=100 * slack / budget,
-            arrival_rate=None,
+        cap = schedule_cap(
+            run.schedule,
+            run.budget_by_brand[brand],
+            slack_pct=config.slack_pct,
+            counters=config.sub_budgets,
         )
         for k, elapsed in enumerate(sorted(times), start=1):
-            assert k <= plan.cap(elapsed), f"{brand}: coupon {k} out at {elapsed:.3f}s"
+            assert k <= cap(elapsed), f"{brand}: coupon {k} out at {elapsed:.3f}s"
 
 
 @SETTINGS
@@ -183,6 +182,7 @@ def _greedy(store: InMemoryStore) -> Allocator:
         games=InMemoryGames({GAME: _rules()}),
         policy=GreedyPacing(),
         draw_key=b"stranding-test-key-0123456789",
+        wait_until=virtual_wait,
     )
 
 
@@ -194,3 +194,34 @@ def _rules() -> GameRules:
         live=True,
         schedule=ReleaseSchedule(3600.0),
     )
+
+
+@st.composite
+def quiet_spell_traces(draw: st.DrawFn) -> list[int]:
+    """Pushes with silence between, the first as the game opens: one crowd size and
+    length, random gaps. (A first push after a quiet start has no earlier one to learn
+    from; see test_pacing_targets for that case.) Crowds of a thousand plays or more:
+    below that, half a percent of the budget is a few plays' luck."""
+    rng = random.Random(draw(st.integers(0, 2**32)))
+    burst = draw(st.integers(10, 40))
+    rate = draw(st.integers(100, 400))
+    trace: list[int] = []
+    for _ in range(draw(st.integers(2, 6))):
+        trace += [poisson(rng, rate) for _ in range(burst)]
+        trace += [0] * draw(st.integers(120, 1200))
+    return trace
+
+
+@settings(SETTINGS, max_examples=25)
+@given(
+    trace=quiet_spell_traces(),
+    budget=st.integers(1000, 20_000),
+    shards=st.integers(1, 4),
+    seed=st.integers(0, 2**32),
+)
+def test_traffic_with_quiet_spells_spends_within_half_a_percent_of_the_bound(
+    trace: list[int], budget: int, shards: int, seed: int
+) -> None:
+    report = measure(simulate(trace, SimulationConfig(budget=budget, shards=shards, seed=seed)))
+    assert report.overspend == 0
+    assert report.excess_leftover_pct <= 0.5

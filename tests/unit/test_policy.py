@@ -43,20 +43,44 @@ def test_an_exhausted_budget_or_an_ended_window_wins_nothing() -> None:
     assert plan.probability(3600.0, 10) == 0.0
 
 
-def test_a_long_idle_backlog_is_replanned_not_dumped() -> None:
+def test_a_backlog_is_spread_over_the_plays_still_to_come_not_the_clock() -> None:
     # Given nobody played for half the game: 500 coupons released to no one
-    plan = _plan()
     pacing = FrolicPacing()
-    chance = plan.probability(1800.0, 0)
-    expected_wins_next_horizon = chance * 50 * pacing.horizon
-    # Then the next horizon pays its own release plus the backlog's share of the rest of
-    # the window, and only a vanishing part of the quick catch-up
-    quick = 1000 * pacing.quick_catchup / 3600
     release = 1000 * pacing.horizon / 3600
-    replanned = (500 - quick) * pacing.horizon / 1800
-    faded_quick = quick * (quick / 500) ** 4
-    assert expected_wins_next_horizon == pytest.approx(release + replanned + faded_quick)
-    assert expected_wins_next_horizon < 2 * (release + replanned)
+    # When the current spell of traffic is expected to bring 20,000 more plays
+    plan = FrolicPacing().plan(
+        schedule=HOUR, budget=1000, slack_pct=0.1, arrival_rate=50, plays_to_come=20_000
+    )
+    # Then each play wins its share of the next horizon's release and 1/20,000 of the
+    # backlog: the backlog is out when the spell is, whatever the clock says
+    assert plan.probability(1800.0, 0) == pytest.approx(release / (50 * 2) + 500 / 20_000)
+
+
+def test_without_a_spell_estimate_the_backlog_spreads_to_the_window_end() -> None:
+    plan = _plan()
+    plays_left = 50 * 1800
+    assert plan.probability(1800.0, 0) == pytest.approx((1000 / 3600) / 50 + 500 / plays_left)
+
+
+def test_a_spell_about_to_end_pays_its_backlog_before_the_horizon() -> None:
+    # Given 30 coupons behind and a spell with only 40 plays to come (under 2 s of play)
+    plan = FrolicPacing().plan(
+        schedule=HOUR, budget=1000, slack_pct=0.1, arrival_rate=50, plays_to_come=40
+    )
+    # Then the last 40 plays share the whole backlog, not the horizon's 100 expected
+    assert plan.probability(1800.0, 470) == pytest.approx((1000 / 3600) / 50 + 30 / 40)
+
+
+def test_after_the_close_what_is_left_is_drawn_among_the_last_plays() -> None:
+    pacing = FrolicPacing()
+    # Selection sampling: 3 coupons among 12 plays, each with 3/12
+    assert pacing.closing_chances([3], plays_left=12, coupons_per_play=1) == [0.25]
+    # The last play of all takes what is left
+    assert pacing.closing_chances([1, 0], plays_left=1, coupons_per_play=1) == [1.0, 0.0]
+    # Three brands with a coupon each and three plays of one coupon each: all must take
+    assert pacing.closing_chances([1, 1, 1], plays_left=3, coupons_per_play=1) == [1.0] * 3
+    assert pacing.closing_chances([1, 1, 1], plays_left=4, coupons_per_play=1) == [0.25] * 3
+    assert SeedPacing().closing_chances([3], plays_left=12, coupons_per_play=1) is None
 
 
 def test_the_catch_up_has_no_jump_where_quick_turns_into_replanned() -> None:

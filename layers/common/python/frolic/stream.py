@@ -40,6 +40,14 @@ MALFORMED = "malformed_play"
 _IDENTIFIER: TypeAdapter[str] = TypeAdapter(Identifier)
 
 
+def sleep_until(instant: float) -> float:
+    """The allocator's wait at a window's close: a real pause, at most about a second."""
+    delay = instant - time.time()
+    if delay > 0:
+        time.sleep(delay)
+    return time.time()
+
+
 class AllocationFailedError(Exception):
     """This record's game could not be allocated in this attempt; Kinesis will retry."""
 

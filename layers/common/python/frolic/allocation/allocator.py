@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from frolic.allocation.ports import (
@@ -34,6 +34,15 @@ from frolic.pacing.rate import arrival_rate
 class AllocatorSettings:
     #: Arrivals older than this are assumed counted by every shard's allocator.
     arrival_settle_seconds: float = 1.0
+    #: A batch holding plays this close to the window's end, polled before the end,
+    #: waits for it: then no play can join the window, and what is left is drawn
+    #: among the last plays instead of being left to chance (well inside the reel).
+    closing_hold_seconds: float = 1.0
+
+
+def virtual_wait(instant: float) -> float:
+    """Waiting in virtual time (the simulator, unit tests): the clock reads `instant`."""
+    return instant
 
 
 class Allocator:
@@ -44,8 +53,11 @@ class Allocator:
         games: GameDirectory,
         policy: PacingPolicy,
         draw_key: bytes,
+        wait_until: Callable[[float], float],
         settings: AllocatorSettings | None = None,
     ) -> None:
+        """`wait_until(instant)` pauses until then and returns the clock's time."""
+        self._wait_until = wait_until
         self._store = store
         self._games = games
         self._policy = policy
@@ -85,6 +97,9 @@ class Allocator:
         outcomes = self._settle_without_draw(outside, now, Reason.OUTSIDE_WINDOW)
         if inside:
             inside.sort(key=lambda p: p.arrival_ts)
+            hold = self._settings.closing_hold_seconds
+            if now < rules.end_ts <= inside[-1].arrival_ts + hold:
+                now = self._wait_until(rules.end_ts)
             outcomes.extend(self._draw_and_reserve(rules, inside, now))
         return outcomes
 
@@ -94,27 +109,38 @@ class Allocator:
             self._store.save_outcomes(outcomes)
         return outcomes
 
-    def _arrival_rate(self, rules: GameRules, plays: list[Play], now: float) -> float | None:
+    def _traffic(self, rules: GameRules, plays: list[Play], now: float) -> _Traffic:
+        """Count the batch's arrivals; the rate to pace by and the current spell's
+        plays still to come. The spell history is saved about once a minute, from
+        settled seconds only, so that concurrent allocators fold each second once."""
         per_second: dict[int, int] = defaultdict(int)
         for play in plays:
             per_second[math.floor(play.arrival_ts)] += 1
-        counts = self._store.count_arrivals(rules.game_id, per_second)
-        return arrival_rate(
-            counts,
-            now=now,
-            settle_seconds=self._settings.arrival_settle_seconds,
-            first_second=rules.first_second,
+        arrivals = self._store.count_arrivals(rules.game_id, per_second)
+        settle = self._settings.arrival_settle_seconds
+        rate = arrival_rate(
+            arrivals.recent, now=now, settle_seconds=settle, first_second=rules.first_second
         )
+        history = arrivals.history
+        settled = math.floor(now - settle) - 1
+        if history.due(settled):
+            saved = history.fold(arrivals.recent, through=settled)
+            self._store.save_traffic(rules.game_id, saved, replacing=history)
+            history = saved
+        live = history.fold(arrivals.recent, through=math.floor(now))
+        # The live history has counted this batch; its plays are still to be decided.
+        return _Traffic(rate, live.plays_to_come(rate or 0.0) + len(plays))
 
     def _draw_and_reserve(self, rules: GameRules, plays: list[Play], now: float) -> list[Outcome]:
-        rate = self._arrival_rate(rules, plays, now)
+        traffic = self._traffic(rules, plays, now)
         budgets: list[BudgetState] = list(self._store.budgets(rules.game_id))
         plans: list[BrandPlan] = [
             self._policy.plan(
                 schedule=rules.schedule,
                 budget=b.budget,
                 slack_pct=rules.slack_pct,
-                arrival_rate=rate,
+                arrival_rate=traffic.rate,
+                plays_to_come=traffic.plays_to_come,
             )
             for b in budgets
         ]
@@ -126,11 +152,30 @@ class Allocator:
         start = rules.start_ts
         outcomes: list[Outcome] = []
         unsaved: list[Outcome] = []
-        for play in plays:
+        # Once the window has closed no play can join it: this batch's plays are the
+        # last this allocator will see, and what is left is drawn among them.
+        closed = now >= rules.end_ts
+        for index, play in enumerate(plays):
             elapsed = play.arrival_ts - start
+            chances = (
+                self._policy.closing_chances(
+                    [
+                        max(0, min(b.budget, plans[i].cap(elapsed)) - issued[i])
+                        for i, b in enumerate(budgets)
+                    ],
+                    len(plays) - index,
+                    rules.max_coupons_per_play,
+                )
+                if closed
+                else None
+            )
             hits: list[tuple[float, int]] = []
             for i in brands:
-                chance = plans[i].probability(elapsed, issued[i])
+                chance = (
+                    plans[i].probability(elapsed, issued[i], index)
+                    if chances is None
+                    else chances[i]
+                )
                 if chance > 0:
                     roll = draw(play.play_id, brand_ids[i])
                     if roll < chance:
@@ -223,6 +268,12 @@ class Allocator:
                     counter.issued = seen
                     closed.add((i, claim.sub))
         return Outcome(play, PlayStatus.LOST, now)
+
+
+@dataclass(frozen=True, slots=True)
+class _Traffic:
+    rate: float | None
+    plays_to_come: float
 
 
 class _Counter:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from frolic.allocation.ports import (
+    Arrivals,
     BudgetState,
     Claim,
     GameRules,
@@ -22,6 +23,10 @@ from frolic.allocation.ports import (
 )
 from frolic.allocation.sub_budgets import next_step, rebalance, split
 from frolic.models import PlayStatus
+from frolic.pacing.spells import NO_TRAFFIC, TrafficHistory
+
+#: Arrival counts kept per game: the two minutes DynamoDB's lookback reads, and more.
+RECENT_ARRIVAL_SECONDS = 180
 
 
 @dataclass(slots=True)
@@ -63,6 +68,7 @@ class InMemoryStore:
         self._code_makers: dict[tuple[str, str], Callable[[int, int], str]] = {}
         self._meter = meter
         self._arrivals: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+        self._traffic: dict[str, TrafficHistory] = {}
         self._outcomes: dict[str, Outcome] = {}
         self._wins_by_user: dict[tuple[str, str], int] = defaultdict(int)
         self.bound_codes: dict[str, str] = {}
@@ -118,15 +124,30 @@ class InMemoryStore:
         known = self._outcomes
         return {pid: known[pid] for pid in play_ids if pid in known}
 
-    def count_arrivals(self, game_id: str, per_second: Mapping[int, int]) -> Mapping[int, int]:
+    def count_arrivals(self, game_id: str, per_second: Mapping[int, int]) -> Arrivals:
+        """Like DynamoDB's minute items, only the last few minutes' counts come back;
+        older seconds are dropped, so a week-long simulation keeps a few hundred."""
         counts = self._arrivals[game_id]
         for second, plays in per_second.items():
             counts[second] += plays
-        if self._meter is not None and per_second:
+        if per_second:
             latest = max(per_second)
-            for minute in {second // 60 for second in per_second}:
-                self._meter.write(f"arrivals#{game_id}#{minute}", latest)
-        return counts
+            if len(counts) > 2 * RECENT_ARRIVAL_SECONDS:
+                for second in [s for s in counts if s < latest - RECENT_ARRIVAL_SECONDS]:
+                    del counts[second]
+            if self._meter is not None:
+                for minute in {second // 60 for second in per_second}:
+                    self._meter.write(f"arrivals#{game_id}#{minute}", latest)
+        return Arrivals(counts, self._traffic.get(game_id, NO_TRAFFIC))
+
+    def save_traffic(
+        self, game_id: str, history: TrafficHistory, replacing: TrafficHistory
+    ) -> None:
+        if self._traffic.get(game_id, NO_TRAFFIC).through != replacing.through:
+            return
+        self._traffic[game_id] = history
+        if self._meter is not None and history.through is not None:
+            self._meter.write(f"traffic#{game_id}", history.through)
 
     def budgets(self, game_id: str) -> Sequence[BudgetState]:
         found = []

@@ -15,6 +15,7 @@ from typing import Protocol
 
 from frolic.models import Game, GameStatus, PlayStatus
 from frolic.pacing.schedule import ReleaseSchedule
+from frolic.pacing.spells import TrafficHistory
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +91,15 @@ class GameRules:
 
 
 @dataclass(frozen=True, slots=True)
+class Arrivals:
+    """What the store knows of a game's traffic: plays per second over the last few
+    minutes (seconds without plays may be absent) and the longer history of spells."""
+
+    recent: Mapping[int, int]
+    history: TrafficHistory
+
+
+@dataclass(frozen=True, slots=True)
 class SubBudget:
     """One counter of a game-brand's budget (see frolic.allocation.sub_budgets)."""
 
@@ -145,8 +155,16 @@ class AllocationStore(Protocol):
         """Results already decided for these plays (strongly consistent)."""
         ...
 
-    def count_arrivals(self, game_id: str, per_second: Mapping[int, int]) -> Mapping[int, int]:
-        """Add this batch's arrivals and return the game's recent counts per second."""
+    def count_arrivals(self, game_id: str, per_second: Mapping[int, int]) -> Arrivals:
+        """Add this batch's arrivals; return the game's recent counts per second and
+        its traffic history as last saved."""
+        ...
+
+    def save_traffic(
+        self, game_id: str, history: TrafficHistory, replacing: TrafficHistory
+    ) -> None:
+        """Store `history` if the stored one is still `replacing` (same `through`);
+        otherwise another allocator saved first, and its history stands."""
         ...
 
     def budgets(self, game_id: str) -> Sequence[BudgetState]: ...

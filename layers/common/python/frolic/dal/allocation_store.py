@@ -1,7 +1,8 @@
 """The allocator's store on DynamoDB.
 
 Per batch and game: one consistent BatchGetItem for replays, one UpdateItem (plus one
-BatchGetItem of the minutes before) for arrival counts, one Query for budgets, and
+BatchGetItem of the minutes before and the game's spells of traffic) for arrival counts,
+a conditional PutItem of those spells about once a minute, one Query for budgets, and
 BatchWriteItem for results that took no coupon. Per winner: one GetItem (which code is
 next) and one transaction that binds budget, coupon, result and the player's win count
 all or nothing.
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from frolic.allocation.ports import (
+    Arrivals,
     BudgetState,
     Claim,
     GameRules,
@@ -40,14 +42,17 @@ from frolic.dal.cache import ExpiringCache
 from frolic.dal.items import model_from_item, outcome_from_item, outcome_item
 from frolic.dal.tables import (
     ISSUED_PREFIX,
+    TTL_ATTRIBUTE,
     arrivals_key,
     counter_key,
     coupon_key,
     game_key,
+    traffic_key,
     wins_key,
 )
 from frolic.models import CouponStatus, Game, PlayStatus
 from frolic.observability import logger
+from frolic.pacing.spells import NO_TRAFFIC, TrafficHistory
 from frolic.settings import Settings
 
 if TYPE_CHECKING:
@@ -84,7 +89,7 @@ class DynamoAllocationStore:
             if item["status"] != PlayStatus.PENDING.value
         }
 
-    def count_arrivals(self, game_id: str, per_second: Mapping[int, int]) -> Mapping[int, int]:
+    def count_arrivals(self, game_id: str, per_second: Mapping[int, int]) -> Arrivals:
         by_minute: dict[int, dict[int, int]] = defaultdict(dict)
         for second, plays in per_second.items():
             by_minute[second // 60][second] = plays
@@ -116,17 +121,41 @@ class DynamoAllocationStore:
                 ReturnValues="ALL_NEW",
             )
             counts.update(_minute_counts(minute, codec.load(updated["Attributes"])))
+        keys = [codec.dump(traffic_key(game_id))]
         if by_minute:
             newest = max(by_minute)
-            earlier = [
-                newest - back
+            keys += [
+                codec.dump(arrivals_key(game_id, newest - back))
                 for back in range(1, ARRIVAL_LOOKBACK_MINUTES + 1)
                 if newest - back not in by_minute
             ]
-            keys = [codec.dump(arrivals_key(game_id, minute)) for minute in earlier]
-            for item in batch_get(self._db, self._state, keys):
+        history = NO_TRAFFIC
+        for item in batch_get(self._db, self._state, keys):
+            if item["sk"] == TRAFFIC_SORT_KEY:
+                history = _history_from_item(item)
+            else:
                 counts.update(_minute_counts(int(item["sk"][2:]), item))
-        return counts
+        return Arrivals(counts, history)
+
+    def save_traffic(
+        self, game_id: str, history: TrafficHistory, replacing: TrafficHistory
+    ) -> None:
+        # Written only over the history this allocator read: a concurrent save wins.
+        guard: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(through)"}
+        if replacing.through is not None:
+            guard = {
+                "ConditionExpression": "through = :seen",
+                "ExpressionAttributeValues": {":seen": {"N": str(replacing.through)}},
+            }
+        try:
+            self._db.put_item(
+                TableName=self._state,
+                Item=codec.dump(traffic_key(game_id) | _history_item(history)),
+                **guard,
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
 
     def budgets(self, game_id: str) -> Sequence[BudgetState]:
         states = []
@@ -361,6 +390,32 @@ def _counter(play: Play, claim: Claim) -> tuple[str, str, int]:
 
 
 _BIND_COUPON = "SET #status = :reserved, playId = :play, userId = :user"
+
+
+TRAFFIC_SORT_KEY = traffic_key("")["sk"]
+
+
+def _history_item(history: TrafficHistory) -> dict[str, Any]:
+    return {
+        "through": history.through,
+        "spellPlays": history.spell_plays,
+        "lastActive": history.last_active,
+        "rate": history.rate,
+        "ended": list(history.ended),
+        TTL_ATTRIBUTE: None
+        if history.through is None
+        else history.through + ARRIVAL_RETENTION_SECONDS,
+    }
+
+
+def _history_from_item(item: Mapping[str, Any]) -> TrafficHistory:
+    return TrafficHistory(
+        through=item.get("through"),
+        spell_plays=item.get("spellPlays", 0),
+        last_active=item.get("lastActive"),
+        rate=float(item.get("rate", 0.0)),
+        ended=tuple(item.get("ended", ())),
+    )
 
 
 def _minute_counts(minute: int, item: Mapping[str, Any]) -> dict[int, int]:

@@ -65,7 +65,9 @@ class GameReports:
     def report(self, game: Game) -> GameReport:
         budgets = read_game_budgets(self._db, self._state, game.game_id)
         # One partition holds every minute of the game; the minute only picks the sort key.
-        arrivals = list(query_partition(self._db, self._state, arrivals_key(game.game_id, 0)["pk"]))
+        minutes = arrivals_key(game.game_id, 0)
+        # The partition also holds the game's spells of traffic; the report reads minutes.
+        arrivals = list(query_partition(self._db, self._state, minutes["pk"], sk_prefix="M#"))
         return build_report(game, budgets, arrivals)
 
 

@@ -83,6 +83,15 @@ def arrivals_key(game_id: str, minute: int) -> dict[str, str]:
     return {"pk": f"ARRIVALS#{game_id}", "sk": f"M#{minute}"}
 
 
+def traffic_key(game_id: str) -> dict[str, str]:
+    """A game's spells of traffic (`frolic.pacing.spells`), saved about once a minute.
+
+    It shares the arrivals partition, so the allocator reads it in the same
+    BatchGetItem as the minutes before the batch.
+    """
+    return {"pk": f"ARRIVALS#{game_id}", "sk": "TRAFFIC"}
+
+
 def coupon_key(game_id: str, brand_id: str, ordinal: int, sub: int = 0) -> dict[str, str]:
     """The n-th coupon of counter `sub`'s pool; ordinals are dense, so the counter's
     issued count n binds its coupon n."""

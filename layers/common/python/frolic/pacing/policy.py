@@ -11,6 +11,7 @@ run at once, none can take the issued count past it.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -21,8 +22,9 @@ _EPSILON = 1e-9
 
 
 class BrandPlan(Protocol):
-    def probability(self, elapsed: float, issued: int) -> float:
-        """Chance that a play at `elapsed` seconds wins this brand, `issued` being out."""
+    def probability(self, elapsed: float, issued: int, decided: int = 0) -> float:
+        """Chance that a play at `elapsed` seconds wins this brand, `issued` being out
+        and `decided` plays having been decided since the plan was made."""
         ...
 
     def cap(self, elapsed: float) -> int:
@@ -45,7 +47,19 @@ class PacingPolicy(Protocol):
         budget: int,
         slack_pct: float,
         arrival_rate: float | None,
-    ) -> BrandPlan: ...
+        plays_to_come: float | None = None,
+    ) -> BrandPlan:
+        """`plays_to_come`: plays the current spell of traffic is expected still to
+        bring (see pacing.spells); None when nothing is known of spells."""
+        ...
+
+    def closing_chances(
+        self, left: Sequence[int], plays_left: int, coupons_per_play: int
+    ) -> Sequence[float] | None:
+        """Once the window has closed, the chance of each brand for a play that knows
+        `plays_left` plays (itself included) are all that can still win, `left[i]` being
+        what brand i may still issue; None to decide as before the close."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,11 +74,14 @@ class FrolicPacing:
     (k - 1) x horizon's release in lag, never a run on the budget.
 
     A gap of up to `quick_catchup` seconds of release (a lull, noise) is closed within
-    the horizon. A larger one (nobody played for a while) is re-planned: it is spread
-    over the rest of the window in proportion to what the schedule still releases, and
-    the quick share fades as (quick / gap)^4 so that a backlog is never paid out at a
-    steady rush. Near the end the horizon reaches the end of the window, so whatever
-    is left goes to whoever plays.
+    the horizon. A larger one (nobody played for a while: a night, the silence between
+    two pushes) is a backlog, and it follows plays, not seconds: it is spread over the
+    plays the current spell of traffic is expected still to bring (`plays_to_come`,
+    from pacing.spells), or to the end of the window if that comes first. So each
+    burst pays what was released before it, evenly over its plays. The quick share
+    fades as (quick / gap)^4 so that a backlog is never paid out at a rush. Near the
+    end the horizon reaches the end of the window, and once it has closed, what is
+    left goes to the last plays as a uniform draw among them (`closing_chances`).
     """
 
     horizon: float = 2.0
@@ -78,6 +95,7 @@ class FrolicPacing:
         budget: int,
         slack_pct: float,
         arrival_rate: float | None,
+        plays_to_come: float | None = None,
     ) -> FrolicBrandPlan:
         return FrolicBrandPlan(
             schedule=schedule,
@@ -86,7 +104,21 @@ class FrolicPacing:
             arrival_rate=arrival_rate if arrival_rate and arrival_rate > 0 else 0.0,
             horizon=self.horizon,
             quick_catchup=self.quick_catchup,
+            plays_to_come=plays_to_come,
         )
+
+    def closing_chances(
+        self, left: Sequence[int], plays_left: int, coupons_per_play: int
+    ) -> list[float]:
+        """Selection sampling: brand i wins with left[i] / plays_left, which hands out
+        exactly what is left, uniformly among the last plays. When the plays left can
+        only just hold every brand's coupons (a play takes at most `coupons_per_play`),
+        each of them must take all it can."""
+        if plays_left <= 0:
+            return [0.0 for _ in left]
+        if plays_left * coupons_per_play <= sum(n for n in left if n > 0):
+            return [1.0 if n > 0 else 0.0 for n in left]
+        return [min(1.0, max(0, n) / plays_left) for n in left]
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +129,7 @@ class FrolicBrandPlan:
     arrival_rate: float
     horizon: float
     quick_catchup: float
+    plays_to_come: float | None = None
 
     def cap(self, elapsed: float) -> int:
         return self.share_cap(elapsed, self.budget)
@@ -113,7 +146,7 @@ class FrolicBrandPlan:
         slack = max(1.0, self.slack * share / self.budget) if self.budget else 0.0
         return min(share, math.floor(released + slack + _EPSILON))
 
-    def probability(self, elapsed: float, issued: int) -> float:
+    def probability(self, elapsed: float, issued: int, decided: int = 0) -> float:
         budget = self.budget
         remaining = budget - issued
         duration = self.schedule.duration
@@ -125,19 +158,29 @@ class FrolicBrandPlan:
         coming_share = fraction(elapsed + horizon) - now_share
         released = budget * now_share
         deficit = released - issued
-        if deficit > 1.0:
-            quick = max(1.0, released - budget * fraction(elapsed - self.quick_catchup))
-            if deficit > quick:
-                unreleased = 1.0 - now_share
-                spread = coming_share / unreleased if unreleased > 0 else 1.0
-                deficit = quick * (quick / deficit) ** 4 + (deficit - quick) * spread
-        wanted = budget * coming_share + deficit
-        if wanted <= 0:
-            return 0.0
         expected_plays = self.arrival_rate * horizon
-        if wanted >= expected_plays:
-            return 1.0
-        return wanted / expected_plays
+        if expected_plays <= 0:
+            return 1.0 if budget * coming_share + deficit > 0 else 0.0
+        chance = budget * coming_share / expected_plays
+        if deficit <= 0:
+            return max(0.0, chance + deficit / expected_plays)
+        backlog_plays = self._backlog_plays(elapsed, decided)
+        quick = max(1.0, released - budget * fraction(elapsed - self.quick_catchup))
+        if deficit <= quick:
+            chance += deficit / min(expected_plays, backlog_plays)
+        else:
+            faded = quick * (quick / deficit) ** 4 / expected_plays
+            chance += max(faded, deficit / backlog_plays)
+        return min(1.0, chance)
+
+    def _backlog_plays(self, elapsed: float, decided: int) -> float:
+        """The plays a deficit is spread over: those the spell still brings (less those
+        decided since the plan was made: each play takes its turn), and none after the
+        window closes."""
+        to_window_end = self.arrival_rate * (self.schedule.duration - elapsed)
+        to_come = self.plays_to_come
+        plays = to_window_end if to_come is None else min(to_come - decided, to_window_end)
+        return max(plays, 1e-9)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,8 +200,15 @@ class SeedPacing:
         budget: int,
         slack_pct: float,
         arrival_rate: float | None,
+        plays_to_come: float | None = None,
     ) -> SeedBrandPlan:
         return SeedBrandPlan(duration=schedule.duration, budget=budget)
+
+    def closing_chances(
+        self, left: Sequence[int], plays_left: int, coupons_per_play: int
+    ) -> list[float] | None:
+        """The seed rule has no end game: it decides the last plays like any other."""
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,7 +222,7 @@ class SeedBrandPlan:
     def share_cap(self, elapsed: float, share: int) -> int:
         return share
 
-    def probability(self, elapsed: float, issued: int) -> float:
+    def probability(self, elapsed: float, issued: int, decided: int = 0) -> float:
         remaining = self.budget - issued
         if remaining <= 0 or elapsed >= self.duration:
             return 0.0

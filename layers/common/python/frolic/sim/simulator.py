@@ -15,7 +15,7 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from frolic.allocation.allocator import Allocator
+from frolic.allocation.allocator import Allocator, virtual_wait
 from frolic.allocation.memory import InMemoryGames, InMemoryStore, WriteMeter, numbered_codes
 from frolic.allocation.ports import GameRules, Grant, Play
 from frolic.models import PlayStatus
@@ -104,6 +104,7 @@ def simulate(
         games=InMemoryGames({GAME_ID: rules}),
         policy=POLICIES[config.policy],
         draw_key=hashlib.sha256(f"frolic-simulate:{config.seed}".encode()).digest(),
+        wait_until=virtual_wait,
     )
     run = SimulationRun(
         config=config,

@@ -96,3 +96,48 @@ def generate_trace(shape: str, *, seconds: int, rate: float, seed: int = 0) -> l
         raise TraceError(f"unknown trace shape {shape!r}; one of {', '.join(SHAPES)}")
 
     return [poisson(rng, mean_at(second)) for second in range(seconds)]
+
+
+def burst_trace(
+    *,
+    seconds: int,
+    period: int,
+    burst: int,
+    rate: float,
+    offset: int = 0,
+    tail: bool = False,
+    seed: int = 0,
+) -> list[int]:
+    """Pushes: every `period` seconds from `offset`, a crowd of `rate` plays/s for
+    `burst` seconds, and silence between. With `tail` the crowd fades exponentially
+    (over about `burst` seconds) instead of stopping at once."""
+    rng = random.Random(seed)
+
+    def mean_at(second: int) -> float:
+        if second < offset:
+            return 0.0
+        age = (second - offset) % period
+        if tail:
+            mean = rate * math.exp(-age / burst)
+            return mean if mean >= 0.05 else 0.0
+        return rate if age < burst else 0.0
+
+    return [poisson(rng, mean_at(second)) for second in range(seconds)]
+
+
+def night_trace(
+    *, days: int, night_hours: float, rate: float, wake_hour: float = 8.0, seed: int = 0
+) -> list[int]:
+    """Days of play from midnight: nobody plays for `night_hours` before `wake_hour`;
+    between, the mean climbs from a sixth of `rate` to `rate` at two daily peaks."""
+    rng = random.Random(seed)
+    awake = 24.0 - night_hours
+
+    def mean_at(second: int) -> float:
+        since_wake = (second / 3600.0 - wake_hour) % 24.0
+        if since_wake >= awake:
+            return 0.0
+        x = since_wake / awake
+        return rate * (1 + 5 * math.sin(2 * math.pi * x) ** 2) / 6
+
+    return [poisson(rng, mean_at(second)) for second in range(days * 24 * 3600)]
