@@ -6,6 +6,8 @@ used from one thread: each call is one step that either happens whole or not at 
 
 from __future__ import annotations
 
+import heapq
+import itertools
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,16 +43,62 @@ def numbered_codes(brand_id: str) -> Callable[[int, int], str]:
 
 
 class WriteMeter:
-    """Write units per item per second, for sizing hot items (`frolic capacity`)."""
+    """Write units per item per second, for sizing hot items (`frolic capacity`).
 
-    def __init__(self) -> None:
-        self.units: dict[tuple[str, int], int] = defaultdict(int)
+    Only what sizing reads is kept, each item's busiest second and its total, so that a
+    week-long simulation does not hold a count for every item in every second. A
+    second's count stays open for `settle_seconds` after the newest second written
+    (allocators stamp writes with arrival and decision times, a little out of order
+    across shards) and then folds into its item's peak; a write to a folded second
+    is refused rather than silently counted short.
+    """
+
+    def __init__(self, settle_seconds: int = 300) -> None:
+        self._settle = settle_seconds
+        self._newest: int | None = None
+        self._open: dict[int, dict[str, int]] = {}
+        self._open_seconds: list[int] = []
+        self._peaks: dict[str, int] = {}
+        self._totals: dict[str, int] = defaultdict(int)
 
     def write(self, item: str, at: float, units: int = 1) -> None:
-        self.units[(item, int(at))] += units
+        second = int(at)
+        if self._newest is None or second > self._newest:
+            self._newest = second
+            self._fold(before=second - self._settle)
+        elif second < self._newest - self._settle:
+            raise ValueError(
+                f"write to {item} at second {second} came after the meter folded it "
+                f"(newest second {self._newest}, settle {self._settle} s)"
+            )
+        counts = self._open.get(second)
+        if counts is None:
+            counts = self._open[second] = defaultdict(int)
+            heapq.heappush(self._open_seconds, second)
+        counts[item] += units
+        self._totals[item] += units
 
     def peak(self, prefix: str = "") -> int:
-        return max((n for (item, _), n in self.units.items() if item.startswith(prefix)), default=0)
+        """Most units written to one item in one second, over items named `prefix`…"""
+        folded = (n for item, n in self._peaks.items() if item.startswith(prefix))
+        still_open = (
+            n
+            for counts in self._open.values()
+            for item, n in counts.items()
+            if item.startswith(prefix)
+        )
+        return max(itertools.chain(folded, still_open), default=0)
+
+    def total(self, prefix: str = "") -> int:
+        """All units written to the items named `prefix`…"""
+        return sum(n for item, n in self._totals.items() if item.startswith(prefix))
+
+    def _fold(self, *, before: int) -> None:
+        peaks, waiting = self._peaks, self._open_seconds
+        while waiting and waiting[0] < before:
+            for item, n in self._open.pop(heapq.heappop(waiting)).items():
+                if n > peaks.get(item, 0):
+                    peaks[item] = n
 
 
 @dataclass
@@ -62,7 +110,12 @@ class InMemoryGames:
 
 
 class InMemoryStore:
-    def __init__(self, meter: WriteMeter | None = None) -> None:
+    def __init__(
+        self, meter: WriteMeter | None = None, *, outcome_retention_seconds: int | None = None
+    ) -> None:
+        """`outcome_retention_seconds`: forget a play's result that long after it arrived,
+        as the results table's TTL does, so that a long simulation holds only recent
+        ones; None keeps every result (tests read them back)."""
         self._budgets: dict[str, dict[str, list[_Budget]]] = defaultdict(dict)
         self._pools: dict[tuple[str, str], list[list[str]]] = {}
         self._code_makers: dict[tuple[str, str], Callable[[int, int], str]] = {}
@@ -70,6 +123,10 @@ class InMemoryStore:
         self._arrivals: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
         self._traffic: dict[str, TrafficHistory] = {}
         self._outcomes: dict[str, Outcome] = {}
+        self._outcome_retention = outcome_retention_seconds
+        #: Play ids by the second their result expires, and those seconds in a heap.
+        self._expiring: dict[int, list[str]] = {}
+        self._expiry_seconds: list[int] = []
         self._wins_by_user: dict[tuple[str, str], int] = defaultdict(int)
         self.bound_codes: dict[str, str] = {}
 
@@ -193,17 +250,42 @@ class InMemoryStore:
                     f"budget#{play.game_id}#{claim.brand_id}#{claim.sub}", decided_at, 2
                 )
         self._wins_by_user[user_key] += 1
-        self._outcomes[play.play_id] = Outcome(
-            play, PlayStatus.WON, decided_at, grants=tuple(grants)
-        )
+        won = Outcome(play, PlayStatus.WON, decided_at, grants=tuple(grants))
+        self._outcomes[play.play_id] = won
+        self._expire_later([won])
         return Reservation(grants=tuple(grants))
 
     def save_outcomes(self, outcomes: Sequence[Outcome]) -> None:
         known = self._outcomes
+        fresh = []
         for outcome in outcomes:
-            known.setdefault(outcome.play.play_id, outcome)
+            play_id = outcome.play.play_id
+            if play_id not in known:
+                known[play_id] = outcome
+                fresh.append(outcome)
+        self._expire_later(fresh)
 
     # -- internals -----------------------------------------------------------------
+    def _expire_later(self, kept: list[Outcome]) -> None:
+        """Note when the results just kept expire, and forget those expired by now."""
+        retention = self._outcome_retention
+        if retention is None or not kept:
+            return
+        expiring, seconds = self._expiring, self._expiry_seconds
+        for outcome in kept:
+            play = outcome.play
+            expires = int(play.arrival_ts) + retention
+            ids = expiring.get(expires)
+            if ids is None:
+                ids = expiring[expires] = []
+                heapq.heappush(seconds, expires)
+            ids.append(play.play_id)
+        now = max(outcome.decided_at for outcome in kept)
+        known = self._outcomes
+        while seconds and seconds[0] <= now:
+            for play_id in expiring.pop(heapq.heappop(seconds)):
+                known.pop(play_id, None)
+
     def _can_take(self, game_id: str, claim: Claim, state: _Budget) -> bool:
         within = state.issued < claim.cap and state.issued < state.budget
         return within and self._pool_size(game_id, claim.brand_id, claim.sub) > state.issued

@@ -168,8 +168,7 @@ def _cost_per_million(
         INGEST_WRITE_UNITS
         + 1  # each play's result
         + 7 * pacing.wins / plays  # a winner's four items, twice over in the transaction
-        + sum(run.writes.units[key] for key in run.writes.units if key[0].startswith("arrivals#"))
-        / plays
+        + run.writes.total("arrivals#") / plays
     )
     shard_hours = run.config.shards * len(trace) / 3600
     allocator_gb_seconds = run.batches * batch_seconds * ALLOCATOR_MEMORY_GB

@@ -87,7 +87,7 @@ def measure(run: SimulationRun) -> PacingReport:
         (100.0 * (s + 1) / duration for s, done in enumerate(issued_curve) if done >= budget),
         None,
     )
-    positions = run.winner_positions
+    wins = sum(run.winning_plays_per_second)
     config = run.config
     bound_curve = greedy_curve(
         run.plays_per_second,
@@ -99,7 +99,7 @@ def measure(run: SimulationRun) -> PacingReport:
     return PacingReport(
         policy=run.config.policy,
         plays=sum(run.plays_per_second),
-        wins=sum(run.winning_plays_per_second),
+        wins=wins,
         issued=issued,
         budget=budget,
         overspend=sum(
@@ -113,7 +113,7 @@ def measure(run: SimulationRun) -> PacingReport:
         least_max_shortfall_pct=_max_shortfall_pct(bound_curve, schedule_curve, budget),
         exhausted_at_pct=exhausted_at if budget else None,
         decile_win_rate_spread=decile_spread(run),
-        winner_position_mean=sum(positions) / len(positions) if positions else None,
+        winner_position_mean=run.winner_position_sum / wins if wins else None,
         issued_curve=issued_curve,
         schedule_curve=schedule_curve,
         bound_curve=bound_curve,

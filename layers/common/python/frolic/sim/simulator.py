@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -26,6 +27,9 @@ from frolic.partition import partition_key, shard_index
 GAME_ID = "sim-game"
 #: Virtual clock origin: any fixed instant works; this one keeps timestamps realistic.
 EPOCH = 1_800_000_000.0
+#: How long the store keeps a play's result. A play is decided in the poll after it
+#: arrives and nothing is replayed later than that, so a minute is plenty.
+OUTCOME_RETENTION_SECONDS = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,16 +54,26 @@ class SimulationConfig:
         return {f"brand-{i + 1}": share + (1 if i < extra else 0) for i in range(self.brands)}
 
 
+def _per_second(counts: Sequence[int]) -> array[int]:
+    """One 8-byte count per second: a week holds 604,800 of them, of every curve."""
+    return array("q", counts)
+
+
 @dataclass
 class SimulationRun:
-    """What happened, per second of the window, for the metrics to judge."""
+    """What happened, per second of the window, for the metrics to judge.
+
+    Nothing here grows with the number of plays: per-second curves, running sums, and
+    per-win records, which the budget bounds.
+    """
 
     config: SimulationConfig
     schedule: ReleaseSchedule
-    plays_per_second: list[int]
-    coupons_per_second: list[int]
-    winning_plays_per_second: list[int]
-    winner_positions: list[float] = field(default_factory=list)
+    plays_per_second: array[int]
+    coupons_per_second: array[int]
+    winning_plays_per_second: array[int]
+    #: Sum of the winners' positions within their second (see metrics).
+    winner_position_sum: float = 0.0
     #: (seconds into the window, brands won) per winning play, in decision order.
     wins: list[tuple[float, tuple[str, ...]]] = field(default_factory=list)
     #: Each coupon code bound, with the play it went to.
@@ -94,7 +108,7 @@ def simulate(
         slack_pct=config.slack_pct,
     )
     meter = WriteMeter()
-    store = InMemoryStore(meter)
+    store = InMemoryStore(meter, outcome_retention_seconds=OUTCOME_RETENTION_SECONDS)
     budgets = config.brand_budgets()
     for brand_id, budget in budgets.items():
         store.set_budget(GAME_ID, brand_id, budget, counters=config.sub_budgets)
@@ -109,9 +123,9 @@ def simulate(
     run = SimulationRun(
         config=config,
         schedule=schedule,
-        plays_per_second=list(trace),
-        coupons_per_second=[0] * duration,
-        winning_plays_per_second=[0] * duration,
+        plays_per_second=_per_second(trace),
+        coupons_per_second=_per_second([0]) * duration,
+        winning_plays_per_second=_per_second([0]) * duration,
         budget_by_brand=budgets,
         writes=meter,
     )
@@ -164,4 +178,4 @@ def _record_win(run: SimulationRun, play: Play, grants: tuple[Grant, ...]) -> No
     run.coupons_per_second[second] += len(grants)
     run.winning_plays_per_second[second] += 1
     plays = run.plays_per_second[second]
-    run.winner_positions.append(rank / (plays - 1) if plays > 1 else 0.5)
+    run.winner_position_sum += rank / (plays - 1) if plays > 1 else 0.5
