@@ -50,6 +50,9 @@ UNSEEN_QUIET = {
     "two days with 12-hour nights, awake at 7": lambda: night_trace(
         days=2, night_hours=12, rate=8, wake_hour=7, seed=7
     ),
+    "two days with a stray play every two minutes at night": lambda: night_trace(
+        days=2, night_hours=9, rate=8, night_rate=1 / 120, seed=8
+    ),
 }
 
 

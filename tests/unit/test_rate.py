@@ -2,7 +2,7 @@ import random
 
 import pytest
 
-from frolic.pacing.rate import estimate_rate
+from frolic.pacing.rate import arrival_rate, estimate_rate
 
 
 def _poisson(rng: random.Random, mean: float) -> int:
@@ -51,3 +51,20 @@ def test_seconds_before_the_game_start_are_ignored() -> None:
 def test_quiet_seconds_count_as_zero() -> None:
     counts = {s: 1 for s in range(0, 64, 4)}
     assert estimate_rate(counts, last_complete_second=63, first_second=0) == pytest.approx(0.25)
+
+
+def test_a_crowd_s_first_unsettled_second_is_a_floor_on_the_rate() -> None:
+    # Given a quiet minute, then 800 plays counted in the second under way
+    counts = {1000: 800}
+    rate = arrival_rate(counts, now=1000.5, settle_seconds=1.0, first_second=900)
+    # Then the rate is about the crowd's, not the quiet minute's zero
+    assert rate is not None
+    assert rate > 400
+
+
+def test_a_lone_play_after_quiet_is_paced_as_the_only_play() -> None:
+    # Given a stray play at night, two minutes after the last
+    counts = {880: 1, 1000: 1}
+    rate = arrival_rate(counts, now=1000.5, settle_seconds=1.0, first_second=800)
+    # Then the play that brought the batch about does not count as evidence of a rate
+    assert rate == 0

@@ -64,8 +64,10 @@ def arrival_rate(
     Seconds younger than `settle_seconds` may still be missing plays that other shards
     have not counted yet, so they are left out of `estimate_rate`. But what they do
     hold is a floor on the rate: after an idle stretch (settled rate 0) or at the first
-    batch of a game it is all we know, and without it every play would look like the
-    only one and win.
+    batch of a game it is all we know, and without it every play of a crowd's first
+    second would look like the only one and win. The play that brought this batch
+    about says nothing of the rate (there is always one), so the floor counts the
+    others: a lone play at night is paced as the lone play it is.
     """
     last_complete = math.floor(now - settle_seconds) - 1
     settled = estimate_rate(counts, last_complete_second=last_complete, first_second=first_second)
@@ -74,5 +76,5 @@ def arrival_rate(
     if span <= 0:
         return settled
     recent = sum(counts.get(second, 0) for second in range(since, math.floor(now) + 1))
-    floor_rate = recent / span
+    floor_rate = max(0, recent - 1) / span
     return floor_rate if settled is None else max(settled, floor_rate)

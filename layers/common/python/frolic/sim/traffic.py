@@ -126,17 +126,24 @@ def burst_trace(
 
 
 def night_trace(
-    *, days: int, night_hours: float, rate: float, wake_hour: float = 8.0, seed: int = 0
+    *,
+    days: int,
+    night_hours: float,
+    rate: float,
+    wake_hour: float = 8.0,
+    night_rate: float = 0.0,
+    seed: int = 0,
 ) -> list[int]:
-    """Days of play from midnight: nobody plays for `night_hours` before `wake_hour`;
-    between, the mean climbs from a sixth of `rate` to `rate` at two daily peaks."""
+    """Days of play from midnight: for `night_hours` before `wake_hour` only a trickle of
+    `night_rate` plays/s (none by default); by day the mean climbs from a sixth of
+    `rate` to `rate` at two daily peaks."""
     rng = random.Random(seed)
     awake = 24.0 - night_hours
 
     def mean_at(second: int) -> float:
         since_wake = (second / 3600.0 - wake_hour) % 24.0
         if since_wake >= awake:
-            return 0.0
+            return night_rate
         x = since_wake / awake
         return rate * (1 + 5 * math.sin(2 * math.pi * x) ** 2) / 6
 
