@@ -148,3 +148,20 @@ def test_an_uploaded_pool_smaller_than_the_budget_binds_each_code_once(arena: Ar
     assert sorted(winners) == ["CODE-1", "CODE-2", "CODE-3"]
     assert len(set(winners.values())) == 3
     assert arena.store.bound_codes == winners
+
+
+def test_a_batch_decided_after_the_close_hands_out_what_the_budget_has_left(
+    arena: Arena,
+) -> None:
+    # Given a 100-second game of 200 coupons and 400 plays spread over it, decided in
+    # four batches of 25 seconds each, the last one after the window closed
+    arena.game(duration=100)
+    arena.budget("brand-a", 200)
+    allocator = arena.allocator()
+    plays = [play(n, at=(n + 0.5) / 4) for n in range(400)]
+    for first in range(0, 400, 100):
+        batch = plays[first : first + 100]
+        allocator.allocate(batch, batch[-1].arrival_ts + 0.5)
+    # Then the whole budget went out: the last batch's draw counts what the budget has
+    # left, not the cap at each play's earlier instant
+    assert arena.store.issued(GAME, "brand-a") == 200

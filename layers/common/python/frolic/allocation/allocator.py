@@ -153,16 +153,14 @@ class Allocator:
         outcomes: list[Outcome] = []
         unsaved: list[Outcome] = []
         # Once the window has closed no play can join it: this batch's plays are the
-        # last this allocator will see, and what is left is drawn among them.
+        # last this allocator will see, and what is left of each budget is drawn among
+        # them (a play's own claim still carries the cap at its instant).
         closed = now >= rules.end_ts
         for index, play in enumerate(plays):
             elapsed = play.arrival_ts - start
             chances = (
                 self._policy.closing_chances(
-                    [
-                        max(0, min(b.budget, plans[i].cap(elapsed)) - issued[i])
-                        for i, b in enumerate(budgets)
-                    ],
+                    [max(0, b.budget - issued[i]) for i, b in enumerate(budgets)],
                     len(plays) - index,
                     rules.max_coupons_per_play,
                 )
