@@ -16,6 +16,7 @@ from frolic.sim.bound import greedy_curve, schedule_cap
 from frolic.sim.metrics import measure
 from frolic.sim.simulator import SimulationConfig, simulate
 from tests.doubles import EagerPacing
+from tests.strategies import configs, traces
 
 #: Six seconds, budget 10 and the default 0.1 % slack: the cap is floor(10 t / 6 + 1).
 TRACE = [3, 0, 5, 2, 8, 1]
@@ -87,41 +88,13 @@ def test_the_cap_is_the_one_the_properties_hold_the_allocator_to() -> None:
     assert [cap(t) for t in (0, 10)] == [5, 15]
 
 
-traces = st.lists(
-    st.one_of(st.integers(0, 3), st.integers(0, 40), st.integers(100, 600)),
-    min_size=2,
-    max_size=120,
-)
-configs = st.builds(
-    SimulationConfig,
-    budget=st.integers(1, 300),
-    brands=st.integers(1, 3),
-    shards=st.integers(1, 4),
-    batch=st.integers(1, 50),
-    seed=st.integers(0, 2**32),
-    players=st.one_of(st.none(), st.integers(1, 30)),
-    slack_pct=st.floats(0, 5),
-    max_coupons_per_play=st.integers(1, 3),
-    max_wins_per_user=st.integers(1, 3),
-    sub_budgets=st.integers(1, 6),
-    release_curve=st.one_of(
-        st.none(), st.lists(st.floats(0, 5), min_size=1, max_size=6).filter(lambda w: sum(w) > 0)
-    ),
-)
-
-
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(trace=traces, config=configs, policy=st.sampled_from(["frolic", "eager"]))
 def test_no_allocator_under_the_cap_has_more_out_than_the_bound_by_any_second(
     trace: list[int], config: SimulationConfig, policy: str
 ) -> None:
     # Given any trace and game, and Frolic or an allocator whose every play wants to win
-    config = replace(
-        config,
-        policy=policy,
-        brands=min(config.brands, config.budget),
-        release_curve=tuple(config.release_curve) if config.release_curve else None,
-    )
+    config = replace(config, policy=policy, brands=min(config.brands, config.budget))
     with pytest.MonkeyPatch.context() as patch:
         patch.setitem(POLICIES, "eager", EagerPacing())
         report = measure(simulate(trace, config))

@@ -17,25 +17,8 @@ from frolic.sim.metrics import measure
 from frolic.sim.simulator import SimulationConfig, SimulationRun, simulate
 from frolic.sim.traffic import poisson
 from tests.doubles import GreedyPacing
+from tests.strategies import configs, traces
 
-traces = st.lists(
-    st.one_of(st.integers(0, 5), st.integers(0, 80), st.integers(200, 2000)),
-    min_size=3,
-    max_size=200,
-)
-configs = st.builds(
-    SimulationConfig,
-    budget=st.integers(1, 400),
-    brands=st.integers(1, 4),
-    shards=st.integers(1, 6),
-    batch=st.integers(1, 60),
-    seed=st.integers(0, 2**32),
-    players=st.one_of(st.none(), st.integers(1, 40)),
-    slack_pct=st.floats(0, 5),
-    max_coupons_per_play=st.integers(1, 3),
-    max_wins_per_user=st.integers(1, 3),
-    sub_budgets=st.integers(1, 8),
-)
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
