@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import random
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -76,7 +77,6 @@ def generate_trace(shape: str, *, seconds: int, rate: float, seed: int = 0) -> l
     third; sparse is rate/100; idle_gap has nobody for the middle fifth; waves swings
     between a fifth and twice the rate three times.
     """
-    rng = random.Random(seed)
 
     def mean_at(second: int) -> float:
         x = second / seconds
@@ -95,7 +95,7 @@ def generate_trace(shape: str, *, seconds: int, rate: float, seed: int = 0) -> l
                 return rate * (1.1 + 0.9 * math.sin(6 * math.pi * x))
         raise TraceError(f"unknown trace shape {shape!r}; one of {', '.join(SHAPES)}")
 
-    return [poisson(rng, mean_at(second)) for second in range(seconds)]
+    return _poisson_trace(mean_at, seconds, seed)
 
 
 def burst_trace(
@@ -111,7 +111,6 @@ def burst_trace(
     """Pushes: every `period` seconds from `offset`, a crowd of `rate` plays/s for
     `burst` seconds, and silence between. With `tail` the crowd fades exponentially
     (over about `burst` seconds) instead of stopping at once."""
-    rng = random.Random(seed)
 
     def mean_at(second: int) -> float:
         if second < offset:
@@ -122,7 +121,7 @@ def burst_trace(
             return mean if mean >= 0.05 else 0.0
         return rate if age < burst else 0.0
 
-    return [poisson(rng, mean_at(second)) for second in range(seconds)]
+    return _poisson_trace(mean_at, seconds, seed)
 
 
 def night_trace(
@@ -137,7 +136,6 @@ def night_trace(
     """Days of play from midnight: for `night_hours` before `wake_hour` only a trickle of
     `night_rate` plays/s (none by default); by day the mean climbs from a sixth of
     `rate` to `rate` at two daily peaks."""
-    rng = random.Random(seed)
     awake = 24.0 - night_hours
 
     def mean_at(second: int) -> float:
@@ -147,4 +145,10 @@ def night_trace(
         x = since_wake / awake
         return rate * (1 + 5 * math.sin(2 * math.pi * x) ** 2) / 6
 
-    return [poisson(rng, mean_at(second)) for second in range(days * 24 * 3600)]
+    return _poisson_trace(mean_at, days * 24 * 3600, seed)
+
+
+def _poisson_trace(mean_at: Callable[[int], float], seconds: int, seed: int) -> list[int]:
+    """Poisson arrivals whose mean at each second `mean_at` gives, reproducible by seed."""
+    rng = random.Random(seed)
+    return [poisson(rng, mean_at(second)) for second in range(seconds)]
