@@ -216,11 +216,12 @@ def test_a_pool_hands_environments_over_first_come_first_served() -> None:
     environments = [Environment(module=None, handler=None) for _ in range(2)]  # type: ignore[arg-type]
     pool = EnvironmentPool(environments)
     first, second = pool.take(), pool.take()
-    got: list[tuple[int, Environment]] = []
+    # Which waiter got which environment: the order the threads record it in is theirs
+    got: dict[int, Environment] = {}
     threads = []
 
     def taker(order: int) -> None:
-        got.append((order, pool.take()))
+        got[order] = pool.take()
 
     for order in range(3):
         thread = threading.Thread(target=taker, args=(order,))
@@ -230,11 +231,14 @@ def test_a_pool_hands_environments_over_first_come_first_served() -> None:
         assert local_probe.until(lambda: pool.waiting == waiting)  # noqa: B023
     pool.give_back(first)
     pool.give_back(second)
+    # Then the two longest waiting get them, in the order they came
     assert local_probe.until(lambda: len(got) == 2)
-    pool.give_back(got[0][1])
+    assert sorted(got) == [0, 1]
+    assert got[0] is first and got[1] is second
+    pool.give_back(first)
     for thread in threads:
         thread.join(timeout=20)
-    assert [order for order, _ in got] == [0, 1, 2]
+    assert got[2] is first
 
 
 def test_the_gate_lets_an_exclusive_holder_in_alone() -> None:
