@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from frolic.allocation.ports import (
     Arrivals,
@@ -30,6 +32,8 @@ from frolic.pacing.spells import NO_TRAFFIC, TrafficHistory
 #: Arrival counts kept per game: the two minutes DynamoDB's lookback reads, and more.
 RECENT_ARRIVAL_SECONDS = 180
 
+_Bucket = TypeVar("_Bucket")
+
 
 @dataclass(slots=True)
 class _Budget:
@@ -40,6 +44,32 @@ class _Budget:
 def numbered_codes(brand_id: str) -> Callable[[int, int], str]:
     """A pool of `BRAND-0-000001`-style codes (counter, ordinal), made on demand."""
     return lambda sub, ordinal: f"{brand_id}-{sub}-{ordinal:07d}"
+
+
+class _BySecond(Generic[_Bucket]):
+    """Buckets keyed by an epoch second, handed back oldest first once a second is past:
+    the write meter's open seconds and the store's results waiting to expire."""
+
+    def __init__(self, new_bucket: Callable[[], _Bucket]) -> None:
+        self._new_bucket = new_bucket
+        self._buckets: dict[int, _Bucket] = {}
+        self._seconds: list[int] = []
+
+    def at(self, second: int) -> _Bucket:
+        bucket = self._buckets.get(second)
+        if bucket is None:
+            bucket = self._buckets[second] = self._new_bucket()
+            heapq.heappush(self._seconds, second)
+        return bucket
+
+    def pop_until(self, second: int) -> Iterator[_Bucket]:
+        """Remove and yield the buckets of every second up to `second`, oldest first."""
+        seconds = self._seconds
+        while seconds and seconds[0] <= second:
+            yield self._buckets.pop(heapq.heappop(seconds))
+
+    def values(self) -> Iterable[_Bucket]:
+        return self._buckets.values()
 
 
 class WriteMeter:
@@ -56,8 +86,7 @@ class WriteMeter:
     def __init__(self, settle_seconds: int = 300) -> None:
         self._settle = settle_seconds
         self._newest: int | None = None
-        self._open: dict[int, dict[str, int]] = {}
-        self._open_seconds: list[int] = []
+        self._open: _BySecond[defaultdict[str, int]] = _BySecond(lambda: defaultdict(int))
         self._peaks: dict[str, int] = {}
         self._totals: dict[str, int] = defaultdict(int)
 
@@ -71,11 +100,7 @@ class WriteMeter:
                 f"write to {item} at second {second} came after the meter folded it "
                 f"(newest second {self._newest}, settle {self._settle} s)"
             )
-        counts = self._open.get(second)
-        if counts is None:
-            counts = self._open[second] = defaultdict(int)
-            heapq.heappush(self._open_seconds, second)
-        counts[item] += units
+        self._open.at(second)[item] += units
         self._totals[item] += units
 
     def peak(self, prefix: str = "") -> int:
@@ -94,9 +119,9 @@ class WriteMeter:
         return sum(n for item, n in self._totals.items() if item.startswith(prefix))
 
     def _fold(self, *, before: int) -> None:
-        peaks, waiting = self._peaks, self._open_seconds
-        while waiting and waiting[0] < before:
-            for item, n in self._open.pop(heapq.heappop(waiting)).items():
+        peaks = self._peaks
+        for counts in self._open.pop_until(before - 1):
+            for item, n in counts.items():
                 if n > peaks.get(item, 0):
                     peaks[item] = n
 
@@ -124,9 +149,8 @@ class InMemoryStore:
         self._traffic: dict[str, TrafficHistory] = {}
         self._outcomes: dict[str, Outcome] = {}
         self._outcome_retention = outcome_retention_seconds
-        #: Play ids by the second their result expires, and those seconds in a heap.
-        self._expiring: dict[int, list[str]] = {}
-        self._expiry_seconds: list[int] = []
+        #: Play ids by the second their result expires.
+        self._expiring: _BySecond[list[str]] = _BySecond(list)
         self._wins_by_user: dict[tuple[str, str], int] = defaultdict(int)
         self.bound_codes: dict[str, str] = {}
 
@@ -271,19 +295,13 @@ class InMemoryStore:
         retention = self._outcome_retention
         if retention is None or not kept:
             return
-        expiring, seconds = self._expiring, self._expiry_seconds
         for outcome in kept:
             play = outcome.play
-            expires = int(play.arrival_ts) + retention
-            ids = expiring.get(expires)
-            if ids is None:
-                ids = expiring[expires] = []
-                heapq.heappush(seconds, expires)
-            ids.append(play.play_id)
+            self._expiring.at(int(play.arrival_ts) + retention).append(play.play_id)
         now = max(outcome.decided_at for outcome in kept)
         known = self._outcomes
-        while seconds and seconds[0] <= now:
-            for play_id in expiring.pop(heapq.heappop(seconds)):
+        for play_ids in self._expiring.pop_until(math.floor(now)):
+            for play_id in play_ids:
                 known.pop(play_id, None)
 
     def _can_take(self, game_id: str, claim: Claim, state: _Budget) -> bool:
