@@ -12,9 +12,13 @@ import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
+from frolic.allocation.claims import Cancellation, CounterImage, OptimisticClaims
 from frolic.allocation.ports import (
+    ARRIVAL_LOOKBACK_MINUTES,
+    BATCH_GET_LIMIT,
+    BATCH_WRITE_LIMIT,
     Arrivals,
     BudgetState,
     Claim,
@@ -134,25 +138,87 @@ class InMemoryGames:
         return self.games.get(game_id)
 
 
+class StoreCalls(Protocol):
+    """Hears of each DynamoDB call the store stands in for, before it takes effect: the
+    concurrent model makes the call take time there and counts it. `items` is how many
+    items it reads or writes, `write_units` what it consumes."""
+
+    def __call__(self, operation: str, *, items: int = 1, write_units: int = 0) -> None: ...
+
+
+def instant_calls(operation: str, *, items: int = 1, write_units: int = 0) -> None:
+    """Calls that take no time: the sequential simulator and the unit tests."""
+
+
+def no_sleep(seconds: float) -> None:
+    """Backoff that takes no time: one thread alone never loses a race."""
+
+
+@dataclass
+class _Tables:
+    """What the DynamoDB tables hold, shared by every allocator's connection."""
+
+    budgets: dict[str, dict[str, list[_Budget]]] = field(default_factory=lambda: defaultdict(dict))
+    pools: dict[tuple[str, str], list[list[str]]] = field(default_factory=dict)
+    code_makers: dict[tuple[str, str], Callable[[int, int], str]] = field(default_factory=dict)
+    arrivals: dict[str, dict[int, int]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(int))
+    )
+    traffic: dict[str, TrafficHistory] = field(default_factory=dict)
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+    #: Play ids by the second their result expires.
+    expiring: _BySecond[list[str]] = field(default_factory=lambda: _BySecond(list))
+    wins_by_user: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
+    bound_codes: dict[str, str] = field(default_factory=dict)
+
+
 class InMemoryStore:
+    """One allocator's connection to in-memory tables; `connect` gives another
+    allocator its own connection to the same tables, as each Lambda has its own
+    client (and its own view of the counters) to the same DynamoDB."""
+
     def __init__(
-        self, meter: WriteMeter | None = None, *, outcome_retention_seconds: int | None = None
+        self,
+        meter: WriteMeter | None = None,
+        *,
+        outcome_retention_seconds: int | None = None,
+        batch_write_cutoff_seconds: float | None = None,
+        calls: StoreCalls = instant_calls,
+        sleep: Callable[[float], None] = no_sleep,
+        results_written: Callable[[Sequence[Outcome]], None] | None = None,
+        tables: _Tables | None = None,
     ) -> None:
         """`outcome_retention_seconds`: forget a play's result that long after it arrived,
         as the results table's TTL does, so that a long simulation holds only recent
-        ones; None keeps every result (tests read them back)."""
-        self._budgets: dict[str, dict[str, list[_Budget]]] = defaultdict(dict)
-        self._pools: dict[tuple[str, str], list[list[str]]] = {}
-        self._code_makers: dict[tuple[str, str], Callable[[int, int], str]] = {}
+        ones; None keeps every result (tests read them back). Results decided this long
+        after their play (`batch_write_cutoff_seconds`) are written one by one with a
+        condition, as the DynamoDB store does; `results_written` hears of each result
+        as it lands."""
+        self._tables = tables or _Tables()
         self._meter = meter
-        self._arrivals: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-        self._traffic: dict[str, TrafficHistory] = {}
-        self._outcomes: dict[str, Outcome] = {}
         self._outcome_retention = outcome_retention_seconds
-        #: Play ids by the second their result expires.
-        self._expiring: _BySecond[list[str]] = _BySecond(list)
-        self._wins_by_user: dict[tuple[str, str], int] = defaultdict(int)
-        self.bound_codes: dict[str, str] = {}
+        self._batch_cutoff = batch_write_cutoff_seconds
+        self._calls = calls
+        self._results_written = results_written
+        self._claims = OptimisticClaims(self, sleep)
+        self.bound_codes = self._tables.bound_codes
+
+    def connect(
+        self,
+        *,
+        calls: StoreCalls = instant_calls,
+        sleep: Callable[[float], None] = no_sleep,
+    ) -> InMemoryStore:
+        """Another allocator's connection to these tables."""
+        return InMemoryStore(
+            self._meter,
+            outcome_retention_seconds=self._outcome_retention,
+            batch_write_cutoff_seconds=self._batch_cutoff,
+            calls=calls,
+            sleep=sleep,
+            results_written=self._results_written,
+            tables=self._tables,
+        )
 
     # -- marketer side -------------------------------------------------------------
     def set_budget(
@@ -161,17 +227,18 @@ class InMemoryStore:
         """Set a budget; a change keeps each counter's issued count and the counters'
         alignment with their pools (see sub_budgets). As in DynamoDB, the split can
         change only while the budget has neither codes nor coupons out."""
-        states = self._budgets[game_id].get(brand_id)
+        tables = self._tables
+        states = tables.budgets[game_id].get(brand_id)
         if states is not None and counters is not None and counters != len(states):
-            if self.issued(game_id, brand_id) or self._pools.get((game_id, brand_id)):
+            if self.issued(game_id, brand_id) or tables.pools.get((game_id, brand_id)):
                 raise ValueError("the split is fixed once codes are uploaded")
             states = None
         if states is None:
             parts = split(budget, counters or 1)
-            self._budgets[game_id][brand_id] = [_Budget(b) for b in parts]
+            tables.budgets[game_id][brand_id] = [_Budget(b) for b in parts]
             return
         pools = None
-        if (game_id, brand_id) not in self._code_makers:
+        if (game_id, brand_id) not in tables.code_makers:
             pools = [self._pool_size(game_id, brand_id, sub) for sub in range(len(states))]
         shares = rebalance(budget, [s.issued for s in states], pools)
         for state, share in zip(states, shares, strict=True):
@@ -180,8 +247,8 @@ class InMemoryStore:
     def add_coupons(self, game_id: str, brand_id: str, codes: Sequence[str]) -> None:
         """Deal uploaded codes over the brand's counters step by step, as the DynamoDB
         pools do (one step per transaction there)."""
-        states = self._budgets[game_id][brand_id]
-        pools = self._pools.setdefault((game_id, brand_id), [[] for _ in states])
+        states = self._tables.budgets[game_id][brand_id]
+        pools = self._tables.pools.setdefault((game_id, brand_id), [[] for _ in states])
         position = 0
         while position < len(codes):
             shares = [s.budget for s in states]
@@ -192,23 +259,28 @@ class InMemoryStore:
     def generate_coupons(
         self, game_id: str, brand_id: str, make: Callable[[int, int], str]
     ) -> None:
-        self._code_makers[(game_id, brand_id)] = make
+        self._tables.code_makers[(game_id, brand_id)] = make
 
     def issued(self, game_id: str, brand_id: str) -> int:
-        return sum(state.issued for state in self._budgets[game_id][brand_id])
+        return sum(state.issued for state in self._tables.budgets[game_id][brand_id])
 
     def outcome(self, play_id: str) -> Outcome | None:
-        return self._outcomes.get(play_id)
+        return self._tables.outcomes.get(play_id)
 
     # -- AllocationStore ---------------------------------------------------------
     def stored_outcomes(self, play_ids: Sequence[str]) -> Mapping[str, Outcome]:
-        known = self._outcomes
+        for chunk in range(0, len(play_ids), BATCH_GET_LIMIT):
+            self._calls("BatchGetItem", items=len(play_ids[chunk : chunk + BATCH_GET_LIMIT]))
+        known = self._tables.outcomes
         return {pid: known[pid] for pid in play_ids if pid in known}
 
     def count_arrivals(self, game_id: str, per_second: Mapping[int, int]) -> Arrivals:
         """Like DynamoDB's minute items, only the last few minutes' counts come back;
         older seconds are dropped, so a week-long simulation keeps a few hundred."""
-        counts = self._arrivals[game_id]
+        minutes = {second // 60 for second in per_second}
+        for _ in minutes:
+            self._calls("UpdateItem", write_units=1)
+        counts = self._tables.arrivals[game_id]
         for second, plays in per_second.items():
             counts[second] += plays
         if per_second:
@@ -217,26 +289,32 @@ class InMemoryStore:
                 for second in [s for s in counts if s < latest - RECENT_ARRIVAL_SECONDS]:
                     del counts[second]
             if self._meter is not None:
-                for minute in {second // 60 for second in per_second}:
+                for minute in minutes:
                     self._meter.write(f"arrivals#{game_id}#{minute}", latest)
-        return Arrivals(counts, self._traffic.get(game_id, NO_TRAFFIC))
+        self._calls("BatchGetItem", items=1 + ARRIVAL_LOOKBACK_MINUTES)
+        return Arrivals(counts, self._tables.traffic.get(game_id, NO_TRAFFIC))
 
     def save_traffic(
         self, game_id: str, history: TrafficHistory, replacing: TrafficHistory
     ) -> None:
-        if self._traffic.get(game_id, NO_TRAFFIC).through != replacing.through:
+        self._calls("PutItem", write_units=1)
+        traffic = self._tables.traffic
+        if traffic.get(game_id, NO_TRAFFIC).through != replacing.through:
             return
-        self._traffic[game_id] = history
+        traffic[game_id] = history
         if self._meter is not None and history.through is not None:
             self._meter.write(f"traffic#{game_id}", history.through)
 
     def budgets(self, game_id: str) -> Sequence[BudgetState]:
+        self._calls("Query", items=len(self._tables.budgets[game_id]))
         found = []
-        for brand_id, states in sorted(self._budgets[game_id].items()):
+        for brand_id, states in sorted(self._tables.budgets[game_id].items()):
             subs = tuple(
                 SubBudget(min(state.budget, self._pool_size(game_id, brand_id, sub)), state.issued)
                 for sub, state in enumerate(states)
             )
+            for sub, counter in enumerate(subs):
+                self._claims.saw(game_id, brand_id, sub, counter.issued)
             found.append(
                 BudgetState(
                     brand_id, sum(s.budget for s in subs), sum(s.issued for s in subs), subs
@@ -247,75 +325,115 @@ class InMemoryStore:
     def reserve(
         self, play: Play, claims: Sequence[Claim], max_wins_per_user: int, decided_at: float
     ) -> Reservation:
-        if play.play_id in self._outcomes:
-            return Reservation(
-                refused={c.brand_id: self.issued(play.game_id, c.brand_id) for c in claims}
-            )
-        user_key = (play.game_id, play.user_id)
-        if self._wins_by_user[user_key] >= max_wins_per_user:
-            return Reservation(win_limit=True)
-        budgets = self._budgets[play.game_id]
-        refused = {
-            claim.brand_id: budgets[claim.brand_id][claim.sub].issued
-            for claim in claims
-            if not self._can_take(play.game_id, claim, budgets[claim.brand_id][claim.sub])
-        }
-        if refused:
-            return Reservation(refused=refused)
+        return self._claims.reserve(play, claims, max_wins_per_user, decided_at)
+
+    def save_outcomes(self, outcomes: Sequence[Outcome]) -> None:
+        cutoff = self._batch_cutoff
+        batched = [
+            o for o in outcomes if cutoff is None or o.decided_at - o.play.arrival_ts < cutoff
+        ]
+        for chunk in range(0, len(batched), BATCH_WRITE_LIMIT):
+            written = len(batched[chunk : chunk + BATCH_WRITE_LIMIT])
+            self._calls("BatchWriteItem", items=written, write_units=written)
+            self._keep(batched[chunk : chunk + BATCH_WRITE_LIMIT])
+        if len(batched) < len(outcomes):
+            kept = {id(o) for o in batched}
+            for outcome in outcomes:
+                if id(outcome) not in kept:
+                    self._calls("PutItem", write_units=1)
+                    self._keep([outcome])
+
+    # -- ClaimBackend ------------------------------------------------------------
+    def next_codes(
+        self, game_id: str, claims: Sequence[Claim], ordinals: Mapping[str, int]
+    ) -> list[Grant] | None:
+        self._calls("BatchGetItem", items=len(claims))
         grants = []
         for claim in claims:
-            state = budgets[claim.brand_id][claim.sub]
-            state.issued += 1
-            code = self._code(play.game_id, claim.brand_id, claim.sub, state.issued)
-            self.bound_codes[code] = play.play_id
-            grants.append(Grant(claim.brand_id, code))
+            ordinal = ordinals[claim.brand_id]
+            if ordinal > self._pool_size(game_id, claim.brand_id, claim.sub):
+                return None
+            grants.append(Grant(claim.brand_id, self._code(game_id, claim, ordinal)))
+        return grants
+
+    def commit(
+        self,
+        play: Play,
+        claims: Sequence[Claim],
+        *,
+        expected: Mapping[str, int],
+        grants: Sequence[Grant],
+        max_wins_per_user: int,
+        decided_at: float,
+    ) -> Cancellation | None:
+        """The DynamoDB store's transaction, judged against the tables as they are when
+        it commits: every item's condition, and the first failure in item order wins."""
+        items = 2 * len(claims) + 2
+        self._calls("TransactWriteItems", items=items, write_units=2 * items)
+        tables = self._tables
+        if play.play_id in tables.outcomes:
+            return Cancellation(superseded=True)
+        user_key = (play.game_id, play.user_id)
+        if tables.wins_by_user[user_key] >= max_wins_per_user:
+            return Cancellation(win_limit=True)
+        counters: dict[str, CounterImage] = {}
+        states = tables.budgets[play.game_id]
+        for claim in claims:
+            state = states[claim.brand_id][claim.sub]
+            limit = min(state.budget, self._pool_size(play.game_id, claim.brand_id, claim.sub))
+            following = expected[claim.brand_id] + 1
+            if state.issued + 1 != following or following > min(limit, claim.cap):
+                counters[claim.brand_id] = CounterImage(state.issued, limit)
+        if counters:
+            return Cancellation(counters=counters)
+        for claim, grant in zip(claims, grants, strict=True):
+            states[claim.brand_id][claim.sub].issued += 1
+            tables.bound_codes[grant.code] = play.play_id
             if self._meter is not None:  # a counter in a transaction: 2 write units
                 self._meter.write(
                     f"budget#{play.game_id}#{claim.brand_id}#{claim.sub}", decided_at, 2
                 )
-        self._wins_by_user[user_key] += 1
-        won = Outcome(play, PlayStatus.WON, decided_at, grants=tuple(grants))
-        self._outcomes[play.play_id] = won
-        self._expire_later([won])
-        return Reservation(grants=tuple(grants))
+        tables.wins_by_user[user_key] += 1
+        self._keep([Outcome(play, PlayStatus.WON, decided_at, grants=tuple(grants))])
+        return None
 
-    def save_outcomes(self, outcomes: Sequence[Outcome]) -> None:
-        known = self._outcomes
+    # -- internals -----------------------------------------------------------------
+    def _keep(self, outcomes: Sequence[Outcome]) -> None:
+        """Store results that find no result of their play (a decided one stands)."""
+        known = self._tables.outcomes
         fresh = []
         for outcome in outcomes:
             play_id = outcome.play.play_id
             if play_id not in known:
                 known[play_id] = outcome
                 fresh.append(outcome)
+        if fresh and self._results_written is not None:
+            self._results_written(fresh)
         self._expire_later(fresh)
 
-    # -- internals -----------------------------------------------------------------
     def _expire_later(self, kept: list[Outcome]) -> None:
         """Note when the results just kept expire, and forget those expired by now."""
         retention = self._outcome_retention
         if retention is None or not kept:
             return
+        expiring = self._tables.expiring
         for outcome in kept:
             play = outcome.play
-            self._expiring.at(int(play.arrival_ts) + retention).append(play.play_id)
+            expiring.at(int(play.arrival_ts) + retention).append(play.play_id)
         now = max(outcome.decided_at for outcome in kept)
-        known = self._outcomes
-        for play_ids in self._expiring.pop_until(math.floor(now)):
+        known = self._tables.outcomes
+        for play_ids in expiring.pop_until(math.floor(now)):
             for play_id in play_ids:
                 known.pop(play_id, None)
 
-    def _can_take(self, game_id: str, claim: Claim, state: _Budget) -> bool:
-        within = state.issued < claim.cap and state.issued < state.budget
-        return within and self._pool_size(game_id, claim.brand_id, claim.sub) > state.issued
-
     def _pool_size(self, game_id: str, brand_id: str, sub: int) -> int:
-        if (game_id, brand_id) in self._code_makers:
-            return self._budgets[game_id][brand_id][sub].budget
-        pools = self._pools.get((game_id, brand_id))
+        if (game_id, brand_id) in self._tables.code_makers:
+            return self._tables.budgets[game_id][brand_id][sub].budget
+        pools = self._tables.pools.get((game_id, brand_id))
         return len(pools[sub]) if pools else 0
 
-    def _code(self, game_id: str, brand_id: str, sub: int, ordinal: int) -> str:
-        make = self._code_makers.get((game_id, brand_id))
+    def _code(self, game_id: str, claim: Claim, ordinal: int) -> str:
+        make = self._tables.code_makers.get((game_id, claim.brand_id))
         if make is not None:
-            return make(sub, ordinal)
-        return self._pools[(game_id, brand_id)][sub][ordinal - 1]
+            return make(claim.sub, ordinal)
+        return self._tables.pools[(game_id, claim.brand_id)][claim.sub][ordinal - 1]

@@ -17,6 +17,13 @@ from frolic.models import Game, GameStatus, PlayStatus
 from frolic.pacing.schedule import ReleaseSchedule
 from frolic.pacing.spells import TrafficHistory
 
+#: The shape of the DynamoDB store's calls, which the in-memory store stands in for call
+#: for call: keys per BatchGetItem and items per BatchWriteItem (DynamoDB's limits), and
+#: the minutes of arrival counts read back before the newest one.
+BATCH_GET_LIMIT = 100
+BATCH_WRITE_LIMIT = 25
+ARRIVAL_LOOKBACK_MINUTES = 2
+
 
 @dataclass(frozen=True, slots=True)
 class Play:

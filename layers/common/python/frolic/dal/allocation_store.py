@@ -24,7 +24,10 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from frolic.allocation.claims import Cancellation, CounterImage, OptimisticClaims
 from frolic.allocation.ports import (
+    ARRIVAL_LOOKBACK_MINUTES,
+    BATCH_WRITE_LIMIT,
     Arrivals,
     BudgetState,
     Claim,
@@ -36,7 +39,7 @@ from frolic.allocation.ports import (
     SubBudget,
 )
 from frolic.dal import codec
-from frolic.dal.batches import BATCH_WRITE_LIMIT, backoff, batch_get, chunks
+from frolic.dal.batches import backoff, batch_get, chunks
 from frolic.dal.budgets import read_game_budgets
 from frolic.dal.cache import ExpiringCache
 from frolic.dal.items import model_from_item, outcome_from_item, outcome_item
@@ -51,16 +54,12 @@ from frolic.dal.tables import (
     wins_key,
 )
 from frolic.models import CouponStatus, Game, PlayStatus
-from frolic.observability import logger
 from frolic.pacing.spells import NO_TRAFFIC, TrafficHistory
 from frolic.settings import Settings
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-#: Optimistic retries of a winner's transaction when another allocator moved first.
-RESERVE_ATTEMPTS = 6
-ARRIVAL_LOOKBACK_MINUTES = 2
 #: Arrival counts feed the game report's curve, so they live as long as results do.
 ARRIVAL_RETENTION_SECONDS = 90 * 24 * 3600
 
@@ -71,14 +70,14 @@ class DynamoAllocationStore:
         client: DynamoDBClient,
         settings: Settings,
         clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._db = client
         self._results = settings.results_table
         self._state = settings.state_table
         self._batch_cutoff = settings.batch_write_cutoff_seconds
         self._clock = clock
-        #: Issued count last seen per (game, brand, counter): what the next claim expects.
-        self._seen: dict[tuple[str, str, int], int] = {}
+        self._claims = OptimisticClaims(self, sleep)
 
     # -- reads -----------------------------------------------------------------------
     def stored_outcomes(self, play_ids: Sequence[str]) -> Mapping[str, Outcome]:
@@ -94,10 +93,7 @@ class DynamoAllocationStore:
         for second, plays in per_second.items():
             by_minute[second // 60][second] = plays
         counts: dict[int, int] = {}
-        issued: dict[str, int] = defaultdict(int)
-        for (game, brand, _), seen in self._seen.items():
-            if game == game_id:
-                issued[brand] += seen
+        issued = self._claims.issued_seen(game_id)
         for minute, seconds in by_minute.items():
             names = {f"#s{i}": f"s{s % 60}" for i, s in enumerate(seconds)}
             values = {f":s{i}": {"N": str(n)} for i, n in enumerate(seconds.values())}
@@ -161,7 +157,7 @@ class DynamoAllocationStore:
         states = []
         for stored in read_game_budgets(self._db, self._state, game_id):
             for counter in stored.counters:
-                self._seen[(game_id, stored.brand_id, counter.sub)] = counter.issued
+                self._claims.saw(game_id, stored.brand_id, counter.sub, counter.issued)
             subs = tuple(SubBudget(c.usable, c.issued) for c in stored.counters)
             states.append(BudgetState(stored.brand_id, stored.usable, stored.issued, subs))
         return states
@@ -170,42 +166,7 @@ class DynamoAllocationStore:
     def reserve(
         self, play: Play, claims: Sequence[Claim], max_wins_per_user: int, decided_at: float
     ) -> Reservation:
-        for attempt in range(RESERVE_ATTEMPTS):
-            expected = {c.brand_id: self._seen.get(_counter(play, c), 0) for c in claims}
-            refused = {
-                c.brand_id: expected[c.brand_id] for c in claims if expected[c.brand_id] >= c.cap
-            }
-            if refused:
-                return Reservation(refused=refused)
-            grants = self._next_codes(play.game_id, claims, expected)
-            if grants is None:
-                return Reservation(refused=expected)
-            try:
-                self._db.transact_write_items(
-                    TransactItems=self._reservation_items(  # type: ignore[arg-type]
-                        play=play,
-                        claims=claims,
-                        expected=expected,
-                        grants=grants,
-                        max_wins_per_user=max_wins_per_user,
-                        decided_at=decided_at,
-                    )
-                )
-            except ClientError as error:
-                verdict = self._read_cancellation(error, play, claims, expected)
-                if verdict is not None:
-                    return verdict
-                backoff(attempt)
-                continue
-            for claim in claims:
-                self._seen[_counter(play, claim)] = expected[claim.brand_id] + 1
-            return Reservation(grants=tuple(grants))
-        logger.warning(
-            "reservation kept conflicting; the play loses", extra={"playId": play.play_id}
-        )
-        return Reservation(
-            refused={c.brand_id: self._seen.get(_counter(play, c), 0) for c in claims}
-        )
+        return self._claims.reserve(play, claims, max_wins_per_user, decided_at)
 
     def save_outcomes(self, outcomes: Sequence[Outcome]) -> None:
         batched, conditional = self._split_by_fence(outcomes)
@@ -261,18 +222,42 @@ class DynamoAllocationStore:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
 
-    def _next_codes(
-        self, game_id: str, claims: Sequence[Claim], expected: Mapping[str, int]
+    # -- ClaimBackend -------------------------------------------------------------------
+    def next_codes(
+        self, game_id: str, claims: Sequence[Claim], ordinals: Mapping[str, int]
     ) -> list[Grant] | None:
-        """The code each claim would bind: its counter's coupon at the next ordinal."""
         keys = [
-            codec.dump(coupon_key(game_id, c.brand_id, expected[c.brand_id] + 1, c.sub))
-            for c in claims
+            codec.dump(coupon_key(game_id, c.brand_id, ordinals[c.brand_id], c.sub)) for c in claims
         ]
         found = {item["brandId"]: item for item in batch_get(self._db, self._state, keys)}
-        if set(found) != set(expected):
+        if set(found) != set(ordinals):
             return None
         return [Grant(c.brand_id, found[c.brand_id]["code"]) for c in claims]
+
+    def commit(
+        self,
+        play: Play,
+        claims: Sequence[Claim],
+        *,
+        expected: Mapping[str, int],
+        grants: Sequence[Grant],
+        max_wins_per_user: int,
+        decided_at: float,
+    ) -> Cancellation | None:
+        try:
+            self._db.transact_write_items(
+                TransactItems=self._reservation_items(  # type: ignore[arg-type]
+                    play=play,
+                    claims=claims,
+                    expected=expected,
+                    grants=grants,
+                    max_wins_per_user=max_wins_per_user,
+                    decided_at=decided_at,
+                )
+            )
+        except ClientError as error:
+            return _cancellation(error, claims)
+        return None
 
     def _reservation_items(
         self,
@@ -350,43 +335,31 @@ class DynamoAllocationStore:
         )
         return items
 
-    def _read_cancellation(
-        self,
-        error: ClientError,
-        play: Play,
-        claims: Sequence[Claim],
-        expected: Mapping[str, int],
-    ) -> Reservation | None:
-        """What a cancelled transaction means; None when it is worth another attempt."""
-        if error.response["Error"]["Code"] != "TransactionCanceledException":
-            raise error
-        reasons = error.response.get("CancellationReasons", [])
-        codes = [r.get("Code", "None") for r in reasons]
-        result_at, wins_at = 2 * len(claims), 2 * len(claims) + 1
-        if len(codes) > wins_at and codes[result_at] == "ConditionalCheckFailed":
-            return Reservation(superseded=True)
-        if len(codes) > wins_at and codes[wins_at] == "ConditionalCheckFailed":
-            return Reservation(win_limit=True)
-        refused: dict[str, int] = {}
-        for index, claim in enumerate(claims):
-            if index >= len(codes) or codes[index] != "ConditionalCheckFailed":
-                continue
+
+def _cancellation(error: ClientError, claims: Sequence[Claim]) -> Cancellation:
+    """Which of the transaction's conditions failed: the reasons come in item order
+    (the counters, the coupons, the result, the player's wins)."""
+    if error.response["Error"]["Code"] != "TransactionCanceledException":
+        raise error
+    reasons = error.response.get("CancellationReasons", [])
+    codes = [r.get("Code", "None") for r in reasons]
+    result_at, wins_at = 2 * len(claims), 2 * len(claims) + 1
+    if len(codes) > wins_at and codes[result_at] == "ConditionalCheckFailed":
+        return Cancellation(superseded=True)
+    if len(codes) > wins_at and codes[wins_at] == "ConditionalCheckFailed":
+        return Cancellation(win_limit=True)
+    counters: dict[str, CounterImage] = {}
+    for index, claim in enumerate(claims):
+        if index < len(codes) and codes[index] == "ConditionalCheckFailed":
             old = codec.load(reasons[index].get("Item", {}))
-            issued = int(old.get("issued", 0))
-            self._seen[_counter(play, claim)] = issued
-            limit = min(int(old.get("allotment", 0)), int(old.get("poolSize", 0)), claim.cap)
-            if issued == expected[claim.brand_id] or issued >= limit:
-                refused[claim.brand_id] = issued
-        return Reservation(refused=refused) if refused else None
+            limit = min(int(old.get("allotment", 0)), int(old.get("poolSize", 0)))
+            counters[claim.brand_id] = CounterImage(int(old.get("issued", 0)), limit)
+    return Cancellation(counters=counters)
 
 
 #: The schedule cap, the counter's share of the budget in force and its pool, checked
 #: where the count moves.
 _CLAIM_CONDITION = "issued = :seen AND :next <= allotment AND :next <= poolSize AND :next <= :cap"
-
-
-def _counter(play: Play, claim: Claim) -> tuple[str, str, int]:
-    return (play.game_id, claim.brand_id, claim.sub)
 
 
 _BIND_COUPON = "SET #status = :reserved, playId = :play, userId = :user"

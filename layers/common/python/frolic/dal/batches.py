@@ -6,14 +6,14 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from frolic.allocation.claims import retry_delay
+from frolic.allocation.ports import BATCH_GET_LIMIT
 from frolic.dal import codec
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 T = TypeVar("T")
-BATCH_GET_LIMIT = 100
-BATCH_WRITE_LIMIT = 25
 #: Rounds of retrying what DynamoDB left unprocessed before giving up (about 8 s).
 MAX_UNPROCESSED_ROUNDS = 12
 
@@ -29,7 +29,7 @@ def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
 
 def backoff(attempt: int) -> None:
     """Wait before retrying what DynamoDB left unprocessed or refused for a race."""
-    time.sleep(min(0.05 * 2**attempt, 1.0))
+    time.sleep(retry_delay(attempt))
 
 
 def batch_get(client: DynamoDBClient, table: str, keys: Sequence[Any]) -> list[dict[str, Any]]:
