@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
 import sys
 import time
@@ -18,9 +19,12 @@ from pydantic import ValidationError
 from frolic import pricing
 from frolic.dal.reconcile import reconcile
 from frolic.models import GameConfig
+from frolic.observability import logger
 from frolic.pacing.policy import POLICIES
 from frolic.settings import settings
 from frolic.sim.capacity import plan_capacity
+from frolic.sim.concurrent import MAX_PARALLELIZATION, ConcurrencyConfig
+from frolic.sim.latency import LatencyModel
 from frolic.sim.metrics import PacingReport, measure, pacing_chart
 from frolic.sim.simulator import SimulationConfig, simulate
 from frolic.sim.traffic import TraceError, read_trace
@@ -111,6 +115,20 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_trace_arguments(cap)
     cap.add_argument("--shards", type=_bounded_int(1, 4096), default=None, metavar="S")
     cap.add_argument("--sub-budgets", type=_bounded_int(1, 256), default=None, metavar="K")
+    cap.add_argument(
+        "--parallelization",
+        type=_bounded_int(1, MAX_PARALLELIZATION),
+        default=1,
+        metavar="P",
+        help="concurrent batches per shard (the mapping's ParallelizationFactor)",
+    )
+    cap.add_argument(
+        "--latency-scale",
+        type=_positive_float,
+        default=1.0,
+        metavar="X",
+        help="multiply every figure of the latency model (frolic/sim/latency.py)",
+    )
     cap.add_argument("--json", action="store_true", help="print one JSON object")
     cap.set_defaults(handler=_capacity)
 
@@ -193,7 +211,19 @@ def _capacity(args: argparse.Namespace) -> int:
     config = SimulationConfig(
         budget=args.budget, brands=args.brands, batch=args.batch, seed=args.seed
     )
-    report = plan_capacity(trace, config, shards=args.shards, sub_budgets=args.sub_budgets)
+    concurrency = ConcurrencyConfig(
+        latency=LatencyModel(scale=args.latency_scale), parallelization=args.parallelization
+    )
+    # Each claim that loses every race logs a warning: a model of a hot game would print
+    # thousands of them over its report.
+    logger.setLevel(logging.ERROR)
+    report = plan_capacity(
+        trace,
+        config,
+        shards=args.shards,
+        sub_budgets=args.sub_budgets,
+        concurrency=concurrency,
+    )
     if args.json:
         print(json.dumps({**report.to_json(), **_run_facts(config), "shards": report.shards}))
         return 0
@@ -212,6 +242,15 @@ def _capacity(args: argparse.Namespace) -> int:
                 "limit 1,000)",
                 f"  allocators at once     {report.allocator_concurrency} "
                 f"(parallelization factor {report.parallelization_factor})",
+                f"  decisions              p50 {_seconds(report.decision_p50_s)}, "
+                f"p99 {_seconds(report.decision_p99_s)} from arrival to result; "
+                f"{report.expired_pct:.2f} % expired; iterator age p99 "
+                f"{_seconds(report.iterator_age_p99_s)}",
+                f"  races                  {report.conflict_pct:.1f} % of commits cancelled, "
+                f"{report.lost_to_conflict:,} winners lost to them; busiest counter "
+                f"{report.peak_winners_per_counter_s:,} winners/s",
+                f"  writes                 {report.write_units_per_play:.3f} write units "
+                "per play (allocators)",
                 f"  pacing                 max deviation {pacing.max_deviation_pct:.2f} %, "
                 f"leftover {pacing.leftover_pct:.2f} %, overspend {pacing.overspend}",
                 f"  cost                   ${report.cost_usd_per_million_plays:.2f} per million "
@@ -220,6 +259,10 @@ def _capacity(args: argparse.Namespace) -> int:
         )
     )
     return 0
+
+
+def _seconds(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f} s"
 
 
 def _local(args: argparse.Namespace) -> int:

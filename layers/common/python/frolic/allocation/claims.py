@@ -77,6 +77,17 @@ class ClaimBackend(Protocol):
 CounterId = tuple[str, str, int]
 
 
+@dataclass(slots=True)
+class ClaimStats:
+    """How claims fared against other allocators: commits tried, commits cancelled
+    because another allocator moved a counter (or another item) first, and claims
+    given up after every attempt lost such a race."""
+
+    commits: int = 0
+    races: int = 0
+    gave_up: int = 0
+
+
 class OptimisticClaims:
     """One allocator's claims: the issued counts it last saw, and the retry loop."""
 
@@ -85,8 +96,10 @@ class OptimisticClaims:
         backend: ClaimBackend,
         sleep: Callable[[float], None],
         attempts: int = RESERVE_ATTEMPTS,
+        stats: ClaimStats | None = None,
     ) -> None:
         self._backend = backend
+        self.stats = stats or ClaimStats()
         self._sleep = sleep
         self._attempts = attempts
         self._seen: dict[CounterId, int] = {}
@@ -118,6 +131,7 @@ class OptimisticClaims:
             grants = self._backend.next_codes(play.game_id, claims, ordinals)
             if grants is None:
                 return Reservation(refused=expected)
+            self.stats.commits += 1
             cancelled = self._backend.commit(
                 play,
                 claims,
@@ -130,15 +144,21 @@ class OptimisticClaims:
                 for claim in claims:
                     seen[_counter(play, claim)] = expected[claim.brand_id] + 1
                 return Reservation(grants=tuple(grants))
+            if _raced(cancelled, expected):
+                self.stats.races += 1
             verdict = self._read(cancelled, play, claims, expected)
             if verdict is not None:
                 return verdict
             if attempt + 1 < self._attempts:
                 self._sleep(retry_delay(attempt))
+        self.stats.gave_up += 1
         logger.warning(
             "reservation kept conflicting; the play loses", extra={"playId": play.play_id}
         )
-        return Reservation(refused={c.brand_id: seen.get(_counter(play, c), 0) for c in claims})
+        return Reservation(
+            refused={c.brand_id: seen.get(_counter(play, c), 0) for c in claims},
+            raced_out=True,
+        )
 
     def _read(
         self,
@@ -163,6 +183,14 @@ class OptimisticClaims:
             ):
                 refused[claim.brand_id] = image.issued
         return Reservation(refused=refused) if refused else None
+
+
+def _raced(cancelled: Cancellation, expected: Mapping[str, int]) -> bool:
+    """Whether another allocator's write cancelled the commit (not the play's own state)."""
+    if cancelled.superseded or cancelled.win_limit:
+        return False
+    counters = cancelled.counters
+    return not counters or any(image.issued != expected[b] for b, image in counters.items())
 
 
 def _counter(play: Play, claim: Claim) -> CounterId:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
-from frolic.allocation.claims import Cancellation, CounterImage, OptimisticClaims
+from frolic.allocation.claims import Cancellation, ClaimStats, CounterImage, OptimisticClaims
 from frolic.allocation.ports import (
     ARRIVAL_LOOKBACK_MINUTES,
     BATCH_GET_LIMIT,
@@ -170,6 +170,8 @@ class _Tables:
     expiring: _BySecond[list[str]] = field(default_factory=lambda: _BySecond(list))
     wins_by_user: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
     bound_codes: dict[str, str] = field(default_factory=dict)
+    claim_stats: ClaimStats = field(default_factory=ClaimStats)
+    raced_out: set[str] = field(default_factory=set)
 
 
 class InMemoryStore:
@@ -186,6 +188,8 @@ class InMemoryStore:
         calls: StoreCalls = instant_calls,
         sleep: Callable[[float], None] = no_sleep,
         results_written: Callable[[Sequence[Outcome]], None] | None = None,
+        clock: Callable[[], float] | None = None,
+        winners: WriteMeter | None = None,
         tables: _Tables | None = None,
     ) -> None:
         """`outcome_retention_seconds`: forget a play's result that long after it arrived,
@@ -193,14 +197,18 @@ class InMemoryStore:
         ones; None keeps every result (tests read them back). Results decided this long
         after their play (`batch_write_cutoff_seconds`) are written one by one with a
         condition, as the DynamoDB store does; `results_written` hears of each result
-        as it lands."""
+        as it lands. With a `clock`, the meter counts each write at the instant it
+        lands; without one, at the play's time (arrival or decision). `winners` counts
+        the coupons each counter hands out per second."""
+        self._clock = clock
+        self._winners = winners
         self._tables = tables or _Tables()
         self._meter = meter
         self._outcome_retention = outcome_retention_seconds
         self._batch_cutoff = batch_write_cutoff_seconds
         self._calls = calls
         self._results_written = results_written
-        self._claims = OptimisticClaims(self, sleep)
+        self._claims = OptimisticClaims(self, sleep, stats=self._tables.claim_stats)
         self.bound_codes = self._tables.bound_codes
 
     def connect(
@@ -217,6 +225,8 @@ class InMemoryStore:
             calls=calls,
             sleep=sleep,
             results_written=self._results_written,
+            clock=self._clock,
+            winners=self._winners,
             tables=self._tables,
         )
 
@@ -267,6 +277,16 @@ class InMemoryStore:
     def outcome(self, play_id: str) -> Outcome | None:
         return self._tables.outcomes.get(play_id)
 
+    @property
+    def claim_stats(self) -> ClaimStats:
+        """Every connection's claims, added up."""
+        return self._tables.claim_stats
+
+    @property
+    def raced_out(self) -> set[str]:
+        """Plays whose claim lost every race, on any connection."""
+        return self._tables.raced_out
+
     # -- AllocationStore ---------------------------------------------------------
     def stored_outcomes(self, play_ids: Sequence[str]) -> Mapping[str, Outcome]:
         for chunk in range(0, len(play_ids), BATCH_GET_LIMIT):
@@ -288,9 +308,8 @@ class InMemoryStore:
             if len(counts) > 2 * RECENT_ARRIVAL_SECONDS:
                 for second in [s for s in counts if s < latest - RECENT_ARRIVAL_SECONDS]:
                     del counts[second]
-            if self._meter is not None:
-                for minute in minutes:
-                    self._meter.write(f"arrivals#{game_id}#{minute}", latest)
+            for minute in minutes:
+                self._metered(f"arrivals#{game_id}#{minute}", latest)
         self._calls("BatchGetItem", items=1 + ARRIVAL_LOOKBACK_MINUTES)
         return Arrivals(counts, self._tables.traffic.get(game_id, NO_TRAFFIC))
 
@@ -302,8 +321,8 @@ class InMemoryStore:
         if traffic.get(game_id, NO_TRAFFIC).through != replacing.through:
             return
         traffic[game_id] = history
-        if self._meter is not None and history.through is not None:
-            self._meter.write(f"traffic#{game_id}", history.through)
+        if history.through is not None:
+            self._metered(f"traffic#{game_id}", history.through)
 
     def budgets(self, game_id: str) -> Sequence[BudgetState]:
         self._calls("Query", items=len(self._tables.budgets[game_id]))
@@ -325,7 +344,10 @@ class InMemoryStore:
     def reserve(
         self, play: Play, claims: Sequence[Claim], max_wins_per_user: int, decided_at: float
     ) -> Reservation:
-        return self._claims.reserve(play, claims, max_wins_per_user, decided_at)
+        reservation = self._claims.reserve(play, claims, max_wins_per_user, decided_at)
+        if reservation.raced_out:
+            self._tables.raced_out.add(play.play_id)
+        return reservation
 
     def save_outcomes(self, outcomes: Sequence[Outcome]) -> None:
         cutoff = self._batch_cutoff
@@ -389,15 +411,19 @@ class InMemoryStore:
         for claim, grant in zip(claims, grants, strict=True):
             states[claim.brand_id][claim.sub].issued += 1
             tables.bound_codes[grant.code] = play.play_id
-            if self._meter is not None:  # a counter in a transaction: 2 write units
-                self._meter.write(
-                    f"budget#{play.game_id}#{claim.brand_id}#{claim.sub}", decided_at, 2
-                )
+            counter = f"budget#{play.game_id}#{claim.brand_id}#{claim.sub}"
+            self._metered(counter, decided_at, 2)  # a counter in a transaction: 2 units
+            if self._winners is not None:
+                self._winners.write(counter, decided_at if self._clock is None else self._clock())
         tables.wins_by_user[user_key] += 1
         self._keep([Outcome(play, PlayStatus.WON, decided_at, grants=tuple(grants))])
         return None
 
     # -- internals -----------------------------------------------------------------
+    def _metered(self, item: str, at: float, units: int = 1) -> None:
+        if self._meter is not None:
+            self._meter.write(item, at if self._clock is None else self._clock(), units)
+
     def _keep(self, outcomes: Sequence[Outcome]) -> None:
         """Store results that find no result of their play (a decided one stands)."""
         known = self._tables.outcomes

@@ -144,13 +144,14 @@ class Reservation:
     `refused` holds the brands whose counter's cap, budget or pool said no, with that
     counter's issued count as the store saw it; `win_limit` says the player had already
     won enough, and `superseded` that the play already has a final result (it expired
-    first).
+    first). `raced_out`: refused because every attempt lost a race to other allocators.
     """
 
     grants: tuple[Grant, ...] = ()
     refused: Mapping[str, int] | None = None
     win_limit: bool = False
     superseded: bool = False
+    raced_out: bool = False
 
 
 class GameDirectory(Protocol):

@@ -1,10 +1,12 @@
 """`frolic capacity`: size a game before it starts, by simulating it.
 
-Runs the simulator (the production allocator on an in-memory store that meters its
-writes) on a trace and reports what AWS must take at the peak: records a second per
-Kinesis shard, write units a second on the hottest DynamoDB item, how many allocators
-must run at once, and an estimated cost. Without explicit shard and counter numbers it
-chooses the fewest that keep every figure under AWS's limits with headroom.
+Runs the concurrent model (frolic.sim.concurrent: one production allocator per shard,
+racing in virtual time, each store call taking the time the latency model draws) on a
+trace and reports what AWS must take at the peak, records a second per Kinesis shard
+and write units a second on the hottest DynamoDB item, and what the races and the
+round trips cost the players: decision latency, expired plays, conflicts, winners lost
+to them. Without explicit shard and counter numbers it chooses the fewest that keep the
+limits with headroom.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from typing import Any
 
 from frolic import pricing
 from frolic.models import PlayEvent
+from frolic.sim.concurrent import ConcurrencyConfig, ConcurrencyStats, simulate_concurrently
 from frolic.sim.metrics import PacingReport, measure
-from frolic.sim.simulator import SimulationConfig, SimulationRun, simulate
+from frolic.sim.simulator import SimulationConfig, SimulationRun
 
 SHARD_RECORDS_PER_SECOND = 1000
 SHARD_MIB_PER_SECOND = 1.0
@@ -26,12 +29,6 @@ ITEM_WRITE_UNITS_PER_SECOND = 1000
 HEADROOM = 0.8
 MAX_SHARDS = 4096
 MAX_SUB_BUDGETS = 256
-MAX_PARALLELIZATION = 10
-
-# Allocator time per batch, from the requests it makes (see the data-path benchmark):
-# a few reads and batched writes per batch and a read plus a transaction per winner.
-BATCH_FIXED_SECONDS = 0.040
-WINNER_SECONDS = 0.015
 ALLOCATOR_MEMORY_GB = 0.5
 # Per play outside the allocator: ingest's pending put and play-rate slot, and its time.
 INGEST_WRITE_UNITS = 2
@@ -62,6 +59,20 @@ class CapacityReport:
     allocator_concurrency: int
     cost_usd_per_million_plays: float
     fits: bool
+    #: Arrival to result written, over every play (s).
+    decision_p50_s: float | None
+    decision_p99_s: float | None
+    #: Plays whose result landed after the reel stopped and the grace ran out.
+    expired_pct: float
+    #: Commits cancelled because another allocator moved first, % of commits tried.
+    conflict_pct: float
+    #: Plays that drew a win and lost it because every attempt lost a race.
+    lost_to_conflict: int
+    #: Every write unit the allocators consumed (cancelled commits included) per play.
+    write_units_per_play: float
+    peak_winners_per_counter_s: int
+    #: How old a batch's last record is when the batch is done (CloudWatch IteratorAge).
+    iterator_age_p99_s: float | None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -75,6 +86,14 @@ class CapacityReport:
             "allocator_concurrency": self.allocator_concurrency,
             "cost_usd_per_million_plays": round(self.cost_usd_per_million_plays, 2),
             "fits": self.fits,
+            "decision_p50_s": self.decision_p50_s,
+            "decision_p99_s": self.decision_p99_s,
+            "expired_pct": round(self.expired_pct, 4),
+            "conflict_pct": round(self.conflict_pct, 3),
+            "lost_to_conflict": self.lost_to_conflict,
+            "write_units_per_play": round(self.write_units_per_play, 4),
+            "peak_winners_per_counter_s": self.peak_winners_per_counter_s,
+            "iterator_age_p99_s": self.iterator_age_p99_s,
         }
 
 
@@ -84,14 +103,17 @@ def plan_capacity(
     *,
     shards: int | None = None,
     sub_budgets: int | None = None,
+    concurrency: ConcurrencyConfig | None = None,
 ) -> CapacityReport:
     """Simulate with the given (or the fewest fitting) shards and counters."""
+    model = concurrency or ConcurrencyConfig()
     peak_plays = max(trace, default=0)
     chosen_shards = shards or _at_least(peak_plays, SHARD_RECORDS_PER_SECOND)
     chosen_subs = sub_budgets or 1
     while True:
-        run = simulate(trace, replace(config, shards=chosen_shards, sub_budgets=chosen_subs))
-        report = _report(trace, run)
+        sized = replace(config, shards=chosen_shards, sub_budgets=chosen_subs)
+        run = simulate_concurrently(trace, sized, model)
+        report = _report(trace, run, model)
         more_shards = shards is None and not _shards_fit(report)
         more_subs = sub_budgets is None and report.peak_write_units_per_item_s > (
             ITEM_WRITE_UNITS_PER_SECOND * HEADROOM
@@ -128,23 +150,22 @@ def _shards_fit(report: CapacityReport) -> bool:
     )
 
 
-def _report(trace: Sequence[int], run: SimulationRun) -> CapacityReport:
+def _report(trace: Sequence[int], run: SimulationRun, model: ConcurrencyConfig) -> CapacityReport:
     pacing = measure(run)
+    stats = run.concurrency
+    if stats is None:
+        raise ValueError("capacity is read from a concurrent run")
     config = run.config
     size = record_bytes()
     peak_records = run.peak_records_per_shard
     peak_item = run.writes.peak()
-    # Busy seconds per second on the busiest shard, at its peak record rate.
-    batches_per_second = peak_records / config.batch if peak_records else 0.0
-    wins_per_play = pacing.wins / pacing.plays if pacing.plays else 0.0
-    batch_seconds = BATCH_FIXED_SECONDS + WINNER_SECONDS * wins_per_play * config.batch
-    load = batches_per_second * batch_seconds
-    factor = min(MAX_PARALLELIZATION, max(1, math.ceil(load / HEADROOM)))
+    plays = max(1, pacing.plays)
+    expired_pct = 100 * stats.expired / plays
     fits = (
         peak_records <= SHARD_RECORDS_PER_SECOND
         and peak_records * size / 2**20 <= SHARD_MIB_PER_SECOND
         and peak_item <= ITEM_WRITE_UNITS_PER_SECOND
-        and load <= factor
+        and stats.expired == 0
     )
     return CapacityReport(
         pacing=pacing,
@@ -153,25 +174,28 @@ def _report(trace: Sequence[int], run: SimulationRun) -> CapacityReport:
         peak_records_per_shard_s=peak_records,
         peak_mib_per_shard_s=peak_records * size / 2**20,
         peak_write_units_per_item_s=peak_item,
-        parallelization_factor=factor,
-        allocator_concurrency=config.shards * factor,
-        cost_usd_per_million_plays=_cost_per_million(trace, run, pacing, batch_seconds),
+        parallelization_factor=model.parallelization,
+        allocator_concurrency=config.shards * model.parallelization,
+        cost_usd_per_million_plays=_cost_per_million(trace, run, pacing, stats),
         fits=fits,
+        decision_p50_s=stats.decisions.quantile(0.50),
+        decision_p99_s=stats.decisions.quantile(0.99),
+        expired_pct=expired_pct,
+        conflict_pct=100 * stats.conflicts / stats.commits if stats.commits else 0.0,
+        lost_to_conflict=stats.lost_to_conflict,
+        write_units_per_play=stats.write_units / plays,
+        peak_winners_per_counter_s=stats.winners.peak(),
+        iterator_age_p99_s=stats.iterator_ages.quantile(0.99),
     )
 
 
 def _cost_per_million(
-    trace: Sequence[int], run: SimulationRun, pacing: PacingReport, batch_seconds: float
+    trace: Sequence[int], run: SimulationRun, pacing: PacingReport, stats: ConcurrencyStats
 ) -> float:
     plays = max(1, pacing.plays)
-    per_play_units = (
-        INGEST_WRITE_UNITS
-        + 1  # each play's result
-        + 7 * pacing.wins / plays  # a winner's four items, twice over in the transaction
-        + run.writes.total("arrivals#") / plays
-    )
+    per_play_units = INGEST_WRITE_UNITS + stats.write_units / plays
     shard_hours = run.config.shards * len(trace) / 3600
-    allocator_gb_seconds = run.batches * batch_seconds * ALLOCATOR_MEMORY_GB
+    allocator_gb_seconds = stats.busy_seconds * ALLOCATOR_MEMORY_GB
     total = (
         plays * per_play_units * pricing.DYNAMODB_WRITE_UNIT
         + shard_hours * pricing.KINESIS_SHARD_HOUR

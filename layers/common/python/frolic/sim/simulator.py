@@ -13,16 +13,20 @@ from __future__ import annotations
 import hashlib
 import random
 from array import array
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from frolic.allocation.allocator import Allocator, virtual_wait
 from frolic.allocation.memory import InMemoryGames, InMemoryStore, WriteMeter, numbered_codes
-from frolic.allocation.ports import GameRules, Grant, Play
+from frolic.allocation.ports import GameRules, Grant, Outcome, Play
 from frolic.models import PlayStatus
 from frolic.pacing.policy import POLICIES
 from frolic.pacing.schedule import ReleaseSchedule
 from frolic.partition import partition_key, shard_index
+
+if TYPE_CHECKING:
+    from frolic.sim.concurrent import ConcurrencyStats
 
 GAME_ID = "sim-game"
 #: Virtual clock origin: any fixed instant works; this one keeps timestamps realistic.
@@ -85,6 +89,8 @@ class SimulationRun:
     issued_by_brand: dict[str, int] = field(default_factory=dict)
     budget_by_brand: dict[str, int] = field(default_factory=dict)
     outcomes_by_status: dict[str, int] = field(default_factory=dict)
+    #: What racing allocators did, when the run was concurrent (sim.concurrent).
+    concurrency: ConcurrencyStats | None = None
 
 
 def simulate(
@@ -96,67 +102,37 @@ def simulate(
     duration = len(trace)
     report_every = max(1, duration // 100)
     rng = random.Random(config.seed)
-    schedule = ReleaseSchedule(float(duration), config.release_curve)
-    rules = GameRules(
-        game_id=GAME_ID,
-        start_ts=EPOCH,
-        end_ts=EPOCH + duration,
-        live=True,
-        schedule=schedule,
-        max_coupons_per_play=config.max_coupons_per_play,
-        max_wins_per_user=config.max_wins_per_user,
-        slack_pct=config.slack_pct,
-    )
     meter = WriteMeter()
     store = InMemoryStore(meter, outcome_retention_seconds=OUTCOME_RETENTION_SECONDS)
-    budgets = config.brand_budgets()
-    for brand_id, budget in budgets.items():
-        store.set_budget(GAME_ID, brand_id, budget, counters=config.sub_budgets)
-        store.generate_coupons(GAME_ID, brand_id, numbered_codes(brand_id))
+    rules = game_rules(config, duration)
+    stock(store, config)
     allocator = Allocator(
         store=store,
         games=InMemoryGames({GAME_ID: rules}),
         policy=POLICIES[config.policy],
-        draw_key=hashlib.sha256(f"frolic-simulate:{config.seed}".encode()).digest(),
+        draw_key=draw_key(config),
         wait_until=virtual_wait,
     )
-    run = SimulationRun(
-        config=config,
-        schedule=schedule,
-        plays_per_second=_per_second(trace),
-        coupons_per_second=_per_second([0]) * duration,
-        winning_plays_per_second=_per_second([0]) * duration,
-        budget_by_brand=budgets,
-        writes=meter,
-    )
+    run = new_run(config, trace, rules.schedule, meter)
     shards = config.shards
     phases = [rng.random() for _ in range(shards)]
     poll_order = sorted(range(shards), key=phases.__getitem__)
     carried: list[list[Play]] = [[] for _ in range(shards)]
-    statuses: dict[str, int] = {}
 
     def poll(shard: int, now: float, due: list[Play]) -> None:
         for first in range(0, len(due), config.batch):
             run.batches += 1
             for outcome in allocator.allocate(due[first : first + config.batch], now):
-                statuses[outcome.status] = statuses.get(outcome.status, 0) + 1
-                if outcome.status is PlayStatus.WON:
-                    _record_win(run, outcome.play, outcome.grants)
+                record_outcome(run, outcome)
 
-    players = config.players
     for second, count in enumerate(trace):
-        instants = sorted(rng.random() for _ in range(count))
         due: list[list[Play]] = carried
         carried = [[] for _ in range(shards)]
         base = EPOCH + second
         per_shard = [0] * shards
-        for rank, instant in enumerate(instants):
-            play_id = f"s{second}r{rank}"
-            user_id = f"u{rng.randrange(players)}" if players else f"u{play_id}"
-            play = Play(play_id, user_id, GAME_ID, base + instant)
-            shard = shard_index(partition_key(play_id), shards) if shards > 1 else 0
+        for play, shard in plays_of_second(second, count, rng, config):
             per_shard[shard] += 1
-            (due if instant <= phases[shard] else carried)[shard].append(play)
+            (due if play.arrival_ts - base <= phases[shard] else carried)[shard].append(play)
         run.peak_records_per_shard = max(run.peak_records_per_shard, *per_shard)
         for shard in poll_order:
             poll(shard, base + phases[shard], due[shard])
@@ -165,10 +141,73 @@ def simulate(
     for shard in poll_order:
         poll(shard, EPOCH + duration + phases[shard], carried[shard])
 
-    run.issued_by_brand = {b: store.issued(GAME_ID, b) for b in budgets}
-    run.outcomes_by_status = statuses
-    run.coupon_holders = store.bound_codes
+    finish(run, store)
     return run
+
+
+def finish(run: SimulationRun, store: InMemoryStore) -> None:
+    run.issued_by_brand = {b: store.issued(GAME_ID, b) for b in run.budget_by_brand}
+    run.coupon_holders = store.bound_codes
+
+
+def game_rules(config: SimulationConfig, duration: int) -> GameRules:
+    return GameRules(
+        game_id=GAME_ID,
+        start_ts=EPOCH,
+        end_ts=EPOCH + duration,
+        live=True,
+        schedule=ReleaseSchedule(float(duration), config.release_curve),
+        max_coupons_per_play=config.max_coupons_per_play,
+        max_wins_per_user=config.max_wins_per_user,
+        slack_pct=config.slack_pct,
+    )
+
+
+def stock(store: InMemoryStore, config: SimulationConfig) -> None:
+    """The game's budgets, split over their counters, each with codes enough."""
+    for brand_id, budget in config.brand_budgets().items():
+        store.set_budget(GAME_ID, brand_id, budget, counters=config.sub_budgets)
+        store.generate_coupons(GAME_ID, brand_id, numbered_codes(brand_id))
+
+
+def draw_key(config: SimulationConfig) -> bytes:
+    return hashlib.sha256(f"frolic-simulate:{config.seed}".encode()).digest()
+
+
+def new_run(
+    config: SimulationConfig, trace: Sequence[int], schedule: ReleaseSchedule, meter: WriteMeter
+) -> SimulationRun:
+    duration = len(trace)
+    return SimulationRun(
+        config=config,
+        schedule=schedule,
+        plays_per_second=_per_second(trace),
+        coupons_per_second=_per_second([0]) * duration,
+        winning_plays_per_second=_per_second([0]) * duration,
+        budget_by_brand=config.brand_budgets(),
+        writes=meter,
+    )
+
+
+def plays_of_second(
+    second: int, count: int, rng: random.Random, config: SimulationConfig
+) -> Iterator[tuple[Play, int]]:
+    """The second's plays in arrival order, at random instants, each with its shard."""
+    players = config.players
+    shards = config.shards
+    base = EPOCH + second
+    for rank, instant in enumerate(sorted(rng.random() for _ in range(count))):
+        play_id = f"s{second}r{rank}"
+        user_id = f"u{rng.randrange(players)}" if players else f"u{play_id}"
+        shard = shard_index(partition_key(play_id), shards) if shards > 1 else 0
+        yield Play(play_id, user_id, GAME_ID, base + instant), shard
+
+
+def record_outcome(run: SimulationRun, outcome: Outcome) -> None:
+    statuses = run.outcomes_by_status
+    statuses[outcome.status] = statuses.get(outcome.status, 0) + 1
+    if outcome.status is PlayStatus.WON:
+        _record_win(run, outcome.play, outcome.grants)
 
 
 def _record_win(run: SimulationRun, play: Play, grants: tuple[Grant, ...]) -> None:
