@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import math
 import sys
 import time
@@ -19,7 +18,6 @@ from pydantic import ValidationError
 from frolic import pricing
 from frolic.dal.reconcile import reconcile
 from frolic.models import GameConfig
-from frolic.observability import logger
 from frolic.pacing.policy import POLICIES
 from frolic.settings import settings
 from frolic.sim.capacity import plan_capacity
@@ -214,9 +212,6 @@ def _capacity(args: argparse.Namespace) -> int:
     concurrency = ConcurrencyConfig(
         latency=LatencyModel(scale=args.latency_scale), parallelization=args.parallelization
     )
-    # Each claim that loses every race logs a warning: a model of a hot game would print
-    # thousands of them over its report.
-    logger.setLevel(logging.ERROR)
     report = plan_capacity(
         trace,
         config,

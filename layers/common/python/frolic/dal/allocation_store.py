@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from frolic.allocation.claims import Cancellation, CounterImage, OptimisticClaims
+from frolic.allocation.claims import Cancellation, ClaimStats, CounterImage, OptimisticClaims
 from frolic.allocation.ports import (
     ARRIVAL_LOOKBACK_MINUTES,
     BATCH_WRITE_LIMIT,
@@ -78,6 +78,11 @@ class DynamoAllocationStore:
         self._batch_cutoff = settings.batch_write_cutoff_seconds
         self._clock = clock
         self._claims = OptimisticClaims(self, sleep)
+
+    @property
+    def claim_stats(self) -> ClaimStats:
+        """How this allocator's claims fared against the others (for metrics)."""
+        return self._claims.stats
 
     # -- reads -----------------------------------------------------------------------
     def stored_outcomes(self, play_ids: Sequence[str]) -> Mapping[str, Outcome]:
