@@ -2,7 +2,6 @@
 random traffic, budgets, brand splits, shard counts and batch sizes."""
 
 import random
-from collections import defaultdict
 from dataclasses import replace
 
 from hypothesis import HealthCheck, example, given, settings
@@ -12,22 +11,14 @@ from frolic.allocation.allocator import Allocator, virtual_wait
 from frolic.allocation.memory import InMemoryGames, InMemoryStore, numbered_codes
 from frolic.allocation.ports import GameRules, Play
 from frolic.pacing.schedule import ReleaseSchedule
-from frolic.sim.bound import schedule_cap
 from frolic.sim.metrics import measure
-from frolic.sim.simulator import SimulationConfig, SimulationRun, simulate
+from frolic.sim.simulator import SimulationConfig, simulate
 from frolic.sim.traffic import poisson
 from tests.doubles import GreedyPacing
+from tests.sim_checks import assert_no_overspend_nor_double_binding, assert_within_the_schedule_cap
 from tests.strategies import configs, traces
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-def _wins_by_brand(run: SimulationRun) -> dict[str, list[float]]:
-    times: dict[str, list[float]] = defaultdict(list)
-    for elapsed, brands in run.wins:
-        for brand in brands:
-            times[brand].append(elapsed)
-    return times
 
 
 @SETTINGS
@@ -36,13 +27,7 @@ def test_no_brand_ever_issues_past_its_budget_nor_binds_a_code_twice(
     trace: list[int], config: SimulationConfig, policy: str
 ) -> None:
     config = replace(config, policy=policy, brands=min(config.brands, config.budget))
-    run = simulate(trace, config)
-    for brand, budget in run.budget_by_brand.items():
-        assert run.issued_by_brand[brand] <= budget
-    granted = sum(len(brands) for _, brands in run.wins)
-    assert granted == sum(run.issued_by_brand.values())
-    assert len(run.coupon_holders) == granted
-    assert all(len(brands) <= config.max_coupons_per_play for _, brands in run.wins)
+    assert_no_overspend_nor_double_binding(simulate(trace, config))
 
 
 @SETTINGS
@@ -51,19 +36,7 @@ def test_issued_coupons_never_run_ahead_of_the_release_schedule_plus_slack(
     trace: list[int], config: SimulationConfig
 ) -> None:
     config = replace(config, brands=min(config.brands, config.budget))
-    run = simulate(trace, config)
-    # For every moment t: coupons won by plays that arrived by t <= cap(t). With the
-    # wins of a brand sorted by arrival, the k-th must have arrived when cap >= k.
-    for brand, times in _wins_by_brand(run).items():
-        # A split budget's counters together hold to the slack plus one per counter.
-        cap = schedule_cap(
-            run.schedule,
-            run.budget_by_brand[brand],
-            slack_pct=config.slack_pct,
-            counters=config.sub_budgets,
-        )
-        for k, elapsed in enumerate(sorted(times), start=1):
-            assert k <= cap(elapsed), f"{brand}: coupon {k} out at {elapsed:.3f}s"
+    assert_within_the_schedule_cap(simulate(trace, config))
 
 
 @SETTINGS
