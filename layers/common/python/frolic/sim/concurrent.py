@@ -101,7 +101,7 @@ class Durations:
 
 @dataclass
 class ConcurrencyStats:
-    """What racing allocators did: the `frolic capacity` fields of issue-size risks."""
+    """What racing allocators did, as `frolic capacity` reports it: round trips and races."""
 
     decisions: Durations = field(default_factory=Durations)
     iterator_ages: Durations = field(default_factory=Durations)
