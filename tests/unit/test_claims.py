@@ -23,13 +23,20 @@ def _play(n: int) -> Play:
     return Play(f"play-{n}", f"user-{n}", GAME, 1.0)
 
 
-def test_a_commit_behind_another_allocators_is_cancelled_and_retried_after_a_backoff() -> None:
-    # Given two allocators that both read the counter at 0
-    tables = _store(budget=10)
+def _two_allocators(budget: int) -> tuple[InMemoryStore, InMemoryStore, InMemoryStore, list[float]]:
+    """Tables with a budget, and two allocators that have both read the counter at 0;
+    the second one's backoffs are noted."""
+    tables = _store(budget)
     waits: list[float] = []
     first, second = tables.connect(), tables.connect(sleep=waits.append)
     first.budgets(GAME)
     second.budgets(GAME)
+    return tables, first, second, waits
+
+
+def test_a_commit_behind_another_allocators_is_cancelled_and_retried_after_a_backoff() -> None:
+    # Given two allocators that both read the counter at 0
+    tables, first, second, waits = _two_allocators(budget=10)
     # When the first commits, then the second, still expecting 0
     won_first = first.reserve(_play(1), [Claim(BRAND, cap=10)], 1, 1.0)
     won_second = second.reserve(_play(2), [Claim(BRAND, cap=10)], 1, 1.0)
@@ -43,11 +50,7 @@ def test_a_commit_behind_another_allocators_is_cancelled_and_retried_after_a_bac
 
 
 def test_a_counter_moved_to_its_cap_refuses_without_a_retry() -> None:
-    tables = _store(budget=10)
-    waits: list[float] = []
-    first, second = tables.connect(), tables.connect(sleep=waits.append)
-    first.budgets(GAME)
-    second.budgets(GAME)
+    _, first, second, waits = _two_allocators(budget=10)
     assert first.reserve(_play(1), [Claim(BRAND, cap=1)], 1, 1.0).grants
     refused = second.reserve(_play(2), [Claim(BRAND, cap=1)], 1, 1.0)
     assert refused.refused == {BRAND: 1}

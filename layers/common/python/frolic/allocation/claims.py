@@ -51,6 +51,19 @@ class Cancellation:
     counters: Mapping[str, CounterImage] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class Commit:
+    """One attempt at a winner's claim: what the store commits all or nothing."""
+
+    play: Play
+    claims: Sequence[Claim]
+    #: Each claimed counter's issued count as last seen, by brand.
+    expected: Mapping[str, int]
+    grants: Sequence[Grant]
+    max_wins_per_user: int
+    decided_at: float
+
+
 class ClaimBackend(Protocol):
     def next_codes(
         self, game_id: str, claims: Sequence[Claim], ordinals: Mapping[str, int]
@@ -58,16 +71,7 @@ class ClaimBackend(Protocol):
         """The code at `ordinals[brand]` of each claim's counter; None if one is missing."""
         ...
 
-    def commit(
-        self,
-        play: Play,
-        claims: Sequence[Claim],
-        *,
-        expected: Mapping[str, int],
-        grants: Sequence[Grant],
-        max_wins_per_user: int,
-        decided_at: float,
-    ) -> Cancellation | None:
+    def commit(self, attempt: Commit) -> Cancellation | None:
         """All or nothing: each claimed counter from `expected[brand]` to one more (within
         its cap, share and pool), its coupon bound, the play won and the player's wins
         counted; None when it happened."""
@@ -133,12 +137,7 @@ class OptimisticClaims:
                 return Reservation(refused=expected)
             self.stats.commits += 1
             cancelled = self._backend.commit(
-                play,
-                claims,
-                expected=expected,
-                grants=grants,
-                max_wins_per_user=max_wins_per_user,
-                decided_at=decided_at,
+                Commit(play, claims, expected, grants, max_wins_per_user, decided_at)
             )
             if cancelled is None:
                 for claim in claims:

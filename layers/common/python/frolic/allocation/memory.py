@@ -14,7 +14,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
-from frolic.allocation.claims import Cancellation, ClaimStats, CounterImage, OptimisticClaims
+from frolic.allocation.claims import (
+    Cancellation,
+    ClaimStats,
+    Commit,
+    CounterImage,
+    OptimisticClaims,
+)
 from frolic.allocation.ports import (
     ARRIVAL_LOOKBACK_MINUTES,
     BATCH_GET_LIMIT,
@@ -378,32 +384,29 @@ class InMemoryStore:
             grants.append(Grant(claim.brand_id, self._code(game_id, claim, ordinal)))
         return grants
 
-    def commit(
-        self,
-        play: Play,
-        claims: Sequence[Claim],
-        *,
-        expected: Mapping[str, int],
-        grants: Sequence[Grant],
-        max_wins_per_user: int,
-        decided_at: float,
-    ) -> Cancellation | None:
+    def commit(self, attempt: Commit) -> Cancellation | None:
         """The DynamoDB store's transaction, judged against the tables as they are when
         it commits: every item's condition, and the first failure in item order wins."""
+        play, claims, grants, decided_at = (
+            attempt.play,
+            attempt.claims,
+            attempt.grants,
+            attempt.decided_at,
+        )
         items = 2 * len(claims) + 2
         self._calls("TransactWriteItems", items=items, write_units=2 * items)
         tables = self._tables
         if play.play_id in tables.outcomes:
             return Cancellation(superseded=True)
         user_key = (play.game_id, play.user_id)
-        if tables.wins_by_user[user_key] >= max_wins_per_user:
+        if tables.wins_by_user[user_key] >= attempt.max_wins_per_user:
             return Cancellation(win_limit=True)
         counters: dict[str, CounterImage] = {}
         states = tables.budgets[play.game_id]
         for claim in claims:
             state = states[claim.brand_id][claim.sub]
             limit = min(state.budget, self._pool_size(play.game_id, claim.brand_id, claim.sub))
-            following = expected[claim.brand_id] + 1
+            following = attempt.expected[claim.brand_id] + 1
             if state.issued + 1 != following or following > min(limit, claim.cap):
                 counters[claim.brand_id] = CounterImage(state.issued, limit)
         if counters:

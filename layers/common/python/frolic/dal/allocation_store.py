@@ -24,7 +24,13 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from frolic.allocation.claims import Cancellation, ClaimStats, CounterImage, OptimisticClaims
+from frolic.allocation.claims import (
+    Cancellation,
+    ClaimStats,
+    Commit,
+    CounterImage,
+    OptimisticClaims,
+)
 from frolic.allocation.ports import (
     ARRIVAL_LOOKBACK_MINUTES,
     BATCH_WRITE_LIMIT,
@@ -239,41 +245,22 @@ class DynamoAllocationStore:
             return None
         return [Grant(c.brand_id, found[c.brand_id]["code"]) for c in claims]
 
-    def commit(
-        self,
-        play: Play,
-        claims: Sequence[Claim],
-        *,
-        expected: Mapping[str, int],
-        grants: Sequence[Grant],
-        max_wins_per_user: int,
-        decided_at: float,
-    ) -> Cancellation | None:
+    def commit(self, attempt: Commit) -> Cancellation | None:
         try:
             self._db.transact_write_items(
-                TransactItems=self._reservation_items(  # type: ignore[arg-type]
-                    play=play,
-                    claims=claims,
-                    expected=expected,
-                    grants=grants,
-                    max_wins_per_user=max_wins_per_user,
-                    decided_at=decided_at,
-                )
+                TransactItems=self._reservation_items(attempt)  # type: ignore[arg-type]
             )
         except ClientError as error:
-            return _cancellation(error, claims)
+            return _cancellation(error, attempt.claims)
         return None
 
-    def _reservation_items(
-        self,
-        *,
-        play: Play,
-        claims: Sequence[Claim],
-        expected: Mapping[str, int],
-        grants: Sequence[Grant],
-        max_wins_per_user: int,
-        decided_at: float,
-    ) -> list[dict[str, Any]]:
+    def _reservation_items(self, attempt: Commit) -> list[dict[str, Any]]:
+        play, claims, expected, grants = (
+            attempt.play,
+            attempt.claims,
+            attempt.expected,
+            attempt.grants,
+        )
         items: list[dict[str, Any]] = []
         for claim in claims:
             seen = expected[claim.brand_id]
@@ -315,7 +302,7 @@ class DynamoAllocationStore:
                     }
                 }
             )
-        won = Outcome(play, PlayStatus.WON, decided_at, grants=tuple(grants))
+        won = Outcome(play, PlayStatus.WON, attempt.decided_at, grants=tuple(grants))
         items.append(
             {
                 "Put": {
@@ -334,7 +321,9 @@ class DynamoAllocationStore:
                     "Key": codec.dump(wins_key(play.game_id, play.user_id)),
                     "UpdateExpression": "ADD wins :one",
                     "ConditionExpression": "attribute_not_exists(wins) OR wins < :max",
-                    "ExpressionAttributeValues": codec.dump({":one": 1, ":max": max_wins_per_user}),
+                    "ExpressionAttributeValues": codec.dump(
+                        {":one": 1, ":max": attempt.max_wins_per_user}
+                    ),
                 }
             }
         )
