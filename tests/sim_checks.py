@@ -21,14 +21,14 @@ def assert_no_overspend_nor_double_binding(run: SimulationRun) -> None:
 
 
 def assert_within_the_schedule_cap(run: SimulationRun) -> None:
-    """For every moment t: coupons won by plays that arrived by t <= cap(t). With the
-    wins of a brand sorted by arrival, the k-th must have arrived when cap >= k."""
+    """For every moment t: coupons won by plays decided by t <= cap(t). With the wins
+    of a brand sorted by decision, the k-th must have been decided when cap >= k."""
     config = run.config
     times: dict[str, list[float]] = defaultdict(list)
     for elapsed, brands in run.wins:
         for brand in brands:
             times[brand].append(elapsed)
-    for brand, arrivals in times.items():
+    for brand, decisions in times.items():
         # A split budget's counters together hold to the slack plus one per counter.
         cap = schedule_cap(
             run.schedule,
@@ -36,5 +36,5 @@ def assert_within_the_schedule_cap(run: SimulationRun) -> None:
             slack_pct=config.slack_pct,
             counters=config.sub_budgets,
         )
-        for k, elapsed in enumerate(sorted(arrivals), start=1):
+        for k, elapsed in enumerate(sorted(decisions), start=1):
             assert k <= cap(elapsed), f"{brand}: coupon {k} out at {elapsed:.3f}s"

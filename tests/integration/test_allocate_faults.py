@@ -68,9 +68,9 @@ def test_a_producer_retry_with_a_new_sequence_number_is_the_same_play(world: Wor
 
 WRITES = [
     ("UpdateItem", 1),  # the arrival counters
-    ("TransactWriteItems", 1),  # the first winner
-    ("TransactWriteItems", 2),  # the second winner
-    ("BatchWriteItem", 1),  # the losers
+    ("UpdateItem", 2),  # the first winner's win slot
+    ("UpdateItem", 3),  # the second winner's win slot
+    ("BatchWriteItem", 1),  # the results
 ]
 
 
@@ -102,6 +102,44 @@ def test_a_crash_after_any_write_then_a_replay_leaves_one_consistent_result(
     assert response == {"batchItemFailures": []}
     assert sorted(_statuses(world, 5).values()) == ["lost"] * 3 + ["won"] * 2
     _assert_clean(world)
+
+
+def test_a_crash_between_a_lease_and_the_results_strands_its_ordinals_and_no_more(
+    world: World,
+) -> None:
+    # Given a batch of two winners, and a Lambda that dies right after their lease
+    world.live_game()
+    world.budget("brand-a", 3)
+    plays = [world.play(n, at=1 + n / 10) for n in range(2)]
+    records = [world.record(p) for p in plays]
+    crashing = boto3.client("dynamodb", region_name="us-east-1")
+
+    leasing = {"now": False}
+
+    def note_a_lease(params: dict[str, Any], **_: Any) -> None:
+        leasing["now"] = params.get("UpdateExpression") == "ADD issued :count"
+
+    def die_after_the_lease(**_: Any) -> None:
+        if leasing["now"]:
+            raise Crash("lease")
+
+    crashing.meta.events.register("provide-client-params.dynamodb.UpdateItem", note_a_lease)
+    crashing.meta.events.register("after-call.dynamodb.UpdateItem", die_after_the_lease)
+    doomed = World(crashing, world.settings, world.clock)
+    with pytest.raises(Crash):
+        doomed.stream_allocator(GreedyPacing()).handle({"Records": records}, None)
+    # When Kinesis retries the batch on a fresh Lambda
+    response = world.stream_allocator(GreedyPacing()).handle({"Records": records}, None)
+    # Then each play has one final result, within the budget: the third coupon went out
+    assert response == {"batchItemFailures": []}
+    assert sorted(_statuses(world, 2).values()) == ["lost", "won"]
+    # And reconcile names the two ordinals the dead lease took, and nothing else
+    report = world.reconcile()
+    assert report.problems == [
+        "brand-a: issued counter 3 and won results 1 disagree",
+        "brand-a: counter 0 leased 2 ordinals that no result holds "
+        "(stranded by a crash between a lease and its results)",
+    ]
 
 
 def test_a_poison_record_mid_batch_neither_blocks_the_shard_nor_loses_a_play(
@@ -201,13 +239,13 @@ def test_with_budget_one_two_simultaneous_winners_get_one_coupon(world: World) -
     second = world.stream_allocator(GreedyPacing())
     raced = {"done": False}
 
-    def the_other_shard_commits_first(**_: Any) -> None:
-        if not raced["done"]:
+    def the_other_shard_leases_first(params: dict[str, Any], **_: Any) -> None:
+        if params.get("UpdateExpression") == "ADD issued :count" and not raced["done"]:
             raced["done"] = True
             second.handle({"Records": [world.record(world.play(2))]}, None)
 
     first_db.meta.events.register(
-        "before-call.dynamodb.TransactWriteItems", the_other_shard_commits_first
+        "provide-client-params.dynamodb.UpdateItem", the_other_shard_leases_first
     )
     # When both try to take it at the same moment
     first.stream_allocator(GreedyPacing()).handle({"Records": [world.record(world.play(1))]}, None)

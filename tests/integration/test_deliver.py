@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
-from frolic.allocation.ports import Claim, Grant, Outcome, Play
+from frolic.allocation.ports import Grant, Outcome, Play, Route, Wish
 from frolic.dal import codec
 from frolic.dal.catalog import BrandNames
 from frolic.dal.items import outcome_item, pending_item
@@ -114,14 +114,15 @@ def decided(play: Play, status: PlayStatus, reason: str | None = None) -> dict[s
 def won_play(
     world: World, n: int = 1, *, user: str = "alice", sub: int = 0
 ) -> tuple[dict[str, Any], str]:
-    """A play won through the allocator's own store: pending item, then the transaction
-    that reserves a coupon and writes the result. Returns the result item and its code."""
+    """A play won through the allocator's own store: pending item, then the lease of a
+    coupon and the won result. Returns the result item and its code."""
     play = a_play(n, user=user)
     world.db.put_item(TableName=world.settings.results_table, Item=codec.dump(pending_item(play)))
     store = world.store()
     store.budgets(GAME)
-    reservation = store.reserve(play, [Claim(BRAND, cap=10, sub=sub)], 1, decided_at=START + 2.0)
-    [grant] = reservation.grants
+    wish = Wish(play, (Route(BRAND, ((sub, 10),)),), strength=0.0)
+    [grant] = store.claim(GAME, [wish], 1, decided_at=START + 2.0).grants[play.play_id]
+    store.save_outcomes([Outcome(play, PlayStatus.WON, START + 2.0, grants=(grant,))])
     return world.result(play.play_id), grant.code
 
 
@@ -241,7 +242,7 @@ def test_a_won_play_issues_its_coupon_and_tells_the_code(
     sessions.open(CONN, "alice")
     stocked.brand(BRAND, "Acme Coffee")
     won, code = won_play(stocked)
-    assert coupon(stocked, 1)["status"] == CouponStatus.RESERVED
+    assert coupon(stocked, 1)["status"] == CouponStatus.AVAILABLE
     push_stub.expect_post(CONN)
     clock.now = START + 3.0
 
@@ -312,7 +313,8 @@ def test_a_won_code_that_is_not_this_plays_is_flagged_never_issued_nor_logged(
     feed: Feed,
     output: Output,
 ) -> None:
-    _, code = won_play(stocked)
+    won, code = won_play(stocked)
+    deliverer.handle(DynamoDBRecord(feed.record("MODIFY", old=pending_item(a_play()), new=won)))
     other = a_play(2, user="bob")
     # A forged result naming alice's code, and one naming a code no pool holds.
     forged = outcome_item(Outcome(other, PlayStatus.WON, START + 2.0, grants=(Grant(BRAND, code),)))
@@ -325,11 +327,11 @@ def test_a_won_code_that_is_not_this_plays_is_flagged_never_issued_nor_logged(
             deliverer.handle(DynamoDBRecord(feed.record("INSERT", new=item))) is Delivery.NO_SOCKET
         )
 
-    assert coupon(stocked, 1)["status"] == CouponStatus.RESERVED
+    assert coupon(stocked, 1)["status"] == CouponStatus.ISSUED
     assert coupon(stocked, 1)["playId"] == "play-1"
     out, err, logs = output.texts()
     assert '"play_id":"play-2"' in logs  # flagged, by playId
-    assert "won coupon is not reserved for this play" in logs
+    assert "won code is issued to another play" in logs
     assert "won code is not in the game's pool" in logs
     for text in (out, err, logs):
         assert code not in text

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from frolic.allocation.ports import Claim
+from frolic.allocation.ports import Outcome, Play, Route, Wish
 from frolic.dal import codec
 from frolic.dal.budgets import StoredBudget, read_budget
 from frolic.dal.items import pending_item
@@ -182,11 +182,11 @@ def test_reconcile_reads_every_counter_and_names_the_one_that_drifts(world: Worl
     allocator = world.stream_allocator(GreedyPacing())
     allocator.handle({"Records": [world.record(world.play(n)) for n in range(6)]}, None)
     assert world.reconcile().clean
-    # A counter that says one more than it bound is drift, and reconcile says which
+    # A counter that says one more than its results hold is drift, and reconcile says which
     drifted = next(c for c in _budget(world).counters if c.issued)
     _set_issued(world, drifted.sub, drifted.issued + 1)
     problems = world.reconcile().problems
-    assert any(f"counter {drifted.sub} counts" in p for p in problems)
+    assert any(f"counter {drifted.sub} leased 1 ordinals that no result" in p for p in problems)
 
 
 def test_a_counter_taken_behind_an_allocators_back_refuses_it_and_the_next_one_serves(
@@ -203,12 +203,19 @@ def test_a_counter_taken_behind_an_allocators_back_refuses_it_and_the_next_one_s
         world.db.put_item(
             TableName=world.settings.results_table, Item=codec.dump(pending_item(play))
         )
+
+    def wish(play: Play) -> Wish:
+        return Wish(play, (Route(BRAND, ((0, 1), (1, 1))),), strength=0.0)
+
     # When the first takes counter 0's only coupon
-    assert first.reserve(plays[0], [Claim(BRAND, cap=1, sub=0)], 1, START + 2).grants
-    # Then the second, with its stale view, is refused there and told the count it missed
-    refused = second.reserve(plays[1], [Claim(BRAND, cap=1, sub=0)], 1, START + 2)
-    assert (refused.grants, refused.refused) == ((), {BRAND: 1})
-    # And counter 1 serves it
-    assert second.reserve(plays[1], [Claim(BRAND, cap=1, sub=1)], 1, START + 2).grants
+    won_first = first.claim(GAME, [wish(plays[0])], 1, START + 2)
+    # Then the second, with its stale view, is refused there and counter 1 serves it
+    won_second = second.claim(GAME, [wish(plays[1])], 1, START + 2)
+    assert won_second.raced_out == frozenset()
+    for store, play, claimed in ((first, plays[0], won_first), (second, plays[1], won_second)):
+        grants = claimed.grants[play.play_id]
+        store.save_outcomes([Outcome(play, PlayStatus.WON, START + 2, grants=grants)])
+    stored = read_budget(world.db, world.settings.state_table, GAME, BRAND)
+    assert [c.issued for c in stored.counters] == [1, 1]
     report = world.reconcile()
     assert report.clean, report.render()

@@ -2,7 +2,7 @@
 
 from collections import Counter
 
-from frolic.allocation.ports import Claim, Reason
+from frolic.allocation.ports import Reason, Route, Wish
 from frolic.models import PlayStatus
 from tests.doubles import EagerPacing, GreedyPacing
 from tests.unit.arena import GAME, START, Arena, play
@@ -90,11 +90,16 @@ def test_the_store_refuses_a_claim_beyond_its_cap_whoever_asks(arena: Arena) -> 
     # Two allocators that both believe a coupon is free: only the first gets it
     arena.game()
     arena.budget("brand-a", 5)
-    first = arena.store.reserve(play(1, at=1.0), [Claim("brand-a", cap=1)], 1, NOW)
-    second = arena.store.reserve(play(2, at=1.0), [Claim("brand-a", cap=1)], 1, NOW)
-    assert len(first.grants) == 1
-    assert second.grants == ()
-    assert second.refused == {"brand-a": 1}
+    second = arena.store.connect()
+    arena.store.budgets(GAME)
+    second.budgets(GAME)
+    route = (Route("brand-a", ((0, 1),)),)
+    first = arena.store.claim(GAME, [Wish(play(1, at=1.0), route, 0.1)], 1, NOW)
+    later = second.claim(GAME, [Wish(play(2, at=1.0), route, 0.1)], 1, NOW)
+    assert len(first.grants["play-1"]) == 1
+    assert later.grants == {}
+    assert later.raced_out == {"play-2"}
+    assert arena.store.issued(GAME, "brand-a") == 1
 
 
 def test_a_play_never_gets_more_than_max_coupons_per_play(arena: Arena) -> None:

@@ -179,7 +179,9 @@ class Deliverer:
         return Delivery.GONE
 
     def _issue(self, result: ResultImage, grant: GrantImage) -> None:
-        """RESERVED for this play → ISSUED, once; a replay finds it done and moves on."""
+        """The leased coupon → ISSUED to this play, once; a replay finds it done and moves
+        on. (RESERVED for this play: a coupon bound by the transactions of releases
+        before batch leases.)"""
         where = self._read(code_key(grant.code))
         if (
             where.get("gameId") != result.game_id
@@ -193,14 +195,21 @@ class Deliverer:
             self._db.update_item(
                 TableName=self._state,
                 Key=codec.dump(key),
-                UpdateExpression="SET #status = :issued, issuedAt = :now",
-                ConditionExpression="#status = :reserved AND playId = :play AND code = :code",
+                UpdateExpression=(
+                    "SET #status = :issued, issuedAt = :now, playId = :play, userId = :user"
+                ),
+                ConditionExpression=(
+                    "code = :code AND (#status = :available"
+                    " OR (#status = :reserved AND playId = :play))"
+                ),
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues=codec.dump(
                     {
                         ":issued": CouponStatus.ISSUED.value,
                         ":reserved": CouponStatus.RESERVED.value,
+                        ":available": CouponStatus.AVAILABLE.value,
                         ":play": result.play_id,
+                        ":user": result.user_id,
                         ":code": grant.code,
                         ":now": self._clock(),
                     }
@@ -212,7 +221,7 @@ class Deliverer:
             coupon = self._read(key)
             already = {CouponStatus.ISSUED.value, CouponStatus.REDEEMED.value}
             if coupon.get("playId") != result.play_id or coupon.get("status") not in already:
-                self._anomaly(result, "won coupon is not reserved for this play")
+                self._anomaly(result, "won code is issued to another play")
             return
         metrics.add_metric(name="CouponsIssued", unit=MetricUnit.Count, value=1)
 
@@ -223,7 +232,8 @@ class Deliverer:
         return codec.load(response.get("Item", {}))
 
     def _anomaly(self, result: ResultImage, what: str) -> None:
-        """The allocator binds coupon and result in one transaction, so this means the
-        data was changed by hand; a retry cannot mend it, an alarm on the metric can."""
+        """Each ordinal is leased to one batch and its code written into one result, so
+        this means the data was changed by hand; a retry cannot mend it, an alarm on
+        the metric can."""
         logger.error(what, play_id=result.play_id)
         metrics.add_metric(name="CouponIssueAnomaly", unit=MetricUnit.Count, value=1)

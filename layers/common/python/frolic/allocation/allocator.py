@@ -1,9 +1,10 @@
 """Deciding a batch of plays: the one place where coupons are won.
 
 Per batch and game the allocator touches the store a fixed number of times (stored
-results, arrival counts, budgets, one batched save) plus one atomic reserve per
-winner; everything between is arithmetic, so it is as cheap in Lambda as in the
-simulator that runs it on millions of plays.
+results, arrival counts, budgets, one lease per counter won, one read of the codes, one
+batched save) plus one win-limit update per winner (frolic.allocation.claims);
+everything between is arithmetic, so it is as cheap in Lambda as in the simulator that
+runs it on millions of plays.
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ from dataclasses import dataclass
 from frolic.allocation.ports import (
     AllocationStore,
     BudgetState,
-    Claim,
+    Claimed,
     GameDirectory,
     GameRules,
     Outcome,
     Play,
     Reason,
+    Route,
+    Wish,
 )
 from frolic.allocation.sub_budgets import route
 from frolic.models import PlayStatus
@@ -100,7 +103,7 @@ class Allocator:
             hold = self._settings.closing_hold_seconds
             if now < rules.end_ts <= inside[-1].arrival_ts + hold:
                 now = self._wait_until(rules.end_ts)
-            outcomes.extend(self._draw_and_reserve(rules, inside, now))
+            outcomes.extend(self._draw_and_claim(rules, inside, now))
         return outcomes
 
     def _settle_without_draw(self, plays: list[Play], now: float, reason: Reason) -> list[Outcome]:
@@ -131,7 +134,7 @@ class Allocator:
         # The live history has counted this batch; its plays are still to be decided.
         return _Traffic(rate, live.plays_to_come(rate or 0.0) + len(plays))
 
-    def _draw_and_reserve(self, rules: GameRules, plays: list[Play], now: float) -> list[Outcome]:
+    def _draw_and_claim(self, rules: GameRules, plays: list[Play], now: float) -> list[Outcome]:
         traffic = self._traffic(rules, plays, now)
         budgets: list[BudgetState] = list(self._store.budgets(rules.game_id))
         plans: list[BrandPlan] = [
@@ -150,11 +153,10 @@ class Allocator:
         brands = range(len(budgets))
         draw = self._draw
         start = rules.start_ts
-        outcomes: list[Outcome] = []
-        unsaved: list[Outcome] = []
+        wishes: list[Wish] = []
         # Once the window has closed no play can join it: this batch's plays are the
         # last this allocator will see, and what is left of each budget is drawn among
-        # them (a play's own claim still carries the cap at its instant).
+        # them (the leases still carry the cap at their instant).
         closed = now >= rules.end_ts
         for index, play in enumerate(plays):
             elapsed = play.arrival_ts - start
@@ -178,94 +180,79 @@ class Allocator:
                     roll = draw(play.play_id, brand_ids[i])
                     if roll < chance:
                         hits.append((roll / chance, i))
-            if not hits:
-                lost = Outcome(play, PlayStatus.LOST, now)
-                outcomes.append(lost)
-                unsaved.append(lost)
-                continue
-            outcome = self._reserve(
-                rules=rules,
-                play=play,
-                hits=hits,
-                plans=plans,
-                brand_ids=brand_ids,
-                issued=issued,
-                counters=counters,
-                now=now,
-            )
-            outcomes.append(outcome)
-            # A won result is written by the reservation; a superseded play's result is
-            # the one already stored (another Play object): neither is saved again.
-            if outcome.status is not PlayStatus.WON and outcome.play is play:
-                unsaved.append(outcome)
-        if unsaved:
-            self._store.save_outcomes(unsaved)
+            if hits:
+                wish = _wish(
+                    rules,
+                    play,
+                    hits=hits,
+                    plans=plans,
+                    brand_ids=brand_ids,
+                    counters=counters,
+                    issued=issued,
+                    decided=now - start,
+                )
+                if wish is not None:
+                    wishes.append(wish)
+        claimed = self._store.claim(rules.game_id, wishes, rules.max_wins_per_user, now)
+        outcomes = [_decided(play, claimed, now) for play in plays]
+        self._store.save_outcomes(outcomes)
         return outcomes
 
-    def _reserve(
-        self,
-        *,
-        rules: GameRules,
-        play: Play,
-        hits: list[tuple[float, int]],
-        plans: list[BrandPlan],
-        brand_ids: list[str],
-        issued: list[int],
-        counters: list[list[_Counter]],
-        now: float,
-    ) -> Outcome:
-        """Take the play's strongest wins, as many as a play may have, atomically.
 
-        Ranking hits by roll/chance picks uniformly among the brands a play won, so no
-        brand is favoured when `maxCouponsPerPlay` cuts the list. Each brand's coupon
-        comes from the first of its counters, in the play's route, still under its cap;
-        a counter the store refuses (another allocator got there first, or its pool is
-        dry) is closed for this play and the next one tried.
-        """
-        hits.sort()
-        elapsed = play.arrival_ts - rules.start_ts
-        wanted = [i for _, i in hits]
-        closed: set[tuple[int, int]] = set()
-        while wanted:
-            chosen = wanted[: rules.max_coupons_per_play]
-            claims: list[Claim] = []
-            for i in chosen:
-                sub = _open_counter(
-                    play.play_id,
-                    counters[i],
-                    plan=plans[i],
-                    elapsed=elapsed,
-                    closed=closed,
-                    brand=i,
-                )
-                if sub is not None:
-                    share = counters[i][sub].budget
-                    claims.append(Claim(brand_ids[i], plans[i].share_cap(elapsed, share), sub))
-            if len(claims) < len(chosen):
-                open_brands = {c.brand_id for c in claims}
-                wanted = [i for i in wanted if i not in chosen or brand_ids[i] in open_brands]
-                continue
-            reservation = self._store.reserve(play, claims, rules.max_wins_per_user, now)
-            if reservation.grants:
-                for i, claim in zip(chosen, claims, strict=True):
-                    counters[i][claim.sub].issued += 1
-                    issued[i] += 1
-                return Outcome(play, PlayStatus.WON, now, grants=reservation.grants)
-            if reservation.win_limit:
-                return Outcome(play, PlayStatus.LOST, now, reason=Reason.WIN_LIMIT)
-            if reservation.superseded:
-                return self._store.stored_outcomes([play.play_id])[play.play_id]
-            refused = reservation.refused or {}
-            if not refused:
-                break
-            for i, claim in zip(chosen, claims, strict=True):
-                if claim.brand_id in refused:
-                    counter = counters[i][claim.sub]
-                    seen = max(counter.issued, refused[claim.brand_id])
-                    issued[i] += seen - counter.issued
-                    counter.issued = seen
-                    closed.add((i, claim.sub))
-        return Outcome(play, PlayStatus.LOST, now)
+def _decided(play: Play, claimed: Claimed, now: float) -> Outcome:
+    grants = claimed.grants.get(play.play_id)
+    if grants:
+        return Outcome(play, PlayStatus.WON, now, grants=grants)
+    if play.play_id in claimed.win_limited:
+        return Outcome(play, PlayStatus.LOST, now, reason=Reason.WIN_LIMIT)
+    return Outcome(play, PlayStatus.LOST, now)
+
+
+def _wish(
+    rules: GameRules,
+    play: Play,
+    *,
+    hits: list[tuple[float, int]],
+    plans: list[BrandPlan],
+    brand_ids: list[str],
+    counters: list[list[_Counter]],
+    issued: list[int],
+    decided: float,
+) -> Wish | None:
+    """The play's strongest wins, as many as a play may have, each on the counters of
+    its route from the first one still under its cap (as this batch sees them).
+
+    Ranking hits by roll/chance picks uniformly among the brands a play won, so no
+    brand is favoured when `maxCouponsPerPlay` cuts the list. The counter a route starts
+    on counts the win at once, so the rest of the batch is drawn as if it held.
+
+    A win is drawn under the cap at the play's arrival, as this batch sees the counters.
+    The lease is then bounded by the caps of the moment the batch is decided (`decided`
+    seconds into the window), when its coupons go out: bounding it at the arrival would
+    refuse a batch whose plays waited on the stream while other shards' fresher plays
+    moved the counter, although the schedule had released the coupons."""
+    hits.sort()
+    elapsed = play.arrival_ts - rules.start_ts
+    routes: list[Route] = []
+    for _, i in hits:
+        if len(routes) == rules.max_coupons_per_play:
+            break
+        subs = route(play.play_id, len(counters[i]))
+        order = [(sub, plans[i].share_cap(decided, counters[i][sub].budget)) for sub in subs]
+        open_at = next(
+            (
+                n
+                for n, sub in enumerate(subs)
+                if counters[i][sub].issued < plans[i].share_cap(elapsed, counters[i][sub].budget)
+            ),
+            None,
+        )
+        if open_at is None:
+            continue
+        counters[i][order[open_at][0]].issued += 1
+        issued[i] += 1
+        routes.append(Route(brand_ids[i], tuple(order[open_at:])))
+    return Wish(play, tuple(routes), hits[0][0]) if routes else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,20 +269,3 @@ class _Counter:
     def __init__(self, budget: int, issued: int) -> None:
         self.budget = budget
         self.issued = issued
-
-
-def _open_counter(
-    play_id: str,
-    counters: list[_Counter],
-    *,
-    plan: BrandPlan,
-    elapsed: float,
-    closed: set[tuple[int, int]],
-    brand: int,
-) -> int | None:
-    """The first counter on the play's route that is open and under its cap."""
-    for sub in route(play_id, len(counters)):
-        counter = counters[sub]
-        if (brand, sub) not in closed and counter.issued < plan.share_cap(elapsed, counter.budget):
-            return sub
-    return None

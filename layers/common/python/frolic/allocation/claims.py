@@ -1,39 +1,52 @@
-"""Taking a winner's coupons with optimistic checks: the claim protocol of every store.
+"""Taking a batch's coupons: one conditional write per counter and batch, not per winner.
 
-A winner's claim is one all-or-nothing commit that moves each claimed counter from the
-issued count the allocator last saw to the next one, binds the coupon at that ordinal
-and records the play as won. When another allocator moved the counter first, the commit
-is cancelled; the cancellation says where the counter stands now, and the claim tries
-again from there after a backoff, or gives up when the counter is at its cap.
+The allocator draws a whole batch before it writes anything. Then:
 
-The protocol is the same whoever stores the data: the DynamoDB store commits with
-TransactWriteItems, the in-memory store (the simulator's, the unit tests') against its
-dictionaries, and the concurrent model makes each step take time. So what the model
-measures of races and backoff is what the Lambda does.
+1. **Win limits.** Each winner's play joins its player's set of won plays, unless the set
+   is full (one conditional update per winner). Adding a play that is already in the
+   set changes nothing, so a replayed batch is admitted again, never counted twice.
+2. **Leases.** Each counter the batch's winners drew moves once, by the number of its
+   winners: a conditional ADD that holds only while the counter stays within the
+   schedule cap, its share of the budget and its pool. The ordinals it passed over are
+   the batch's alone, so no coupon can go to two plays, and the cap holds however many
+   allocators lease at once (ARCHITECTURE §2, invariants 1, 2 and 5).
+3. **Codes.** The leased ordinals' codes come in one batched read; the won results go
+   out with the batch's other results, and delivery issues each coupon to its play.
+
+An ADD does not race the way a compare-and-set does: it is refused only when the counter
+has no room left for all k ordinals. The refusal returns the counter as it stands; the
+lease then takes what room is left, and winners without room spill to the next counter
+on their route or lose (a race lost: another allocator took the room this one saw).
+Winners left without any coupon give their win slot back.
+
+A crash between a lease and the results strands that lease's ordinals: the counter
+counts them and no result holds them. Nothing is overspent or bound twice, and the
+replay decides the plays afresh; reconcile reports the stranded ordinals.
+
+The protocol is the same whoever stores the data: the DynamoDB store makes the calls,
+the in-memory store (the simulator's, the unit tests') answers them from dictionaries,
+and the concurrent model makes each call take time. So what the model measures of
+races is what the Lambda does.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
-from frolic.allocation.ports import Claim, Grant, Play, Reservation
+from frolic.allocation.ports import Claimed, Grant, Play, Route, Wish
 from frolic.observability import logger
 
-#: Optimistic retries of a winner's commit when another allocator moved first.
-RESERVE_ATTEMPTS = 6
-
-
-def retry_delay(attempt: int) -> float:
-    """Backoff before retry `attempt` (0-based): 50 ms doubling, at most a second."""
-    return min(0.05 * 2.0**attempt, 1.0)
+#: Refused leases retried against the counter as the refusal showed it, before the
+#: winners still waiting give up on that counter.
+LEASE_ATTEMPTS = 4
 
 
 @dataclass(frozen=True, slots=True)
 class CounterImage:
-    """A counter as the store found it when it refused a commit."""
+    """A counter as the store found it when it refused a lease."""
 
     issued: int
     #: The most it may reach: its share of the budget and its pool, whichever is less.
@@ -41,40 +54,40 @@ class CounterImage:
 
 
 @dataclass(frozen=True, slots=True)
-class Cancellation:
-    """Why a commit did not happen. `counters` holds the claimed counters whose
-    condition failed (by brand); none of the flags and no counter means the commit
-    lost a race on some other item and is worth another attempt."""
+class Lease:
+    """A lease's answer: the counter's issued count after it moved (the lease holds the
+    `count` ordinals up to and including `last`), or the counter as it stands."""
 
-    superseded: bool = False
-    win_limit: bool = False
-    counters: Mapping[str, CounterImage] = field(default_factory=dict)
+    last: int | None = None
+    refused: CounterImage | None = None
 
 
 @dataclass(frozen=True, slots=True)
-class Commit:
-    """One attempt at a winner's claim: what the store commits all or nothing."""
-
-    play: Play
-    claims: Sequence[Claim]
-    #: Each claimed counter's issued count as last seen, by brand.
-    expected: Mapping[str, int]
-    grants: Sequence[Grant]
-    max_wins_per_user: int
-    decided_at: float
+class Ordinal:
+    brand_id: str
+    sub: int
+    ordinal: int
 
 
 class ClaimBackend(Protocol):
-    def next_codes(
-        self, game_id: str, claims: Sequence[Claim], ordinals: Mapping[str, int]
-    ) -> list[Grant] | None:
-        """The code at `ordinals[brand]` of each claim's counter; None if one is missing."""
+    def admit(self, game_id: str, plays: Sequence[Play], max_wins_per_user: int) -> set[str]:
+        """Add each play to its player's won plays, where the set has room or already
+        holds it; the ids of the plays refused."""
         ...
 
-    def commit(self, attempt: Commit) -> Cancellation | None:
-        """All or nothing: each claimed counter from `expected[brand]` to one more (within
-        its cap, share and pool), its coupon bound, the play won and the player's wins
-        counted; None when it happened."""
+    def give_back(self, game_id: str, plays: Sequence[Play]) -> None:
+        """Take plays out of their players' won plays (they won no coupon after all)."""
+        ...
+
+    def lease(
+        self, game_id: str, brand_id: str, sub: int, count: int, *, most: int, usable: int
+    ) -> Lease:
+        """Move the counter on by `count` if it ends at most at `most`, and its share and
+        pool still hold `usable` coupons or more."""
+        ...
+
+    def codes(self, game_id: str, ordinals: Sequence[Ordinal]) -> Mapping[Ordinal, str]:
+        """The codes at these ordinals of their counters' pools."""
         ...
 
 
@@ -83,114 +96,152 @@ CounterId = tuple[str, str, int]
 
 @dataclass(slots=True)
 class ClaimStats:
-    """How claims fared against other allocators: commits tried, commits cancelled
-    because another allocator moved a counter (or another item) first, and claims
-    given up after every attempt lost such a race."""
+    """How leases fared against other allocators: leases tried, leases refused because
+    other allocators had taken the room this one saw, and winners that lost their
+    coupon that way."""
 
     commits: int = 0
     races: int = 0
     gave_up: int = 0
 
 
-class OptimisticClaims:
-    """One allocator's claims: the issued counts it last saw, and the retry loop."""
+@dataclass(slots=True)
+class _Seen:
+    issued: int
+    usable: int
+
+
+class BatchClaims:
+    """One allocator's claims: each counter as it last saw it, and the lease loop."""
 
     def __init__(
         self,
         backend: ClaimBackend,
-        sleep: Callable[[float], None],
-        attempts: int = RESERVE_ATTEMPTS,
+        *,
+        late_after: float | None = None,
+        attempts: int = LEASE_ATTEMPTS,
         stats: ClaimStats | None = None,
     ) -> None:
+        """`late_after`: a play decided this long after it arrived wins nothing. Its
+        result may no longer go out in a batch (see the stores' `save_outcomes`) and
+        could find the play expired: a coupon leased for it would be stranded."""
         self._backend = backend
+        self._late_after = late_after
         self.stats = stats or ClaimStats()
-        self._sleep = sleep
         self._attempts = attempts
-        self._seen: dict[CounterId, int] = {}
+        self._seen: dict[CounterId, _Seen] = {}
 
-    def saw(self, game_id: str, brand_id: str, sub: int, issued: int) -> None:
-        """Note a counter's issued count as read (the budgets query)."""
-        self._seen[(game_id, brand_id, sub)] = issued
+    def saw(self, game_id: str, brand_id: str, sub: int, issued: int, usable: int) -> None:
+        """Note a counter as read (the budgets query): its issued count and limit."""
+        self._seen[(game_id, brand_id, sub)] = _Seen(issued, usable)
 
     def issued_seen(self, game_id: str) -> dict[str, int]:
         """Issued per brand of a game, as last seen: the report's issued curve."""
         issued: dict[str, int] = defaultdict(int)
         for (game, brand, _), seen in self._seen.items():
             if game == game_id:
-                issued[brand] += seen
+                issued[brand] += seen.issued
         return issued
 
-    def reserve(
-        self, play: Play, claims: Sequence[Claim], max_wins_per_user: int, decided_at: float
-    ) -> Reservation:
-        seen = self._seen
-        for attempt in range(self._attempts):
-            expected = {c.brand_id: seen.get(_counter(play, c), 0) for c in claims}
-            refused = {
-                c.brand_id: expected[c.brand_id] for c in claims if expected[c.brand_id] >= c.cap
-            }
-            if refused:
-                return Reservation(refused=refused)
-            ordinals = {brand: issued + 1 for brand, issued in expected.items()}
-            grants = self._backend.next_codes(play.game_id, claims, ordinals)
-            if grants is None:
-                return Reservation(refused=expected)
-            self.stats.commits += 1
-            cancelled = self._backend.commit(
-                Commit(play, claims, expected, grants, max_wins_per_user, decided_at)
-            )
-            if cancelled is None:
-                for claim in claims:
-                    seen[_counter(play, claim)] = expected[claim.brand_id] + 1
-                return Reservation(grants=tuple(grants))
-            if _raced(cancelled, expected):
-                self.stats.races += 1
-            verdict = self._read(cancelled, play, claims, expected)
-            if verdict is not None:
-                return verdict
-            if attempt + 1 < self._attempts:
-                self._sleep(retry_delay(attempt))
-        self.stats.gave_up += 1
-        logger.warning(
-            "reservation kept conflicting; the play loses", extra={"playId": play.play_id}
+    def claim(
+        self, game_id: str, wishes: Sequence[Wish], max_wins_per_user: int, decided_at: float
+    ) -> Claimed:
+        late = self._late_after
+        if late is not None:
+            wishes = [w for w in wishes if decided_at - w.play.arrival_ts < late]
+        if not wishes:
+            return Claimed()
+        backend = self._backend
+        limited = backend.admit(game_id, [w.play for w in wishes], max_wins_per_user)
+        admitted = sorted(
+            (w for w in wishes if w.play.play_id not in limited), key=lambda w: w.strength
         )
-        return Reservation(
-            refused={c.brand_id: seen.get(_counter(play, c), 0) for c in claims},
-            raced_out=True,
-        )
+        # Every (wish, brand) waits at a position on its route; a counter that cannot
+        # take it moves it on to the next one.
+        waiting: dict[tuple[str, int], list[tuple[Wish, Route, int]]] = defaultdict(list)
+        for wish in admitted:
+            for route in wish.routes:
+                waiting[(route.brand_id, route.counters[0][0])].append((wish, route, 0))
+        leased: dict[str, list[Ordinal]] = defaultdict(list)
+        raced: set[str] = set()
+        while waiting:
+            (brand_id, sub), queue = waiting.popitem()
+            caps = [route.counters[position][1] for _, route, position in queue]
+            taken, lost_race = self._lease(game_id, brand_id, sub, queue, caps)
+            for index, (wish, route, position) in enumerate(queue):
+                ordinal = taken.get(index)
+                if ordinal is not None:
+                    leased[wish.play.play_id].append(Ordinal(brand_id, sub, ordinal))
+                elif position + 1 < len(route.counters):
+                    following = route.counters[position + 1][0]
+                    waiting[(brand_id, following)].append((wish, route, position + 1))
+                elif lost_race:
+                    raced.add(wish.play.play_id)
+        codes = backend.codes(game_id, [o for held in leased.values() for o in held])
+        grants: dict[str, tuple[Grant, ...]] = {}
+        for play_id, held in leased.items():
+            found = tuple(Grant(o.brand_id, codes[o]) for o in held if o in codes)
+            if len(found) < len(held):
+                logger.error("a leased coupon has no code; it stays stranded", play_id=play_id)
+            if found:
+                grants[play_id] = found
+        empty = [w.play for w in admitted if w.play.play_id not in grants]
+        if empty:
+            backend.give_back(game_id, empty)
+        raced_out = frozenset(raced - set(grants))
+        self.stats.gave_up += len(raced_out)
+        return Claimed(grants, frozenset(limited), raced_out)
 
-    def _read(
+    def _lease(
         self,
-        cancelled: Cancellation,
-        play: Play,
-        claims: Sequence[Claim],
-        expected: Mapping[str, int],
-    ) -> Reservation | None:
-        """What a cancellation means for the play; None when it is worth another try."""
-        if cancelled.superseded:
-            return Reservation(superseded=True)
-        if cancelled.win_limit:
-            return Reservation(win_limit=True)
-        refused: dict[str, int] = {}
-        for claim in claims:
-            image = cancelled.counters.get(claim.brand_id)
+        game_id: str,
+        brand_id: str,
+        sub: int,
+        queue: Sequence[tuple[Wish, Route, int]],
+        caps: Sequence[int],
+    ) -> tuple[dict[int, int], bool]:
+        """Ordinals for the strongest winners of one counter that it has room for, by
+        their place in `queue` (strongest first), and whether a refusal (another
+        allocator taking the room this one saw) cut them short."""
+        key = (game_id, brand_id, sub)
+        seen = self._seen.setdefault(key, _Seen(0, 0))
+        lost_race = False
+        for _ in range(self._attempts):
+            count, most = _room(seen, [w.play.arrival_ts for w, _, _ in queue], caps)
+            if count <= 0:
+                break
+            self.stats.commits += 1
+            answer = self._backend.lease(
+                game_id, brand_id, sub, count, most=most, usable=seen.usable
+            )
+            if answer.last is not None:
+                seen.issued = answer.last
+                # Earlier arrivals take lower ordinals: each within its own cap.
+                takers = sorted(range(count), key=lambda n: queue[n][0].play.arrival_ts)
+                first = answer.last - count + 1
+                return {taker: first + n for n, taker in enumerate(takers)}, lost_race
+            image = answer.refused
             if image is None:
-                continue
-            self._seen[_counter(play, claim)] = image.issued
-            if image.issued == expected[claim.brand_id] or image.issued >= min(
-                image.limit, claim.cap
-            ):
-                refused[claim.brand_id] = image.issued
-        return Reservation(refused=refused) if refused else None
+                raise ValueError("a lease is either granted or refused")
+            if image.issued > seen.issued:
+                self.stats.races += 1
+                lost_race = True
+            seen.issued, seen.usable = max(seen.issued, image.issued), image.limit
+        return {}, lost_race
 
 
-def _raced(cancelled: Cancellation, expected: Mapping[str, int]) -> bool:
-    """Whether another allocator's write cancelled the commit (not the play's own state)."""
-    if cancelled.superseded or cancelled.win_limit:
-        return False
-    counters = cancelled.counters
-    return not counters or any(image.issued != expected[b] for b, image in counters.items())
+def _room(seen: _Seen, arrivals: Sequence[float], caps: Sequence[int]) -> tuple[int, int]:
+    """How many of the strongest winners (the first ones) one lease can take, as the
+    counter was last seen, and the most the counter may then reach.
 
-
-def _counter(play: Play, claim: Claim) -> CounterId:
-    return (play.game_id, claim.brand_id, claim.sub)
+    The taken winners get consecutive ordinals, earlier arrivals lower ones, and each
+    ordinal must be within its play's cap: the j-th of n by arrival (from 1) gets
+    issued + j <= cap_j, so the counter may reach min over j of cap_j + n - j."""
+    for count in range(min(len(caps), seen.usable - seen.issued), 0, -1):
+        by_arrival = sorted(range(count), key=lambda n: arrivals[n])
+        most = seen.usable
+        for j, taker in enumerate(by_arrival, start=1):
+            most = min(most, caps[taker] + count - j)
+        if seen.issued + count <= most:
+            return count, most
+    return 0, seen.usable

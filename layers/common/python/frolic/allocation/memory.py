@@ -14,29 +14,21 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
-from frolic.allocation.claims import (
-    Cancellation,
-    ClaimStats,
-    Commit,
-    CounterImage,
-    OptimisticClaims,
-)
+from frolic.allocation.claims import BatchClaims, ClaimStats, CounterImage, Lease, Ordinal
 from frolic.allocation.ports import (
     ARRIVAL_LOOKBACK_MINUTES,
     BATCH_GET_LIMIT,
     BATCH_WRITE_LIMIT,
     Arrivals,
     BudgetState,
-    Claim,
+    Claimed,
     GameRules,
-    Grant,
     Outcome,
     Play,
-    Reservation,
     SubBudget,
+    Wish,
 )
 from frolic.allocation.sub_budgets import next_step, rebalance, split
-from frolic.models import PlayStatus
 from frolic.pacing.spells import NO_TRAFFIC, TrafficHistory
 
 #: Arrival counts kept per game: the two minutes DynamoDB's lookback reads, and more.
@@ -156,10 +148,6 @@ def instant_calls(operation: str, *, items: int = 1, write_units: int = 0) -> No
     """Calls that take no time: the sequential simulator and the unit tests."""
 
 
-def no_sleep(seconds: float) -> None:
-    """Backoff that takes no time: one thread alone never loses a race."""
-
-
 @dataclass
 class _Tables:
     """What the DynamoDB tables hold, shared by every allocator's connection."""
@@ -174,7 +162,7 @@ class _Tables:
     outcomes: dict[str, Outcome] = field(default_factory=dict)
     #: Play ids by the second their result expires.
     expiring: _BySecond[list[str]] = field(default_factory=lambda: _BySecond(list))
-    wins_by_user: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
+    won_plays: dict[tuple[str, str], set[str]] = field(default_factory=lambda: defaultdict(set))
     bound_codes: dict[str, str] = field(default_factory=dict)
     claim_stats: ClaimStats = field(default_factory=ClaimStats)
     raced_out: set[str] = field(default_factory=set)
@@ -192,7 +180,6 @@ class InMemoryStore:
         outcome_retention_seconds: int | None = None,
         batch_write_cutoff_seconds: float | None = None,
         calls: StoreCalls = instant_calls,
-        sleep: Callable[[float], None] = no_sleep,
         results_written: Callable[[Sequence[Outcome]], None] | None = None,
         clock: Callable[[], float] | None = None,
         winners: WriteMeter | None = None,
@@ -214,22 +201,19 @@ class InMemoryStore:
         self._batch_cutoff = batch_write_cutoff_seconds
         self._calls = calls
         self._results_written = results_written
-        self._claims = OptimisticClaims(self, sleep, stats=self._tables.claim_stats)
+        self._claims = BatchClaims(
+            self, late_after=batch_write_cutoff_seconds, stats=self._tables.claim_stats
+        )
         self.bound_codes = self._tables.bound_codes
+        self._claiming_at = 0.0
 
-    def connect(
-        self,
-        *,
-        calls: StoreCalls = instant_calls,
-        sleep: Callable[[float], None] = no_sleep,
-    ) -> InMemoryStore:
+    def connect(self, *, calls: StoreCalls = instant_calls) -> InMemoryStore:
         """Another allocator's connection to these tables."""
         return InMemoryStore(
             self._meter,
             outcome_retention_seconds=self._outcome_retention,
             batch_write_cutoff_seconds=self._batch_cutoff,
             calls=calls,
-            sleep=sleep,
             results_written=self._results_written,
             clock=self._clock,
             winners=self._winners,
@@ -339,7 +323,7 @@ class InMemoryStore:
                 for sub, state in enumerate(states)
             )
             for sub, counter in enumerate(subs):
-                self._claims.saw(game_id, brand_id, sub, counter.issued)
+                self._claims.saw(game_id, brand_id, sub, counter.issued, counter.budget)
             found.append(
                 BudgetState(
                     brand_id, sum(s.budget for s in subs), sum(s.issued for s in subs), subs
@@ -347,13 +331,13 @@ class InMemoryStore:
             )
         return found
 
-    def reserve(
-        self, play: Play, claims: Sequence[Claim], max_wins_per_user: int, decided_at: float
-    ) -> Reservation:
-        reservation = self._claims.reserve(play, claims, max_wins_per_user, decided_at)
-        if reservation.raced_out:
-            self._tables.raced_out.add(play.play_id)
-        return reservation
+    def claim(
+        self, game_id: str, wishes: Sequence[Wish], max_wins_per_user: int, decided_at: float
+    ) -> Claimed:
+        self._claiming_at = decided_at
+        claimed = self._claims.claim(game_id, wishes, max_wins_per_user, decided_at)
+        self._tables.raced_out.update(claimed.raced_out)
+        return claimed
 
     def save_outcomes(self, outcomes: Sequence[Outcome]) -> None:
         cutoff = self._batch_cutoff
@@ -372,55 +356,44 @@ class InMemoryStore:
                     self._keep([outcome])
 
     # -- ClaimBackend ------------------------------------------------------------
-    def next_codes(
-        self, game_id: str, claims: Sequence[Claim], ordinals: Mapping[str, int]
-    ) -> list[Grant] | None:
-        self._calls("BatchGetItem", items=len(claims))
-        grants = []
-        for claim in claims:
-            ordinal = ordinals[claim.brand_id]
-            if ordinal > self._pool_size(game_id, claim.brand_id, claim.sub):
-                return None
-            grants.append(Grant(claim.brand_id, self._code(game_id, claim, ordinal)))
-        return grants
+    def admit(self, game_id: str, plays: Sequence[Play], max_wins_per_user: int) -> set[str]:
+        refused: set[str] = set()
+        for play in plays:
+            self._calls("UpdateItem", write_units=1)
+            won = self._tables.won_plays[(game_id, play.user_id)]
+            if play.play_id in won or len(won) < max_wins_per_user:
+                won.add(play.play_id)
+            else:
+                refused.add(play.play_id)
+        return refused
 
-    def commit(self, attempt: Commit) -> Cancellation | None:
-        """The DynamoDB store's transaction, judged against the tables as they are when
-        it commits: every item's condition, and the first failure in item order wins."""
-        play, claims, grants, decided_at = (
-            attempt.play,
-            attempt.claims,
-            attempt.grants,
-            attempt.decided_at,
-        )
-        items = 2 * len(claims) + 2
-        self._calls("TransactWriteItems", items=items, write_units=2 * items)
-        tables = self._tables
-        if play.play_id in tables.outcomes:
-            return Cancellation(superseded=True)
-        user_key = (play.game_id, play.user_id)
-        if tables.wins_by_user[user_key] >= attempt.max_wins_per_user:
-            return Cancellation(win_limit=True)
-        counters: dict[str, CounterImage] = {}
-        states = tables.budgets[play.game_id]
-        for claim in claims:
-            state = states[claim.brand_id][claim.sub]
-            limit = min(state.budget, self._pool_size(play.game_id, claim.brand_id, claim.sub))
-            following = attempt.expected[claim.brand_id] + 1
-            if state.issued + 1 != following or following > min(limit, claim.cap):
-                counters[claim.brand_id] = CounterImage(state.issued, limit)
-        if counters:
-            return Cancellation(counters=counters)
-        for claim, grant in zip(claims, grants, strict=True):
-            states[claim.brand_id][claim.sub].issued += 1
-            tables.bound_codes[grant.code] = play.play_id
-            counter = f"budget#{play.game_id}#{claim.brand_id}#{claim.sub}"
-            self._metered(counter, decided_at, 2)  # a counter in a transaction: 2 units
-            if self._winners is not None:
-                self._winners.write(counter, decided_at if self._clock is None else self._clock())
-        tables.wins_by_user[user_key] += 1
-        self._keep([Outcome(play, PlayStatus.WON, decided_at, grants=tuple(grants))])
-        return None
+    def give_back(self, game_id: str, plays: Sequence[Play]) -> None:
+        for play in plays:
+            self._calls("UpdateItem", write_units=1)
+            self._tables.won_plays[(game_id, play.user_id)].discard(play.play_id)
+
+    def lease(
+        self, game_id: str, brand_id: str, sub: int, count: int, *, most: int, usable: int
+    ) -> Lease:
+        """The DynamoDB store's conditional ADD, judged against the tables as they are
+        when it lands; refused or not, it costs a write unit."""
+        self._calls("UpdateItem", write_units=1)
+        state = self._tables.budgets[game_id][brand_id][sub]
+        limit = min(state.budget, self._pool_size(game_id, brand_id, sub))
+        if state.issued + count > most or limit < usable:
+            return Lease(refused=CounterImage(state.issued, limit))
+        state.issued += count
+        counter = f"budget#{game_id}#{brand_id}#{sub}"
+        self._metered(counter, self._claiming_at)
+        if self._winners is not None:
+            at = self._claiming_at if self._clock is None else self._clock()
+            self._winners.write(counter, at, count)
+        return Lease(last=state.issued)
+
+    def codes(self, game_id: str, ordinals: Sequence[Ordinal]) -> Mapping[Ordinal, str]:
+        for chunk in range(0, len(ordinals), BATCH_GET_LIMIT):
+            self._calls("BatchGetItem", items=len(ordinals[chunk : chunk + BATCH_GET_LIMIT]))
+        return {o: self._code(game_id, o) for o in ordinals}
 
     # -- internals -----------------------------------------------------------------
     def _metered(self, item: str, at: float, units: int = 1) -> None:
@@ -436,6 +409,8 @@ class InMemoryStore:
             if play_id not in known:
                 known[play_id] = outcome
                 fresh.append(outcome)
+                for grant in outcome.grants:
+                    self.bound_codes[grant.code] = play_id
         if fresh and self._results_written is not None:
             self._results_written(fresh)
         self._expire_later(fresh)
@@ -461,8 +436,8 @@ class InMemoryStore:
         pools = self._tables.pools.get((game_id, brand_id))
         return len(pools[sub]) if pools else 0
 
-    def _code(self, game_id: str, claim: Claim, ordinal: int) -> str:
-        make = self._tables.code_makers.get((game_id, claim.brand_id))
+    def _code(self, game_id: str, at: Ordinal) -> str:
+        make = self._tables.code_makers.get((game_id, at.brand_id))
         if make is not None:
-            return make(claim.sub, ordinal)
-        return self._tables.pools[(game_id, claim.brand_id)][claim.sub][ordinal - 1]
+            return make(at.sub, at.ordinal)
+        return self._tables.pools[(game_id, at.brand_id)][at.sub][at.ordinal - 1]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
@@ -128,30 +128,33 @@ class BudgetState:
 
 
 @dataclass(frozen=True, slots=True)
-class Claim:
-    """A wish to take one coupon of a brand from counter `sub`, while its issued < cap."""
+class Route:
+    """The counters of one brand that a winner may take a coupon from, in order, each
+    with its schedule cap at the play's instant: (counter, cap)."""
 
     brand_id: str
-    cap: int
-    sub: int = 0
+    counters: tuple[tuple[int, int], ...]
 
 
 @dataclass(frozen=True, slots=True)
-class Reservation:
-    """What the store's atomic reserve did.
+class Wish:
+    """A play that drew wins: its brands, strongest draw first, and how strong its draw
+    was (lower is stronger): when a counter has less room than winners, the strongest
+    take it, which keeps the winners a uniform draw."""
 
-    Either every claim got a coupon (`grants`) or none did; in the latter case
-    `refused` holds the brands whose counter's cap, budget or pool said no, with that
-    counter's issued count as the store saw it; `win_limit` says the player had already
-    won enough, and `superseded` that the play already has a final result (it expired
-    first). `raced_out`: refused because every attempt lost a race to other allocators.
-    """
+    play: Play
+    routes: tuple[Route, ...]
+    strength: float
 
-    grants: tuple[Grant, ...] = ()
-    refused: Mapping[str, int] | None = None
-    win_limit: bool = False
-    superseded: bool = False
-    raced_out: bool = False
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """What a batch's claim gave: coupons by play, the plays whose players had won
+    enough, and the plays that lost their draw to other allocators' leases."""
+
+    grants: Mapping[str, tuple[Grant, ...]] = field(default_factory=dict)
+    win_limited: frozenset[str] = frozenset()
+    raced_out: frozenset[str] = frozenset()
 
 
 class GameDirectory(Protocol):
@@ -177,17 +180,13 @@ class AllocationStore(Protocol):
 
     def budgets(self, game_id: str) -> Sequence[BudgetState]: ...
 
-    def reserve(
-        self, play: Play, claims: Sequence[Claim], max_wins_per_user: int, decided_at: float
-    ) -> Reservation:
-        """Atomically bind one coupon per claim to the play and record it as won.
-
-        All or nothing: each claim's issued count stays within its cap and its budget,
-        the player within `max_wins_per_user`, and the play gets at most this one
-        result.
-        """
+    def claim(
+        self, game_id: str, wishes: Sequence[Wish], max_wins_per_user: int, decided_at: float
+    ) -> Claimed:
+        """Coupons for a batch's winners (frolic.allocation.claims): each within the
+        player's win limit, its counter's cap, budget and pool, and none twice."""
         ...
 
     def save_outcomes(self, outcomes: Sequence[Outcome]) -> None:
-        """Record results that took no coupon; never overwrites a result already there."""
+        """Record results, won ones included; never overwrites a result already there."""
         ...

@@ -2,17 +2,16 @@
 
 Per batch and game: one consistent BatchGetItem for replays, one UpdateItem (plus one
 BatchGetItem of the minutes before and the game's spells of traffic) for arrival counts,
-a conditional PutItem of those spells about once a minute, one Query for budgets, and
-BatchWriteItem for results that took no coupon. Per winner: one GetItem (which code is
-next) and one transaction that binds budget, coupon, result and the player's win count
-all or nothing.
+a conditional PutItem of those spells about once a minute, one Query for budgets, one
+conditional UpdateItem (a lease) per counter the batch's winners drew, one BatchGetItem
+of the leased codes, and BatchWriteItem for every result. Per winner: one conditional
+UpdateItem of the player's won plays (frolic.allocation.claims).
 
 Batched writes have no conditions, so they are kept away from the one other writer of
 results, the expiry watcher: it only touches plays older than `expiry_seconds`, and a
 result goes out in a batch only while its play is younger than that by a fence of a few
-seconds; older ones get a conditional put. A won result is only ever written by the
-transaction, and a replayed play is answered from the consistent read, so a decided
-result is never overwritten.
+seconds; older ones get a conditional put, and such late plays win nothing. A replayed
+play is answered from the consistent read, so a decided result is never overwritten.
 """
 
 from __future__ import annotations
@@ -20,32 +19,25 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
 
-from frolic.allocation.claims import (
-    Cancellation,
-    ClaimStats,
-    Commit,
-    CounterImage,
-    OptimisticClaims,
-)
+from frolic.allocation.claims import BatchClaims, ClaimStats, CounterImage, Lease, Ordinal
 from frolic.allocation.ports import (
     ARRIVAL_LOOKBACK_MINUTES,
     BATCH_WRITE_LIMIT,
     Arrivals,
     BudgetState,
-    Claim,
+    Claimed,
     GameRules,
-    Grant,
     Outcome,
     Play,
-    Reservation,
     SubBudget,
+    Wish,
 )
 from frolic.dal import codec
-from frolic.dal.batches import backoff, batch_get, chunks
+from frolic.dal.batches import backoff, batch_get, chunks, condition_failed
 from frolic.dal.budgets import read_game_budgets
 from frolic.dal.cache import ExpiringCache
 from frolic.dal.items import model_from_item, outcome_from_item, outcome_item
@@ -59,7 +51,7 @@ from frolic.dal.tables import (
     traffic_key,
     wins_key,
 )
-from frolic.models import CouponStatus, Game, PlayStatus
+from frolic.models import Game, PlayStatus
 from frolic.pacing.spells import NO_TRAFFIC, TrafficHistory
 from frolic.settings import Settings
 
@@ -76,14 +68,13 @@ class DynamoAllocationStore:
         client: DynamoDBClient,
         settings: Settings,
         clock: Callable[[], float] = time.time,
-        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._db = client
         self._results = settings.results_table
         self._state = settings.state_table
         self._batch_cutoff = settings.batch_write_cutoff_seconds
         self._clock = clock
-        self._claims = OptimisticClaims(self, sleep)
+        self._claims = BatchClaims(self, late_after=self._batch_cutoff)
 
     @property
     def claim_stats(self) -> ClaimStats:
@@ -161,23 +152,25 @@ class DynamoAllocationStore:
                 **guard,
             )
         except ClientError as error:
-            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            if not condition_failed(error):
                 raise
 
     def budgets(self, game_id: str) -> Sequence[BudgetState]:
         states = []
         for stored in read_game_budgets(self._db, self._state, game_id):
             for counter in stored.counters:
-                self._claims.saw(game_id, stored.brand_id, counter.sub, counter.issued)
+                self._claims.saw(
+                    game_id, stored.brand_id, counter.sub, counter.issued, counter.usable
+                )
             subs = tuple(SubBudget(c.usable, c.issued) for c in stored.counters)
             states.append(BudgetState(stored.brand_id, stored.usable, stored.issued, subs))
         return states
 
     # -- writes ----------------------------------------------------------------------
-    def reserve(
-        self, play: Play, claims: Sequence[Claim], max_wins_per_user: int, decided_at: float
-    ) -> Reservation:
-        return self._claims.reserve(play, claims, max_wins_per_user, decided_at)
+    def claim(
+        self, game_id: str, wishes: Sequence[Wish], max_wins_per_user: int, decided_at: float
+    ) -> Claimed:
+        return self._claims.claim(game_id, wishes, max_wins_per_user, decided_at)
 
     def save_outcomes(self, outcomes: Sequence[Outcome]) -> None:
         batched, conditional = self._split_by_fence(outcomes)
@@ -230,133 +223,81 @@ class DynamoAllocationStore:
                 ExpressionAttributeValues={":pending": {"S": PlayStatus.PENDING.value}},
             )
         except ClientError as error:
-            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            if not condition_failed(error):
                 raise
 
     # -- ClaimBackend -------------------------------------------------------------------
-    def next_codes(
-        self, game_id: str, claims: Sequence[Claim], ordinals: Mapping[str, int]
-    ) -> list[Grant] | None:
-        keys = [
-            codec.dump(coupon_key(game_id, c.brand_id, ordinals[c.brand_id], c.sub)) for c in claims
-        ]
-        found = {item["brandId"]: item for item in batch_get(self._db, self._state, keys)}
-        if set(found) != set(ordinals):
-            return None
-        return [Grant(c.brand_id, found[c.brand_id]["code"]) for c in claims]
+    def admit(self, game_id: str, plays: Sequence[Play], max_wins_per_user: int) -> set[str]:
+        refused: set[str] = set()
+        for play in plays:
+            try:
+                self._db.update_item(
+                    TableName=self._state,
+                    Key=codec.dump(wins_key(game_id, play.user_id)),
+                    UpdateExpression="ADD wonPlays :play",
+                    ConditionExpression=(
+                        "attribute_not_exists(wonPlays) OR size(wonPlays) < :most"
+                        " OR contains(wonPlays, :id)"
+                    ),
+                    ExpressionAttributeValues={
+                        ":play": {"SS": [play.play_id]},
+                        ":id": {"S": play.play_id},
+                        ":most": {"N": str(max_wins_per_user)},
+                    },
+                )
+            except ClientError as error:
+                if not condition_failed(error):
+                    raise
+                refused.add(play.play_id)
+        return refused
 
-    def commit(self, attempt: Commit) -> Cancellation | None:
+    def give_back(self, game_id: str, plays: Sequence[Play]) -> None:
+        for play in plays:
+            self._db.update_item(
+                TableName=self._state,
+                Key=codec.dump(wins_key(game_id, play.user_id)),
+                UpdateExpression="DELETE wonPlays :play",
+                ExpressionAttributeValues={":play": {"SS": [play.play_id]}},
+            )
+
+    def lease(
+        self, game_id: str, brand_id: str, sub: int, count: int, *, most: int, usable: int
+    ) -> Lease:
         try:
-            self._db.transact_write_items(
-                TransactItems=self._reservation_items(attempt)  # type: ignore[arg-type]
+            moved = self._db.update_item(
+                TableName=self._state,
+                Key=codec.dump(counter_key(game_id, brand_id, sub)),
+                UpdateExpression="ADD issued :count",
+                # No arithmetic in conditions: the count before the ADD is bounded.
+                ConditionExpression=(
+                    "issued <= :before AND allotment >= :usable AND poolSize >= :usable"
+                ),
+                ExpressionAttributeValues=codec.dump(
+                    {":count": count, ":before": most - count, ":usable": usable}
+                ),
+                ReturnValues="UPDATED_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
-            return _cancellation(error, attempt.claims)
-        return None
-
-    def _reservation_items(self, attempt: Commit) -> list[dict[str, Any]]:
-        play, claims, expected, grants = (
-            attempt.play,
-            attempt.claims,
-            attempt.expected,
-            attempt.grants,
-        )
-        items: list[dict[str, Any]] = []
-        for claim in claims:
-            seen = expected[claim.brand_id]
-            items.append(
-                {
-                    "Update": {
-                        "TableName": self._state,
-                        "Key": codec.dump(counter_key(play.game_id, claim.brand_id, claim.sub)),
-                        "UpdateExpression": "SET issued = :next",
-                        "ConditionExpression": _CLAIM_CONDITION,
-                        "ExpressionAttributeValues": codec.dump(
-                            {":seen": seen, ":next": seen + 1, ":cap": claim.cap}
-                        ),
-                        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-                    }
-                }
-            )
-        for claim, grant in zip(claims, grants, strict=True):
-            ordinal = expected[claim.brand_id] + 1
-            items.append(
-                {
-                    "Update": {
-                        "TableName": self._state,
-                        "Key": codec.dump(
-                            coupon_key(play.game_id, claim.brand_id, ordinal, claim.sub)
-                        ),
-                        "UpdateExpression": _BIND_COUPON,
-                        "ConditionExpression": "#status = :available AND code = :code",
-                        "ExpressionAttributeNames": {"#status": "status"},
-                        "ExpressionAttributeValues": codec.dump(
-                            {
-                                ":reserved": CouponStatus.RESERVED.value,
-                                ":available": CouponStatus.AVAILABLE.value,
-                                ":play": play.play_id,
-                                ":user": play.user_id,
-                                ":code": grant.code,
-                            }
-                        ),
-                    }
-                }
-            )
-        won = Outcome(play, PlayStatus.WON, attempt.decided_at, grants=tuple(grants))
-        items.append(
-            {
-                "Put": {
-                    "TableName": self._results,
-                    "Item": codec.dump(outcome_item(won)),
-                    "ConditionExpression": "attribute_not_exists(playId) OR #status = :pending",
-                    "ExpressionAttributeNames": {"#status": "status"},
-                    "ExpressionAttributeValues": {":pending": {"S": PlayStatus.PENDING.value}},
-                }
-            }
-        )
-        items.append(
-            {
-                "Update": {
-                    "TableName": self._state,
-                    "Key": codec.dump(wins_key(play.game_id, play.user_id)),
-                    "UpdateExpression": "ADD wins :one",
-                    "ConditionExpression": "attribute_not_exists(wins) OR wins < :max",
-                    "ExpressionAttributeValues": codec.dump(
-                        {":one": 1, ":max": attempt.max_wins_per_user}
-                    ),
-                }
-            }
-        )
-        return items
-
-
-def _cancellation(error: ClientError, claims: Sequence[Claim]) -> Cancellation:
-    """Which of the transaction's conditions failed: the reasons come in item order
-    (the counters, the coupons, the result, the player's wins)."""
-    if error.response["Error"]["Code"] != "TransactionCanceledException":
-        raise error
-    reasons = error.response.get("CancellationReasons", [])
-    codes = [r.get("Code", "None") for r in reasons]
-    result_at, wins_at = 2 * len(claims), 2 * len(claims) + 1
-    if len(codes) > wins_at and codes[result_at] == "ConditionalCheckFailed":
-        return Cancellation(superseded=True)
-    if len(codes) > wins_at and codes[wins_at] == "ConditionalCheckFailed":
-        return Cancellation(win_limit=True)
-    counters: dict[str, CounterImage] = {}
-    for index, claim in enumerate(claims):
-        if index < len(codes) and codes[index] == "ConditionalCheckFailed":
-            old = codec.load(reasons[index].get("Item", {}))
+            if not condition_failed(error):
+                raise
+            old = codec.load(cast("dict[str, Any]", error.response.get("Item") or {}))
             limit = min(int(old.get("allotment", 0)), int(old.get("poolSize", 0)))
-            counters[claim.brand_id] = CounterImage(int(old.get("issued", 0)), limit)
-    return Cancellation(counters=counters)
+            return Lease(refused=CounterImage(int(old.get("issued", 0)), limit))
+        return Lease(last=int(moved["Attributes"]["issued"]["N"]))
+
+    def codes(self, game_id: str, ordinals: Sequence[Ordinal]) -> Mapping[Ordinal, str]:
+        at = {_coupon_id(game_id, o): o for o in ordinals}
+        keys = [codec.dump(coupon_key(game_id, o.brand_id, o.ordinal, o.sub)) for o in ordinals]
+        return {
+            at[item["pk"]]: item["code"]
+            for item in batch_get(self._db, self._state, keys)
+            if item["pk"] in at
+        }
 
 
-#: The schedule cap, the counter's share of the budget in force and its pool, checked
-#: where the count moves.
-_CLAIM_CONDITION = "issued = :seen AND :next <= allotment AND :next <= poolSize AND :next <= :cap"
-
-
-_BIND_COUPON = "SET #status = :reserved, playId = :play, userId = :user"
+def _coupon_id(game_id: str, at: Ordinal) -> str:
+    return coupon_key(game_id, at.brand_id, at.ordinal, at.sub)["pk"]
 
 
 TRAFFIC_SORT_KEY = traffic_key("")["sk"]

@@ -6,7 +6,8 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from frolic.allocation.claims import retry_delay
+from botocore.exceptions import ClientError
+
 from frolic.allocation.ports import BATCH_GET_LIMIT
 from frolic.dal import codec
 
@@ -27,9 +28,19 @@ def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
+def retry_delay(attempt: int) -> float:
+    """Backoff before retry `attempt` (0-based): 50 ms doubling, at most a second."""
+    return min(0.05 * 2.0**attempt, 1.0)
+
+
 def backoff(attempt: int) -> None:
-    """Wait before retrying what DynamoDB left unprocessed or refused for a race."""
+    """Wait before retrying what DynamoDB left unprocessed."""
     time.sleep(retry_delay(attempt))
+
+
+def condition_failed(error: ClientError) -> bool:
+    """Whether a write was refused by its condition (and nothing else went wrong)."""
+    return error.response["Error"]["Code"] == "ConditionalCheckFailedException"
 
 
 def batch_get(client: DynamoDBClient, table: str, keys: Sequence[Any]) -> list[dict[str, Any]]:

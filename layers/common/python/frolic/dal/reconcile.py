@@ -1,13 +1,16 @@
 """`frolic reconcile`: do the tables agree with each other about one game?
 
-For each brand: the budget's issued counters, the coupons bound to plays and the won
-results must all count the same; every bound coupon must belong to a won play that
-lists it, every won play's codes must be bound to that play, no code may be in two
-results, and nothing may be issued past the budget. A budget split over counters is
-checked counter by counter too: each within its share and bound exactly as often as it
-counts, and the shares summing to the budget. The results table has one item per play
-by key, so a play cannot have two results; the check that matters is that each of them
-tells the same story as the counters.
+For each brand: the budget's issued counters and the won results must count the same
+(a counter moves when a batch leases ordinals, and each leased code goes into one won
+result); every coupon issued to a play must belong to a won play that lists it, every
+won play's codes must be in the brand's pools within what their counter has leased and
+issued to that play or still awaiting delivery, no code may be in two results, and
+nothing may be issued past the budget. A budget split over counters is checked counter
+by counter too: each within its share and holding exactly as many won codes as it
+counts, and the shares summing to the budget. Ordinals a counter counts but no result
+holds were stranded by a crash between a lease and the batch's results. The results
+table has one item per play by key, so a play cannot have two results; the check that
+matters is that each of them tells the same story as the counters.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ class BrandTally:
     coupons_bound: int
     won_results: int
     counters: int = 1
+    #: Won codes whose delivery has not yet issued them (still AVAILABLE).
+    awaiting_issue: int = 0
 
 
 @dataclass
@@ -58,7 +63,8 @@ class ReconcileReport:
             split = f" over {b.counters} counters" if b.counters > 1 else ""
             lines.append(
                 f"  {b.brand_id}: budget {b.budget}{split}, issued counter {b.issued_counter}, "
-                f"coupons bound {b.coupons_bound}, won results {b.won_results}"
+                f"coupons issued {b.coupons_bound}, won results {b.won_results}, "
+                f"awaiting issue {b.awaiting_issue}"
             )
         lines += [f"  DRIFT: {p}" for p in self.problems] or ["  clean: no drift"]
         return "\n".join(lines)
@@ -82,42 +88,59 @@ def reconcile(client: DynamoDBClient, settings: Settings, game_id: str) -> Recon
                     f"one {grant['brandId']} coupon is in two results: {holder}, {item['playId']}"
                 )
     for budget in read_game_budgets(client, settings.state_table, game_id):
-        bound = _bound_coupons(client, settings, budget)
+        pool = _pool(client, settings, budget)
         codes = won_codes.get(budget.brand_id, {})
+        issued = {code: c for code, c in pool.items() if c.status != CouponStatus.AVAILABLE.value}
         tally = BrandTally(
             brand_id=budget.brand_id,
             budget=budget.budget,
             issued_counter=budget.issued,
-            coupons_bound=len(bound),
+            coupons_bound=len(issued),
             won_results=len(codes),
             counters=len(budget.counters),
+            awaiting_issue=sum(1 for code in codes if code in pool and code not in issued),
         )
         report.brands.append(tally)
-        _compare(report, tally, {code: play for code, (play, _) in bound.items()}, codes)
-        _compare_counters(report, budget, bound)
+        _compare(report, tally, budget, pool, codes)
+        _compare_counters(report, budget, pool, codes)
     return report
+
+
+@dataclass(frozen=True, slots=True)
+class _Coupon:
+    status: str
+    play_id: str
+    sub: int
+    ordinal: int
 
 
 def _compare(
     report: ReconcileReport,
     tally: BrandTally,
-    bound: dict[str, str],
+    budget: StoredBudget,
+    pool: dict[str, _Coupon],
     won: dict[str, str],
 ) -> None:
     brand = tally.brand_id
-    if not tally.issued_counter == tally.coupons_bound == tally.won_results:
+    if tally.issued_counter != tally.won_results:
         report.problems.append(
-            f"{brand}: issued counter {tally.issued_counter}, coupons bound "
-            f"{tally.coupons_bound} and won results {tally.won_results} disagree"
+            f"{brand}: issued counter {tally.issued_counter} and won results "
+            f"{tally.won_results} disagree"
         )
     if tally.issued_counter > tally.budget:
         report.problems.append(f"{brand}: issued {tally.issued_counter} over budget {tally.budget}")
-    for code, play_id in bound.items():
-        if won.get(code) != play_id:
-            report.problems.append(f"{brand}: a coupon bound to {play_id} is not in its result")
+    for code, coupon in pool.items():
+        if coupon.status != CouponStatus.AVAILABLE.value and won.get(code) != coupon.play_id:
+            report.problems.append(
+                f"{brand}: a coupon issued to {coupon.play_id} is not in its result"
+            )
+    leased = {c.sub: c.issued for c in budget.counters}
     for code, play_id in won.items():
-        if bound.get(code) != play_id:
-            report.problems.append(f"{brand}: play {play_id} holds a coupon not bound to it")
+        held = pool.get(code)
+        if held is None or held.ordinal > leased.get(held.sub, 0):
+            report.problems.append(f"{brand}: play {play_id} holds a coupon never leased")
+        elif held.status != CouponStatus.AVAILABLE.value and held.play_id != play_id:
+            report.problems.append(f"{brand}: play {play_id} holds a coupon issued to another")
 
 
 def _results_of(client: DynamoDBClient, settings: Settings, game_id: str) -> list[dict[str, Any]]:
@@ -138,7 +161,10 @@ def _results_of(client: DynamoDBClient, settings: Settings, game_id: str) -> lis
 
 
 def _compare_counters(
-    report: ReconcileReport, budget: StoredBudget, bound: dict[str, tuple[str, int]]
+    report: ReconcileReport,
+    budget: StoredBudget,
+    pool: dict[str, _Coupon],
+    won: dict[str, str],
 ) -> None:
     brand = budget.brand_id
     for sub in budget.missing:
@@ -147,31 +173,39 @@ def _compare_counters(
         report.problems.append(
             f"{brand}: the counters' shares sum to {sum(budget.shares)}, not {budget.budget}"
         )
-    per_counter = Counter(sub for _, sub in bound.values())
+    per_counter = Counter(pool[code].sub for code in won if code in pool)
     for counter in budget.counters:
         if counter.issued > counter.share:
             report.problems.append(
                 f"{brand}: counter {counter.sub} issued {counter.issued} over its share "
                 f"{counter.share}"
             )
-        if per_counter[counter.sub] != counter.issued:
+        held = per_counter[counter.sub]
+        if held < counter.issued:
+            report.problems.append(
+                f"{brand}: counter {counter.sub} leased {counter.issued - held} ordinals that "
+                "no result holds (stranded by a crash between a lease and its results)"
+            )
+        elif held > counter.issued:
             report.problems.append(
                 f"{brand}: counter {counter.sub} counts {counter.issued} but "
-                f"{per_counter[counter.sub]} of its coupons are bound"
+                f"{held} of its coupons are won"
             )
 
 
-def _bound_coupons(
-    client: DynamoDBClient, settings: Settings, budget: StoredBudget
-) -> dict[str, tuple[str, int]]:
-    """code -> (playId, counter) for every coupon of the pools no longer AVAILABLE."""
+def _pool(client: DynamoDBClient, settings: Settings, budget: StoredBudget) -> dict[str, _Coupon]:
+    """code -> the coupon, for every coupon of the brand's pools."""
     keys = [
         codec.dump(coupon_key(budget.game_id, budget.brand_id, n, counter.sub))
         for counter in budget.counters
         for n in range(1, counter.pool_size + 1)
     ]
     return {
-        item["code"]: (item.get("playId", ""), int(item.get("sub", 0)))
+        item["code"]: _Coupon(
+            str(item.get("status", "")),
+            str(item.get("playId", "")),
+            int(item.get("sub", 0)),
+            int(item.get("ordinal", 0)),
+        )
         for item in batch_get(client, settings.state_table, keys)
-        if item.get("status") != CouponStatus.AVAILABLE.value
     }

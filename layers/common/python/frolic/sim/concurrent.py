@@ -197,7 +197,7 @@ def simulate_concurrently(
 
     def worker(queue: deque[_Record], first_poll: float) -> Callable[[], None]:
         allocator = Allocator(
-            store=store.connect(calls=call, sleep=clock.sleep),
+            store=store.connect(calls=call),
             games=games,
             policy=POLICIES[config.policy],
             draw_key=draw_key(config),

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from frolic.allocation.allocator import Allocator, virtual_wait
 from frolic.allocation.memory import InMemoryGames, InMemoryStore, WriteMeter, numbered_codes
-from frolic.allocation.ports import GameRules, Grant, Outcome, Play
+from frolic.allocation.ports import GameRules, Outcome, Play
 from frolic.models import PlayStatus
 from frolic.pacing.policy import POLICIES
 from frolic.pacing.schedule import ReleaseSchedule
@@ -78,7 +78,7 @@ class SimulationRun:
     winning_plays_per_second: array[int]
     #: Sum of the winners' positions within their second (see metrics).
     winner_position_sum: float = 0.0
-    #: (seconds into the window, brands won) per winning play, in decision order.
+    #: (seconds into the window when decided, brands won) per winning play.
     wins: list[tuple[float, tuple[str, ...]]] = field(default_factory=list)
     #: Each coupon code bound, with the play it went to.
     coupon_holders: dict[str, str] = field(default_factory=dict)
@@ -207,13 +207,14 @@ def record_outcome(run: SimulationRun, outcome: Outcome) -> None:
     statuses = run.outcomes_by_status
     statuses[outcome.status] = statuses.get(outcome.status, 0) + 1
     if outcome.status is PlayStatus.WON:
-        _record_win(run, outcome.play, outcome.grants)
+        _record_win(run, outcome)
 
 
-def _record_win(run: SimulationRun, play: Play, grants: tuple[Grant, ...]) -> None:
+def _record_win(run: SimulationRun, outcome: Outcome) -> None:
+    play, grants = outcome.play, outcome.grants
     second_text, rank_text = play.play_id[1:].split("r")
     second, rank = int(second_text), int(rank_text)
-    run.wins.append((play.arrival_ts - EPOCH, tuple(g.brand_id for g in grants)))
+    run.wins.append((outcome.decided_at - EPOCH, tuple(g.brand_id for g in grants)))
     run.coupons_per_second[second] += len(grants)
     run.winning_plays_per_second[second] += 1
     plays = run.plays_per_second[second]
