@@ -122,8 +122,8 @@ def run_model(scenario: Scenario, latency: LatencyModel) -> Outcome:
     tables.set_budget(GAME, BRAND, budget)
     tables.generate_coupons(GAME, BRAND, numbered_codes(BRAND))
 
-    def call(operation: str, *, items: int = 1, write_units: int = 0) -> None:
-        clock.sleep(latency.call(operation, timing))
+    def call(operation: str, *, items: int = 1, write_units: int = 0, parallel: int = 1) -> None:
+        clock.sleep(max(latency.call(operation, timing) for _ in range(parallel)))
 
     for allocator in range(scenario.allocators):
         store = tables.connect(calls=call)

@@ -216,6 +216,7 @@ def test_a_counter_taken_behind_an_allocators_back_refuses_it_and_the_next_one_s
         grants = claimed.grants[play.play_id]
         store.save_outcomes([Outcome(play, PlayStatus.WON, START + 2, grants=grants)])
     stored = read_budget(world.db, world.settings.state_table, GAME, BRAND)
+    assert stored is not None
     assert [c.issued for c in stored.counters] == [1, 1]
     report = world.reconcile()
     assert report.clean, report.render()

@@ -170,3 +170,25 @@ def test_a_batch_decided_after_the_close_hands_out_what_the_budget_has_left(
     # Then the whole budget went out: the last batch's draw counts what the budget has
     # left, not the cap at each play's earlier instant
     assert arena.store.issued(GAME, "brand-a") == 200
+
+
+def test_an_allocator_adds_its_arrivals_to_the_shared_counts_at_most_twice_a_second(
+    arena: Arena,
+) -> None:
+    # Given an allocator deciding three batches of a busy game in 0.6 s
+    arena.game()
+    arena.budget("brand-a", 10)
+    allocator = arena.allocator()
+
+    def counted() -> int:
+        return sum(arena.store.count_arrivals(GAME, {}, through=int(START) + 5).recent.values())
+
+    allocator.allocate([play(n, at=1.0) for n in range(4)], START + 1.1)
+    # Then the first batch's plays are counted at once, for the other allocators
+    assert counted() == 4
+    # And a batch 0.2 s later waits for the next write
+    allocator.allocate([play(n, at=1.2) for n in range(4, 7)], START + 1.3)
+    assert counted() == 4
+    # Which comes with the first batch half a second after the last write, for both
+    allocator.allocate([play(n, at=1.5) for n in range(7, 9)], START + 1.6)
+    assert counted() == 9

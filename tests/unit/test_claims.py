@@ -118,3 +118,24 @@ def test_backoff_doubles_from_50_ms_up_to_a_second() -> None:
     assert delays[:3] == [0.05, 0.1, 0.2]
     assert max(delays) == 1.0
     assert delays == sorted(delays)
+
+
+def test_win_slots_go_out_as_the_dynamodb_store_sends_them_ten_at_a_time() -> None:
+    tables = _store(budget=100)
+    sent: list[tuple[str, int]] = []
+
+    def calls(operation: str, *, items: int = 1, write_units: int = 0, parallel: int = 1) -> None:
+        sent.append((operation, parallel))
+
+    allocator = tables.connect(calls=calls)
+    allocator.budgets(GAME)
+    claimed = allocator.claim(GAME, [_wish(n, cap=100) for n in range(25)], 1, NOW)
+    assert len(claimed.grants) == 25
+    # Three waves of win slots, then the one lease and the one read of the codes
+    assert sent[1:] == [
+        ("UpdateItem", 10),
+        ("UpdateItem", 10),
+        ("UpdateItem", 5),
+        ("UpdateItem", 1),
+        ("BatchGetItem", 1),
+    ]

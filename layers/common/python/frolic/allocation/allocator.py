@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from frolic.allocation.ports import (
@@ -37,6 +37,11 @@ from frolic.pacing.rate import arrival_rate
 class AllocatorSettings:
     #: Arrivals older than this are assumed counted by every shard's allocator.
     arrival_settle_seconds: float = 1.0
+    #: An allocator adds its plays to the game's shared arrival counts at most this
+    #: often (one write per flush, not per batch); in between it reads the counts and
+    #: adds its own. Counts then reach the store within this plus a batch, well before
+    #: they settle (`arrival_settle_seconds` after their second has ended).
+    arrival_flush_seconds: float = 0.5
     #: A batch holding plays this close to the window's end, polled before the end,
     #: waits for it: then no play can join the window, and what is left is drawn
     #: among the last plays instead of being left to chance (well inside the reel).
@@ -66,6 +71,8 @@ class Allocator:
         self._policy = policy
         self._draw = KeyedDraw(draw_key)
         self._settings = settings or AllocatorSettings()
+        self._unflushed: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+        self._flushed_at: dict[str, float] = {}
 
     def allocate(self, plays: Sequence[Play], now: float) -> list[Outcome]:
         """One outcome per play, in the order given; replays get the stored outcome."""
@@ -113,24 +120,34 @@ class Allocator:
         return outcomes
 
     def _traffic(self, rules: GameRules, plays: list[Play], now: float) -> _Traffic:
-        """Count the batch's arrivals; the rate to pace by and the current spell's
+        """Count the batch's arrivals (written every `arrival_flush_seconds`); the rate
+        to pace by and the current spell's
         plays still to come. The spell history is saved about once a minute, from
         settled seconds only, so that concurrent allocators fold each second once."""
-        per_second: dict[int, int] = defaultdict(int)
+        game_id = rules.game_id
+        unflushed = self._unflushed[game_id]
         for play in plays:
-            per_second[math.floor(play.arrival_ts)] += 1
-        arrivals = self._store.count_arrivals(rules.game_id, per_second)
+            unflushed[math.floor(play.arrival_ts)] += 1
+        flush: dict[int, int] = {}
+        if now - self._flushed_at.get(game_id, -math.inf) >= self._settings.arrival_flush_seconds:
+            flush = dict(unflushed)
+            unflushed.clear()
+            self._flushed_at[game_id] = now
+        arrivals = self._store.count_arrivals(game_id, flush, through=math.floor(now))
+        recent: Mapping[int, int] = arrivals.recent
+        if unflushed:
+            recent = dict(recent)
+            for second, count in unflushed.items():
+                recent[second] = recent.get(second, 0) + count
         settle = self._settings.arrival_settle_seconds
-        rate = arrival_rate(
-            arrivals.recent, now=now, settle_seconds=settle, first_second=rules.first_second
-        )
+        rate = arrival_rate(recent, now=now, settle_seconds=settle, first_second=rules.first_second)
         history = arrivals.history
         settled = math.floor(now - settle) - 1
         if history.due(settled):
-            saved = history.fold(arrivals.recent, through=settled)
+            saved = history.fold(recent, through=settled)
             self._store.save_traffic(rules.game_id, saved, replacing=history)
             history = saved
-        live = history.fold(arrivals.recent, through=math.floor(now))
+        live = history.fold(recent, through=math.floor(now))
         # The live history has counted this batch; its plays are still to be decided.
         return _Traffic(rate, live.plays_to_come(rate or 0.0) + len(plays))
 

@@ -19,6 +19,7 @@ from frolic.allocation.ports import (
     ARRIVAL_LOOKBACK_MINUTES,
     BATCH_GET_LIMIT,
     BATCH_WRITE_LIMIT,
+    CALL_FANOUT,
     Arrivals,
     BudgetState,
     Claimed,
@@ -46,6 +47,15 @@ class _Budget:
 def numbered_codes(brand_id: str) -> Callable[[int, int], str]:
     """A pool of `BRAND-0-000001`-style codes (counter, ordinal), made on demand."""
     return lambda sub, ordinal: f"{brand_id}-{sub}-{ordinal:07d}"
+
+
+_Call = TypeVar("_Call")
+
+
+def _waves(calls: Sequence[_Call]) -> Iterator[Sequence[_Call]]:
+    """Independent calls as the DynamoDB store makes them: `CALL_FANOUT` at a time."""
+    for first in range(0, len(calls), CALL_FANOUT):
+        yield calls[first : first + CALL_FANOUT]
 
 
 class _BySecond(Generic[_Bucket]):
@@ -139,12 +149,17 @@ class InMemoryGames:
 class StoreCalls(Protocol):
     """Hears of each DynamoDB call the store stands in for, before it takes effect: the
     concurrent model makes the call take time there and counts it. `items` is how many
-    items it reads or writes, `write_units` what it consumes."""
+    items it reads or writes, `write_units` what it consumes; `parallel` such calls
+    made at once take as long as the slowest of them."""
 
-    def __call__(self, operation: str, *, items: int = 1, write_units: int = 0) -> None: ...
+    def __call__(
+        self, operation: str, *, items: int = 1, write_units: int = 0, parallel: int = 1
+    ) -> None: ...
 
 
-def instant_calls(operation: str, *, items: int = 1, write_units: int = 0) -> None:
+def instant_calls(
+    operation: str, *, items: int = 1, write_units: int = 0, parallel: int = 1
+) -> None:
     """Calls that take no time: the sequential simulator and the unit tests."""
 
 
@@ -284,7 +299,9 @@ class InMemoryStore:
         known = self._tables.outcomes
         return {pid: known[pid] for pid in play_ids if pid in known}
 
-    def count_arrivals(self, game_id: str, per_second: Mapping[int, int]) -> Arrivals:
+    def count_arrivals(
+        self, game_id: str, per_second: Mapping[int, int], *, through: int | None = None
+    ) -> Arrivals:
         """Like DynamoDB's minute items, only the last few minutes' counts come back;
         older seconds are dropped, so a week-long simulation keeps a few hundred."""
         minutes = {second // 60 for second in per_second}
@@ -293,8 +310,8 @@ class InMemoryStore:
         counts = self._tables.arrivals[game_id]
         for second, plays in per_second.items():
             counts[second] += plays
-        if per_second:
-            latest = max(per_second)
+        latest = max(per_second, default=None) if through is None else through
+        if latest is not None:
             if len(counts) > 2 * RECENT_ARRIVAL_SECONDS:
                 for second in [s for s in counts if s < latest - RECENT_ARRIVAL_SECONDS]:
                     del counts[second]
@@ -344,10 +361,15 @@ class InMemoryStore:
         batched = [
             o for o in outcomes if cutoff is None or o.decided_at - o.play.arrival_ts < cutoff
         ]
-        for chunk in range(0, len(batched), BATCH_WRITE_LIMIT):
-            written = len(batched[chunk : chunk + BATCH_WRITE_LIMIT])
-            self._calls("BatchWriteItem", items=written, write_units=written)
-            self._keep(batched[chunk : chunk + BATCH_WRITE_LIMIT])
+        chunks = [
+            batched[first : first + BATCH_WRITE_LIMIT]
+            for first in range(0, len(batched), BATCH_WRITE_LIMIT)
+        ]
+        for wave in _waves(chunks):
+            written = sum(len(chunk) for chunk in wave)
+            self._calls("BatchWriteItem", items=written, write_units=written, parallel=len(wave))
+            for chunk in wave:
+                self._keep(chunk)
         if len(batched) < len(outcomes):
             kept = {id(o) for o in batched}
             for outcome in outcomes:
@@ -358,19 +380,21 @@ class InMemoryStore:
     # -- ClaimBackend ------------------------------------------------------------
     def admit(self, game_id: str, plays: Sequence[Play], max_wins_per_user: int) -> set[str]:
         refused: set[str] = set()
-        for play in plays:
-            self._calls("UpdateItem", write_units=1)
-            won = self._tables.won_plays[(game_id, play.user_id)]
-            if play.play_id in won or len(won) < max_wins_per_user:
-                won.add(play.play_id)
-            else:
-                refused.add(play.play_id)
+        for wave in _waves(plays):
+            self._calls("UpdateItem", items=len(wave), write_units=len(wave), parallel=len(wave))
+            for play in wave:
+                won = self._tables.won_plays[(game_id, play.user_id)]
+                if play.play_id in won or len(won) < max_wins_per_user:
+                    won.add(play.play_id)
+                else:
+                    refused.add(play.play_id)
         return refused
 
     def give_back(self, game_id: str, plays: Sequence[Play]) -> None:
-        for play in plays:
-            self._calls("UpdateItem", write_units=1)
-            self._tables.won_plays[(game_id, play.user_id)].discard(play.play_id)
+        for wave in _waves(plays):
+            self._calls("UpdateItem", items=len(wave), write_units=len(wave), parallel=len(wave))
+            for play in wave:
+                self._tables.won_plays[(game_id, play.user_id)].discard(play.play_id)
 
     def lease(
         self, game_id: str, brand_id: str, sub: int, count: int, *, most: int, usable: int

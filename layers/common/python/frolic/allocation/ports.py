@@ -23,6 +23,9 @@ from frolic.pacing.spells import TrafficHistory
 BATCH_GET_LIMIT = 100
 BATCH_WRITE_LIMIT = 25
 ARRIVAL_LOOKBACK_MINUTES = 2
+#: Independent calls of one batch (win slots, result chunks) made at once: as many as
+#: botocore's connection pool holds by default (`max_pool_connections`, 10).
+CALL_FANOUT = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,9 +169,12 @@ class AllocationStore(Protocol):
         """Results already decided for these plays (strongly consistent)."""
         ...
 
-    def count_arrivals(self, game_id: str, per_second: Mapping[int, int]) -> Arrivals:
-        """Add this batch's arrivals; return the game's recent counts per second and
-        its traffic history as last saved."""
+    def count_arrivals(
+        self, game_id: str, per_second: Mapping[int, int], *, through: int | None = None
+    ) -> Arrivals:
+        """Add these arrivals (none, to only read); return the game's counts per second
+        of the last few minutes through second `through` (the newest second added, by
+        default) and its traffic history as last saved."""
         ...
 
     def save_traffic(

@@ -19,7 +19,8 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, cast
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from botocore.exceptions import ClientError
 
@@ -27,6 +28,7 @@ from frolic.allocation.claims import BatchClaims, ClaimStats, CounterImage, Leas
 from frolic.allocation.ports import (
     ARRIVAL_LOOKBACK_MINUTES,
     BATCH_WRITE_LIMIT,
+    CALL_FANOUT,
     Arrivals,
     BudgetState,
     Claimed,
@@ -58,6 +60,9 @@ from frolic.settings import Settings
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
+_Item = TypeVar("_Item")
+_Result = TypeVar("_Result")
+
 #: Arrival counts feed the game report's curve, so they live as long as results do.
 ARRIVAL_RETENTION_SECONDS = 90 * 24 * 3600
 
@@ -75,6 +80,7 @@ class DynamoAllocationStore:
         self._batch_cutoff = settings.batch_write_cutoff_seconds
         self._clock = clock
         self._claims = BatchClaims(self, late_after=self._batch_cutoff)
+        self._threads: ThreadPoolExecutor | None = None
 
     @property
     def claim_stats(self) -> ClaimStats:
@@ -90,7 +96,9 @@ class DynamoAllocationStore:
             if item["status"] != PlayStatus.PENDING.value
         }
 
-    def count_arrivals(self, game_id: str, per_second: Mapping[int, int]) -> Arrivals:
+    def count_arrivals(
+        self, game_id: str, per_second: Mapping[int, int], *, through: int | None = None
+    ) -> Arrivals:
         by_minute: dict[int, dict[int, int]] = defaultdict(dict)
         for second, plays in per_second.items():
             by_minute[second // 60][second] = plays
@@ -120,11 +128,11 @@ class DynamoAllocationStore:
             )
             counts.update(_minute_counts(minute, codec.load(updated["Attributes"])))
         keys = [codec.dump(traffic_key(game_id))]
-        if by_minute:
-            newest = max(by_minute)
+        newest = max(by_minute, default=None) if through is None else through // 60
+        if newest is not None:
             keys += [
                 codec.dump(arrivals_key(game_id, newest - back))
-                for back in range(1, ARRIVAL_LOOKBACK_MINUTES + 1)
+                for back in range(ARRIVAL_LOOKBACK_MINUTES + 1)
                 if newest - back not in by_minute
             ]
         history = NO_TRAFFIC
@@ -174,13 +182,25 @@ class DynamoAllocationStore:
 
     def save_outcomes(self, outcomes: Sequence[Outcome]) -> None:
         batched, conditional = self._split_by_fence(outcomes)
-        for chunk in chunks(batched, BATCH_WRITE_LIMIT):
+
+        def write(chunk: Sequence[Outcome]) -> list[Outcome]:
             requests = [{"PutRequest": {"Item": codec.dump(outcome_item(o))}} for o in chunk]
             pending_again = self._batch_write(requests)
-            late = [o for o in chunk if o.play.play_id in pending_again]
+            return [o for o in chunk if o.play.play_id in pending_again]
+
+        for late in self._fan_out(write, list(chunks(batched, BATCH_WRITE_LIMIT))):
             conditional.extend(late)
         for outcome in conditional:
             self._put_if_undecided(outcome)
+
+    def _fan_out(self, call: Callable[[_Item], _Result], items: Sequence[_Item]) -> list[_Result]:
+        """Independent calls, `CALL_FANOUT` at a time on the client's connection pool
+        (boto3 clients are thread-safe); one alone is made here, without a thread."""
+        if len(items) <= 1:
+            return [call(item) for item in items]
+        if self._threads is None:
+            self._threads = ThreadPoolExecutor(CALL_FANOUT, thread_name_prefix="dynamodb")
+        return list(self._threads.map(call, items))
 
     # -- internals -------------------------------------------------------------------
     def _split_by_fence(self, outcomes: Sequence[Outcome]) -> tuple[list[Outcome], list[Outcome]]:
@@ -228,37 +248,41 @@ class DynamoAllocationStore:
 
     # -- ClaimBackend -------------------------------------------------------------------
     def admit(self, game_id: str, plays: Sequence[Play], max_wins_per_user: int) -> set[str]:
-        refused: set[str] = set()
-        for play in plays:
-            try:
-                self._db.update_item(
-                    TableName=self._state,
-                    Key=codec.dump(wins_key(game_id, play.user_id)),
-                    UpdateExpression="ADD wonPlays :play",
-                    ConditionExpression=(
-                        "attribute_not_exists(wonPlays) OR size(wonPlays) < :most"
-                        " OR contains(wonPlays, :id)"
-                    ),
-                    ExpressionAttributeValues={
-                        ":play": {"SS": [play.play_id]},
-                        ":id": {"S": play.play_id},
-                        ":most": {"N": str(max_wins_per_user)},
-                    },
-                )
-            except ClientError as error:
-                if not condition_failed(error):
-                    raise
-                refused.add(play.play_id)
-        return refused
+        admitted = self._fan_out(lambda play: self._admit(game_id, play, max_wins_per_user), plays)
+        return {play.play_id for play, ok in zip(plays, admitted, strict=True) if not ok}
+
+    def _admit(self, game_id: str, play: Play, max_wins_per_user: int) -> bool:
+        try:
+            self._db.update_item(
+                TableName=self._state,
+                Key=codec.dump(wins_key(game_id, play.user_id)),
+                UpdateExpression="ADD wonPlays :play",
+                ConditionExpression=(
+                    "attribute_not_exists(wonPlays) OR size(wonPlays) < :most"
+                    " OR contains(wonPlays, :id)"
+                ),
+                ExpressionAttributeValues={
+                    ":play": {"SS": [play.play_id]},
+                    ":id": {"S": play.play_id},
+                    ":most": {"N": str(max_wins_per_user)},
+                },
+            )
+        except ClientError as error:
+            if not condition_failed(error):
+                raise
+            return False
+        return True
 
     def give_back(self, game_id: str, plays: Sequence[Play]) -> None:
-        for play in plays:
-            self._db.update_item(
+        self._fan_out(
+            lambda play: self._db.update_item(
                 TableName=self._state,
                 Key=codec.dump(wins_key(game_id, play.user_id)),
                 UpdateExpression="DELETE wonPlays :play",
                 ExpressionAttributeValues={":play": {"SS": [play.play_id]}},
-            )
+            ),
+            plays,
+        )
 
     def lease(
         self, game_id: str, brand_id: str, sub: int, count: int, *, most: int, usable: int

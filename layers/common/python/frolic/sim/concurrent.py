@@ -158,10 +158,10 @@ def simulate_concurrently(
             ):
                 stats.lost_to_conflict += 1
 
-    def call(operation: str, *, items: int = 1, write_units: int = 0) -> None:
-        stats.calls[operation] += 1
+    def call(operation: str, *, items: int = 1, write_units: int = 0, parallel: int = 1) -> None:
+        stats.calls[operation] += parallel
         stats.write_units += write_units
-        clock.sleep(latency.call(operation, timing))
+        clock.sleep(max(latency.call(operation, timing) for _ in range(parallel)))
 
     store = InMemoryStore(
         meter,
