@@ -43,7 +43,7 @@ test: lint unit
 bench: $(STAMP)
 	$(BIN)/python bench/pacing.py --traffic-dir $(TRAFFIC) --out docs/bench-pacing.md --readme README.md
 	$(BIN)/python bench/dataplane.py --out docs/bench-dataplane.md --readme README.md
-	$(BIN)/python bench/capacity.py --seconds 30 --out docs/bench-capacity.md --readme README.md
+	$(BIN)/python bench/capacity.py --out docs/bench-capacity.md --readme README.md
 	$(BIN)/python bench/model_check.py --out docs/bench-model-check.md --readme README.md
 	$(BIN)/python bench/latency.py --out docs/bench-latency.md --readme README.md
 

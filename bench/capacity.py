@@ -3,7 +3,7 @@
 The scenarios of the hot-game targets: a steady 10,000 plays/s on 64 shards, a burst of
 50,000 plays/s, and the steady game on a store three times slower. Traces are synthetic
 flat Poisson, 10 % of plays can win. `--seconds` shortens every window (the design
-before batch leases takes hours of virtual time to drain a full one)."""
+before batch leases took hours of virtual time to drain a full one)."""
 
 from __future__ import annotations
 

@@ -1,9 +1,13 @@
 """The allocator on an in-memory store: replays, rejections, caps, brands and limits."""
 
 from collections import Counter
+from dataclasses import dataclass
+from typing import Any
 
+from frolic.allocation.allocator import Allocator, virtual_wait
 from frolic.allocation.ports import Reason, Route, Wish
 from frolic.models import PlayStatus
+from frolic.pacing.policy import BrandPlan, FrolicPacing
 from tests.doubles import EagerPacing, GreedyPacing
 from tests.unit.arena import GAME, START, Arena, play
 
@@ -192,3 +196,58 @@ def test_an_allocator_adds_its_arrivals_to_the_shared_counts_at_most_twice_a_sec
     # Which comes with the first batch half a second after the last write, for both
     allocator.allocate([play(n, at=1.5) for n in range(7, 9)], START + 1.6)
     assert counted() == 9
+
+
+@dataclass(frozen=True)
+class _Never:
+    """A plan that lets no play win before the close."""
+
+    plan: BrandPlan
+
+    def probability(self, elapsed: float, issued: int, decided: int = 0) -> float:
+        return 0.0
+
+    def cap(self, elapsed: float) -> int:
+        return self.plan.cap(elapsed)
+
+    def share_cap(self, elapsed: float, share: int) -> int:
+        return self.plan.share_cap(elapsed, share)
+
+
+class _NothingBeforeTheClose(FrolicPacing):
+    def plan(self, **inputs: Any) -> _Never:  # type: ignore[override]
+        return _Never(super().plan(**inputs))
+
+
+def test_after_the_close_the_allocators_share_what_is_left_and_the_last_takes_the_rest(
+    arena: Arena,
+) -> None:
+    # Given 40 plays a second for 100 s and 20 coupons that nobody won before the close
+    arena.game(duration=100)
+    arena.budget("brand-a", 20)
+    policy = _NothingBeforeTheClose()
+    early = arena.allocator(policy)
+    for second in range(99):
+        early.allocate(
+            [play(second * 40 + n, at=second + n / 40) for n in range(40)], START + second + 1
+        )
+    # When four shards' allocators decide the last second's plays after the close
+    last = [play(3960 + n, at=99 + n / 40) for n in range(40)]
+    shards = [
+        Allocator(
+            store=arena.store.connect(),
+            games=arena.games,
+            policy=policy,
+            draw_key=b"test-draw-key-0123456789abcdef",
+            wait_until=virtual_wait,
+        )
+        for _ in range(4)
+    ]
+    issued = []
+    for shard, allocator in enumerate(shards):
+        allocator.allocate(last[shard::4], START + 100.2)
+        issued.append(arena.store.issued(GAME, "brand-a"))
+    # Then the first does not take all it could (each of its ten plays could win), and
+    # the last one hands out what is left: the whole budget, once
+    assert 0 < issued[0] < 10
+    assert issued[-1] == 20

@@ -171,16 +171,25 @@ class Allocator:
         draw = self._draw
         start = rules.start_ts
         wishes: list[Wish] = []
-        # Once the window has closed no play can join it: this batch's plays are the
-        # last this allocator will see, and what is left of each budget is drawn among
-        # them (the leases still carry the cap at their instant).
+        # Once the window has closed no play can join it, and what is left of each
+        # budget is drawn among the plays still to decide, game-wide: every play of the
+        # window's last `closing_hold_seconds` (or of this batch's span, if longer) is
+        # decided after the close, as many as the game's rate brought, less those the
+        # allocators have decided since. The batch that completes that estimate draws
+        # among its own plays alone, so nothing is left behind; the leases still carry
+        # the cap at their instant.
         closed = now >= rules.end_ts
+        closing_plays = 0.0
+        if closed:
+            decided = self._store.count_closing(rules.game_id, len(plays))
+            span = max(self._settings.closing_hold_seconds, rules.end_ts - plays[0].arrival_ts)
+            closing_plays = (traffic.rate or 0.0) * span - decided
         for index, play in enumerate(plays):
             elapsed = play.arrival_ts - start
             chances = (
                 self._policy.closing_chances(
                     [max(0, b.budget - issued[i]) for i, b in enumerate(budgets)],
-                    len(plays) - index,
+                    max(len(plays), math.ceil(closing_plays)) - index,
                     rules.max_coupons_per_play,
                 )
                 if closed

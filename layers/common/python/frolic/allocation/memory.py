@@ -174,6 +174,7 @@ class _Tables:
         default_factory=lambda: defaultdict(lambda: defaultdict(int))
     )
     traffic: dict[str, TrafficHistory] = field(default_factory=dict)
+    closing: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     outcomes: dict[str, Outcome] = field(default_factory=dict)
     #: Play ids by the second their result expires.
     expiring: _BySecond[list[str]] = field(default_factory=lambda: _BySecond(list))
@@ -330,6 +331,12 @@ class InMemoryStore:
         traffic[game_id] = history
         if history.through is not None:
             self._metered(f"traffic#{game_id}", history.through)
+
+    def count_closing(self, game_id: str, plays: int) -> int:
+        self._calls("UpdateItem", write_units=1)
+        before = self._tables.closing[game_id]
+        self._tables.closing[game_id] = before + plays
+        return before
 
     def budgets(self, game_id: str) -> Sequence[BudgetState]:
         self._calls("Query", items=len(self._tables.budgets[game_id]))

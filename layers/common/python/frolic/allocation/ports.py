@@ -184,6 +184,11 @@ class AllocationStore(Protocol):
         otherwise another allocator saved first, and its history stands."""
         ...
 
+    def count_closing(self, game_id: str, plays: int) -> int:
+        """Count plays decided after the game's window closed; how many were counted
+        before these."""
+        ...
+
     def budgets(self, game_id: str) -> Sequence[BudgetState]: ...
 
     def claim(

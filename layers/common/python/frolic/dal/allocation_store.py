@@ -47,6 +47,7 @@ from frolic.dal.tables import (
     ISSUED_PREFIX,
     TTL_ATTRIBUTE,
     arrivals_key,
+    closing_key,
     counter_key,
     coupon_key,
     game_key,
@@ -162,6 +163,16 @@ class DynamoAllocationStore:
         except ClientError as error:
             if not condition_failed(error):
                 raise
+
+    def count_closing(self, game_id: str, plays: int) -> int:
+        counted = self._db.update_item(
+            TableName=self._state,
+            Key=codec.dump(closing_key(game_id)),
+            UpdateExpression="ADD decided :plays",
+            ExpressionAttributeValues=codec.dump({":plays": plays}),
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(counted["Attributes"]["decided"]["N"]) - plays
 
     def budgets(self, game_id: str) -> Sequence[BudgetState]:
         states = []

@@ -92,6 +92,11 @@ def traffic_key(game_id: str) -> dict[str, str]:
     return {"pk": f"ARRIVALS#{game_id}", "sk": "TRAFFIC"}
 
 
+def closing_key(game_id: str) -> dict[str, str]:
+    """How many plays the allocators have decided since the game's window closed."""
+    return {"pk": f"ARRIVALS#{game_id}", "sk": "CLOSING"}
+
+
 def coupon_key(game_id: str, brand_id: str, ordinal: int, sub: int = 0) -> dict[str, str]:
     """The n-th coupon of counter `sub`'s pool; ordinals are dense, so the counter's
     issued count n binds its coupon n."""
