@@ -1,9 +1,9 @@
 """Splitting one game-brand budget over several counters, for games too hot for one.
 
-A DynamoDB item takes about 1,000 write units a second, and every winner writes its
-budget counter inside a transaction (2 units). So a game-brand with more than ~500
-winners a second needs K counters, each with its own share of the budget, its own
-schedule cap and its own coupon pool. These functions are the whole rule, shared by the
+A DynamoDB item takes about 1,000 write units a second, and every batch with winners
+writes its budget counter once (a lease, 1 unit). So a game-brand whose allocators
+lease more than ~1,000 times a second needs K counters, each with its own share of the
+budget, its own schedule cap and its own coupon pool. These functions are the whole rule, shared by the
 stores and the simulator:
 
 - **Split**: shares are whole coupons and sum exactly to the budget.

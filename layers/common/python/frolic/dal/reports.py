@@ -1,8 +1,9 @@
 """A game's report: budgets as the allocator keeps them, and the minute-by-minute curve.
 
 Wins come from the budgets' `issued` counters (all of a split budget's counters), which
-the allocator moves in the same transaction that binds a coupon, so they are
-authoritative. The curve comes from the
+the allocator's leases move before any code goes into a result, so they count every
+coupon out (and, after a crash between a lease and its results, the stranded ones that
+reconcile names). The curve comes from the
 arrivals items the allocator writes as it goes: plays per second, and each brand's issued
 count as the allocator last saw it that minute. Those snapshots can lag, so the issued
 curve is a running maximum; and arrivals items expire (see the allocator store), so the
