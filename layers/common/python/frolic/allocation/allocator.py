@@ -121,9 +121,9 @@ class Allocator:
 
     def _traffic(self, rules: GameRules, plays: list[Play], now: float) -> _Traffic:
         """Count the batch's arrivals (written every `arrival_flush_seconds`); the rate
-        to pace by and the current spell's
-        plays still to come. The spell history is saved about once a minute, from
-        settled seconds only, so that concurrent allocators fold each second once."""
+        to pace by and the current spell's plays still to come. The spell history is
+        saved about once a minute, from settled seconds only, so that concurrent
+        allocators fold each second once."""
         game_id = rules.game_id
         unflushed = self._unflushed[game_id]
         for play in plays:
@@ -171,6 +171,8 @@ class Allocator:
         draw = self._draw
         start = rules.start_ts
         wishes: list[Wish] = []
+        # Plays that drew no win are decided at once; the others once claimed.
+        outcomes: list[Outcome | None] = [None] * len(plays)
         # Once the window has closed no play can join it, and what is left of each
         # budget is drawn among the plays still to decide, game-wide: every play of the
         # window's last `closing_hold_seconds` (or of this batch's span, if longer) is
@@ -219,10 +221,15 @@ class Allocator:
                 )
                 if wish is not None:
                     wishes.append(wish)
+                    continue
+            outcomes[index] = Outcome(play, PlayStatus.LOST, now)
         claimed = self._store.claim(rules.game_id, wishes, rules.max_wins_per_user, now)
-        outcomes = [_decided(play, claimed, now) for play in plays]
-        self._store.save_outcomes(outcomes)
-        return outcomes
+        results = [
+            _decided(play, claimed, now) if outcome is None else outcome
+            for play, outcome in zip(plays, outcomes, strict=True)
+        ]
+        self._store.save_outcomes(results)
+        return results
 
 
 def _decided(play: Play, claimed: Claimed, now: float) -> Outcome:
