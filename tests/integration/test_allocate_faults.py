@@ -3,11 +3,13 @@ Lambda really produce. Every test ends with `reconcile` clean."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import boto3
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from botocore.exceptions import ClientError
 
 from frolic.dal import codec
@@ -66,6 +68,19 @@ def test_a_producer_retry_with_a_new_sequence_number_is_the_same_play(world: Wor
     _assert_clean(world)
 
 
+def _crash_then_replay(
+    world: World, records: list[dict[str, Any]], arm: Callable[[Any], None]
+) -> PartialItemFailureResponse:
+    """The batch on a Lambda whose client `arm` rigs to die (a `Crash`), then the same
+    batch again on a fresh Lambda, as Kinesis retries it; the retry's response."""
+    crashing = boto3.client("dynamodb", region_name="us-east-1")
+    arm(crashing)
+    doomed = World(crashing, world.settings, world.clock)
+    with pytest.raises(Crash):
+        doomed.stream_allocator(GreedyPacing()).handle({"Records": records}, None)
+    return world.stream_allocator(GreedyPacing()).handle({"Records": records}, None)
+
+
 WRITES = [
     ("UpdateItem", 1),  # the arrival counters
     ("UpdateItem", 2),  # the first winner's win slot
@@ -83,7 +98,6 @@ def test_a_crash_after_any_write_then_a_replay_leaves_one_consistent_result(
     world.budget("brand-a", 2)
     plays = [world.play(n, at=1 + n / 10) for n in range(5)]
     records = [world.record(p) for p in plays]
-    crashing = boto3.client("dynamodb", region_name="us-east-1")
     calls = {"count": 0}
 
     def die_after_the_write(**_: Any) -> None:
@@ -91,13 +105,14 @@ def test_a_crash_after_any_write_then_a_replay_leaves_one_consistent_result(
         if calls["count"] == nth:
             raise Crash(operation)
 
-    crashing.meta.events.register(f"after-call.dynamodb.{operation}", die_after_the_write)
-    doomed = World(crashing, world.settings, world.clock)
-    # When the Lambda dies right after that write lands
-    with pytest.raises(Crash):
-        doomed.stream_allocator(GreedyPacing()).handle({"Records": records}, None)
-    # And Kinesis retries the whole batch on a fresh Lambda
-    response = world.stream_allocator(GreedyPacing()).handle({"Records": records}, None)
+    # When the Lambda dies right after that write lands, and Kinesis retries the batch
+    response = _crash_then_replay(
+        world,
+        records,
+        lambda client: client.meta.events.register(
+            f"after-call.dynamodb.{operation}", die_after_the_write
+        ),
+    )
     # Then every play has exactly one final result and the books balance
     assert response == {"batchItemFailures": []}
     assert sorted(_statuses(world, 5).values()) == ["lost"] * 3 + ["won"] * 2
@@ -112,8 +127,6 @@ def test_a_crash_between_a_lease_and_the_results_strands_its_ordinals_and_no_mor
     world.budget("brand-a", 3)
     plays = [world.play(n, at=1 + n / 10) for n in range(2)]
     records = [world.record(p) for p in plays]
-    crashing = boto3.client("dynamodb", region_name="us-east-1")
-
     leasing = {"now": False}
 
     def note_a_lease(params: dict[str, Any], **_: Any) -> None:
@@ -123,13 +136,12 @@ def test_a_crash_between_a_lease_and_the_results_strands_its_ordinals_and_no_mor
         if leasing["now"]:
             raise Crash("lease")
 
-    crashing.meta.events.register("provide-client-params.dynamodb.UpdateItem", note_a_lease)
-    crashing.meta.events.register("after-call.dynamodb.UpdateItem", die_after_the_lease)
-    doomed = World(crashing, world.settings, world.clock)
-    with pytest.raises(Crash):
-        doomed.stream_allocator(GreedyPacing()).handle({"Records": records}, None)
+    def arm(client: Any) -> None:
+        client.meta.events.register("provide-client-params.dynamodb.UpdateItem", note_a_lease)
+        client.meta.events.register("after-call.dynamodb.UpdateItem", die_after_the_lease)
+
     # When Kinesis retries the batch on a fresh Lambda
-    response = world.stream_allocator(GreedyPacing()).handle({"Records": records}, None)
+    response = _crash_then_replay(world, records, arm)
     # Then each play has one final result, within the budget: the third coupon went out
     assert response == {"batchItemFailures": []}
     assert sorted(_statuses(world, 2).values()) == ["lost", "won"]
