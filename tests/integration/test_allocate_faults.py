@@ -10,11 +10,12 @@ import boto3
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ConnectionClosedError
 
 from frolic.dal import codec
 from frolic.dal.items import pending_item
 from frolic.dal.pools import BudgetBelowIssuedError
+from frolic.expiry import ExpiryWatcher
 from frolic.models import PlayStatus
 from frolic.stream import MALFORMED, play_from_event
 from tests.doubles import GreedyPacing
@@ -338,4 +339,65 @@ def test_late_losers_are_written_conditionally_and_never_over_an_expiry(world: W
     assert batch_writes["count"] == 0
     assert world.result("play-2")["status"] == "expired"
     assert {world.result(f"play-{n}")["status"] for n in range(2)} <= {"won", "lost"}
+    _assert_clean(world)
+
+
+def test_a_batched_loss_held_up_past_the_deadline_never_overwrites_the_expiry(
+    world: World,
+) -> None:
+    # Given a losing play (no budget) decided while young enough for a batch
+    world.live_game()
+    play = world.play(1)
+    world.db.put_item(
+        TableName=world.settings.results_table,
+        Item=codec.dump(pending_item(play_from_event(play))),
+    )
+    watcher = ExpiryWatcher(world.db, world.settings, clock=world.clock)
+    deadline = play.arrival_ts + world.settings.expiry_seconds
+
+    def held_up_until_the_watcher_expired_it(**_: Any) -> None:
+        # The SDK retrying a throttled request: time passes, the expiry watcher acts
+        world.clock.now = max(world.clock.now, deadline + 1)
+        assert watcher.expire(play.play_id)
+
+    world.db.meta.events.register(
+        "before-call.dynamodb.BatchWriteItem", held_up_until_the_watcher_expired_it
+    )
+    # When the allocator's batch of results lands after that
+    world.stream_allocator().handle({"Records": [world.record(play)]}, None)
+    # Then the player reads what they were told when the reel stopped: expired
+    assert world.result("play-1")["status"] == "expired"
+    _assert_clean(world)
+
+
+def test_an_sdk_retry_of_a_batch_is_fenced_like_its_first_attempt(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a losing play, and a connection that drops the batch's first attempt
+    world.live_game()
+    play = world.play(1)
+    world.db.put_item(
+        TableName=world.settings.results_table,
+        Item=codec.dump(pending_item(play_from_event(play))),
+    )
+    watcher = ExpiryWatcher(world.db, world.settings, clock=world.clock)
+    deadline = play.arrival_ts + world.settings.expiry_seconds
+    attempts: list[float] = []
+    backoffs: list[float] = []
+    monkeypatch.setattr("time.sleep", backoffs.append)
+
+    def drop_the_first_attempt(**_: Any) -> None:
+        attempts.append(world.clock.now)
+        if len(attempts) == 1:
+            # While botocore backs off, the reel stops and the watcher expires the play
+            world.clock.now = deadline + 1
+            assert watcher.expire(play.play_id)
+            raise ConnectionClosedError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com")
+
+    world.db.meta.events.register("before-send.dynamodb.BatchWriteItem", drop_the_first_attempt)
+    # When the allocator batches its result
+    world.stream_allocator().handle({"Records": [world.record(play)]}, None)
+    # Then botocore did retry, but the retry was stopped at the fence: still expired
+    assert len(attempts) == 1 and len(backoffs) == 1
+    assert world.result("play-1")["status"] == "expired"
     _assert_clean(world)

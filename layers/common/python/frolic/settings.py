@@ -22,7 +22,9 @@ class Settings(BaseModel):
     #: How long the reel spins: a play still pending after this plus the grace expires.
     reel_seconds: float = Field(alias="REEL_SECONDS", default=10.0, gt=0)
     expiry_grace_seconds: float = Field(alias="EXPIRY_GRACE_SECONDS", default=5.0, ge=0)
-    #: Unconditional batched writes stop this long before a play may be expired.
+    #: Unconditional batched writes stop this long before a play may be expired. It is
+    #: checked as each attempt is sent, so it must cover one attempt's duration
+    #: (frolic.dal.clients.ATTEMPT_BOUND_SECONDS).
     batch_write_fence_seconds: float = Field(alias="BATCH_WRITE_FENCE_SECONDS", default=3.0, ge=0)
     game_cache_seconds: float = Field(alias="GAME_CACHE_SECONDS", default=5.0, ge=0)
     #: Local stack only: where moto's server listens.

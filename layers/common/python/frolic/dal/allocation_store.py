@@ -10,12 +10,16 @@ UpdateItem of the player's won plays (frolic.allocation.claims).
 Batched writes have no conditions, so they are kept away from the one other writer of
 results, the expiry watcher: it only touches plays older than `expiry_seconds`, and a
 result goes out in a batch only while its play is younger than that by a fence of a few
-seconds; older ones get a conditional put, and such late plays win nothing. A replayed
-play is answered from the consistent read, so a decided result is never overwritten.
+seconds; older ones get a conditional put, and such late plays win nothing. The fence is
+checked as each attempt is sent, the SDK's own retries included, and covers how long one
+attempt can take (the client's connect and read timeouts), so a batch held up by
+throttling can never land after the watcher wrote `expired`. A replayed play is answered
+from the consistent read, so a decided result is never overwritten.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
@@ -68,6 +72,10 @@ _Result = TypeVar("_Result")
 ARRIVAL_RETENTION_SECONDS = 90 * 24 * 3600
 
 
+class FenceCrossedError(Exception):
+    """A batched result would be sent too close to its play's expiry."""
+
+
 class DynamoAllocationStore:
     def __init__(
         self,
@@ -82,6 +90,12 @@ class DynamoAllocationStore:
         self._clock = clock
         self._claims = BatchClaims(self, late_after=self._batch_cutoff)
         self._threads: ThreadPoolExecutor | None = None
+        self._sending = threading.local()
+        client.meta.events.register_first(
+            "before-send.dynamodb.BatchWriteItem",
+            self._refuse_an_attempt_past_the_fence,
+            unique_id=f"frolic-batch-fence-{id(self)}",
+        )
 
     @property
     def claim_stats(self) -> ClaimStats:
@@ -224,25 +238,32 @@ class DynamoAllocationStore:
         return batched, conditional
 
     def _batch_write(self, requests: list[Any]) -> set[str]:
-        """Write; returns the playIds still unwritten once they are too old to batch."""
+        """Write; returns the playIds left unwritten once one of them is too old to batch
+        (they all go on to conditional puts)."""
         attempt = 0
         while requests:
-            response = self._db.batch_write_item(RequestItems={self._results: requests})
+            arrivals = [float(r["PutRequest"]["Item"]["arrivalTs"]["N"]) for r in requests]
+            self._sending.oldest_arrival = min(arrivals)
+            try:
+                response = self._db.batch_write_item(RequestItems={self._results: requests})
+            except FenceCrossedError:
+                return {r["PutRequest"]["Item"]["playId"]["S"] for r in requests}
+            finally:
+                self._sending.oldest_arrival = None
             unprocessed: dict[str, list[Any]] = dict(response.get("UnprocessedItems") or {})
             requests = unprocessed.get(self._results, [])
             if not requests:
                 break
-            now = self._clock()
-            too_old = {
-                r["PutRequest"]["Item"]["playId"]["S"]
-                for r in requests
-                if now - float(r["PutRequest"]["Item"]["arrivalTs"]["N"]) >= self._batch_cutoff
-            }
-            if too_old:
-                return too_old
             backoff(attempt)
             attempt += 1
         return set()
+
+    def _refuse_an_attempt_past_the_fence(self, **_: Any) -> None:
+        """Runs as each attempt of this store's batch write is sent (botocore's
+        `before-send`, SDK retries included)."""
+        oldest = getattr(self._sending, "oldest_arrival", None)
+        if oldest is not None and self._clock() - oldest >= self._batch_cutoff:
+            raise FenceCrossedError
 
     def _put_if_undecided(self, outcome: Outcome) -> None:
         try:

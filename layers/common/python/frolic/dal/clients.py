@@ -15,21 +15,26 @@ if TYPE_CHECKING:
     from mypy_boto3_kinesis import KinesisClient
 
 #: Short timeouts: a player waits on the other end, and a stuck call is better retried.
-_CONFIG = Config(
-    connect_timeout=1,
-    read_timeout=2,
+CONNECT_TIMEOUT_SECONDS = 1
+READ_TIMEOUT_SECONDS = 2
+CLIENT_CONFIG = Config(
+    connect_timeout=CONNECT_TIMEOUT_SECONDS,
+    read_timeout=READ_TIMEOUT_SECONDS,
     retries={"mode": "standard", "max_attempts": 4},
 )
+#: How long one attempt of a call may take before the client gives up on it: the batch
+#: write fence (Settings.batch_write_fence_seconds) must be at least this.
+ATTEMPT_BOUND_SECONDS = CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECONDS
 
 
 @cache
 def dynamodb() -> DynamoDBClient:
-    return boto3.client("dynamodb", endpoint_url=settings().aws_endpoint_url, config=_CONFIG)
+    return boto3.client("dynamodb", endpoint_url=settings().aws_endpoint_url, config=CLIENT_CONFIG)
 
 
 @cache
 def kinesis() -> KinesisClient:
-    return boto3.client("kinesis", endpoint_url=settings().aws_endpoint_url, config=_CONFIG)
+    return boto3.client("kinesis", endpoint_url=settings().aws_endpoint_url, config=CLIENT_CONFIG)
 
 
 @cache
@@ -38,5 +43,7 @@ def draw_key() -> bytes:
     config = settings()
     if config.draw_key_secret_arn is None:
         return config.draw_key.get_secret_value().encode()
-    secrets = boto3.client("secretsmanager", endpoint_url=config.aws_endpoint_url, config=_CONFIG)
+    secrets = boto3.client(
+        "secretsmanager", endpoint_url=config.aws_endpoint_url, config=CLIENT_CONFIG
+    )
     return secrets.get_secret_value(SecretId=config.draw_key_secret_arn)["SecretString"].encode()
