@@ -16,7 +16,7 @@ from frolic.dal import codec
 from frolic.dal.items import pending_item
 from frolic.dal.pools import BudgetBelowIssuedError
 from frolic.expiry import ExpiryWatcher
-from frolic.models import PlayStatus
+from frolic.models import PlayEvent, PlayStatus
 from frolic.stream import MALFORMED, play_from_event
 from tests.doubles import GreedyPacing
 from tests.integration.world import GAME, START, World
@@ -160,6 +160,8 @@ def test_a_poison_record_mid_batch_neither_blocks_the_shard_nor_loses_a_play(
 ) -> None:
     world.live_game()
     world.budget("brand-a", 10)
+    # Given play-1 accepted by ingest (pending), then its record garbled on the way
+    _pending(world, world.play(1))
     records = [
         world.record(world.play(0)),
         world.record(b"\x00\xffnot json at all"),
@@ -173,9 +175,46 @@ def test_a_poison_record_mid_batch_neither_blocks_the_shard_nor_loses_a_play(
     # And the play the broken record names is answered, not dropped
     assert world.result("play-1")["status"] == "rejected"
     assert world.result("play-1")["reason"] == MALFORMED
+    assert world.result("play-1")["arrivalTs"] == START + 1.0  # as ingest stamped it
     assert world.result("play-0")["status"] in ("won", "lost")
     assert world.result("play-2")["status"] in ("won", "lost")
     _assert_clean(world)
+
+
+def _pending(world: World, play: PlayEvent) -> None:
+    """The pending item ingest writes before it puts the play on the stream."""
+    world.db.put_item(
+        TableName=world.settings.results_table,
+        Item=codec.dump(pending_item(play_from_event(play))),
+    )
+
+
+@pytest.mark.parametrize("named_user", ["user-1", "mallory"])
+def test_a_malformed_record_never_overwrites_a_decided_result(
+    world: World, named_user: str
+) -> None:
+    # Given play-1 won, its coupon bound
+    world.live_game()
+    world.budget("brand-a", 2)
+    _pending(world, world.play(1))
+    world.stream_allocator(GreedyPacing()).handle({"Records": [world.record(world.play(1))]}, None)
+    won = world.result("play-1")
+    assert won["status"] == "won"
+    # When a record that fails validation names it (a producer bug, a newer event shape)
+    garbled = {"playId": "play-1", "userId": named_user, "gameId": GAME, "arrivalTs": "soon"}
+    world.stream_allocator().handle({"Records": [world.record(garbled)]}, None)
+    # Then the win stands, under its player, and the books still balance
+    assert world.result("play-1") == won
+    _assert_clean(world)
+
+
+def test_a_malformed_record_cannot_end_another_players_pending_play(world: World) -> None:
+    world.live_game()
+    _pending(world, world.play(1, user="alice"))
+    garbled = {"playId": "play-1", "userId": "mallory", "gameId": GAME}
+    world.stream_allocator().handle({"Records": [world.record(garbled)]}, None)
+    assert world.result("play-1")["status"] == "pending"
+    assert world.result("play-1")["userId"] == "alice"
 
 
 def _throttling_client(only_game: str | None = None) -> Any:

@@ -1,8 +1,10 @@
 """The allocator Lambda's work on one Kinesis batch.
 
 Records are parsed first; a record that is not a valid play never blocks the shard: if
-it names a play, that play gets a `rejected` result, otherwise it is logged (by
-sequence number, without its content) and skipped. Valid plays are allocated per game;
+it names a play and its player, that play gets a `rejected` result, but only while it is
+still pending under that very player (a decided result stands, and another player's
+play is not theirs to end); otherwise it is logged (by sequence number, without its
+content) and skipped. Valid plays are allocated per game;
 if a game's allocation fails (throttling past retries, say), its records are reported
 as failed through Powertools' partial batch response, so Kinesis retries from the
 first of them. Everything before and after is safe to replay.
@@ -16,7 +18,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
@@ -32,7 +34,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import TypeAdapter, ValidationError
 
 from frolic.allocation.allocator import Allocator
-from frolic.allocation.ports import AllocationStore, Outcome, Play
+from frolic.allocation.ports import Play
 from frolic.models import Identifier, PlayEvent, PlayStatus
 from frolic.observability import logger, metrics
 
@@ -52,10 +54,17 @@ class AllocationFailedError(Exception):
     """This record's game could not be allocated in this attempt; Kinesis will retry."""
 
 
+class Rejections(Protocol):
+    def reject_pending(self, owners: Mapping[str, str], reason: str, decided_at: float) -> int:
+        """Reject each play (playId → userId) still pending under that user; how many
+        were rejected."""
+        ...
+
+
 @dataclass
 class _Parsed:
     plays: dict[str, Play] = field(default_factory=dict)  # by sequence number
-    rejected: list[Outcome] = field(default_factory=list)
+    malformed: dict[str, str] = field(default_factory=dict)  # playId → userId
     skipped: int = 0
 
 
@@ -70,20 +79,18 @@ def play_from_event(event: PlayEvent) -> Play:
     )
 
 
-def _named_play(body: Any, now: float) -> Play | None:
-    """The play a malformed record is about, when it says so clearly enough to answer."""
+def _named_play(body: Any) -> tuple[str, str] | None:
+    """The play and player a malformed record names, when it says so clearly enough."""
     if not isinstance(body, dict):
         return None
-    ids = [body.get(name) for name in ("playId", "userId", "gameId")]
+    ids = [body.get(name) for name in ("playId", "userId")]
     if not all(isinstance(i, str) for i in ids):
         return None
     try:
-        play_id, user_id, game_id = (_IDENTIFIER.validate_python(i) for i in ids)
+        play_id, user_id = (_IDENTIFIER.validate_python(i) for i in ids)
     except ValidationError:
         return None
-    arrival = body.get("arrivalTs")
-    arrival_ts = float(arrival) if isinstance(arrival, int | float) and arrival > 0 else now
-    return Play(play_id, user_id, game_id, arrival_ts)
+    return play_id, user_id
 
 
 class StreamAllocator:
@@ -91,7 +98,7 @@ class StreamAllocator:
         self,
         *,
         allocator: Allocator,
-        store: AllocationStore,
+        store: Rejections,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._allocator = allocator
@@ -102,9 +109,9 @@ class StreamAllocator:
         self, event: Mapping[str, Any], context: LambdaContext | None
     ) -> PartialItemFailureResponse:
         now = self._clock()
-        parsed = self._parse(event.get("Records", []), now)
-        if parsed.rejected:
-            self._store.save_outcomes(parsed.rejected)
+        parsed = self._parse(event.get("Records", []))
+        if parsed.malformed:
+            self._store.reject_pending(parsed.malformed, MALFORMED, now)
         failed_games = self._allocate(parsed, now)
 
         def record_handler(record: KinesisStreamRecord) -> None:
@@ -120,7 +127,7 @@ class StreamAllocator:
             context=context,
         )
 
-    def _parse(self, records: list[Mapping[str, Any]], now: float) -> _Parsed:
+    def _parse(self, records: list[Mapping[str, Any]]) -> _Parsed:
         parsed = _Parsed()
         for record in records:
             sequence = record["kinesis"]["sequenceNumber"]
@@ -134,15 +141,16 @@ class StreamAllocator:
                 continue
             except ValidationError:
                 pass
-            named = _named_play(body, now)
+            named = _named_play(body)
             if named is None:
                 parsed.skipped += 1
                 logger.error("unreadable record skipped", sequence_number=sequence)
             else:
-                parsed.rejected.append(Outcome(named, PlayStatus.REJECTED, now, reason=MALFORMED))
-        if parsed.skipped or parsed.rejected:
+                play_id, user_id = named
+                parsed.malformed[play_id] = user_id
+        if parsed.skipped or parsed.malformed:
             metrics.add_metric(
-                "MalformedRecords", MetricUnit.Count, parsed.skipped + len(parsed.rejected)
+                "MalformedRecords", MetricUnit.Count, parsed.skipped + len(parsed.malformed)
             )
         return parsed
 

@@ -218,6 +218,35 @@ class DynamoAllocationStore:
         for outcome in conditional:
             self._put_if_undecided(outcome)
 
+    def reject_pending(self, owners: Mapping[str, str], reason: str, decided_at: float) -> int:
+        """Conditional updates, rare enough (malformed records) to go one by one; the
+        pending item keeps its arrival and connection, so delivery pushes the answer."""
+        rejected = 0
+        for play_id, user_id in owners.items():
+            try:
+                self._db.update_item(
+                    TableName=self._results,
+                    Key={"playId": {"S": play_id}},
+                    UpdateExpression="SET #status = :rejected, reason = :reason, decidedAt = :now",
+                    ConditionExpression="#status = :pending AND userId = :user",
+                    ExpressionAttributeNames={"#status": "status"},
+                    ExpressionAttributeValues=codec.dump(
+                        {
+                            ":rejected": PlayStatus.REJECTED.value,
+                            ":pending": PlayStatus.PENDING.value,
+                            ":reason": reason,
+                            ":now": decided_at,
+                            ":user": user_id,
+                        }
+                    ),
+                )
+            except ClientError as error:
+                if not condition_failed(error):
+                    raise
+                continue
+            rejected += 1
+        return rejected
+
     def _fan_out(self, call: Callable[[_Item], _Result], items: Sequence[_Item]) -> list[_Result]:
         """Independent calls, `CALL_FANOUT` at a time on the client's connection pool
         (boto3 clients are thread-safe); one alone is made here, without a thread."""
