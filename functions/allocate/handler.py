@@ -32,7 +32,7 @@ def _stream_allocator() -> StreamAllocator:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
+@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return _stream_allocator().handle(event, context)

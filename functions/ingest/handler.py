@@ -48,7 +48,7 @@ def _socket_plays() -> WebSocketPlays:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
+@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if "connectionId" in event.get("requestContext", {}):

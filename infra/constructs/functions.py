@@ -76,6 +76,9 @@ class Functions(Construct):
             "EXPIRY_GRACE_SECONDS": str(expiry_grace_seconds),
             "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+            # Answers hold coupon codes and tickets: no traced return value goes to X-Ray,
+            # whatever a decorator says (the decorators also say so).
+            "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
             "LOG_LEVEL": log_level,
         }
         self.layers = [

@@ -230,6 +230,7 @@ def test_every_function_is_arm64_traced_with_both_layers(synth: Synth) -> None:
         assert variables["POWERTOOLS_METRICS_NAMESPACE"] == METRICS_NAMESPACE
         assert variables["POWERTOOLS_SERVICE_NAME"] == SERVICE_NAME
         assert variables["LOG_LEVEL"] == "INFO"
+        assert variables["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == "false"
         assert variables["REEL_SECONDS"] == str(REEL_SECONDS)
 
 
