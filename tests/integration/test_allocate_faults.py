@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError, ConnectionClosedError
 from frolic.dal import codec
 from frolic.dal.items import pending_item
 from frolic.dal.pools import BudgetBelowIssuedError
+from frolic.dal.tables import arrivals_key
 from frolic.expiry import ExpiryWatcher
 from frolic.models import PlayEvent, PlayStatus
 from frolic.stream import MALFORMED, play_from_event
@@ -83,10 +84,11 @@ def _crash_then_replay(
 
 
 WRITES = [
-    ("UpdateItem", 1),  # the arrival counters
-    ("UpdateItem", 2),  # the first winner's win slot
-    ("UpdateItem", 3),  # the second winner's win slot
+    ("UpdateItem", 1),  # the first winner's win slot
+    ("UpdateItem", 2),  # the second winner's win slot
+    # (the third, the lease: test_a_crash_between_a_lease_and_the_results_…)
     ("BatchWriteItem", 1),  # the results
+    ("UpdateItem", 4),  # the arrival counts, once the results are saved
 ]
 
 
@@ -439,4 +441,61 @@ def test_an_sdk_retry_of_a_batch_is_fenced_like_its_first_attempt(
     # Then botocore did retry, but the retry was stopped at the fence: still expired
     assert len(attempts) == 1 and len(backoffs) == 1
     assert world.result("play-1")["status"] == "expired"
+    _assert_clean(world)
+
+
+def _arrivals_counted(world: World) -> int:
+    """Every play counted in the game's minute items of arrivals."""
+    minute = int(START) // 60
+    item = world.db.get_item(
+        TableName=world.settings.state_table,
+        Key=codec.dump(arrivals_key(GAME, minute)),
+        ConsistentRead=True,
+    ).get("Item", {})
+    return sum(int(count) for name, count in codec.load(item).items() if name[1:].isdigit())
+
+
+def test_a_batch_retried_by_the_same_lambda_counts_its_arrivals_once(world: World) -> None:
+    # Given a batch whose results write is throttled once, past botocore's retries
+    world.live_game()  # no budget: leases and their crashes are tested above
+    records = [world.record(world.play(n, at=1 + n / 10)) for n in range(4)]
+    throttled = {"times": 0}
+
+    def throttle_once(**_: Any) -> None:
+        if throttled["times"] == 0:
+            throttled["times"] += 1
+            raise ClientError(
+                {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow"}},
+                "BatchWriteItem",
+            )
+
+    world.db.meta.events.register("before-parameter-build.dynamodb.BatchWriteItem", throttle_once)
+    allocator = world.stream_allocator()
+    with pytest.raises(BatchProcessingError):
+        allocator.handle({"Records": records}, None)
+    # When Kinesis hands the batch to the same warm Lambda again, a second later
+    world.clock.now += 1
+    assert allocator.handle({"Records": records}, None) == {"batchItemFailures": []}
+    # Then pacing's arrival counts hold each play once
+    assert throttled["times"] == 1
+    assert _arrivals_counted(world) == 4
+    _assert_clean(world)
+
+
+def test_a_batch_replayed_after_a_crash_counts_its_arrivals_once(world: World) -> None:
+    # Given a Lambda that dies as it sends a batch's results
+    world.live_game()  # no budget: leases and their crashes are tested above
+    records = [world.record(world.play(n, at=1 + n / 10)) for n in range(4)]
+
+    def die(**_: Any) -> None:
+        raise Crash("results")
+
+    # When Kinesis retries the batch on a fresh Lambda
+    _crash_then_replay(
+        world,
+        records,
+        lambda client: client.meta.events.register("before-call.dynamodb.BatchWriteItem", die),
+    )
+    # Then each play is counted once
+    assert _arrivals_counted(world) == 4
     _assert_clean(world)

@@ -15,14 +15,16 @@ SECOND = int(START)
 def test_the_history_comes_back_with_the_arrival_counts(world: World) -> None:
     store = world.store()
     # Given no history yet
-    first = store.count_arrivals(GAME, {SECOND: 3})
+    store.add_arrivals(GAME, {SECOND: 3})
+    first = store.read_arrivals(GAME, through=SECOND)
     assert first.history == NO_TRAFFIC
     assert first.recent[SECOND] == 3
     # When an allocator saves one
     saved = NO_TRAFFIC.fold(first.recent, through=SECOND)
     store.save_traffic(GAME, saved, replacing=first.history)
     # Then the next batch reads it back whole, with the counts
-    later = store.count_arrivals(GAME, {SECOND + 61: 2})
+    store.add_arrivals(GAME, {SECOND + 61: 2})
+    later = store.read_arrivals(GAME, through=SECOND + 61)
     assert later.history == saved
     assert later.recent == {SECOND: 3, SECOND + 61: 2}
 
@@ -37,11 +39,11 @@ def test_a_save_over_a_history_another_allocator_replaced_is_dropped(world: Worl
     # And a third that read an older one
     store.save_traffic(GAME, stale, replacing=TrafficHistory(through=SECOND - 60))
     # Then the first save stands
-    assert store.count_arrivals(GAME, {SECOND: 1}).history == ended
+    assert store.read_arrivals(GAME, through=SECOND).history == ended
     # And a save over the one stored is taken
     newer = ended.fold({SECOND + 70: 4}, through=SECOND + 70)
     store.save_traffic(GAME, newer, replacing=ended)
-    assert store.count_arrivals(GAME, {SECOND + 71: 1}).history == newer
+    assert store.read_arrivals(GAME, through=SECOND + 71).history == newer
 
 
 def test_the_allocator_saves_the_history_about_once_a_minute(world: World) -> None:
@@ -55,14 +57,14 @@ def test_the_allocator_saves_the_history_about_once_a_minute(world: World) -> No
         at = 10.0 * n + 1
         world.clock.now = START + at + 0.5
         allocator.handle({"Records": [world.record(world.play(n, at=at))]}, None)
-        history = store.count_arrivals(GAME, {}).history
+        history = store.read_arrivals(GAME, through=SECOND).history
         if not saves or history.through != saves[-1]:
             saves.append(history.through)
     # Then the history was saved at the first batch and then once a minute, from
     # settled seconds, and it holds every play before its last save
     assert len(saves) == 3
     assert all(b - a >= 60 for a, b in itertools.pairwise(s for s in saves if s is not None))
-    final = store.count_arrivals(GAME, {}).history
+    final = store.read_arrivals(GAME, through=SECOND).history
     assert final.through is not None
     assert final.spell_plays == sum(1 for n in range(18) if SECOND + 10 * n + 1 <= final.through)
 
@@ -73,6 +75,6 @@ def test_the_report_reads_minutes_not_the_history(world: World) -> None:
     allocator = world.stream_allocator()
     world.clock.now = START + 2.5
     allocator.handle({"Records": [world.record(world.play(1, at=1.0))]}, None)
-    assert world.store().count_arrivals(GAME, {}).history.through is not None
+    assert world.store().read_arrivals(GAME, through=SECOND).history.through is not None
     report = GameReports(world.db, world.settings).report(game)
     assert sum(point.plays for point in report.curve) == 1

@@ -185,7 +185,7 @@ def test_an_allocator_adds_its_arrivals_to_the_shared_counts_at_most_twice_a_sec
     allocator = arena.allocator()
 
     def counted() -> int:
-        return sum(arena.store.count_arrivals(GAME, {}, through=int(START) + 5).recent.values())
+        return sum(arena.store.read_arrivals(GAME, through=int(START) + 5).recent.values())
 
     allocator.allocate([play(n, at=1.0) for n in range(4)], START + 1.1)
     # Then the first batch's plays are counted at once, for the other allocators

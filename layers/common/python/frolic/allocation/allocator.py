@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from frolic.allocation.ports import (
@@ -37,10 +37,10 @@ from frolic.pacing.rate import arrival_rate
 class AllocatorSettings:
     #: Arrivals older than this are assumed counted by every shard's allocator.
     arrival_settle_seconds: float = 1.0
-    #: An allocator adds its plays to the game's shared arrival counts at most this
-    #: often (one write per flush, not per batch); in between it reads the counts and
-    #: adds its own. Counts then reach the store within this plus a batch, well before
-    #: they settle (`arrival_settle_seconds` after their second has ended).
+    #: An allocator adds its decided plays to the game's shared arrival counts at most
+    #: this often (one write per flush, not per batch); in between it reads the counts
+    #: and adds its own. Counts then reach the store within this plus a batch, well
+    #: before they settle (`arrival_settle_seconds` after their second has ended).
     arrival_flush_seconds: float = 0.5
     #: A batch holding plays this close to the window's end, polled before the end,
     #: waits for it: then no play can join the window, and what is left is drawn
@@ -120,25 +120,17 @@ class Allocator:
         return outcomes
 
     def _traffic(self, rules: GameRules, plays: list[Play], now: float) -> _Traffic:
-        """Count the batch's arrivals (written every `arrival_flush_seconds`); the rate
-        to pace by and the current spell's plays still to come. The spell history is
-        saved about once a minute, from settled seconds only, so that concurrent
-        allocators fold each second once."""
-        game_id = rules.game_id
-        unflushed = self._unflushed[game_id]
+        """The rate to pace by and the current spell's plays still to come: the shared
+        counts, plus this allocator's unwritten ones and the batch's own. The spell
+        history is saved about once a minute, from settled seconds only, so that
+        concurrent allocators fold each second once."""
+        arrivals = self._store.read_arrivals(rules.game_id, through=math.floor(now))
+        recent = dict(arrivals.recent)
+        for second, count in self._unflushed[rules.game_id].items():
+            recent[second] = recent.get(second, 0) + count
         for play in plays:
-            unflushed[math.floor(play.arrival_ts)] += 1
-        flush: dict[int, int] = {}
-        if now - self._flushed_at.get(game_id, -math.inf) >= self._settings.arrival_flush_seconds:
-            flush = dict(unflushed)
-            unflushed.clear()
-            self._flushed_at[game_id] = now
-        arrivals = self._store.count_arrivals(game_id, flush, through=math.floor(now))
-        recent: Mapping[int, int] = arrivals.recent
-        if unflushed:
-            recent = dict(recent)
-            for second, count in unflushed.items():
-                recent[second] = recent.get(second, 0) + count
+            second = math.floor(play.arrival_ts)
+            recent[second] = recent.get(second, 0) + 1
         settle = self._settings.arrival_settle_seconds
         rate = arrival_rate(recent, now=now, settle_seconds=settle, first_second=rules.first_second)
         history = arrivals.history
@@ -150,6 +142,19 @@ class Allocator:
         live = history.fold(recent, through=math.floor(now))
         # The live history has counted this batch; its plays are still to be decided.
         return _Traffic(rate, live.plays_to_come(rate or 0.0) + len(plays))
+
+    def _count_arrivals(self, game_id: str, plays: list[Play], now: float) -> None:
+        """Count a batch's plays once their results are saved, into the shared counts
+        at most every `arrival_flush_seconds`. A batch delivered again finds its plays
+        decided and is not counted twice, and one that failed before its results were
+        saved was never counted; a crash loses at most the unwritten counts."""
+        unflushed = self._unflushed[game_id]
+        for play in plays:
+            unflushed[math.floor(play.arrival_ts)] += 1
+        if now - self._flushed_at.get(game_id, -math.inf) >= self._settings.arrival_flush_seconds:
+            self._store.add_arrivals(game_id, unflushed)
+            unflushed.clear()
+            self._flushed_at[game_id] = now
 
     def _draw_and_claim(self, rules: GameRules, plays: list[Play], now: float) -> list[Outcome]:
         traffic = self._traffic(rules, plays, now)
@@ -229,6 +234,7 @@ class Allocator:
             for play, outcome in zip(plays, outcomes, strict=True)
         ]
         self._store.save_outcomes(results)
+        self._count_arrivals(rules.game_id, plays, now)
         return results
 
 

@@ -300,26 +300,26 @@ class InMemoryStore:
         known = self._tables.outcomes
         return {pid: known[pid] for pid in play_ids if pid in known}
 
-    def count_arrivals(
-        self, game_id: str, per_second: Mapping[int, int], *, through: int | None = None
-    ) -> Arrivals:
+    def read_arrivals(self, game_id: str, *, through: int) -> Arrivals:
         """Like DynamoDB's minute items, only the last few minutes' counts come back;
         older seconds are dropped, so a week-long simulation keeps a few hundred."""
+        self._calls("BatchGetItem", items=1 + ARRIVAL_LOOKBACK_MINUTES)
+        counts = self._tables.arrivals[game_id]
+        if len(counts) > 2 * RECENT_ARRIVAL_SECONDS:
+            for second in [s for s in counts if s < through - RECENT_ARRIVAL_SECONDS]:
+                del counts[second]
+        return Arrivals(counts, self._tables.traffic.get(game_id, NO_TRAFFIC))
+
+    def add_arrivals(self, game_id: str, per_second: Mapping[int, int]) -> None:
         minutes = {second // 60 for second in per_second}
         for _ in minutes:
             self._calls("UpdateItem", write_units=1)
         counts = self._tables.arrivals[game_id]
         for second, plays in per_second.items():
             counts[second] += plays
-        latest = max(per_second, default=None) if through is None else through
-        if latest is not None:
-            if len(counts) > 2 * RECENT_ARRIVAL_SECONDS:
-                for second in [s for s in counts if s < latest - RECENT_ARRIVAL_SECONDS]:
-                    del counts[second]
-            for minute in minutes:
-                self._metered(f"arrivals#{game_id}#{minute}", latest)
-        self._calls("BatchGetItem", items=1 + ARRIVAL_LOOKBACK_MINUTES)
-        return Arrivals(counts, self._tables.traffic.get(game_id, NO_TRAFFIC))
+        latest = max(per_second, default=0)
+        for minute in minutes:
+            self._metered(f"arrivals#{game_id}#{minute}", latest)
 
     def save_traffic(
         self, game_id: str, history: TrafficHistory, replacing: TrafficHistory

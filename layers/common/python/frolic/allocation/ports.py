@@ -169,12 +169,13 @@ class AllocationStore(Protocol):
         """Results already decided for these plays (strongly consistent)."""
         ...
 
-    def count_arrivals(
-        self, game_id: str, per_second: Mapping[int, int], *, through: int | None = None
-    ) -> Arrivals:
-        """Add these arrivals (none, to only read); return the game's counts per second
-        of the last few minutes through second `through` (the newest second added, by
-        default) and its traffic history as last saved."""
+    def read_arrivals(self, game_id: str, *, through: int) -> Arrivals:
+        """The game's counts per second of the last few minutes through second
+        `through`, and its traffic history as last saved."""
+        ...
+
+    def add_arrivals(self, game_id: str, per_second: Mapping[int, int]) -> None:
+        """Add these arrivals to the game's shared counts."""
         ...
 
     def save_traffic(

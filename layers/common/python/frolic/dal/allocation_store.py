@@ -1,7 +1,8 @@
 """The allocator's store on DynamoDB.
 
-Per batch and game: one consistent BatchGetItem for replays, one UpdateItem (plus one
-BatchGetItem of the minutes before and the game's spells of traffic) for arrival counts,
+Per batch and game: one consistent BatchGetItem for replays, one BatchGetItem of the
+arrival counts of the last minutes and the game's spells of traffic (and, at most twice
+a second, one UpdateItem per minute adding arrivals),
 a conditional PutItem of those spells about once a minute, one Query for budgets, one
 conditional UpdateItem (a lease) per counter the batch's winners drew, one BatchGetItem
 of the leased codes, and BatchWriteItem for every result. Per winner: one conditional
@@ -111,13 +112,25 @@ class DynamoAllocationStore:
             if item["status"] != PlayStatus.PENDING.value
         }
 
-    def count_arrivals(
-        self, game_id: str, per_second: Mapping[int, int], *, through: int | None = None
-    ) -> Arrivals:
+    def read_arrivals(self, game_id: str, *, through: int) -> Arrivals:
+        newest = through // 60
+        keys = [codec.dump(traffic_key(game_id))] + [
+            codec.dump(arrivals_key(game_id, newest - back))
+            for back in range(ARRIVAL_LOOKBACK_MINUTES + 1)
+        ]
+        counts: dict[int, int] = {}
+        history = NO_TRAFFIC
+        for item in batch_get(self._db, self._state, keys):
+            if item["sk"] == TRAFFIC_SORT_KEY:
+                history = _history_from_item(item)
+            else:
+                counts.update(_minute_counts(int(item["sk"][2:]), item))
+        return Arrivals(counts, history)
+
+    def add_arrivals(self, game_id: str, per_second: Mapping[int, int]) -> None:
         by_minute: dict[int, dict[int, int]] = defaultdict(dict)
         for second, plays in per_second.items():
             by_minute[second // 60][second] = plays
-        counts: dict[int, int] = {}
         issued = self._claims.issued_seen(game_id)
         for minute, seconds in by_minute.items():
             names = {f"#s{i}": f"s{s % 60}" for i, s in enumerate(seconds)}
@@ -127,7 +140,7 @@ class DynamoAllocationStore:
             values |= {f":i{i}": {"N": str(n)} for i, n in enumerate(issued.values())}
             sets = ["expiresAt = if_not_exists(expiresAt, :ttl)"]
             sets += [f"#i{i} = :i{i}" for i in range(len(issued))]
-            updated = self._db.update_item(
+            self._db.update_item(
                 TableName=self._state,
                 Key=codec.dump(arrivals_key(game_id, minute)),
                 UpdateExpression="ADD "
@@ -139,24 +152,7 @@ class DynamoAllocationStore:
                     **values,
                     ":ttl": {"N": str(minute * 60 + ARRIVAL_RETENTION_SECONDS)},
                 },
-                ReturnValues="ALL_NEW",
             )
-            counts.update(_minute_counts(minute, codec.load(updated["Attributes"])))
-        keys = [codec.dump(traffic_key(game_id))]
-        newest = max(by_minute, default=None) if through is None else through // 60
-        if newest is not None:
-            keys += [
-                codec.dump(arrivals_key(game_id, newest - back))
-                for back in range(ARRIVAL_LOOKBACK_MINUTES + 1)
-                if newest - back not in by_minute
-            ]
-        history = NO_TRAFFIC
-        for item in batch_get(self._db, self._state, keys):
-            if item["sk"] == TRAFFIC_SORT_KEY:
-                history = _history_from_item(item)
-            else:
-                counts.update(_minute_counts(int(item["sk"][2:]), item))
-        return Arrivals(counts, history)
 
     def save_traffic(
         self, game_id: str, history: TrafficHistory, replacing: TrafficHistory
