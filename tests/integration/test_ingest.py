@@ -166,3 +166,61 @@ def test_a_player_gets_a_short_lived_single_use_ticket(world: World, player_api:
     assert sessions.redeem_ticket(body["ticket"]) == "player-1"
     assert sessions.redeem_ticket(body["ticket"]) is None
     assert _call(app, rest_event("POST", "/ws-ticket", user=None))["statusCode"] == 401
+
+
+# -- resends ---------------------------------------------------------------------------
+def test_resends_within_the_reput_interval_put_the_play_on_the_stream_once(
+    world: World, player_api: Any
+) -> None:
+    app, kinesis = player_api
+    body = {"playId": "p-1", "gameId": GAME}
+    _call(app, rest_event("POST", "/plays", body=body))
+    # When the client resends the play many times before the re-put interval is over
+    step = world.settings.play_reput_seconds / 10
+    answers = []
+    for _ in range(9):
+        world.clock.now += step
+        answers.append(_call(app, rest_event("POST", "/plays", body=body)))
+    # Then each resend is answered as the play was, and the stream holds it once
+    assert {(a["statusCode"], json_body(a)["status"]) for a in answers} == {(202, "queued")}
+    assert [r["playId"] for r in _stream_records(world, kinesis)] == ["p-1"]
+
+
+def test_a_resend_after_the_reput_interval_puts_the_play_again_once(
+    world: World, player_api: Any
+) -> None:
+    app, kinesis = player_api
+    body = {"playId": "p-1", "gameId": GAME}
+    _call(app, rest_event("POST", "/plays", body=body))
+    arrival = world.clock.now
+    world.clock.now += world.settings.play_reput_seconds
+    again = _call(app, rest_event("POST", "/plays", body=body))
+    soon_after = _call(app, rest_event("POST", "/plays", body=body))
+    assert again["statusCode"] == soon_after["statusCode"] == 202
+    # The first put may have died: the resend puts it again, with its arrival time
+    assert [r["arrivalTs"] for r in _stream_records(world, kinesis)] == [arrival, arrival]
+
+
+def test_a_resend_of_a_decided_play_answers_its_result_and_puts_nothing(
+    world: World, player_api: Any
+) -> None:
+    app, kinesis = player_api
+    body = {"playId": "p-1", "gameId": GAME}
+    _call(app, rest_event("POST", "/plays", body=body))
+    records = [world.record(r) for r in _stream_records(world, kinesis)]
+    world.stream_allocator(GreedyPacing()).handle({"Records": records}, None)
+    world.clock.now += world.settings.play_reput_seconds
+    again = _call(app, rest_event("POST", "/plays", body=body))
+    assert (again["statusCode"], json_body(again)["status"]) == (202, "won")
+    assert len(_stream_records(world, kinesis)) == 1
+
+
+def test_resends_are_paced_like_plays(world: World, player_api: Any) -> None:
+    """A resend goes through the player's play slot like a play: once the interval has
+    passed, a resend takes the slot, and a new play right after it waits."""
+    app, _ = player_api
+    _call(app, rest_event("POST", "/plays", body={"playId": "p-1", "gameId": GAME}))
+    world.clock.now += 10  # the game's default interval between plays
+    resend = _call(app, rest_event("POST", "/plays", body={"playId": "p-1", "gameId": GAME}))
+    fresh = _call(app, rest_event("POST", "/plays", body={"playId": "p-2", "gameId": GAME}))
+    assert (resend["statusCode"], fresh["statusCode"]) == (202, 429)
