@@ -10,11 +10,17 @@ from typing import Any
 import boto3
 import pytest
 
+from frolic.auth import Principal
+from frolic.dal.allocation_store import DynamoGameDirectory
 from frolic.dal.sessions import Sessions
 from frolic.http import resolve
+from frolic.ingest import PlayRequest
+from frolic.models import GameStatus
 from tests.doubles import GreedyPacing
 from tests.integration.apigw import json_body, rest_event
 from tests.integration.world import GAME, START, World
+
+PLAYER = Principal("player-1", frozenset())
 
 
 @pytest.fixture
@@ -224,3 +230,69 @@ def test_resends_are_paced_like_plays(world: World, player_api: Any) -> None:
     resend = _call(app, rest_event("POST", "/plays", body={"playId": "p-1", "gameId": GAME}))
     fresh = _call(app, rest_event("POST", "/plays", body={"playId": "p-2", "gameId": GAME}))
     assert (resend["statusCode"], fresh["statusCode"]) == (202, 429)
+
+
+# -- the game's status as ingest saw it ------------------------------------------------
+def _allocate_the_stream(
+    world: World, kinesis: Any, games: DynamoGameDirectory | None = None
+) -> None:
+    records = [world.record(r) for r in _stream_records(world, kinesis)]
+    response = world.stream_allocator(GreedyPacing(), games).handle({"Records": records}, None)
+    assert response == {"batchItemFailures": []}
+
+
+def test_a_play_taken_as_the_game_went_live_is_played_though_the_allocator_saw_it_scheduled(
+    world: World, player_api: Any
+) -> None:
+    _, kinesis = player_api
+    # Given an allocator that read the game while it was still scheduled
+    world.live_game(status=GameStatus.SCHEDULED)
+    allocator_view = world.cached_games()
+    assert allocator_view.rules(GAME) is not None
+    # When the game goes live and ingest, reading it afresh, takes a play
+    world.live_game()
+    intake = world.intake(kinesis, games=world.cached_games())
+    assert intake.accept(PLAYER, PlayRequest(play_id="p-1", game_id=GAME)).status == "queued"
+    _allocate_the_stream(world, kinesis, allocator_view)
+    # Then the play is drawn, not refused for a status ingest had seen change
+    assert world.result("p-1")["status"] == "won"
+
+
+def test_a_play_taken_just_before_ingest_saw_the_game_end_is_still_played(
+    world: World, player_api: Any
+) -> None:
+    _, kinesis = player_api
+    # Given an ingest that read the game while it was live
+    ingest_view = world.cached_games()
+    assert ingest_view.rules(GAME) is not None
+    # When the marketer ends the game and ingest, not knowing yet, answers 202
+    world.live_game(status=GameStatus.ENDED)
+    intake = world.intake(kinesis, games=ingest_view)
+    assert intake.accept(PLAYER, PlayRequest(play_id="p-1", game_id=GAME)).status == "queued"
+    # Then the allocator, which sees the game ended, honours what ingest accepted
+    _allocate_the_stream(world, kinesis)
+    assert world.result("p-1")["status"] == "won"
+    assert world.reconcile().clean
+
+
+def test_a_record_without_the_stamp_is_judged_by_the_allocators_view(world: World) -> None:
+    """Records put by an ingest from before the stamp (during a deploy) keep the rule
+    they were taken under: the allocator's own view of the game."""
+    world.live_game(status=GameStatus.ENDED)
+    world.budget("brand-a", 5)
+    unstamped = world.play(1)
+    assert "gameStatus" not in unstamped.to_wire()
+    world.stream_allocator(GreedyPacing()).handle({"Records": [world.record(unstamped)]}, None)
+    result = world.result("play-1")
+    assert (result["status"], result["reason"]) == ("rejected", "game_not_live")
+
+
+def test_a_stamp_the_game_never_had_is_not_believed(world: World) -> None:
+    """The allocator re-reads a game its cache shows before LIVE; a game that is still
+    not live then never took the play, whatever the record says."""
+    world.live_game(status=GameStatus.SCHEDULED)
+    world.budget("brand-a", 5)
+    stamped = world.play(1).model_copy(update={"game_status": GameStatus.LIVE})
+    world.stream_allocator(GreedyPacing()).handle({"Records": [world.record(stamped)]}, None)
+    result = world.result("play-1")
+    assert (result["status"], result["reason"]) == ("rejected", "game_not_live")

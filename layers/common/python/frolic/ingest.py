@@ -36,6 +36,7 @@ from frolic.dal.tables import play_pace_key
 from frolic.models import (
     MAX_META_ENTRIES,
     BoundaryModel,
+    GameStatus,
     Identifier,
     Meta,
     PlayEvent,
@@ -140,6 +141,7 @@ class PlayIntake:
             arrival_ts=now,
             connection_id=connection_id,
             meta=request.meta,
+            game_status=GameStatus.LIVE,  # as this Lambda saw it: the allocator honours it
         )
         play = play_from_event(event)
         try:

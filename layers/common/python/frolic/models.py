@@ -248,6 +248,14 @@ class PlayEvent(BoundaryModel):
     arrival_ts: float = Field(gt=0, allow_inf_nan=False, description="Epoch seconds at ingest.")
     connection_id: Annotated[str, StringConstraints(max_length=128)] | None = None
     meta: Meta = Field(default_factory=dict, max_length=MAX_META_ENTRIES)
+    game_status: GameStatus | None = Field(
+        default=None,
+        description=(
+            "The game's status as ingest saw it when it took the play (LIVE: ingest takes "
+            "no other); the allocator honours it (frolic.allocation.allocator). Absent on "
+            "records put before ingest stamped it."
+        ),
+    )
 
     def payload_fingerprint(self) -> str:
         """What makes two submissions of one playId the same play.
