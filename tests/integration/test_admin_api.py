@@ -20,6 +20,7 @@ from moto import mock_aws
 
 from frolic.admin.budgets import MAX_UPLOAD_BYTES, MAX_UPLOAD_LINES
 from frolic.admin.openapi import admin_document, generate, render
+from frolic.allocation.sub_budgets import DEAL_STEP
 from frolic.dal import codec
 from frolic.dal.allocation_store import DynamoGameDirectory
 from frolic.dal.pools import GENERATED_ALPHABET
@@ -121,9 +122,12 @@ def funded_pool(api: AdminApi, budget: int = 100) -> tuple[str, str]:
     return game_id, brand_id
 
 
-def upload_csv(api: AdminApi, game_id: str, brand_id: str, text: str | bytes) -> Reply:
+def upload_csv(
+    api: AdminApi, game_id: str, brand_id: str, text: str | bytes, upload_id: str | None = None
+) -> Reply:
     path = f"/admin/games/{game_id}/budgets/{brand_id}/coupons"
-    return api.call("POST", path, raw=text, content_type="text/csv")
+    query = {"uploadId": upload_id} if upload_id else None
+    return api.call("POST", path, raw=text, content_type="text/csv", query=query)
 
 
 def pool_codes(api: AdminApi, game_id: str, brand_id: str, size: int) -> list[str]:
@@ -433,6 +437,55 @@ def test_codes_are_unique_across_uploads_brands_and_games(api: AdminApi) -> None
     elsewhere = ok(upload_csv(api, other_game, other_game_brand, "AAAA-0001\n"))
     assert elsewhere == {"added": 0, "duplicates": 1, "invalid": 0, "poolSize": 0}
     assert pool_codes(api, game_id, other_brand, 1) == ["BBBB-0001"]
+
+
+def test_a_retried_upload_gets_its_first_answer_and_adds_nothing_twice(api: AdminApi) -> None:
+    game_id, brand_id = funded_pool(api)
+    set_budget(api, game_id, new_brand(api, "Bolt"), 10)
+    ok(upload_csv(api, game_id, brand_id, "TAKEN-001\n"))
+    text = "AAAA-0001\nAAAA-0002\nAAAA-0001\nTAKEN-001\nnot a code\n"
+    first = ok(upload_csv(api, game_id, brand_id, text))
+    # When its answer is lost on the way and the client sends the very same upload again
+    retry = ok(upload_csv(api, game_id, brand_id, text))
+    # Then the retry is answered as the upload was, and the pool holds each code once
+    assert retry == first == {"added": 2, "duplicates": 2, "invalid": 1, "poolSize": 3}
+    assert pool_codes(api, game_id, brand_id, 3) == ["TAKEN-001", "AAAA-0001", "AAAA-0002"]
+    assert api.item(coupon_key(game_id, brand_id, 4)) is None
+
+
+def test_an_upload_cut_off_after_some_of_its_transactions_is_completed_by_its_retry(
+    api: AdminApi,
+) -> None:
+    game_id, brand_id = funded_pool(api, budget=500)
+    codes = [f"CODE-{n:04d}" for n in range(3 * DEAL_STEP)]
+    text = "\n".join(codes)
+    committed: list[int] = []
+
+    def cut_off_after_the_second(**_: Any) -> None:
+        committed.append(1)
+        if len(committed) == 2:
+            raise ConnectionError("the Lambda timed out after this transaction committed")
+
+    # Given an upload whose Lambda died after its second transaction had committed
+    api.db.meta.events.register("after-call.dynamodb.TransactWriteItems", cut_off_after_the_second)
+    assert upload_csv(api, game_id, brand_id, text).status == 500
+    api.db.meta.events.unregister(
+        "after-call.dynamodb.TransactWriteItems", cut_off_after_the_second
+    )
+    # When the client sends it again, it gets the answer of an upload that went through
+    retry = ok(upload_csv(api, game_id, brand_id, text))
+    assert retry == {"added": len(codes), "duplicates": 0, "invalid": 0, "poolSize": len(codes)}
+    assert pool_codes(api, game_id, brand_id, len(codes)) == codes
+
+
+def test_an_upload_id_tells_a_second_upload_of_a_file_from_a_retry(api: AdminApi) -> None:
+    game_id, brand_id = funded_pool(api)
+    text = "AAAA-0001\nAAAA-0002\n"
+    first = ok(upload_csv(api, game_id, brand_id, text, upload_id="monday-file"))
+    retry = ok(upload_csv(api, game_id, brand_id, text, upload_id="monday-file"))
+    second = ok(upload_csv(api, game_id, brand_id, text, upload_id="tuesday-file"))
+    assert retry == first == {"added": 2, "duplicates": 0, "invalid": 0, "poolSize": 2}
+    assert second == {"added": 0, "duplicates": 2, "invalid": 0, "poolSize": 2}
 
 
 def test_base64_encoded_csv_with_bom_and_crlf(api: AdminApi) -> None:
