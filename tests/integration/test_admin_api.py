@@ -8,7 +8,7 @@ import json
 import logging
 import re
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -23,6 +23,7 @@ from frolic.admin.openapi import admin_document, generate, render
 from frolic.allocation.sub_budgets import DEAL_STEP
 from frolic.dal import codec
 from frolic.dal.allocation_store import DynamoGameDirectory
+from frolic.dal.items import RESULT_RETENTION_SECONDS
 from frolic.dal.pools import GENERATED_ALPHABET
 from frolic.dal.schema import create_tables
 from frolic.dal.tables import (
@@ -33,7 +34,7 @@ from frolic.dal.tables import (
     code_key,
     coupon_key,
 )
-from frolic.models import CouponStatus
+from frolic.models import MAX_GAME_SECONDS, CouponStatus
 from frolic.settings import Settings, settings
 from tests.integration.admin_fixtures import (
     ADMIN,
@@ -294,6 +295,24 @@ def test_game_items_are_what_the_allocator_reads(api: AdminApi) -> None:
 
 
 # -- brands ---------------------------------------------------------------------------
+def test_a_game_is_short_enough_that_its_play_ids_outlive_it(api: AdminApi) -> None:
+    """Results are kept 90 days from their play's arrival; a game lasts at most 30, so
+    no playId can be played twice in one game (see models.MAX_GAME_SECONDS)."""
+    campaign_id = new_campaign(api, CAMPAIGN_START, "2030-04-01T00:00:00Z")
+    path = f"/admin/campaigns/{campaign_id}/games"
+    start = datetime.fromisoformat(CAMPAIGN_START)
+    longest = (start + timedelta(seconds=MAX_GAME_SECONDS)).isoformat()
+    too_long = (start + timedelta(seconds=MAX_GAME_SECONDS + 1)).isoformat()
+    refused = api.call(
+        "POST", path, {"name": "Spin", "startTime": CAMPAIGN_START, "endTime": too_long}
+    )
+    assert fields(refused) == {"endTime": "a game lasts at most 30 days"}
+    game_id = new_game(api, campaign_id, start=CAMPAIGN_START, end=longest)
+    stretched = api.call("PATCH", f"/admin/games/{game_id}", {"endTime": too_long})
+    assert fields(stretched) == {"endTime": "a game lasts at most 30 days"}
+    assert RESULT_RETENTION_SECONDS - MAX_GAME_SECONDS >= 30 * 24 * 3600
+
+
 def test_brands_are_created_listed_and_read(api: AdminApi) -> None:
     acme = new_brand(api, "Acme")
     bolt = new_brand(api, "bolt")

@@ -15,7 +15,7 @@ from frolic.dal.allocation_store import DynamoGameDirectory
 from frolic.dal.sessions import Sessions
 from frolic.http import resolve
 from frolic.ingest import PlayRequest
-from frolic.models import GameStatus
+from frolic.models import MAX_GAME_SECONDS, GameStatus
 from tests.doubles import GreedyPacing
 from tests.integration.apigw import json_body, rest_event
 from tests.integration.world import GAME, START, World
@@ -296,3 +296,22 @@ def test_a_stamp_the_game_never_had_is_not_believed(world: World) -> None:
     world.stream_allocator(GreedyPacing()).handle({"Records": [world.record(stamped)]}, None)
     result = world.result("play-1")
     assert (result["status"], result["reason"]) == ("rejected", "game_not_live")
+
+
+def test_a_play_id_cannot_come_back_in_its_game_however_long_the_game(
+    world: World, player_api: Any
+) -> None:
+    """Its result, kept from the play's arrival, outlives the longest game: the id stays
+    taken, and the win slot's set of won plays never sees it again as a new play."""
+    app, kinesis = player_api
+    world.live_game(duration=MAX_GAME_SECONDS)
+    _call(app, rest_event("POST", "/plays", body={"playId": "p-1", "gameId": GAME}))
+    _allocate_the_stream(world, kinesis)
+    won = world.result("p-1")
+    assert won["status"] == "won"
+    # At the game's last second the result is still there (TTL has not come)
+    world.clock.now = START + MAX_GAME_SECONDS - 1
+    assert won["expiresAt"] > world.clock.now
+    again = _call(app, rest_event("POST", "/plays", body={"playId": "p-1", "gameId": GAME}))
+    assert (again["statusCode"], json_body(again)["status"]) == (202, "won")
+    assert len(_stream_records(world, kinesis)) == 1
