@@ -117,15 +117,17 @@ class Allocator:
 
     def _decide_game(self, game_id: str, plays: list[Play], now: float) -> list[Outcome]:
         rules = self._games.rules(game_id)
-        taken_live = any(p.game_status is GameStatus.LIVE for p in plays)
-        if taken_live and (rules is None or rules.before_live):
+        if (rules is None or rules.before_live) and any(_taken_live(p) for p in plays):
             rules = self._games.fresh_rules(game_id)  # ingest saw it live: ours is behind
         if rules is None:
             return self._settle_without_draw(plays, now, Reason.UNKNOWN_GAME)
-        playable = [p for p in plays if _playable(rules, p)]
-        outcomes = self._settle_without_draw(
-            [p for p in plays if not _playable(rules, p)], now, Reason.GAME_NOT_LIVE
-        )
+        playable = plays
+        outcomes: list[Outcome] = []
+        if not rules.live:
+            # An end ingest had not seen yet does not undo its 202 (module docstring).
+            playable = [p for p in plays if rules.ended and _taken_live(p)]
+            refused = [p for p in plays if not (rules.ended and _taken_live(p))]
+            outcomes = self._settle_without_draw(refused, now, Reason.GAME_NOT_LIVE)
         inside = [p for p in playable if rules.start_ts <= p.arrival_ts < rules.end_ts]
         outside = [p for p in playable if not rules.start_ts <= p.arrival_ts < rules.end_ts]
         outcomes += self._settle_without_draw(outside, now, Reason.OUTSIDE_WINDOW)
@@ -256,10 +258,9 @@ class Allocator:
         return results
 
 
-def _playable(rules: GameRules, play: Play) -> bool:
-    """Live as the game is now, or live as ingest saw it when it took the play (an end
-    it had not seen yet does not undo its 202)."""
-    return rules.live or (rules.ended and play.game_status is GameStatus.LIVE)
+def _taken_live(play: Play) -> bool:
+    """Ingest took the play seeing its game live (False for records without the stamp)."""
+    return play.game_status is GameStatus.LIVE
 
 
 def _decided(play: Play, claimed: Claimed, now: float) -> Outcome:
