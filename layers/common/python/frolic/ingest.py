@@ -11,7 +11,9 @@ like a play (`min_seconds_between_plays`), then one conditional write on the pen
 item: the play goes on the stream again, in case the first attempt died before it got
 there (the allocator dedupes), only if its `lastPutAt` stamp is `play_reput_seconds`
 old. So however fast a client resends, over REST or a WebSocket (where no WAF counts
-requests), each pending play is put at most once per that interval.
+requests), each pending play is put at most once per that interval. The pending item
+is stamped with the first put: if that put fails, the client's 5xx sends it back, and
+its resend after `play_reput_seconds` puts the play again.
 """
 
 from __future__ import annotations
