@@ -116,6 +116,10 @@ class Functions(Construct):
             memory_size=1024,
             timeout=Duration.seconds(30),
         )
+        # A stack update changes allocate before ingest: an allocator then knows every
+        # field of the play records an ingest of its own version or an older one writes
+        # (records are strict, so an older allocator would reject a newer field).
+        self.ingest.node.add_dependency(self.allocate)
         self.deliver = self._function(
             "Deliver",
             folder="deliver",

@@ -256,6 +256,14 @@ def test_handlers_and_the_expiry_entry_point(synth: Synth) -> None:
     assert expiry_timeout(synth) > REEL_SECONDS + EXPIRY_GRACE_SECONDS + 10
 
 
+def test_allocate_is_updated_before_ingest(synth: Synth) -> None:
+    """An ingest may put records with a field its allocator must know (issue 13: the
+    game status ingest saw); CloudFormation updates what a resource depends on first."""
+    ingest = synth.resources[logical_id(synth.stack, synth.stack.functions.ingest)]
+    allocate_id = logical_id(synth.stack, synth.stack.functions.allocate)
+    assert allocate_id in ingest.get("DependsOn", [])
+
+
 def expiry_timeout(synth: Synth) -> int:
     timeout: int = function_properties(synth, "expiry")["Timeout"]
     return timeout

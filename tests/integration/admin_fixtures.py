@@ -48,6 +48,7 @@ def rest_event(
     claims: dict[str, str] | None = None,
     is_base64: bool = False,
     extra_headers: dict[str, str] | None = None,
+    query: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """What API Gateway (REST, Lambda proxy, Cognito authorizer) hands the function."""
     headers = {
@@ -79,8 +80,8 @@ def rest_event(
         "httpMethod": method,
         "headers": headers,
         "multiValueHeaders": {name: [value] for name, value in headers.items()},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
+        "queryStringParameters": query,
+        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
         "pathParameters": {"proxy": path.lstrip("/")},
         "stageVariables": None,
         "requestContext": request_context,
@@ -153,6 +154,7 @@ class AdminApi:
         raw: str | bytes | None = None,
         content_type: str | None = "application/json",
         is_base64: bool = False,
+        query: dict[str, str] | None = None,
     ) -> Reply:
         """JSON `body`, or `raw` text (bytes are sent base64-encoded, as API Gateway does
         for binary media types)."""
@@ -171,6 +173,7 @@ class AdminApi:
             content_type=content_type,
             claims=None if anonymous else (claims or admin_claims()),
             is_base64=is_base64,
+            query=query,
         )
         return reply(self.app.resolve(event, InvocationContext()))  # type: ignore[arg-type]
 

@@ -8,7 +8,7 @@ import json
 import logging
 import re
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -20,8 +20,10 @@ from moto import mock_aws
 
 from frolic.admin.budgets import MAX_UPLOAD_BYTES, MAX_UPLOAD_LINES
 from frolic.admin.openapi import admin_document, generate, render
+from frolic.allocation.sub_budgets import DEAL_STEP
 from frolic.dal import codec
 from frolic.dal.allocation_store import DynamoGameDirectory
+from frolic.dal.items import RESULT_RETENTION_SECONDS
 from frolic.dal.pools import GENERATED_ALPHABET
 from frolic.dal.schema import create_tables
 from frolic.dal.tables import (
@@ -32,7 +34,7 @@ from frolic.dal.tables import (
     code_key,
     coupon_key,
 )
-from frolic.models import CouponStatus
+from frolic.models import MAX_GAME_SECONDS, CouponStatus
 from frolic.settings import Settings, settings
 from tests.integration.admin_fixtures import (
     ADMIN,
@@ -121,9 +123,12 @@ def funded_pool(api: AdminApi, budget: int = 100) -> tuple[str, str]:
     return game_id, brand_id
 
 
-def upload_csv(api: AdminApi, game_id: str, brand_id: str, text: str | bytes) -> Reply:
+def upload_csv(
+    api: AdminApi, game_id: str, brand_id: str, text: str | bytes, upload_id: str | None = None
+) -> Reply:
     path = f"/admin/games/{game_id}/budgets/{brand_id}/coupons"
-    return api.call("POST", path, raw=text, content_type="text/csv")
+    query = {"uploadId": upload_id} if upload_id else None
+    return api.call("POST", path, raw=text, content_type="text/csv", query=query)
 
 
 def pool_codes(api: AdminApi, game_id: str, brand_id: str, size: int) -> list[str]:
@@ -290,6 +295,24 @@ def test_game_items_are_what_the_allocator_reads(api: AdminApi) -> None:
 
 
 # -- brands ---------------------------------------------------------------------------
+def test_a_game_is_short_enough_that_its_play_ids_outlive_it(api: AdminApi) -> None:
+    """Results are kept 90 days from their play's arrival; a game lasts at most 30, so
+    no playId can be played twice in one game (see models.MAX_GAME_SECONDS)."""
+    campaign_id = new_campaign(api, CAMPAIGN_START, "2030-04-01T00:00:00Z")
+    path = f"/admin/campaigns/{campaign_id}/games"
+    start = datetime.fromisoformat(CAMPAIGN_START)
+    longest = (start + timedelta(seconds=MAX_GAME_SECONDS)).isoformat()
+    too_long = (start + timedelta(seconds=MAX_GAME_SECONDS + 1)).isoformat()
+    refused = api.call(
+        "POST", path, {"name": "Spin", "startTime": CAMPAIGN_START, "endTime": too_long}
+    )
+    assert fields(refused) == {"endTime": "a game lasts at most 30 days"}
+    game_id = new_game(api, campaign_id, start=CAMPAIGN_START, end=longest)
+    stretched = api.call("PATCH", f"/admin/games/{game_id}", {"endTime": too_long})
+    assert fields(stretched) == {"endTime": "a game lasts at most 30 days"}
+    assert RESULT_RETENTION_SECONDS - MAX_GAME_SECONDS >= 30 * 24 * 3600
+
+
 def test_brands_are_created_listed_and_read(api: AdminApi) -> None:
     acme = new_brand(api, "Acme")
     bolt = new_brand(api, "bolt")
@@ -433,6 +456,55 @@ def test_codes_are_unique_across_uploads_brands_and_games(api: AdminApi) -> None
     elsewhere = ok(upload_csv(api, other_game, other_game_brand, "AAAA-0001\n"))
     assert elsewhere == {"added": 0, "duplicates": 1, "invalid": 0, "poolSize": 0}
     assert pool_codes(api, game_id, other_brand, 1) == ["BBBB-0001"]
+
+
+def test_a_retried_upload_gets_its_first_answer_and_adds_nothing_twice(api: AdminApi) -> None:
+    game_id, brand_id = funded_pool(api)
+    set_budget(api, game_id, new_brand(api, "Bolt"), 10)
+    ok(upload_csv(api, game_id, brand_id, "TAKEN-001\n"))
+    text = "AAAA-0001\nAAAA-0002\nAAAA-0001\nTAKEN-001\nnot a code\n"
+    first = ok(upload_csv(api, game_id, brand_id, text))
+    # When its answer is lost on the way and the client sends the very same upload again
+    retry = ok(upload_csv(api, game_id, brand_id, text))
+    # Then the retry is answered as the upload was, and the pool holds each code once
+    assert retry == first == {"added": 2, "duplicates": 2, "invalid": 1, "poolSize": 3}
+    assert pool_codes(api, game_id, brand_id, 3) == ["TAKEN-001", "AAAA-0001", "AAAA-0002"]
+    assert api.item(coupon_key(game_id, brand_id, 4)) is None
+
+
+def test_an_upload_cut_off_after_some_of_its_transactions_is_completed_by_its_retry(
+    api: AdminApi,
+) -> None:
+    game_id, brand_id = funded_pool(api, budget=500)
+    codes = [f"CODE-{n:04d}" for n in range(3 * DEAL_STEP)]
+    text = "\n".join(codes)
+    committed: list[int] = []
+
+    def cut_off_after_the_second(**_: Any) -> None:
+        committed.append(1)
+        if len(committed) == 2:
+            raise ConnectionError("the Lambda timed out after this transaction committed")
+
+    # Given an upload whose Lambda died after its second transaction had committed
+    api.db.meta.events.register("after-call.dynamodb.TransactWriteItems", cut_off_after_the_second)
+    assert upload_csv(api, game_id, brand_id, text).status == 500
+    api.db.meta.events.unregister(
+        "after-call.dynamodb.TransactWriteItems", cut_off_after_the_second
+    )
+    # When the client sends it again, it gets the answer of an upload that went through
+    retry = ok(upload_csv(api, game_id, brand_id, text))
+    assert retry == {"added": len(codes), "duplicates": 0, "invalid": 0, "poolSize": len(codes)}
+    assert pool_codes(api, game_id, brand_id, len(codes)) == codes
+
+
+def test_an_upload_id_tells_a_second_upload_of_a_file_from_a_retry(api: AdminApi) -> None:
+    game_id, brand_id = funded_pool(api)
+    text = "AAAA-0001\nAAAA-0002\n"
+    first = ok(upload_csv(api, game_id, brand_id, text, upload_id="monday-file"))
+    retry = ok(upload_csv(api, game_id, brand_id, text, upload_id="monday-file"))
+    second = ok(upload_csv(api, game_id, brand_id, text, upload_id="tuesday-file"))
+    assert retry == first == {"added": 2, "duplicates": 0, "invalid": 0, "poolSize": 2}
+    assert second == {"added": 0, "duplicates": 2, "invalid": 0, "poolSize": 2}
 
 
 def test_base64_encoded_csv_with_bom_and_crlf(api: AdminApi) -> None:

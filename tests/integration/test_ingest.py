@@ -10,11 +10,17 @@ from typing import Any
 import boto3
 import pytest
 
+from frolic.auth import Principal
+from frolic.dal.allocation_store import DynamoGameDirectory
 from frolic.dal.sessions import Sessions
 from frolic.http import resolve
+from frolic.ingest import PlayRequest
+from frolic.models import MAX_GAME_SECONDS, GameStatus
 from tests.doubles import GreedyPacing
 from tests.integration.apigw import json_body, rest_event
 from tests.integration.world import GAME, START, World
+
+PLAYER = Principal("player-1", frozenset())
 
 
 @pytest.fixture
@@ -166,3 +172,146 @@ def test_a_player_gets_a_short_lived_single_use_ticket(world: World, player_api:
     assert sessions.redeem_ticket(body["ticket"]) == "player-1"
     assert sessions.redeem_ticket(body["ticket"]) is None
     assert _call(app, rest_event("POST", "/ws-ticket", user=None))["statusCode"] == 401
+
+
+# -- resends ---------------------------------------------------------------------------
+def test_resends_within_the_reput_interval_put_the_play_on_the_stream_once(
+    world: World, player_api: Any
+) -> None:
+    app, kinesis = player_api
+    body = {"playId": "p-1", "gameId": GAME}
+    _call(app, rest_event("POST", "/plays", body=body))
+    # When the client resends the play many times before the re-put interval is over
+    step = world.settings.play_reput_seconds / 10
+    answers = []
+    for _ in range(9):
+        world.clock.now += step
+        answers.append(_call(app, rest_event("POST", "/plays", body=body)))
+    # Then each resend is answered as the play was, and the stream holds it once
+    assert {(a["statusCode"], json_body(a)["status"]) for a in answers} == {(202, "queued")}
+    assert [r["playId"] for r in _stream_records(world, kinesis)] == ["p-1"]
+
+
+def test_a_resend_after_the_reput_interval_puts_the_play_again_once(
+    world: World, player_api: Any
+) -> None:
+    app, kinesis = player_api
+    body = {"playId": "p-1", "gameId": GAME}
+    _call(app, rest_event("POST", "/plays", body=body))
+    arrival = world.clock.now
+    world.clock.now += world.settings.play_reput_seconds
+    again = _call(app, rest_event("POST", "/plays", body=body))
+    soon_after = _call(app, rest_event("POST", "/plays", body=body))
+    assert again["statusCode"] == soon_after["statusCode"] == 202
+    # The first put may have died: the resend puts it again, with its arrival time
+    assert [r["arrivalTs"] for r in _stream_records(world, kinesis)] == [arrival, arrival]
+
+
+def test_a_resend_of_a_decided_play_answers_its_result_and_puts_nothing(
+    world: World, player_api: Any
+) -> None:
+    app, kinesis = player_api
+    body = {"playId": "p-1", "gameId": GAME}
+    _call(app, rest_event("POST", "/plays", body=body))
+    records = [world.record(r) for r in _stream_records(world, kinesis)]
+    world.stream_allocator(GreedyPacing()).handle({"Records": records}, None)
+    world.clock.now += world.settings.play_reput_seconds
+    again = _call(app, rest_event("POST", "/plays", body=body))
+    assert (again["statusCode"], json_body(again)["status"]) == (202, "won")
+    assert len(_stream_records(world, kinesis)) == 1
+
+
+def test_resends_are_paced_like_plays(world: World, player_api: Any) -> None:
+    """A resend goes through the player's play slot like a play: once the interval has
+    passed, a resend takes the slot, and a new play right after it waits."""
+    app, _ = player_api
+    _call(app, rest_event("POST", "/plays", body={"playId": "p-1", "gameId": GAME}))
+    world.clock.now += 10  # the game's default interval between plays
+    resend = _call(app, rest_event("POST", "/plays", body={"playId": "p-1", "gameId": GAME}))
+    fresh = _call(app, rest_event("POST", "/plays", body={"playId": "p-2", "gameId": GAME}))
+    assert (resend["statusCode"], fresh["statusCode"]) == (202, 429)
+
+
+# -- the game's status as ingest saw it ------------------------------------------------
+def _allocate_the_stream(
+    world: World, kinesis: Any, games: DynamoGameDirectory | None = None
+) -> None:
+    records = [world.record(r) for r in _stream_records(world, kinesis)]
+    response = world.stream_allocator(GreedyPacing(), games).handle({"Records": records}, None)
+    assert response == {"batchItemFailures": []}
+
+
+def test_a_play_taken_as_the_game_went_live_is_played_though_the_allocator_saw_it_scheduled(
+    world: World, player_api: Any
+) -> None:
+    _, kinesis = player_api
+    # Given an allocator that read the game while it was still scheduled
+    world.live_game(status=GameStatus.SCHEDULED)
+    allocator_view = world.cached_games()
+    assert allocator_view.rules(GAME) is not None
+    # When the game goes live and ingest, reading it afresh, takes a play
+    world.live_game()
+    intake = world.intake(kinesis, games=world.cached_games())
+    assert intake.accept(PLAYER, PlayRequest(play_id="p-1", game_id=GAME)).status == "queued"
+    _allocate_the_stream(world, kinesis, allocator_view)
+    # Then the play is drawn, not refused for a status ingest had seen change
+    assert world.result("p-1")["status"] == "won"
+
+
+def test_a_play_taken_just_before_ingest_saw_the_game_end_is_still_played(
+    world: World, player_api: Any
+) -> None:
+    _, kinesis = player_api
+    # Given an ingest that read the game while it was live
+    ingest_view = world.cached_games()
+    assert ingest_view.rules(GAME) is not None
+    # When the marketer ends the game and ingest, not knowing yet, answers 202
+    world.live_game(status=GameStatus.ENDED)
+    intake = world.intake(kinesis, games=ingest_view)
+    assert intake.accept(PLAYER, PlayRequest(play_id="p-1", game_id=GAME)).status == "queued"
+    # Then the allocator, which sees the game ended, honours what ingest accepted
+    _allocate_the_stream(world, kinesis)
+    assert world.result("p-1")["status"] == "won"
+    assert world.reconcile().clean
+
+
+def test_a_record_without_the_stamp_is_judged_by_the_allocators_view(world: World) -> None:
+    """Records put by an ingest from before the stamp (during a deploy) keep the rule
+    they were taken under: the allocator's own view of the game."""
+    world.live_game(status=GameStatus.ENDED)
+    world.budget("brand-a", 5)
+    unstamped = world.play(1)
+    assert "gameStatus" not in unstamped.to_wire()
+    world.stream_allocator(GreedyPacing()).handle({"Records": [world.record(unstamped)]}, None)
+    result = world.result("play-1")
+    assert (result["status"], result["reason"]) == ("rejected", "game_not_live")
+
+
+def test_a_stamp_the_game_never_had_is_not_believed(world: World) -> None:
+    """The allocator re-reads a game its cache shows before LIVE; a game that is still
+    not live then never took the play, whatever the record says."""
+    world.live_game(status=GameStatus.SCHEDULED)
+    world.budget("brand-a", 5)
+    stamped = world.play(1).model_copy(update={"game_status": GameStatus.LIVE})
+    world.stream_allocator(GreedyPacing()).handle({"Records": [world.record(stamped)]}, None)
+    result = world.result("play-1")
+    assert (result["status"], result["reason"]) == ("rejected", "game_not_live")
+
+
+def test_a_play_id_cannot_come_back_in_its_game_however_long_the_game(
+    world: World, player_api: Any
+) -> None:
+    """Its result, kept from the play's arrival, outlives the longest game: the id stays
+    taken, and the win slot's set of won plays never sees it again as a new play."""
+    app, kinesis = player_api
+    world.live_game(duration=MAX_GAME_SECONDS)
+    _call(app, rest_event("POST", "/plays", body={"playId": "p-1", "gameId": GAME}))
+    _allocate_the_stream(world, kinesis)
+    won = world.result("p-1")
+    assert won["status"] == "won"
+    # At the game's last second the result is still there (TTL has not come)
+    world.clock.now = START + MAX_GAME_SECONDS - 1
+    assert won["expiresAt"] > world.clock.now
+    again = _call(app, rest_event("POST", "/plays", body={"playId": "p-1", "gameId": GAME}))
+    assert (again["statusCode"], json_body(again)["status"]) == (202, "won")
+    assert len(_stream_records(world, kinesis)) == 1

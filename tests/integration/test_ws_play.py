@@ -99,3 +99,22 @@ def test_a_socket_gone_before_the_answer_is_forgotten(
     assert Sessions(world.db, world.settings, clock=world.clock).owner("conn-1") is None
     # The play itself was taken: its result will be readable over REST
     assert world.result("p-1")["status"] == "pending"
+
+
+def test_a_flood_of_resends_on_the_socket_puts_the_play_once(
+    world: World, push_stub: PushStub, sockets: tuple[WebSocketPlays, Any]
+) -> None:
+    plays, kinesis = sockets
+    puts: list[str] = []
+    kinesis.meta.events.register(
+        "before-parameter-build.kinesis.PutRecord",
+        lambda params, **_: puts.append(params["PartitionKey"]),
+    )
+    message = {"action": "play", "playId": "p-1", "gameId": GAME}
+    for _ in range(50):
+        push_stub.expect_post("conn-1")
+        _send(plays, "conn-1", message)
+    frames = push_stub.messages_to("conn-1")
+    assert len(frames) == 50
+    assert {frame["status"] for frame in frames} == {"queued"}
+    assert len(puts) == 1

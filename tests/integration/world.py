@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
 from frolic.allocation.allocator import Allocator
+from frolic.allocation.ports import GameDirectory
 from frolic.dal import codec
 from frolic.dal.allocation_store import DynamoAllocationStore, DynamoGameDirectory
 from frolic.dal.items import model_item
@@ -56,7 +57,12 @@ class World:
     _sequence: int = 0
 
     def live_game(
-        self, *, duration: float = 600.0, config: GameConfig | None = None, game_id: str = GAME
+        self,
+        *,
+        duration: float = 600.0,
+        config: GameConfig | None = None,
+        game_id: str = GAME,
+        status: GameStatus = GameStatus.LIVE,
     ) -> Game:
         game = Game(
             game_id=game_id,
@@ -64,7 +70,7 @@ class World:
             name="Spin to win",
             start_time=datetime.fromtimestamp(START, UTC),
             end_time=datetime.fromtimestamp(START + duration, UTC),
-            status=GameStatus.LIVE,
+            status=status,
             config=config or GameConfig(),
         )
         self.db.put_item(
@@ -98,13 +104,15 @@ class World:
         pools.add_codes(game_id, brand, made)
         return made
 
-    def intake(self, kinesis: Any, db: DynamoDBClient | None = None) -> PlayIntake:
+    def intake(
+        self, kinesis: Any, db: DynamoDBClient | None = None, games: GameDirectory | None = None
+    ) -> PlayIntake:
         """The ingest logic on this world's tables (or on `db`, a wrapped client)."""
         return PlayIntake(
             db=db or self.db,
             kinesis=kinesis,
             settings=self.settings,
-            games=DynamoGameDirectory(self.db, self.settings),
+            games=games or DynamoGameDirectory(self.db, self.settings),
             clock=self.clock,
         )
 
@@ -118,11 +126,13 @@ class World:
     def store(self) -> DynamoAllocationStore:
         return DynamoAllocationStore(self.db, self.settings, clock=self.clock)
 
-    def stream_allocator(self, policy: PacingPolicy | None = None) -> StreamAllocator:
+    def stream_allocator(
+        self, policy: PacingPolicy | None = None, games: GameDirectory | None = None
+    ) -> StreamAllocator:
         store = self.store()
         allocator = Allocator(
             store=store,
-            games=DynamoGameDirectory(self.db, self.settings),
+            games=games or DynamoGameDirectory(self.db, self.settings),
             policy=policy or FrolicPacing(),
             draw_key=DRAW_KEY,
             wait_until=self.clock.wait_until,
@@ -165,6 +175,11 @@ class World:
             "awsRegion": "us-east-1",
             "eventSourceARN": "arn:aws:kinesis:us-east-1:123456789012:stream/frolic-plays",
         }
+
+    def cached_games(self) -> DynamoGameDirectory:
+        """A game directory whose cache never expires in the test: what it read first,
+        it keeps (a Lambda's view of a game that changed since)."""
+        return DynamoGameDirectory(self.db, self.settings, clock=lambda: 0.0)
 
     def reconcile(self, game_id: str = GAME) -> ReconcileReport:
         return reconcile(self.db, self.settings, game_id)

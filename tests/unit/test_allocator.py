@@ -1,12 +1,12 @@
 """The allocator on an in-memory store: replays, rejections, caps, brands and limits."""
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from frolic.allocation.allocator import Allocator, virtual_wait
 from frolic.allocation.ports import Reason, Route, Wish
-from frolic.models import PlayStatus
+from frolic.models import GameStatus, PlayStatus
 from frolic.pacing.policy import BrandPlan, FrolicPacing
 from tests.doubles import EagerPacing, GreedyPacing
 from tests.unit.arena import GAME, START, Arena, play
@@ -51,6 +51,22 @@ def test_the_same_play_id_with_another_payload_is_rejected(arena: Arena) -> None
     assert impostor.reason == Reason.PLAY_ID_CONFLICT
     # And the original keeps its result
     assert arena.store.outcome("play-1") == original
+
+
+def test_an_ended_game_plays_what_ingest_took_while_it_saw_the_game_live(arena: Arena) -> None:
+    # Given a game the allocator sees ENDED, and plays ingest took, some seeing it live
+    arena.game(duration=60, live=False, ended=True)
+    arena.budget("brand-a", 10)
+    taken_live = replace(play(1, at=1.0), game_status=GameStatus.LIVE)
+    unstamped = play(2, at=1.0)  # put by an ingest from before the stamp
+    taken_late = replace(play(3, at=61.0), game_status=GameStatus.LIVE)
+    outcomes = arena.allocator(GreedyPacing()).allocate([taken_live, unstamped, taken_late], NOW)
+    # Then ingest's 202 stands, and only what ingest could not know refuses a play
+    assert [(o.status, o.reason) for o in outcomes] == [
+        (PlayStatus.WON, None),
+        (PlayStatus.REJECTED, Reason.GAME_NOT_LIVE),
+        (PlayStatus.REJECTED, Reason.OUTSIDE_WINDOW),
+    ]
 
 
 def test_plays_for_unknown_closed_or_out_of_window_games_are_rejected(arena: Arena) -> None:

@@ -1,11 +1,19 @@
 """Taking a play in: check, stamp, record as pending, put on the stream. Never decide.
 
 The pending result item is written first, conditionally on the playId being new. It
-makes a repeated play harmless (same player, same payload: the same answer, and the
-play is put on the stream again in case the first attempt died before it got there;
-the allocator dedupes), refuses a playId reused by someone else or for another payload,
-lets the owner read `pending` at once, and gives the expiry watcher something to expire
-if the play never reaches the allocator.
+makes a repeated play harmless (same player, same payload: the same answer), refuses a
+playId reused by someone else or for another payload, lets the owner read `pending` at
+once, and gives the expiry watcher something to expire if the play never reaches the
+allocator.
+
+A resend costs what a play costs and no more. It passes the player's play slot first,
+like a play (`min_seconds_between_plays`), then one conditional write on the pending
+item: the play goes on the stream again, in case the first attempt died before it got
+there (the allocator dedupes), only if its `lastPutAt` stamp is `play_reput_seconds`
+old. So however fast a client resends, over REST or a WebSocket (where no WAF counts
+requests), each pending play is put at most once per that interval. The pending item
+is stamped with the first put: if that put fails, the client's 5xx sends it back, and
+its resend after `play_reput_seconds` puts the play again.
 """
 
 from __future__ import annotations
@@ -24,11 +32,13 @@ from frolic.allocation.ports import GameDirectory, GameRules, Play
 from frolic.auth import Principal
 from frolic.dal import codec
 from frolic.dal.catalog import with_brand_names
-from frolic.dal.items import pending_item
+from frolic.dal.items import LAST_PUT, pending_item
+from frolic.dal.stamps import stamp_if_due
 from frolic.dal.tables import play_pace_key
 from frolic.models import (
     MAX_META_ENTRIES,
     BoundaryModel,
+    GameStatus,
     Identifier,
     Meta,
     PlayEvent,
@@ -85,6 +95,10 @@ class TooManyPlaysError(IngestRefusedError):
         self.retry_after = retry_after
 
 
+#: What a taken play that is still pending is answered.
+QUEUED = "queued"
+
+
 @dataclass(frozen=True, slots=True)
 class Accepted:
     play_id: str
@@ -106,6 +120,7 @@ class PlayIntake:
         self._results = settings.results_table
         self._state = settings.state_table
         self._stream = settings.play_stream
+        self._reput_seconds = settings.play_reput_seconds
         self._games = games
         self._clock = clock
 
@@ -128,79 +143,95 @@ class PlayIntake:
             arrival_ts=now,
             connection_id=connection_id,
             meta=request.meta,
+            game_status=GameStatus.LIVE,  # as this Lambda saw it: the allocator honours it
         )
         play = play_from_event(event)
         try:
             self._take_play_slot(rules, play, now)
         except TooManyPlaysError:
-            earlier = self._earlier(play)  # a resend of an accepted play is not a new play
-            if earlier is None:
+            resent = self._resend(event, play, now)  # a resend is paced, but not refused
+            if resent is None:
                 raise
-        else:
-            earlier = self._record_pending(play)
-        if earlier is not None:
-            if earlier["status"] != PlayStatus.PENDING.value:
-                return Accepted(event.play_id, earlier["status"])
-            event = event.model_copy(update={"arrival_ts": float(earlier["arrivalTs"])})
+            return resent
+        if not self._record_pending(play):
+            resent = self._resend(event, play, now)
+            if resent is None:  # gone between the two writes: only its TTL deletes it
+                raise PlayIdTakenError("this playId is too old to be played; send a new one")
+            return resent
+        self._put(event)
+        return Accepted(event.play_id, QUEUED)
+
+    def _put(self, event: PlayEvent) -> None:
         self._kinesis.put_record(
             StreamName=self._stream,
             Data=json.dumps(event.to_wire()).encode(),
             PartitionKey=partition_key(event.play_id),
         )
-        return Accepted(event.play_id, "queued")
 
     def _take_play_slot(self, rules: GameRules, play: Play, now: float) -> None:
-        """One conditional write per play: of parallel plays from one player (on several
-        devices, say) only one gets through per interval."""
+        """One conditional write per request: of parallel plays from one player (on
+        several devices, say) only one gets through per interval. Resends pass here too,
+        so a resend after the interval takes the slot as a play would."""
         interval = rules.min_seconds_between_plays
         if interval <= 0:
             return
-        try:
-            self._db.update_item(
-                TableName=self._state,
-                Key=codec.dump(play_pace_key(play.game_id, play.user_id)),
-                UpdateExpression="SET lastPlayAt = :now, expiresAt = :ttl",
-                ConditionExpression="attribute_not_exists(lastPlayAt) OR lastPlayAt <= :cutoff",
-                ExpressionAttributeValues=codec.dump(
-                    {":now": now, ":cutoff": now - interval, ":ttl": int(now + interval) + 60}
-                ),
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
-            item: dict[str, Any] = dict(error.response.get("Item") or {})  # type: ignore[call-overload]
-            last = float(codec.load(item).get("lastPlayAt", now))
-            raise TooManyPlaysError(max(1, math.ceil(last + interval - now))) from None
+        slot = stamp_if_due(
+            self._db,
+            table=self._state,
+            key=play_pace_key(play.game_id, play.user_id),
+            attribute="lastPlayAt",
+            now=now,
+            interval=interval,
+            also={"expiresAt": int(now + interval) + 60},
+        )
+        if not slot.written:
+            last = float(slot.item.get("lastPlayAt", now))
+            raise TooManyPlaysError(max(1, math.ceil(last + interval - now)))
 
-    def _record_pending(self, play: Play) -> dict[str, Any] | None:
-        """Write the pending item; None if new, else the earlier item of the same play."""
+    def _record_pending(self, play: Play) -> bool:
+        """Write the pending item if the playId is new; False if it is taken."""
         try:
             self._db.put_item(
                 TableName=self._results,
                 Item=codec.dump(pending_item(play)),
                 ConditionExpression="attribute_not_exists(playId)",
             )
-            return None
         except ClientError as error:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
-        earlier = self._earlier(play)
-        if earlier is None:
-            raise PlayIdTakenError("this playId belongs to another play; send a new one")
-        return earlier
+            return False
+        return True
 
-    def _earlier(self, play: Play) -> dict[str, Any] | None:
-        """The stored item of this very play (same player, same payload), if any."""
-        existing = self._db.get_item(
-            TableName=self._results, Key={"playId": {"S": play.play_id}}, ConsistentRead=True
-        ).get("Item")
-        if existing is None:
+    def _resend(self, event: PlayEvent, play: Play, now: float) -> Accepted | None:
+        """The answer to a resend of a play already taken, or None if there is no such
+        play. A pending play goes on the stream again, with its original arrival, if
+        its last put is `play_reput_seconds` old (the stamp is the guard, so a flood of
+        resends puts it once per interval); a decided one answers its status."""
+        stamp = stamp_if_due(
+            self._db,
+            table=self._results,
+            key={"playId": play.play_id},
+            attribute=LAST_PUT,
+            now=now,
+            interval=self._reput_seconds,
+            only_if="userId = :user AND fingerprint = :fingerprint AND #status = :pending",
+            names={"#status": "status"},
+            values={
+                ":user": play.user_id,
+                ":fingerprint": play.fingerprint,
+                ":pending": PlayStatus.PENDING.value,
+            },
+        )
+        earlier = stamp.item
+        if not earlier:
             return None
-        earlier = codec.load(existing)
         if earlier.get("userId") != play.user_id or earlier.get("fingerprint") != play.fingerprint:
             raise PlayIdTakenError("this playId belongs to another play; send a new one")
-        return earlier
+        if earlier["status"] != PlayStatus.PENDING.value:
+            return Accepted(play.play_id, earlier["status"])
+        if stamp.written:
+            self._put(event.model_copy(update={"arrival_ts": float(earlier["arrivalTs"])}))
+        return Accepted(play.play_id, QUEUED)
 
 
 class PlayNotFoundError(LookupError):

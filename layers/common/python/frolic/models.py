@@ -36,6 +36,12 @@ CouponCode = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=4, max_length=64, pattern=r"^[!-~]+$")
 ]
 
+#: The longest a game may last, well short of how long a play's result is kept (90 days
+#: from its arrival, frolic.dal.items): so while a game takes plays, every playId played
+#: in it still has its result item, and ingest refuses the id (as a resend, or as taken).
+#: A playId can only come back, after its result has expired, in another game, where
+#: nothing keyed by it is left: win slots and coupons are per game.
+MAX_GAME_SECONDS = 30 * 24 * 3600
 MAX_RELEASE_CURVE_PARTS = 1000
 #: Weights are relative; a bound keeps their sum finite (no float overflow).
 MAX_CURVE_WEIGHT = 1e9
@@ -248,6 +254,14 @@ class PlayEvent(BoundaryModel):
     arrival_ts: float = Field(gt=0, allow_inf_nan=False, description="Epoch seconds at ingest.")
     connection_id: Annotated[str, StringConstraints(max_length=128)] | None = None
     meta: Meta = Field(default_factory=dict, max_length=MAX_META_ENTRIES)
+    game_status: GameStatus | None = Field(
+        default=None,
+        description=(
+            "The game's status as ingest saw it when it took the play (LIVE: ingest takes "
+            "no other); the allocator honours it (frolic.allocation.allocator). Absent on "
+            "records put before ingest stamped it."
+        ),
+    )
 
     def payload_fingerprint(self) -> str:
         """What makes two submissions of one playId the same play.

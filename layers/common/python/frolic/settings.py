@@ -26,6 +26,9 @@ class Settings(BaseModel):
     #: checked as each attempt is sent, so it must cover one attempt's duration
     #: (frolic.dal.clients.ATTEMPT_BOUND_SECONDS).
     batch_write_fence_seconds: float = Field(alias="BATCH_WRITE_FENCE_SECONDS", default=3.0, ge=0)
+    #: A resend of a pending play puts it on the stream again (its first put may have
+    #: died) at most this often; resends in between are answered without a put.
+    play_reput_seconds: float = Field(alias="PLAY_REPUT_SECONDS", default=2.0, ge=0)
     game_cache_seconds: float = Field(alias="GAME_CACHE_SECONDS", default=5.0, ge=0)
     #: Local stack only: where moto's server listens.
     aws_endpoint_url: str | None = Field(alias="AWS_ENDPOINT_URL", default=None)

@@ -76,6 +76,7 @@ def play_from_event(event: PlayEvent) -> Play:
         arrival_ts=event.arrival_ts,
         fingerprint=event.payload_fingerprint(),
         connection_id=event.connection_id,
+        game_status=event.game_status,
     )
 
 

@@ -12,8 +12,10 @@ import binascii
 import csv
 import json
 from dataclasses import dataclass
+from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import Field, TypeAdapter, ValidationError
 
@@ -29,7 +31,7 @@ from frolic.admin import (
 )
 from frolic.dal.catalog import Catalog
 from frolic.dal.pools import MAX_COUNTERS, CouponPools, generate_codes
-from frolic.models import BoundaryModel, CouponCode, FieldError, field_errors
+from frolic.models import BoundaryModel, CouponCode, FieldError, Identifier, field_errors
 from frolic.observability import logger, metrics
 
 TAGS = ["budgets"]
@@ -74,9 +76,27 @@ class GenerateIn(BoundaryModel):
     generate: int = Field(ge=1, le=MAX_GENERATE, description="How many codes Frolic makes up.")
 
 
+UploadIdQuery = Annotated[
+    Identifier | None,
+    Query(
+        alias="uploadId",
+        description=(
+            "Names this upload, so a retry is answered as the upload was. Omitted: the "
+            "upload is named by its game, brand and codes (then the same codes sent again "
+            "are taken for a retry). A `generate` request makes new codes each time, so "
+            "retrying one adds more."
+        ),
+    ),
+]
+
+
 class UploadOut(BoundaryModel):
-    added: int
-    duplicates: int = Field(description="Codes already in the file or anywhere in Frolic.")
+    added: int = Field(
+        description="Codes this upload put in the pool, on this attempt or an earlier one."
+    )
+    duplicates: int = Field(
+        description="Codes already in the file, or anywhere in Frolic by another upload."
+    )
     invalid: int = Field(description="Lines that are not a valid coupon code.")
     pool_size: int
 
@@ -209,13 +229,18 @@ def router(catalog: Catalog, pools: CouponPools) -> Router:
     @routes.post(
         "/admin/games/<gameId>/budgets/<brandId>/coupons",
         summary="Add coupon codes to a game-brand pool",
-        description="The game-brand needs a budget first (409 otherwise).",
+        description=(
+            "The game-brand needs a budget first (409 otherwise). Safe to retry: a retry "
+            "of an upload (same `uploadId`, or the same codes) gets the upload's answer."
+        ),
         operation_id="uploadCoupons",
         tags=TAGS,
         responses=responses(200, "What was added, and the pool's size", 404, 409, 413, 415),
         openapi_extensions={"requestBody": _UPLOAD_BODY},
     )
-    def upload_coupons(game_id: GameIdPath, brand_id: BrandIdPath) -> UploadOut:
+    def upload_coupons(
+        game_id: GameIdPath, brand_id: BrandIdPath, upload_id: UploadIdQuery = None
+    ) -> UploadOut:
         event = routes.current_event
         media_type = (event.headers.get("content-type") or "").partition(";")[0].strip().lower()
         if media_type not in (CSV_TYPE, JSON_TYPE, ""):
@@ -232,7 +257,7 @@ def router(catalog: Catalog, pools: CouponPools) -> Router:
             parsed = ParsedCodes(generate_codes(_generate_request(raw).generate), 0)
         catalog.get_game(game_id)
         catalog.get_brand(brand_id)
-        addition = pools.add_codes(game_id, brand_id, parsed.codes)
+        addition = pools.add_codes(game_id, brand_id, parsed.codes, upload_id)
         logger.info(
             "coupons added",
             extra={

@@ -11,7 +11,8 @@ TAGS = ["games"]
 
 
 class GameIn(BoundaryModel):
-    """A new game starts as DRAFT; its window must lie inside the campaign's."""
+    """A new game starts as DRAFT; its window must lie inside the campaign's and last at
+    most 30 days (a play's result is kept 90 days, so a playId cannot recur in a game)."""
 
     name: Name
     start_time: AwareDatetime

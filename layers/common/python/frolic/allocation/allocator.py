@@ -5,6 +5,25 @@ results, arrival counts, budgets, one lease per counter won, one read of the cod
 batched save) plus one win-limit update per winner (frolic.allocation.claims);
 everything between is arithmetic, so it is as cheap in Lambda as in the simulator that
 runs it on millions of plays.
+
+Whether a game is live is decided once per play, by ingest, and the allocator keeps to
+it. Ingest and the allocator read games through caches of their own
+(`game_cache_seconds`), so they can disagree for a few seconds after a status change;
+ingest stamps the status it saw on the play (`PlayEvent.game_status`, always LIVE since
+it takes plays of live games only), and a play answered 202 is not then refused as
+`game_not_live`:
+
+- the allocator's view says DRAFT or SCHEDULED (or no game): it is behind ingest's,
+  since a game never goes back from LIVE, so it re-reads the game (consistently) and
+  judges the play by that;
+- it says ENDED: the play was taken before ingest saw the end, and is played. Neither
+  window nor config can change once a game is live, so the rules the allocator holds
+  are the ones ingest checked.
+
+So a play ingest took is refused only for what ingest could not know: outside the
+window by the allocator's clock, the player's win limit, another payload. Records
+without the stamp (put by an ingest from before it, during a deploy) are judged by the
+allocator's view alone, as they were when taken.
 """
 
 from __future__ import annotations
@@ -27,7 +46,7 @@ from frolic.allocation.ports import (
     Wish,
 )
 from frolic.allocation.sub_budgets import route
-from frolic.models import PlayStatus
+from frolic.models import GameStatus, PlayStatus
 from frolic.pacing.draw import KeyedDraw
 from frolic.pacing.policy import BrandPlan, PacingPolicy
 from frolic.pacing.rate import arrival_rate
@@ -98,13 +117,20 @@ class Allocator:
 
     def _decide_game(self, game_id: str, plays: list[Play], now: float) -> list[Outcome]:
         rules = self._games.rules(game_id)
+        if (rules is None or rules.before_live) and any(_taken_live(p) for p in plays):
+            rules = self._games.fresh_rules(game_id)  # ingest saw it live: ours is behind
         if rules is None:
             return self._settle_without_draw(plays, now, Reason.UNKNOWN_GAME)
+        playable = plays
+        outcomes: list[Outcome] = []
         if not rules.live:
-            return self._settle_without_draw(plays, now, Reason.GAME_NOT_LIVE)
-        inside = [p for p in plays if rules.start_ts <= p.arrival_ts < rules.end_ts]
-        outside = [p for p in plays if not rules.start_ts <= p.arrival_ts < rules.end_ts]
-        outcomes = self._settle_without_draw(outside, now, Reason.OUTSIDE_WINDOW)
+            # An end ingest had not seen yet does not undo its 202 (module docstring).
+            playable = [p for p in plays if rules.ended and _taken_live(p)]
+            refused = [p for p in plays if not (rules.ended and _taken_live(p))]
+            outcomes = self._settle_without_draw(refused, now, Reason.GAME_NOT_LIVE)
+        inside = [p for p in playable if rules.start_ts <= p.arrival_ts < rules.end_ts]
+        outside = [p for p in playable if not rules.start_ts <= p.arrival_ts < rules.end_ts]
+        outcomes += self._settle_without_draw(outside, now, Reason.OUTSIDE_WINDOW)
         if inside:
             inside.sort(key=lambda p: p.arrival_ts)
             hold = self._settings.closing_hold_seconds
@@ -236,6 +262,11 @@ class Allocator:
         self._store.save_outcomes(results)
         self._count_arrivals(rules.game_id, plays, now)
         return results
+
+
+def _taken_live(play: Play) -> bool:
+    """Ingest took the play seeing its game live (False for records without the stamp)."""
+    return play.game_status is GameStatus.LIVE
 
 
 def _decided(play: Play, claimed: Claimed, now: float) -> Outcome:

@@ -145,6 +145,9 @@ class InMemoryGames:
     def rules(self, game_id: str) -> GameRules | None:
         return self.games.get(game_id)
 
+    def fresh_rules(self, game_id: str) -> GameRules | None:
+        return self.games.get(game_id)
+
 
 class StoreCalls(Protocol):
     """Hears of each DynamoDB call the store stands in for, before it takes effect: the

@@ -38,6 +38,8 @@ class Play:
     arrival_ts: float
     fingerprint: str = ""
     connection_id: str | None = None
+    #: The game's status as ingest saw it when it took the play; None if not stamped.
+    game_status: GameStatus | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +82,8 @@ class GameRules:
     max_wins_per_user: int = 1
     slack_pct: float = 0.1
     min_seconds_between_plays: float = 0.0
+    #: ENDED, the one status after LIVE (neither window nor config can change since).
+    ended: bool = False
 
     @classmethod
     def from_game(cls, game: Game) -> GameRules:
@@ -93,7 +97,13 @@ class GameRules:
             max_wins_per_user=game.config.max_wins_per_user,
             slack_pct=game.config.pacing_slack_pct,
             min_seconds_between_plays=game.config.min_seconds_between_plays,
+            ended=game.status is GameStatus.ENDED,
         )
+
+    @property
+    def before_live(self) -> bool:
+        """DRAFT or SCHEDULED: the game has not been live yet."""
+        return not (self.live or self.ended)
 
     @property
     def first_second(self) -> int:
@@ -161,7 +171,13 @@ class Claimed:
 
 
 class GameDirectory(Protocol):
-    def rules(self, game_id: str) -> GameRules | None: ...
+    def rules(self, game_id: str) -> GameRules | None:
+        """The game as last read; it may be a few seconds old."""
+        ...
+
+    def fresh_rules(self, game_id: str) -> GameRules | None:
+        """The game as it is now, for a caller that knows its view is behind."""
+        ...
 
 
 class AllocationStore(Protocol):

@@ -417,7 +417,8 @@ def _minute_counts(minute: int, item: Mapping[str, Any]) -> dict[int, int]:
 
 class DynamoGameDirectory:
     """Game rules from the state table, cached briefly: a status change shows within
-    `game_cache_seconds`, and a busy allocator reads each game a few times a minute."""
+    `game_cache_seconds`, and a busy allocator reads each game a few times a minute.
+    `fresh_rules` reads through the cache, for a play that shows the cache is behind."""
 
     def __init__(
         self,
@@ -432,9 +433,14 @@ class DynamoGameDirectory:
     def rules(self, game_id: str) -> GameRules | None:
         return self._cache.get(game_id)
 
-    def _read(self, game_id: str) -> GameRules | None:
+    def fresh_rules(self, game_id: str) -> GameRules | None:
+        rules = self._read(game_id, consistent=True)
+        self._cache.put(game_id, rules)
+        return rules
+
+    def _read(self, game_id: str, *, consistent: bool = False) -> GameRules | None:
         response = self._db.get_item(
-            TableName=self._state, Key=codec.dump(game_key(game_id)), ConsistentRead=False
+            TableName=self._state, Key=codec.dump(game_key(game_id)), ConsistentRead=consistent
         )
         raw = response.get("Item")
         return GameRules.from_game(model_from_item(Game, codec.load(raw))) if raw else None

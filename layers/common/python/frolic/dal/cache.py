@@ -30,3 +30,7 @@ class ExpiringCache(Generic[K, V]):
         value = self._load(key)
         self._entries[key] = (now, value)
         return value
+
+    def put(self, key: K, value: V) -> None:
+        """Keep a value the caller read itself (a fresher one than kept)."""
+        self._entries[key] = (self._clock(), value)

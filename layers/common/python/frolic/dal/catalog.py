@@ -33,7 +33,15 @@ from frolic.dal.tables import (
     campaign_key,
     game_key,
 )
-from frolic.models import Brand, Campaign, Game, GameConfig, GameStatus, TimeWindow
+from frolic.models import (
+    MAX_GAME_SECONDS,
+    Brand,
+    Campaign,
+    Game,
+    GameConfig,
+    GameStatus,
+    TimeWindow,
+)
 from frolic.settings import Settings
 
 if TYPE_CHECKING:
@@ -227,7 +235,7 @@ class Catalog:
         )
         for _ in range(EDIT_ATTEMPTS):
             campaign, revision = self._campaign_and_revision(campaign_id)
-            self._check_inside(campaign, game)
+            self._check_window(campaign, game)
             items = [
                 _put_new(self._state, model_item(game, game_key(game.game_id), GAME_KIND)),
                 _put_new(self._state, self._index_item(game)),
@@ -280,7 +288,7 @@ class Catalog:
             ]
             if (updated.start_time, updated.end_time) != (game.start_time, game.end_time):
                 campaign, revision = self._campaign_and_revision(game.campaign_id)
-                self._check_inside(campaign, updated)
+                self._check_window(campaign, updated)
                 items.append(self._bump_revision(game.campaign_id, revision))
             try:
                 self._db.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
@@ -315,10 +323,15 @@ class Catalog:
         return edited.with_status(changes.status) if changes.status is not None else edited
 
     @staticmethod
-    def _check_inside(campaign: Campaign, game: Game) -> None:
+    def _check_window(campaign: Campaign, game: Game) -> None:
+        """Inside the campaign, and short enough that a playId cannot be played twice in
+        the game (models.MAX_GAME_SECONDS)."""
         bound = outside_field(campaign, game)
         if bound is not None:
             raise InvalidFieldError(bound, "the game's window must lie inside its campaign's")
+        if game.duration_seconds > MAX_GAME_SECONDS:
+            days = MAX_GAME_SECONDS // 86400
+            raise InvalidFieldError("endTime", f"a game lasts at most {days} days")
 
     def _index_item(self, game: Game) -> dict[str, Any]:
         key = campaign_game_key(game.campaign_id, game.game_id)

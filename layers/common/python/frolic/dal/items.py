@@ -10,6 +10,8 @@ from frolic.models import BoundaryModel, PlayStatus
 #: Decided results are kept for a season of disputes, then left to TTL.
 RESULT_RETENTION_SECONDS = 90 * 24 * 3600
 M = TypeVar("M", bound=BoundaryModel)
+#: On a pending item: when ingest last put the play on the stream (frolic.ingest).
+LAST_PUT = "lastPutAt"
 
 
 def model_item(model: BoundaryModel, key: dict[str, str], kind: str) -> dict[str, Any]:
@@ -36,6 +38,7 @@ def pending_item(play: Play) -> dict[str, Any]:
     return {
         **_play_fields(play),
         "status": PlayStatus.PENDING.value,
+        LAST_PUT: play.arrival_ts,
         "expiresAt": int(play.arrival_ts) + RESULT_RETENTION_SECONDS,
     }
 

@@ -13,10 +13,18 @@ would be stranded, so every change of either is planned from one consistent read
 lands only if the budget's `revision` is still the one read: budget changes and uploads
 are serialized on the budget item, while the allocator, which only moves `issued`, is
 never in their way.
+
+An upload has an id, the client's or one derived from its game, brand and codes, and
+each code's index entry keeps the id of the upload that brought it. A code found taken
+by the same upload went in on an earlier attempt of that upload (one whose answer was
+lost, or whose Lambda died between transactions): it counts as added, not as a
+duplicate. So a retried upload gets the answer the upload would have had, and no code
+goes in twice.
 """
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -27,7 +35,7 @@ from botocore.exceptions import ClientError
 
 from frolic.allocation.sub_budgets import DEAL_STEP, next_step, rebalance, split
 from frolic.dal import codec
-from frolic.dal.batches import backoff
+from frolic.dal.batches import backoff, batch_get
 from frolic.dal.budgets import StoredBudget, read_budget
 from frolic.dal.catalog import ConflictError
 from frolic.dal.tables import audit_key, code_key, counter_key, coupon_key
@@ -257,8 +265,12 @@ class CouponPools:
         }
 
     # -- pools ---------------------------------------------------------------------
-    def add_codes(self, game_id: str, brand_id: str, codes: Iterable[str]) -> PoolAddition:
-        """Append codes to the pools; codes already known anywhere in Frolic are skipped.
+    def add_codes(
+        self, game_id: str, brand_id: str, codes: Iterable[str], upload_id: str | None = None
+    ) -> PoolAddition:
+        """Append codes to the pools; codes already known anywhere in Frolic are skipped,
+        except those an earlier attempt of this upload (`upload_id`, or one derived from
+        the request) put in, which count as added.
 
         Codes go in transactions of up to `CODES_PER_TRANSACTION`, each to the counter
         that `deal` picks from a fresh read, so concurrent uploads and budget changes
@@ -273,19 +285,35 @@ class CouponPools:
             else:
                 seen.add(code)
                 unique.append(code)
+        upload = upload_id or derived_upload_id(game_id, brand_id, unique)
         stored = self._budget(game_id, brand_id)
         added = 0
         position = 0  # unique[:position] are written
         while position < len(unique):
             sub, count = next_step(stored.shares, stored.pools, len(unique) - position)
             chunk = unique[position : position + count]
-            written, taken, stored = self._append(stored, sub, chunk)
+            written, taken, stored = self._append(stored, sub, chunk, upload)
             added += written
             position += written
             if taken:
-                duplicates += len(taken)
+                ours = self._brought_by(upload, game_id, brand_id, taken)
+                added += len(ours)
+                duplicates += len(taken) - len(ours)
                 unique = unique[:position] + [c for c in unique[position:] if c not in taken]
         return PoolAddition(added, duplicates, stored.pool_size)
+
+    def _brought_by(
+        self, upload: str, game_id: str, brand_id: str, codes: Iterable[str]
+    ) -> set[str]:
+        """Those of these taken codes that this upload put in this pool itself."""
+        by_key = {code_key(code)["pk"]: code for code in codes}
+        keys = [codec.dump(code_key(code)) for code in by_key.values()]
+        return {
+            by_key[item["pk"]]
+            for item in batch_get(self._db, self._state, keys)
+            if (item.get("uploadId"), item.get("gameId"), item.get("brandId"))
+            == (upload, game_id, brand_id)
+        }
 
     def _budget(self, game_id: str, brand_id: str) -> StoredBudget:
         stored = read_budget(self._db, self._state, game_id, brand_id)
@@ -299,7 +327,7 @@ class CouponPools:
         return stored
 
     def _append(
-        self, stored: StoredBudget, sub: int, codes: list[str]
+        self, stored: StoredBudget, sub: int, codes: list[str], upload: str
     ) -> tuple[int, set[str], StoredBudget]:
         """Try one transaction: the codes as counter `sub`'s next ordinals.
 
@@ -308,7 +336,9 @@ class CouponPools:
         """
         for attempt in range(MAX_CONFLICT_RETRIES):
             try:
-                self._db.transact_write_items(TransactItems=self._append_items(stored, sub, codes))
+                self._db.transact_write_items(
+                    TransactItems=self._append_items(stored, sub, codes, upload)
+                )
             except ClientError as error:
                 if error.response["Error"]["Code"] != "TransactionCanceledException":
                     raise
@@ -331,14 +361,17 @@ class CouponPools:
             return len(codes), set(), grown
         raise UploadConflictError("another upload to this pool kept landing first; try again")
 
-    def _append_items(self, stored: StoredBudget, sub: int, codes: list[str]) -> list[Any]:
+    def _append_items(
+        self, stored: StoredBudget, sub: int, codes: list[str], upload: str
+    ) -> list[Any]:
         game_id, brand_id = stored.game_id, stored.brand_id
         pool_size = stored.counters[sub].pool_size
         items: list[dict[str, Any]] = []
         for offset, code in enumerate(codes, start=1):
             ordinal = pool_size + offset
             where = {"gameId": game_id, "brandId": brand_id, "sub": sub, "ordinal": ordinal}
-            items.append(_put_new(self._state, {**code_key(code), "kind": "code", **where}))
+            index = {**code_key(code), "kind": "code", **where, "uploadId": upload}
+            items.append(_put_new(self._state, index))
             items.append(
                 _put_new(
                     self._state,
@@ -378,6 +411,12 @@ class CouponPools:
                 }
             )
         return items
+
+
+def derived_upload_id(game_id: str, brand_id: str, codes: Iterable[str]) -> str:
+    """The id of an upload whose client gave none: the same request, the same id."""
+    request = "\n".join([game_id, brand_id, *codes])
+    return "sha256:" + hashlib.sha256(request.encode()).hexdigest()[:40]
 
 
 def _new_shares(stored: StoredBudget | None, budget: int, counters: int | None) -> list[int]:
