@@ -25,6 +25,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from botocore.exceptions import ClientError
 
 from frolic.dal import codec
+from frolic.dal.tables import PENDING_SHARD
 from frolic.delivery import images
 from frolic.models import PlayStatus
 from frolic.observability import logger, metrics
@@ -94,9 +95,12 @@ class ExpiryWatcher:
             self._db.update_item(
                 TableName=self._results,
                 Key=key,
-                UpdateExpression="SET #status = :expired, reason = :reason, decidedAt = :now",
+                # Out of the pending index too: the sweeper looks for plays there.
+                UpdateExpression=(
+                    "SET #status = :expired, reason = :reason, decidedAt = :now REMOVE #shard"
+                ),
                 ConditionExpression="#status = :pending",
-                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeNames={"#status": "status", "#shard": PENDING_SHARD},
                 ExpressionAttributeValues=codec.dump(
                     {
                         ":expired": PlayStatus.EXPIRED.value,

@@ -5,6 +5,13 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from frolic.allocation.ports import Grant, Outcome, Play
+from frolic.dal.tables import (
+    PENDING_SHARD,
+    PENDING_SHARDS,
+    UNISSUED_SHARD,
+    UNISSUED_SHARDS,
+    shard_of,
+)
 from frolic.models import BoundaryModel, PlayStatus
 
 #: Decided results are kept for a season of disputes, then left to TTL.
@@ -37,10 +44,14 @@ def pending_item(play: Play) -> dict[str, Any]:
         **_play_fields(play),
         "status": PlayStatus.PENDING.value,
         "expiresAt": int(play.arrival_ts) + RESULT_RETENTION_SECONDS,
+        PENDING_SHARD: shard_of(play.play_id, PENDING_SHARDS),
     }
 
 
 def outcome_item(outcome: Outcome) -> dict[str, Any]:
+    """The decided result; it replaces the pending item whole, so it leaves the pending
+    index, and a won one enters the index of wins whose coupons are not yet issued."""
+    won = outcome.status is PlayStatus.WON
     return {
         **_play_fields(outcome.play),
         "status": outcome.status.value,
@@ -48,6 +59,7 @@ def outcome_item(outcome: Outcome) -> dict[str, Any]:
         "coupons": [{"brandId": g.brand_id, "code": g.code} for g in outcome.grants] or None,
         "decidedAt": outcome.decided_at,
         "expiresAt": int(outcome.play.arrival_ts) + RESULT_RETENTION_SECONDS,
+        UNISSUED_SHARD: shard_of(outcome.play.play_id, UNISSUED_SHARDS) if won else None,
     }
 
 

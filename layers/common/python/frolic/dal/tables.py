@@ -4,7 +4,8 @@ Three tables:
 
 - **results**, keyed by `playId`: one item per play, written `pending` by ingest and
   replaced by the final result. Its change stream feeds `deliver` (pushes) and the
-  expiry watcher (plays still pending past the reel deadline).
+  expiry watcher (plays still pending past the reel deadline). Two sparse indexes
+  let the sweeper find what those two left undone (see below).
 - **state**, keyed by `pk`/`sk`: campaigns, games, brands, per-brand budgets, coupon
   pools, arrival counters and per-player win counts. Hot items get partitions of their
   own (one per budget, per coupon, per player) so no single key takes a game's load.
@@ -13,6 +14,7 @@ Three tables:
 
 from __future__ import annotations
 
+import zlib
 from typing import Final
 
 RESULTS_KEY: Final = "playId"
@@ -23,6 +25,29 @@ SESSIONS_KEY: Final = "pk"
 TTL_ATTRIBUTE: Final = "expiresAt"
 
 META: Final = "META"
+
+#: Sparse index of pending plays: only a pending item carries `pendingShard`. Every
+#: writer of a decided result drops it (the allocator replaces the whole item, the
+#: expiry REMOVEs it), so a play leaves the index as it is decided. Sorted by arrival,
+#: so "pending past its deadline" is one key-condition Query per shard. The shard
+#: spreads a hot game's index writes (one in, one out per play) over partitions that
+#: take about 1,000 writes/s each: 128 of them carry 60,000 plays/s.
+PENDING_INDEX: Final = "pending-plays"
+PENDING_SHARD: Final = "pendingShard"
+PENDING_SORT: Final = "arrivalTs"
+PENDING_SHARDS: Final = 128
+#: Sparse index of won results whose coupons deliver has not yet issued: a won result
+#: is written with `unissuedShard`, deliver REMOVEs it once every coupon is ISSUED to
+#: the play. Winners are far fewer than plays, hence fewer shards.
+UNISSUED_INDEX: Final = "unissued-wins"
+UNISSUED_SHARD: Final = "unissuedShard"
+UNISSUED_SORT: Final = "decidedAt"
+UNISSUED_SHARDS: Final = 16
+
+
+def shard_of(play_id: str, shards: int) -> int:
+    """A stable spread of playIds (Python's own `hash` differs between processes)."""
+    return zlib.crc32(play_id.encode()) % shards
 
 
 #: Campaigns and brands share one small partition so a marketer's list is one Query.
