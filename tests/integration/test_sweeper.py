@@ -359,6 +359,53 @@ def fail_results_updates(world: World) -> Callable[[], None]:
     return lambda: world.db.meta.events.unregister(event, throttle)
 
 
+# -- reconcile --------------------------------------------------------------------------
+
+
+def test_reconcile_reports_a_win_not_issued_past_the_bound_as_drift_until_swept(
+    stocked: World, clock: ManualClock
+) -> None:
+    # Given a win deliver never handled
+    play = a_play()
+    win(stocked, play, decided_at=START + 2.0)
+    bound = START + 2.0 + stocked.settings.coupon_issue_bound_seconds
+    # Then within the bound it is awaiting issue, not drift
+    within = stocked.reconcile(now=bound - 1.0)
+    assert within.clean, within.problems
+    assert within.brands[0].awaiting_issue == 1
+    # And past the bound it is drift, named by play (never by code)
+    past = stocked.reconcile(now=bound + 1.0)
+    assert past.problems == [
+        f"{BRAND}: play {play.play_id} won a coupon still not issued "
+        f"{stocked.settings.coupon_issue_bound_seconds:g} s after the win (deliver and the "
+        "sweeper both failed to issue it)"
+    ]
+    assert past.brands[0].coupons_bound == 0
+    # And once the sweeper has issued it, reconcile is clean again
+    clock.now = bound + 1.0
+    build_sweeper(stocked, clock).sweep()
+    swept = stocked.reconcile(now=bound + 1.0)
+    assert swept.clean, swept.problems
+    assert (swept.brands[0].coupons_bound, swept.brands[0].awaiting_issue) == (1, 0)
+
+
+def test_reconcile_counts_a_coupon_reserved_for_its_play_as_not_issued(
+    stocked: World,
+) -> None:
+    play = a_play()
+    win(stocked, play, decided_at=START + 2.0)
+    set_coupon(stocked, 1, status=CouponStatus.RESERVED.value, playId=play.play_id)
+    bound = START + 2.0 + stocked.settings.coupon_issue_bound_seconds
+
+    report = stocked.reconcile(now=bound + 1.0)
+
+    assert report.brands[0].coupons_bound == 0
+    assert [p for p in report.problems if "still not issued" in p] == [
+        p for p in report.problems if play.play_id in p
+    ]
+    assert len(report.problems) == 1
+
+
 def test_pending_and_unissued_items_stay_out_of_each_others_index(world: World) -> None:
     play = a_play()
     pending = codec.dump(pending_item(play))

@@ -166,8 +166,8 @@ class World:
             "eventSourceARN": "arn:aws:kinesis:us-east-1:123456789012:stream/frolic-plays",
         }
 
-    def reconcile(self, game_id: str = GAME) -> ReconcileReport:
-        return reconcile(self.db, self.settings, game_id)
+    def reconcile(self, game_id: str = GAME, *, now: float | None = None) -> ReconcileReport:
+        return reconcile(self.db, self.settings, game_id, now=now)
 
     def result(self, play_id: str) -> dict[str, Any]:
         item = self.db.get_item(
