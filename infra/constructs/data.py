@@ -12,6 +12,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
+from frolic.dal.schema import RESULTS_INDEXES
 from frolic.dal.tables import (
     RESULTS_KEY,
     SESSIONS_KEY,
@@ -37,6 +38,16 @@ class Data(Construct):
             stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
             removal_policy=removal_policy,
         )
+        #: Sparse, keys only: pending plays and wins awaiting issue, for the sweeper.
+        for index_name, partition, sort in RESULTS_INDEXES:
+            self.results.add_global_secondary_index(
+                index_name=index_name,
+                partition_key=dynamodb.Attribute(
+                    name=partition, type=dynamodb.AttributeType.NUMBER
+                ),
+                sort_key=dynamodb.Attribute(name=sort, type=dynamodb.AttributeType.NUMBER),
+                projection_type=dynamodb.ProjectionType.KEYS_ONLY,
+            )
         #: Campaigns, games, budgets, coupon pools, counters, audit.
         self.state = self._table(
             "State",
