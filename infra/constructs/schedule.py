@@ -16,7 +16,9 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-SWEEP_EVERY: Final = Duration.minutes(1)
+from frolic.sweeper import EVERY_SECONDS
+
+SWEEP_EVERY: Final = Duration.seconds(EVERY_SECONDS)
 
 
 class Schedule(Construct):
