@@ -128,7 +128,7 @@ class FrolicStack(Stack):
         data.results.grant(functions.deliver, "dynamodb:UpdateItem")
         # expiry: a consistent read, then an update conditioned on `pending`.
         data.results.grant(functions.expiry, "dynamodb:GetItem", "dynamodb:UpdateItem")
-        # sweep: Queries of the results' sparse indexes, then expiry's and deliver's own
+        # sweep: Queries of the results' sparse index, then expiry's and deliver's own
         # conditional writes (a coupon's code looked up, the coupon issued).
         data.results.grant(
             functions.sweep, "dynamodb:Query", "dynamodb:GetItem", "dynamodb:UpdateItem"
@@ -227,10 +227,9 @@ class FrolicStack(Stack):
                         id="AwsSolutions-IAM5",
                         reason=(
                             "<results table ARN>/index/* is what CDK's table grants add for a "
-                            "table with indexes: it names only the results table's own two "
-                            "sparse KEYS_ONLY indexes (frolic.dal.tables), which hold keys "
-                            "the role can already read from the table. The sweeper queries "
-                            "both."
+                            "table with indexes: it names only the results table's own sparse "
+                            "KEYS_ONLY sweep index (frolic.dal.tables), which holds keys the "
+                            "role can already read from the table. The sweeper queries it."
                         ),
                         applies_to=[
                             RegexAppliesTo(regex=r"/^Resource::<DataResults\w+\.Arn>/index/\*$/")

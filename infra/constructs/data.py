@@ -12,12 +12,14 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
-from frolic.dal.schema import RESULTS_INDEXES
 from frolic.dal.tables import (
     RESULTS_KEY,
     SESSIONS_KEY,
     STATE_PARTITION_KEY,
     STATE_SORT_KEY,
+    SWEEP_INDEX,
+    SWEEP_PARTITION,
+    SWEEP_SORT,
     TTL_ATTRIBUTE,
 )
 
@@ -39,15 +41,14 @@ class Data(Construct):
             removal_policy=removal_policy,
         )
         #: Sparse, keys only: pending plays and wins awaiting issue, for the sweeper.
-        for index_name, partition, sort in RESULTS_INDEXES:
-            self.results.add_global_secondary_index(
-                index_name=index_name,
-                partition_key=dynamodb.Attribute(
-                    name=partition, type=dynamodb.AttributeType.NUMBER
-                ),
-                sort_key=dynamodb.Attribute(name=sort, type=dynamodb.AttributeType.NUMBER),
-                projection_type=dynamodb.ProjectionType.KEYS_ONLY,
-            )
+        self.results.add_global_secondary_index(
+            index_name=SWEEP_INDEX,
+            partition_key=dynamodb.Attribute(
+                name=SWEEP_PARTITION, type=dynamodb.AttributeType.STRING
+            ),
+            sort_key=dynamodb.Attribute(name=SWEEP_SORT, type=dynamodb.AttributeType.NUMBER),
+            projection_type=dynamodb.ProjectionType.KEYS_ONLY,
+        )
         #: Campaigns, games, budgets, coupon pools, counters, audit.
         self.state = self._table(
             "State",

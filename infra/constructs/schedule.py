@@ -1,7 +1,7 @@
 """What runs on a clock rather than on a stream: the sweeper, every minute.
 
 The stream consumers give up on a record in the end (bounded retries and record age);
-the sweeper is the backstop that finds, through the results table's sparse indexes,
+the sweeper is the backstop that finds, through the results table's sparse index,
 what they left undone (frolic/sweeper.py). An EventBridge rule is enough: a missed or
 failed run is covered by the next one a minute later.
 """

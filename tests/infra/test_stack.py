@@ -12,12 +12,14 @@ from aws_cdk import App, CfnElement, Stack
 from aws_cdk.assertions import Match, Template
 from constructs import IConstruct
 
-from frolic.dal.schema import RESULTS_INDEXES
 from frolic.dal.tables import (
     RESULTS_KEY,
     SESSIONS_KEY,
     STATE_PARTITION_KEY,
     STATE_SORT_KEY,
+    SWEEP_INDEX,
+    SWEEP_PARTITION,
+    SWEEP_SORT,
     TTL_ATTRIBUTE,
 )
 from frolic.sweeper import RUN_SECONDS as SWEEP_RUN_SECONDS
@@ -96,24 +98,20 @@ def test_tables_use_the_dal_key_schema_and_are_protected(
     }
 
 
-def test_the_results_table_has_the_sweepers_sparse_indexes_keys_only(synth: Synth) -> None:
+def test_the_results_table_has_the_sweepers_sparse_index_keys_only(synth: Synth) -> None:
     properties = synth.resources[logical_id(synth.stack, synth.stack.data.results)]["Properties"]
-    indexes = {
-        index["IndexName"]: (
-            [(k["AttributeName"], k["KeyType"]) for k in index["KeySchema"]],
-            index["Projection"],
-        )
-        for index in properties["GlobalSecondaryIndexes"]
-    }
-    assert indexes == {
-        name: ([(partition, "HASH"), (sort, "RANGE")], {"ProjectionType": "KEYS_ONLY"})
-        for name, partition, sort in RESULTS_INDEXES
-    }
+    assert properties["GlobalSecondaryIndexes"] == [
+        {
+            "IndexName": SWEEP_INDEX,
+            "KeySchema": [
+                {"AttributeName": SWEEP_PARTITION, "KeyType": "HASH"},
+                {"AttributeName": SWEEP_SORT, "KeyType": "RANGE"},
+            ],
+            "Projection": {"ProjectionType": "KEYS_ONLY"},
+        }
+    ]
     types = {a["AttributeName"]: a["AttributeType"] for a in properties["AttributeDefinitions"]}
-    assert types == {
-        RESULTS_KEY: "S",
-        **{key: "N" for _, partition, sort in RESULTS_INDEXES for key in (partition, sort)},
-    }
+    assert types == {RESULTS_KEY: "S", SWEEP_PARTITION: "S", SWEEP_SORT: "N"}
 
 
 def test_only_the_results_table_streams_new_and_old_images(synth: Synth) -> None:

@@ -1,5 +1,5 @@
 """The sweeper on moto: what the expiry watcher and deliver left undone past a bound is
-done, through the results table's sparse indexes, and nothing else is touched. Time is
+done, through the results table's sparse index, and nothing else is touched. Time is
 a manual clock; the handler is the real entry point, so its metrics are what Lambda
 would publish."""
 
@@ -18,7 +18,7 @@ from frolic.dal import codec
 from frolic.dal.items import outcome_item, pending_item
 from frolic.dal.result_indexes import ResultIndexes
 from frolic.dal.sessions import Sessions
-from frolic.dal.tables import PENDING_SHARD, UNISSUED_SHARD, coupon_key
+from frolic.dal.tables import SWEEP_PARTITION, SWEEP_SORT, coupon_key
 from frolic.delivery import CouponIssuer, Deliverer
 from frolic.expiry import EXPIRED_REASON, ExpiryWatcher
 from frolic.models import CouponStatus, PlayStatus
@@ -144,6 +144,12 @@ def set_coupon(world: World, ordinal: int, **values: str) -> None:
     )
 
 
+def sweep_work(item: dict[str, Any]) -> str | None:
+    """Under which work the item is in the sweep index ("pending", "unissued"), if any."""
+    partition = item.get(SWEEP_PARTITION)
+    return None if partition is None else str(partition).split("#", 1)[0]
+
+
 def expiry_deadline(world: World, play: Play) -> float:
     return play.arrival_ts + world.settings.expiry_seconds + world.settings.sweep_margin_seconds
 
@@ -183,7 +189,7 @@ def test_a_pending_play_the_watcher_missed_is_expired_after_its_margin_and_not_b
     assert result["status"] == PlayStatus.EXPIRED
     assert result["reason"] == EXPIRED_REASON
     assert result["decidedAt"] == pytest.approx(deadline + 1.0)
-    assert PENDING_SHARD not in result
+    assert sweep_work(result) is None
     assert '"PlaysSweptExpired"' in published
     assert list(ResultIndexes(world.db, world.settings).pending_before(clock.now)) == []
 
@@ -201,7 +207,7 @@ def test_decided_plays_are_never_touched(world: World, sweep: Sweep, clock: Manu
     clock.now = START + 86_400.0
     report, published = sweep()
     # Then they left the pending index when decided, and are as they were
-    assert all(PENDING_SHARD not in item for item in before.values())
+    assert all(sweep_work(item) is None for item in before.values())
     assert report["expired"] == 0
     assert {p: world.result(p) for p in before} == before
     assert "PlaysSweptExpired" not in published
@@ -227,7 +233,7 @@ def test_many_stuck_plays_over_every_shard_are_all_expired(
     plays = [a_play(n) for n in range(300)]
     for play in plays:
         arrive(world, play)
-    shards = {world.result(p.play_id)[PENDING_SHARD] for p in plays}
+    shards = {world.result(p.play_id)[SWEEP_PARTITION] for p in plays}
     assert len(shards) > 64  # spread, not one hot index partition
     clock.now = expiry_deadline(world, plays[0]) + 1.0
 
@@ -265,7 +271,7 @@ def test_a_win_left_unissued_gets_its_coupon_issued_for_that_play_after_the_boun
     )
     assert issued["issuedAt"] == pytest.approx(bound + 1.0)
     assert [coupon(stocked, n)["status"] for n in (2, 3)] == [CouponStatus.AVAILABLE] * 2
-    assert UNISSUED_SHARD not in stocked.result(play.play_id)
+    assert sweep_work(stocked.result(play.play_id)) is None
     assert '"CouponsSweptIssued"' in published
     assert code not in published
     # When it runs again, it finds nothing to do and writes nothing
@@ -298,8 +304,8 @@ def test_a_coupon_left_reserved_for_its_play_is_issued_and_one_reserved_for_anot
         "RESERVED",
         "play-other",
     )
-    assert UNISSUED_SHARD in stocked.result(theirs.play_id)
-    assert UNISSUED_SHARD not in stocked.result(mine.play_id)
+    assert sweep_work(stocked.result(theirs.play_id)) == "unissued"
+    assert sweep_work(stocked.result(mine.play_id)) is None
 
 
 def test_a_win_deliver_handled_leaves_the_index_and_the_sweeper_checks_nothing(
@@ -314,7 +320,7 @@ def test_a_win_deliver_handled_leaves_the_index_and_the_sweeper_checks_nothing(
     deliverer.handle(DynamoDBRecord(record))
 
     assert coupon(stocked, 1)["status"] == CouponStatus.ISSUED
-    assert UNISSUED_SHARD not in stocked.result(play.play_id)
+    assert sweep_work(stocked.result(play.play_id)) is None
     clock.now = START + 86_400.0
     assert build_sweeper(stocked, clock).sweep().wins_checked == 0
 
@@ -334,13 +340,13 @@ def test_deliver_stopping_between_issue_and_unmark_is_finished_without_an_alarm(
         )
     throttled()
     assert coupon(stocked, 1)["status"] == CouponStatus.ISSUED
-    assert UNISSUED_SHARD in stocked.result(play.play_id)
+    assert sweep_work(stocked.result(play.play_id)) == "unissued"
     # When the sweeper comes past the bound
     clock.now = START + 2.0 + stocked.settings.coupon_issue_bound_seconds + 1.0
     report, published = sweep()
     # Then the win leaves the index; the player already had the coupon, so no alarm
     assert (report["wins_checked"], report["coupons_issued"]) == (1, 0)
-    assert UNISSUED_SHARD not in stocked.result(play.play_id)
+    assert sweep_work(stocked.result(play.play_id)) is None
     assert "CouponsSweptIssued" not in published
 
 
@@ -406,11 +412,17 @@ def test_reconcile_counts_a_coupon_reserved_for_its_play_as_not_issued(
     assert len(report.problems) == 1
 
 
-def test_pending_and_unissued_items_stay_out_of_each_others_index(world: World) -> None:
+def test_pending_plays_and_unissued_wins_are_in_the_sweep_index_and_nothing_else_is(
+    world: World,
+) -> None:
     play = a_play()
-    pending = codec.dump(pending_item(play))
-    won = codec.dump(outcome_item(Outcome(play, PlayStatus.WON, START + 2.0)))
-    lost = codec.dump(outcome_item(Outcome(play, PlayStatus.LOST, START + 2.0)))
-    assert PENDING_SHARD in pending and UNISSUED_SHARD not in pending
-    assert UNISSUED_SHARD in won and PENDING_SHARD not in won
-    assert UNISSUED_SHARD not in lost and PENDING_SHARD not in lost
+    stored = [
+        codec.load(codec.dump(item))
+        for item in (
+            pending_item(play),
+            outcome_item(Outcome(play, PlayStatus.WON, START + 2.0)),
+            outcome_item(Outcome(play, PlayStatus.LOST, START + 2.0)),
+        )
+    ]
+    assert [sweep_work(item) for item in stored] == ["pending", "unissued", None]
+    assert [item.get(SWEEP_SORT) for item in stored] == [play.arrival_ts, START + 2.0, None]

@@ -25,7 +25,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from botocore.exceptions import ClientError
 
 from frolic.dal import codec
-from frolic.dal.tables import PENDING_SHARD
+from frolic.dal.tables import SWEEP_PARTITION, SWEEP_SORT
 from frolic.delivery import images
 from frolic.models import PlayStatus
 from frolic.observability import logger, metrics
@@ -95,12 +95,17 @@ class ExpiryWatcher:
             self._db.update_item(
                 TableName=self._results,
                 Key=key,
-                # Out of the pending index too: the sweeper looks for plays there.
+                # Out of the sweep index too: the sweeper looks for pending plays there.
                 UpdateExpression=(
-                    "SET #status = :expired, reason = :reason, decidedAt = :now REMOVE #shard"
+                    "SET #status = :expired, reason = :reason, decidedAt = :now"
+                    " REMOVE #sweep, #sweepAt"
                 ),
                 ConditionExpression="#status = :pending",
-                ExpressionAttributeNames={"#status": "status", "#shard": PENDING_SHARD},
+                ExpressionAttributeNames={
+                    "#status": "status",
+                    "#sweep": SWEEP_PARTITION,
+                    "#sweepAt": SWEEP_SORT,
+                },
                 ExpressionAttributeValues=codec.dump(
                     {
                         ":expired": PlayStatus.EXPIRED.value,

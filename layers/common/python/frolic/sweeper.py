@@ -9,8 +9,8 @@ tries), and a throttling storm can outlast that. So:
   decided gets them issued, by deliver's own conditional binding (the player otherwise
   holds a code the till refuses).
 
-Both are found through sparse indexes on the results table (`frolic.dal.tables`): an
-item is in one only while that work is outstanding, so a run costs one Query per shard
+Both are found through a sparse index on the results table (`frolic.dal.tables`): an
+item is in it only while such work is outstanding, so a run costs one Query per shard
 that normally answers nothing, never a scan. The writes are the consumers' own
 conditional ones, so racing a consumer that recovers, or another run, is harmless.
 Acting at all means a consumer failed: `PlaysSweptExpired` and `CouponsSweptIssued`

@@ -6,11 +6,10 @@ from typing import Any, TypeVar
 
 from frolic.allocation.ports import Grant, Outcome, Play
 from frolic.dal.tables import (
-    PENDING_SHARD,
-    PENDING_SHARDS,
-    UNISSUED_SHARD,
-    UNISSUED_SHARDS,
-    shard_of,
+    SWEEP_PARTITION,
+    SWEEP_SORT,
+    pending_partition,
+    unissued_partition,
 )
 from frolic.models import BoundaryModel, PlayStatus
 
@@ -44,13 +43,14 @@ def pending_item(play: Play) -> dict[str, Any]:
         **_play_fields(play),
         "status": PlayStatus.PENDING.value,
         "expiresAt": int(play.arrival_ts) + RESULT_RETENTION_SECONDS,
-        PENDING_SHARD: shard_of(play.play_id, PENDING_SHARDS),
+        SWEEP_PARTITION: pending_partition(play.play_id),
+        SWEEP_SORT: play.arrival_ts,
     }
 
 
 def outcome_item(outcome: Outcome) -> dict[str, Any]:
-    """The decided result; it replaces the pending item whole, so it leaves the pending
-    index, and a won one enters the index of wins whose coupons are not yet issued."""
+    """The decided result. It replaces the pending item whole, so the play leaves the
+    sweep index as pending; a won one enters it as a win whose coupons await issue."""
     won = outcome.status is PlayStatus.WON
     return {
         **_play_fields(outcome.play),
@@ -59,7 +59,8 @@ def outcome_item(outcome: Outcome) -> dict[str, Any]:
         "coupons": [{"brandId": g.brand_id, "code": g.code} for g in outcome.grants] or None,
         "decidedAt": outcome.decided_at,
         "expiresAt": int(outcome.play.arrival_ts) + RESULT_RETENTION_SECONDS,
-        UNISSUED_SHARD: shard_of(outcome.play.play_id, UNISSUED_SHARDS) if won else None,
+        SWEEP_PARTITION: unissued_partition(outcome.play.play_id) if won else None,
+        SWEEP_SORT: outcome.decided_at if won else None,
     }
 
 

@@ -1,13 +1,13 @@
-"""The results table's two sparse indexes (see `frolic.dal.tables`): reading what is
-stuck in them, and taking a won result out of the unissued one.
+"""The results table's sparse sweep index (see `frolic.dal.tables`): reading what is
+stuck in it, and taking a won result out of it once its coupons are issued.
 
-The indexes are eventually consistent and keep keys only, so what they name is read
-again from the table, consistently, before anyone acts on it.
+The index is eventually consistent and keeps keys only, so what it names is read again
+from the table, consistently, before anyone acts on it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -15,15 +15,14 @@ from botocore.exceptions import ClientError
 from frolic.dal import codec
 from frolic.dal.batches import condition_failed
 from frolic.dal.tables import (
-    PENDING_INDEX,
-    PENDING_SHARD,
+    PENDING_PREFIX,
     PENDING_SHARDS,
-    PENDING_SORT,
     RESULTS_KEY,
-    UNISSUED_INDEX,
-    UNISSUED_SHARD,
+    SWEEP_INDEX,
+    SWEEP_PARTITION,
+    SWEEP_SORT,
+    UNISSUED_PREFIX,
     UNISSUED_SHARDS,
-    UNISSUED_SORT,
 )
 from frolic.settings import Settings
 
@@ -38,15 +37,13 @@ class ResultIndexes:
 
     def pending_before(self, arrived_before: float) -> Iterator[str]:
         """playIds of plays still pending that arrived before the instant."""
-        return self._older(
-            PENDING_INDEX, PENDING_SHARD, PENDING_SORT, PENDING_SHARDS, arrived_before
-        )
+        shards = (f"{PENDING_PREFIX}{n}" for n in range(PENDING_SHARDS))
+        return self._older(shards, arrived_before)
 
     def unissued_before(self, decided_before: float) -> Iterator[str]:
         """playIds of wins decided before the instant whose coupons are not all issued."""
-        return self._older(
-            UNISSUED_INDEX, UNISSUED_SHARD, UNISSUED_SORT, UNISSUED_SHARDS, decided_before
-        )
+        shards = (f"{UNISSUED_PREFIX}{n}" for n in range(UNISSUED_SHARDS))
+        return self._older(shards, decided_before)
 
     def result(self, play_id: str) -> dict[str, Any] | None:
         response = self._db.get_item(
@@ -58,15 +55,17 @@ class ResultIndexes:
         return codec.load(item) if item else None
 
     def mark_issued(self, play_id: str) -> bool:
-        """Out of the unissued index; False when it was not there (a replay, or a result
-        written before the index existed). No write is made then, so no stream record."""
+        """Out of the index as a win awaiting issue; False when it was not there (a
+        replay, or a result written before the index existed). No write is made then,
+        so no stream record either."""
         try:
             self._db.update_item(
                 TableName=self._results,
                 Key={RESULTS_KEY: {"S": play_id}},
-                UpdateExpression="REMOVE #shard",
-                ConditionExpression="attribute_exists(#shard)",
-                ExpressionAttributeNames={"#shard": UNISSUED_SHARD},
+                UpdateExpression="REMOVE #sweep, #sweepAt",
+                ConditionExpression="begins_with(#sweep, :unissued)",
+                ExpressionAttributeNames={"#sweep": SWEEP_PARTITION, "#sweepAt": SWEEP_SORT},
+                ExpressionAttributeValues={":unissued": {"S": UNISSUED_PREFIX}},
             )
         except ClientError as error:
             if condition_failed(error):
@@ -74,16 +73,14 @@ class ResultIndexes:
             raise
         return True
 
-    def _older(
-        self, index: str, shard_key: str, sort_key: str, shards: int, before: float
-    ) -> Iterator[str]:
+    def _older(self, shards: Iterable[str], before: float) -> Iterator[str]:
         """One Query per shard (each, in normal running, answers nothing), paged."""
-        for shard in range(shards):
+        for shard in shards:
             kwargs: dict[str, Any] = {
                 "TableName": self._results,
-                "IndexName": index,
-                "KeyConditionExpression": "#shard = :shard AND #sort < :before",
-                "ExpressionAttributeNames": {"#shard": shard_key, "#sort": sort_key},
+                "IndexName": SWEEP_INDEX,
+                "KeyConditionExpression": "#sweep = :shard AND #sweepAt < :before",
+                "ExpressionAttributeNames": {"#sweep": SWEEP_PARTITION, "#sweepAt": SWEEP_SORT},
                 "ExpressionAttributeValues": codec.dump({":shard": shard, ":before": before}),
                 "ProjectionExpression": RESULTS_KEY,
             }

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 from frolic.dal.tables import (
-    PENDING_INDEX,
-    PENDING_SHARD,
-    PENDING_SORT,
     RESULTS_KEY,
     SESSIONS_KEY,
     STATE_PARTITION_KEY,
     STATE_SORT_KEY,
+    SWEEP_INDEX,
+    SWEEP_PARTITION,
+    SWEEP_SORT,
     TTL_ATTRIBUTE,
-    UNISSUED_INDEX,
-    UNISSUED_SHARD,
-    UNISSUED_SORT,
 )
 from frolic.settings import Settings
 
@@ -23,37 +20,28 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 
-#: The results table's sparse indexes: (name, partition key, sort key), all numbers,
-#: keys only (the sweeper reads the item itself, consistently, before acting).
-RESULTS_INDEXES: Final = (
-    (PENDING_INDEX, PENDING_SHARD, PENDING_SORT),
-    (UNISSUED_INDEX, UNISSUED_SHARD, UNISSUED_SORT),
-)
-
-
 def table_definitions(settings: Settings) -> list[dict[str, Any]]:
     def string_keys(*names: str) -> list[dict[str, str]]:
         return [{"AttributeName": name, "AttributeType": "S"} for name in names]
-
-    def number_keys(*names: str) -> list[dict[str, str]]:
-        return [{"AttributeName": name, "AttributeType": "N"} for name in names]
 
     return [
         {
             "TableName": settings.results_table,
             "KeySchema": [{"AttributeName": RESULTS_KEY, "KeyType": "HASH"}],
-            "AttributeDefinitions": string_keys(RESULTS_KEY)
-            + number_keys(*(key for _, *keys in RESULTS_INDEXES for key in keys)),
+            "AttributeDefinitions": [
+                *string_keys(RESULTS_KEY, SWEEP_PARTITION),
+                {"AttributeName": SWEEP_SORT, "AttributeType": "N"},
+            ],
+            # Sparse, keys only: the sweeper reads the item itself before acting.
             "GlobalSecondaryIndexes": [
                 {
-                    "IndexName": name,
+                    "IndexName": SWEEP_INDEX,
                     "KeySchema": [
-                        {"AttributeName": partition, "KeyType": "HASH"},
-                        {"AttributeName": sort, "KeyType": "RANGE"},
+                        {"AttributeName": SWEEP_PARTITION, "KeyType": "HASH"},
+                        {"AttributeName": SWEEP_SORT, "KeyType": "RANGE"},
                     ],
                     "Projection": {"ProjectionType": "KEYS_ONLY"},
                 }
-                for name, partition, sort in RESULTS_INDEXES
             ],
             "BillingMode": "PAY_PER_REQUEST",
             "StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},

@@ -4,8 +4,8 @@ Three tables:
 
 - **results**, keyed by `playId`: one item per play, written `pending` by ingest and
   replaced by the final result. Its change stream feeds `deliver` (pushes) and the
-  expiry watcher (plays still pending past the reel deadline). Two sparse indexes
-  let the sweeper find what those two left undone (see below).
+  expiry watcher (plays still pending past the reel deadline). A sparse index lets
+  the sweeper find what those two left undone (see below).
 - **state**, keyed by `pk`/`sk`: campaigns, games, brands, per-brand budgets, coupon
   pools, arrival counters and per-player win counts. Hot items get partitions of their
   own (one per budget, per coupon, per player) so no single key takes a game's load.
@@ -26,28 +26,39 @@ TTL_ATTRIBUTE: Final = "expiresAt"
 
 META: Final = "META"
 
-#: Sparse index of pending plays: only a pending item carries `pendingShard`. Every
-#: writer of a decided result drops it (the allocator replaces the whole item, the
-#: expiry REMOVEs it), so a play leaves the index as it is decided. Sorted by arrival,
-#: so "pending past its deadline" is one key-condition Query per shard. The shard
-#: spreads a hot game's index writes (one in, one out per play) over partitions that
-#: take about 1,000 writes/s each: 128 of them carry 60,000 plays/s.
-PENDING_INDEX: Final = "pending-plays"
-PENDING_SHARD: Final = "pendingShard"
-PENDING_SORT: Final = "arrivalTs"
+#: The sweeper's sparse index on the results table. An item is in it only while work
+#: on it is outstanding, under a partition that names the work and a shard of it:
+#:
+#: - `pending#<n>`, sorted by arrival: a pending play. Every writer of a decided result
+#:   drops it (the allocator replaces the whole item, the expiry REMOVEs it);
+#: - `unissued#<n>`, sorted by decision time: a won result whose coupons deliver has
+#:   not yet issued; deliver REMOVEs it once every coupon is ISSUED to the play.
+#:
+#: So "pending past its deadline" and "won, unissued past a bound" are each one
+#: key-condition Query per shard. Shards spread a hot game's index writes (one in, one
+#: out per play) over partitions taking about 1,000 writes/s each: 128 carry 60,000
+#: plays/s; winners are far fewer. One index rather than two, because CloudFormation
+#: adds at most one index to an existing table per update.
+SWEEP_INDEX: Final = "sweep"
+SWEEP_PARTITION: Final = "sweepShard"
+SWEEP_SORT: Final = "sweepAt"
 PENDING_SHARDS: Final = 128
-#: Sparse index of won results whose coupons deliver has not yet issued: a won result
-#: is written with `unissuedShard`, deliver REMOVEs it once every coupon is ISSUED to
-#: the play. Winners are far fewer than plays, hence fewer shards.
-UNISSUED_INDEX: Final = "unissued-wins"
-UNISSUED_SHARD: Final = "unissuedShard"
-UNISSUED_SORT: Final = "decidedAt"
 UNISSUED_SHARDS: Final = 16
+PENDING_PREFIX: Final = "pending#"
+UNISSUED_PREFIX: Final = "unissued#"
 
 
 def shard_of(play_id: str, shards: int) -> int:
     """A stable spread of playIds (Python's own `hash` differs between processes)."""
     return zlib.crc32(play_id.encode()) % shards
+
+
+def pending_partition(play_id: str) -> str:
+    return f"{PENDING_PREFIX}{shard_of(play_id, PENDING_SHARDS)}"
+
+
+def unissued_partition(play_id: str) -> str:
+    return f"{UNISSUED_PREFIX}{shard_of(play_id, UNISSUED_SHARDS)}"
 
 
 #: Campaigns and brands share one small partition so a marketer's list is one Query.

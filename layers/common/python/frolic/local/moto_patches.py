@@ -33,7 +33,7 @@ answer is the same item for item, paging and direction included
 (tests/unit/test_moto_patches.py compares both on the same tables). A Query of a global
 secondary index gets, the same way, only the items holding the index's partition key
 value: moto would sort the whole table on every one, and the sweeper Queries 144
-shards of the results table's sparse indexes a minute. Local secondary indexes and
+shards of the results table's sparse index a minute. Local secondary indexes and
 anything unexpected go to moto unchanged.
 
 DynamoDB attribute values, serialized without the search
