@@ -18,7 +18,13 @@ from frolic.dal import codec
 from frolic.dal.items import outcome_item, pending_item
 from frolic.dal.result_indexes import ResultIndexes
 from frolic.dal.sessions import Sessions
-from frolic.dal.tables import SWEEP_PARTITION, SWEEP_SORT, coupon_key
+from frolic.dal.tables import (
+    PENDING_SHARDS,
+    SWEEP_PARTITION,
+    SWEEP_SORT,
+    UNISSUED_SHARDS,
+    coupon_key,
+)
 from frolic.delivery import CouponIssuer, Deliverer
 from frolic.expiry import EXPIRED_REASON, ExpiryWatcher
 from frolic.models import CouponStatus, PlayStatus
@@ -225,6 +231,27 @@ def test_a_run_out_of_time_stops_and_the_next_one_carries_on(
     assert not hurried.finished and hurried.expired == 0
     assert world.result(play.play_id)["status"] == PlayStatus.PENDING
     assert build_sweeper(world, clock).sweep().expired == 1
+
+
+def test_wins_are_swept_before_a_backlog_of_stuck_plays(stocked: World, clock: ManualClock) -> None:
+    # Given a stuck win and a stuck play, both past their bounds
+    win(stocked, a_play(1), decided_at=START + 2.0)
+    arrive(stocked, a_play(2))
+    clock.now = START + 86_400.0
+    partitions: list[str] = []
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        partitions.append(params["ExpressionAttributeValues"][":shard"]["S"])
+
+    stocked.db.meta.events.register("before-parameter-build.dynamodb.Query", record)
+    # When the sweeper runs
+    report = build_sweeper(stocked, clock).sweep()
+    # Then it read every shard of wins awaiting issue before any shard of pending plays
+    assert (report.coupons_issued, report.expired) == (1, 1)
+    kinds = [p.split("#")[0] for p in partitions]
+    assert kinds == sorted(kinds, key=["unissued", "pending"].index)
+    assert kinds.count("unissued") == UNISSUED_SHARDS
+    assert kinds.count("pending") == PENDING_SHARDS
 
 
 def test_many_stuck_plays_over_every_shard_are_all_expired(

@@ -82,11 +82,8 @@ class Sweeper:
         expired = issued = checked = 0
         finished = True
         try:
-            for play_id in self._indexes.pending_before(started - self._expire_after):
-                self._in_time(stop_at)
-                if self._watcher.expire(play_id):
-                    expired += 1
-                    logger.warning("stuck play expired by the sweeper", play_id=play_id)
+            # Wins first: they are few (bounded by the budgets), so a backlog of stuck
+            # plays after a storm, which may take several runs, never holds them back.
             for play_id in self._indexes.unissued_before(started - self._issue_after):
                 self._in_time(stop_at)
                 checked += 1
@@ -96,6 +93,11 @@ class Sweeper:
                     logger.warning(
                         "won coupons issued by the sweeper", play_id=play_id, coupons=now_issued
                     )
+            for play_id in self._indexes.pending_before(started - self._expire_after):
+                self._in_time(stop_at)
+                if self._watcher.expire(play_id):
+                    expired += 1
+                    logger.warning("stuck play expired by the sweeper", play_id=play_id)
         except _OutOfTimeError:
             finished = False
         report = SweepReport(expired, issued, checked, finished)
