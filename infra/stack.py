@@ -2,9 +2,9 @@
 
 Every right a function has is granted here, in one place a reviewer can read against
 the handlers: ingest writes pending plays and enqueues them, allocate decides, deliver
-issues coupons and pushes, the expiry watcher expires, ws_connect keeps sockets, admin
-manages campaigns. Stream reads and failure-queue sends come with the event-source
-mappings (infra/constructs/stream.py).
+issues coupons and pushes, the expiry watcher expires, the sweeper finishes what those
+two left undone, ws_connect keeps sockets, admin manages campaigns. Stream reads and
+failure-queue sends come with the event-source mappings (infra/constructs/stream.py).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from infra.constructs.monitoring import (
     DELIVER_LAG_ALARM_MS,
     Monitoring,
 )
+from infra.constructs.schedule import Schedule
 from infra.constructs.stream import Consumers, PlayStream, StreamProcessing
 from infra.constructs.web import PageSettings, Web, cognito_sign_in
 
@@ -119,12 +120,21 @@ class FrolicStack(Stack):
         data.state.grant_read_write_data(functions.allocate)
         data.draw_key.grant_read(functions.allocate)
         functions.allocate.add_environment("DRAW_KEY_SECRET_ARN", data.draw_key.secret_arn)
-        # deliver: coupons RESERVED → ISSUED, the player's connections, pushes. It reads
-        # results only from the stream images.
+        # deliver: coupons → ISSUED, the player's connections, pushes. It reads results
+        # only from the stream images, and updates one to take it out of the index of
+        # wins awaiting issue.
         data.state.grant_read_write_data(functions.deliver)
         data.sessions.grant_read_write_data(functions.deliver)
+        data.results.grant(functions.deliver, "dynamodb:UpdateItem")
         # expiry: a consistent read, then an update conditioned on `pending`.
         data.results.grant(functions.expiry, "dynamodb:GetItem", "dynamodb:UpdateItem")
+        # sweep: Queries of the results' sparse index, then expiry's and deliver's own
+        # conditional writes (a coupon's code looked up, the coupon issued).
+        data.results.grant(
+            functions.sweep, "dynamodb:Query", "dynamodb:GetItem", "dynamodb:UpdateItem"
+        )
+        data.state.grant(functions.sweep, "dynamodb:GetItem", "dynamodb:UpdateItem")
+        self.schedule = Schedule(self, "Schedule", sweep=functions.sweep)
         # ws_connect: tickets redeemed, connections opened and closed.
         data.sessions.grant_read_write_data(functions.ws_connect)
         # admin: campaigns, games, brands, budgets, pools; reports read results.
@@ -178,8 +188,9 @@ class FrolicStack(Stack):
             CfnOutput(self, output_id, value=value, description=description)
 
     def _suppress_required_wildcards(self, functions: Functions) -> None:
-        """The wildcards left in the function roles are the ones AWS requires; each is
-        acknowledged by exact finding, per role, never for a whole action set."""
+        """The wildcards left in the function roles are the ones AWS requires, and the
+        results table's own indexes; each is acknowledged by exact finding, per role,
+        never for a whole action set."""
         for function in functions.all.values():
             role = function.role
             if role is None:  # pragma: no cover - every function gets a role above
@@ -210,6 +221,18 @@ class FrolicStack(Stack):
                                 r"<AWS::Region>:<AWS::AccountId>:<ApisWebSocket\w+>/"
                                 r"[\w-]+/\*/@connections/\*$/"
                             ),
+                        ],
+                    ),
+                    NagPackSuppression(
+                        id="AwsSolutions-IAM5",
+                        reason=(
+                            "<results table ARN>/index/* is what CDK's table grants add for a "
+                            "table with indexes: it names only the results table's own sparse "
+                            "KEYS_ONLY sweep index (frolic.dal.tables), which holds keys the "
+                            "role can already read from the table. The sweeper queries it."
+                        ),
+                        applies_to=[
+                            RegexAppliesTo(regex=r"/^Resource::<DataResults\w+\.Arn>/index/\*$/")
                         ],
                     ),
                 ],

@@ -17,6 +17,9 @@ from frolic.dal.tables import (
     SESSIONS_KEY,
     STATE_PARTITION_KEY,
     STATE_SORT_KEY,
+    SWEEP_INDEX,
+    SWEEP_PARTITION,
+    SWEEP_SORT,
     TTL_ATTRIBUTE,
 )
 
@@ -36,6 +39,15 @@ class Data(Construct):
             partition_key=RESULTS_KEY,
             stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
             removal_policy=removal_policy,
+        )
+        #: Sparse, keys only: pending plays and wins awaiting issue, for the sweeper.
+        self.results.add_global_secondary_index(
+            index_name=SWEEP_INDEX,
+            partition_key=dynamodb.Attribute(
+                name=SWEEP_PARTITION, type=dynamodb.AttributeType.STRING
+            ),
+            sort_key=dynamodb.Attribute(name=SWEEP_SORT, type=dynamodb.AttributeType.NUMBER),
+            projection_type=dynamodb.ProjectionType.KEYS_ONLY,
         )
         #: Campaigns, games, budgets, coupon pools, counters, audit.
         self.state = self._table(

@@ -22,6 +22,7 @@ from aws_cdk import aws_logs as logs
 from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
+from frolic.sweeper import RUN_SECONDS as SWEEP_RUN_SECONDS
 from infra.build_layer import DEPS_LAYER_DIR, PYTHON_VERSION
 
 ROOT: Final = Path(__file__).resolve().parents[2]
@@ -41,6 +42,8 @@ LOG_RETENTION: Final = logs.RetentionDays.ONE_MONTH
 #: The expiry watcher's slack beyond the deadline it sleeps until: reading and, for
 #: the few plays still pending, expiring one batch.
 EXPIRY_SLACK: Final = Duration.seconds(60)
+#: The sweeper stops taking work after SWEEP_RUN_SECONDS; this finishes the item in hand.
+SWEEP_SLACK: Final = Duration.seconds(30)
 
 if RUNTIME.name != f"python{PYTHON_VERSION}":
     raise RuntimeError(f"{RUNTIME.name} does not match the layer's python{PYTHON_VERSION}")
@@ -51,7 +54,8 @@ class DepsLayerMissingError(FileNotFoundError):
 
 
 class Functions(Construct):
-    """ingest, allocate, deliver (+ its expiry entry point), ws_connect and admin."""
+    """ingest, allocate, deliver (+ its expiry entry point), the sweeper, ws_connect and
+    admin."""
 
     def __init__(
         self,
@@ -137,6 +141,16 @@ class Functions(Construct):
             memory_size=256,
             timeout=Duration.seconds(reel_seconds + expiry_grace_seconds).plus(EXPIRY_SLACK),
         )
+        #: Run by a schedule every minute: a failed run is simply the next one, so the
+        #: asynchronous invocation is not retried (a retry would overlap that run).
+        self.sweep = self._function(
+            "Sweep",
+            folder="sweep",
+            description="Every minute: expire stuck pending plays, issue stuck won coupons",
+            memory_size=256,
+            timeout=Duration.seconds(int(SWEEP_RUN_SECONDS)).plus(SWEEP_SLACK),
+            retry_attempts=0,
+        )
         self.ws_connect = self._function(
             "WsConnect",
             folder="ws_connect",
@@ -159,6 +173,7 @@ class Functions(Construct):
             "allocate": self.allocate,
             "deliver": self.deliver,
             "expiry": self.expiry,
+            "sweep": self.sweep,
             "ws_connect": self.ws_connect,
             "admin": self.admin,
         }
@@ -172,6 +187,7 @@ class Functions(Construct):
         memory_size: int,
         timeout: Duration,
         handler: str = "handler.lambda_handler",
+        retry_attempts: int | None = None,
     ) -> lambda_.Function:
         source = FUNCTIONS_DIR / folder
         module = source / f"{handler.rsplit('.', 1)[0]}.py"
@@ -202,6 +218,7 @@ class Functions(Construct):
             tracing=lambda_.Tracing.ACTIVE,
             log_group=log_group,
             role=role,
+            retry_attempts=retry_attempts,
         )
         NagSuppressions.add_resource_suppressions(
             function,

@@ -4,7 +4,8 @@ The dashboard answers "is it flowing and is it paced": plays/s and wins/s (the c
 Powertools metrics), allocation latency, how far each stream consumer lags, errors and
 throttles. Alarms fire on what breaks an invariant if left alone: a consumer falling
 behind (plays expire), records given up on (failure queues), function errors and
-throttles, DynamoDB throttling, and coupon anomalies. They notify an encrypted SNS topic
+throttles, DynamoDB throttling, coupon anomalies, and the sweeper having had to act
+(a stream consumer gave up on plays or coupons). They notify an encrypted SNS topic
 (optionally an e-mail address).
 """
 
@@ -33,6 +34,12 @@ FIVE_MINUTES: Final = Duration.minutes(5)
 #: A play is decided within its reel; a consumer this far behind delays every result.
 ALLOCATE_LAG_ALARM_MS: Final = 5_000
 DELIVER_LAG_ALARM_MS: Final = 10_000
+#: What the sweeper (frolic/sweeper.py) emits only when a stream consumer left work
+#: undone past its bound; any of it is worth a look.
+SWEPT: Final = {
+    "PlaysSweptExpired": "expired plays the expiry watcher left pending",
+    "CouponsSweptIssued": "issued won coupons deliver left unissued",
+}
 #: DynamoDB operations whose throttling the alarm counts (all that the code issues).
 DYNAMODB_OPERATIONS: Final = (
     dynamodb.Operation.GET_ITEM,
@@ -173,6 +180,13 @@ class Monitoring(Construct):
             threshold=1,
             description="a won coupon was not reserved for its play: data changed by hand?",
         )
+        for metric, what in SWEPT.items():
+            self._alarm(
+                metric,
+                app_metric(metric, period=FIVE_MINUTES),
+                threshold=1,
+                description=f"the sweeper {what}: see its log for the playIds",
+            )
 
         self.dashboard = cloudwatch.Dashboard(self, "Dashboard", default_interval=Duration.hours(3))
         self.dashboard.add_widgets(
@@ -242,6 +256,13 @@ class Monitoring(Construct):
                     throttled_requests(name, table, period=MINUTE) for name, table in tables.items()
                 ],
                 width=8,
+            ),
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Done by the sweeper (stays at zero while the consumers keep up)",
+                left=[app_metric(name).with_(label=name) for name in SWEPT],
+                width=12,
             ),
         )
 

@@ -115,3 +115,4 @@ def test_the_status_page_is_for_admins(anonymous: LocalClient, admin: LocalClien
     assert anonymous.as_user("ann").request("GET", "/dev/status").status == 403
     status = admin.call("GET", "/dev/status")
     assert set(status["mappings"]) == {"allocate", "deliver", "expiry"}
+    assert set(status["schedules"]) == {"sweep"}

@@ -17,11 +17,16 @@ from frolic.dal.tables import (
     SESSIONS_KEY,
     STATE_PARTITION_KEY,
     STATE_SORT_KEY,
+    SWEEP_INDEX,
+    SWEEP_PARTITION,
+    SWEEP_SORT,
     TTL_ATTRIBUTE,
 )
+from frolic.sweeper import RUN_SECONDS as SWEEP_RUN_SECONDS
 from infra.app import build
 from infra.build_layer import requirements
 from infra.constructs.functions import METRICS_NAMESPACE, SERVICE_NAME, DepsLayerMissingError
+from infra.constructs.monitoring import SWEPT
 from infra.constructs.stream import PlayStream
 from infra.stack import EXPIRY_GRACE_SECONDS, REEL_SECONDS
 from tests.infra.conftest import STAGE, Synth
@@ -91,6 +96,22 @@ def test_tables_use_the_dal_key_schema_and_are_protected(
         "AttributeName": TTL_ATTRIBUTE,
         "Enabled": True,
     }
+
+
+def test_the_results_table_has_the_sweepers_sparse_index_keys_only(synth: Synth) -> None:
+    properties = synth.resources[logical_id(synth.stack, synth.stack.data.results)]["Properties"]
+    assert properties["GlobalSecondaryIndexes"] == [
+        {
+            "IndexName": SWEEP_INDEX,
+            "KeySchema": [
+                {"AttributeName": SWEEP_PARTITION, "KeyType": "HASH"},
+                {"AttributeName": SWEEP_SORT, "KeyType": "RANGE"},
+            ],
+            "Projection": {"ProjectionType": "KEYS_ONLY"},
+        }
+    ]
+    types = {a["AttributeName"]: a["AttributeType"] for a in properties["AttributeDefinitions"]}
+    assert types == {RESULTS_KEY: "S", SWEEP_PARTITION: "S", SWEEP_SORT: "N"}
 
 
 def test_only_the_results_table_streams_new_and_old_images(synth: Synth) -> None:
@@ -214,7 +235,7 @@ def test_every_function_is_arm64_traced_with_both_layers(synth: Synth) -> None:
     every = synth.of_type("AWS::Lambda::Function")
     functions = {name: every[name] for name in ours}
     layer_ids = sorted(logical_id(synth.stack, layer) for layer in synth.stack.functions.layers)
-    assert len(functions) == 6
+    assert len(functions) == 7
     # Besides ours, only the CDK's: the page deployment and the site bucket's emptying.
     (deployment, auto_delete) = sorted(set(every) - ours)
     assert deployment.startswith("CustomCDKBucketDeployment")
@@ -264,6 +285,28 @@ def test_allocate_is_updated_before_ingest(synth: Synth) -> None:
     assert allocate_id in ingest.get("DependsOn", [])
 
 
+def test_the_sweeper_runs_every_minute_once_per_event(synth: Synth) -> None:
+    (rule,) = synth.of_type("AWS::Events::Rule").values()
+    properties = rule["Properties"]
+    assert properties["ScheduleExpression"] == "rate(1 minute)"
+    assert properties["State"] == "ENABLED"
+    (target,) = properties["Targets"]
+    sweep_id = logical_id(synth.stack, synth.stack.functions.sweep)
+    assert target["Arn"] == {"Fn::GetAtt": [sweep_id, "Arn"]}
+    assert target["RetryPolicy"] == {"MaximumEventAgeInSeconds": 60, "MaximumRetryAttempts": 0}
+    permissions = [
+        p["Properties"]
+        for p in synth.of_type("AWS::Lambda::Permission").values()
+        if p["Properties"]["FunctionName"] == {"Fn::GetAtt": [sweep_id, "Arn"]}
+    ]
+    assert [p["Principal"] for p in permissions] == ["events.amazonaws.com"]
+    sweep = function_properties(synth, "sweep")
+    assert sweep["Handler"] == "handler.lambda_handler"
+    assert sweep["Timeout"] > SWEEP_RUN_SECONDS + 10
+    (invoke_config,) = synth.of_type("AWS::Lambda::EventInvokeConfig").values()
+    assert invoke_config["Properties"]["MaximumRetryAttempts"] == 0
+
+
 def expiry_timeout(synth: Synth) -> int:
     timeout: int = function_properties(synth, "expiry")["Timeout"]
     return timeout
@@ -294,7 +337,7 @@ def test_metric_names_match_the_code() -> None:
 
 
 @pytest.mark.parametrize(
-    "function_name", ["ingest", "allocate", "deliver", "expiry", "ws_connect", "admin"]
+    "function_name", ["ingest", "allocate", "deliver", "expiry", "sweep", "ws_connect", "admin"]
 )
 def test_no_wildcard_actions_and_resource_star_only_where_aws_requires(
     synth: Synth, function_name: str
@@ -329,6 +372,14 @@ def test_grants_follow_what_each_function_does(synth: Synth) -> None:
     assert actions["expiry"] >= {"dynamodb:GetItem", "dynamodb:UpdateItem"}
     assert "dynamodb:DeleteItem" not in actions["expiry"]
     assert "dynamodb:PutItem" in actions["ingest"]
+    # The sweeper reads the indexes and makes the consumers' own conditional updates.
+    assert {a for a in actions["sweep"] if a.startswith("dynamodb:")} == {
+        "dynamodb:Query",
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+    }
+    results_id = logical_id(synth.stack, synth.stack.data.results)
+    assert table_resources(synth, "sweep", "dynamodb:Query") == {results_id}
 
 
 def table_resources(synth: Synth, function_name: str, action: str) -> set[str]:
@@ -356,8 +407,9 @@ def test_who_writes_which_table(synth: Synth) -> None:
     assert writers == {
         "ingest": {"sessions"},
         "allocate": {"results", "state"},
-        "deliver": {"state", "sessions"},
+        "deliver": {"state", "sessions", "results"},
         "expiry": {"results"},
+        "sweep": {"results", "state"},
         "ws_connect": {"sessions"},
         "admin": {"state"},
     }
@@ -556,12 +608,31 @@ def test_alarms_cover_lag_errors_throttles_queues_and_dynamodb(synth: Synth) -> 
     }
     assert count == {
         "IteratorAge": 3,
-        "Errors": 6,
-        "Throttles": 6,
+        "Errors": 7,
+        "Throttles": 7,
         "ApproximateNumberOfMessagesVisible": 3,
         "ThrottledRequests": 3,
     }
     assert all(a["Properties"]["AlarmActions"] for a in alarms)
+
+
+def test_the_sweeper_acting_raises_an_alarm(synth: Synth) -> None:
+    """The metrics the code emits only when a stream consumer left work undone."""
+    from frolic import sweeper
+
+    source = Path(sweeper.__file__).read_text()
+    alarmed = {
+        metric: a["Properties"]
+        for a in synth.of_type("AWS::CloudWatch::Alarm").values()
+        for metric in alarm_metric_names(a)
+        if metric in SWEPT
+    }
+    assert alarmed.keys() == {"PlaysSweptExpired", "CouponsSweptIssued"}
+    for metric, alarm in alarmed.items():
+        assert f'name="{metric}"' in source
+        assert alarm["Namespace"] == METRICS_NAMESPACE
+        assert alarm["Threshold"] == 1
+        assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
 
 
 def test_dashboard_shows_plays_and_wins(synth: Synth) -> None:

@@ -178,6 +178,7 @@ def test_a_poison_record_mid_batch_neither_blocks_the_shard_nor_loses_a_play(
     assert world.result("play-1")["status"] == "rejected"
     assert world.result("play-1")["reason"] == MALFORMED
     assert world.result("play-1")["arrivalTs"] == START + 1.0  # as ingest stamped it
+    assert "sweepShard" not in world.result("play-1")  # nothing left for the sweeper
     assert world.result("play-0")["status"] in ("won", "lost")
     assert world.result("play-2")["status"] in ("won", "lost")
     _assert_clean(world)

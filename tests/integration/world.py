@@ -181,8 +181,8 @@ class World:
         it keeps (a Lambda's view of a game that changed since)."""
         return DynamoGameDirectory(self.db, self.settings, clock=lambda: 0.0)
 
-    def reconcile(self, game_id: str = GAME) -> ReconcileReport:
-        return reconcile(self.db, self.settings, game_id)
+    def reconcile(self, game_id: str = GAME, *, now: float | None = None) -> ReconcileReport:
+        return reconcile(self.db, self.settings, game_id, now=now)
 
     def result(self, play_id: str) -> dict[str, Any]:
         item = self.db.get_item(

@@ -5,7 +5,9 @@ Driven by the results table's change stream, which is at-least-once: only the
 transition to a final status (from nothing or from `pending`) acts, so a replayed
 identical write, whose old image is already final, pushes nothing. Coupons are issued
 before the push, so a retried record never tells a player about a coupon that is not
-yet theirs, and issuing is a conditional write that a replay finds already done.
+yet theirs, and issuing is a conditional write that a replay finds already done. Once
+a win's coupons are issued, the result leaves the index of wins awaiting issue; what
+stays there past a bound, the sweeper (frolic.sweeper) issues with the same code.
 
 A push is a hint (the result is readable over REST): a closed socket is not a failure,
 an unexpected AWS error is, so the record is retried. A result goes only to a socket
@@ -31,6 +33,7 @@ from pydantic.alias_generators import to_camel
 from frolic.dal import codec
 from frolic.dal.catalog import BrandNames, with_brand_names
 from frolic.dal.push import Push
+from frolic.dal.result_indexes import ResultIndexes
 from frolic.dal.sessions import Sessions
 from frolic.dal.tables import code_key, coupon_key
 from frolic.models import CouponStatus, PlayStatus
@@ -137,11 +140,9 @@ class Deliverer:
         *,
         brand_names: Callable[[str], str | None] | None = None,
     ) -> None:
-        self._db = client
-        self._state = settings.state_table
+        self._issuer = CouponIssuer(client, settings, clock)
         self._sessions = sessions
         self._push = push
-        self._clock = clock
         self._brand_names = brand_names or BrandNames(client, settings)
 
     def handle(self, record: DynamoDBRecord) -> Delivery:
@@ -149,8 +150,7 @@ class Deliverer:
         if result is None:
             return Delivery.SKIPPED
         if result.status is PlayStatus.WON:
-            for grant in result.coupons:
-                self._issue(result, grant)
+            self._issuer.issue(result)
         delivery = self._tell(result)
         logger.info(
             "result delivered",
@@ -178,7 +178,37 @@ class Deliverer:
         metrics.add_metric(name="ResultPushGone", unit=MetricUnit.Count, value=1)
         return Delivery.GONE
 
-    def _issue(self, result: ResultImage, grant: GrantImage) -> None:
+
+class Issue(StrEnum):
+    NOW = "now"  # moved to ISSUED by this call
+    ALREADY = "already"  # issued to this play before (a replay, or the other path)
+    ANOMALY = "anomaly"  # the code is not this play's to have
+
+
+class CouponIssuer:
+    """A won result's coupons → ISSUED to its play, then the result out of the index of
+    wins awaiting issue. Deliver runs it on each win as the stream brings it; the sweeper
+    on wins deliver gave up on. Both go through this one conditional binding, so
+    whichever comes second finds the work done and writes nothing."""
+
+    def __init__(
+        self, client: DynamoDBClient, settings: Settings, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._db = client
+        self._state = settings.state_table
+        self._indexes = ResultIndexes(client, settings)
+        self._clock = clock
+
+    def issue(self, result: ResultImage) -> int:
+        """How many coupons this call issued (0 when they already were). The result stays
+        in the index while a code is anomalous, so the anomaly is raised again until
+        someone mends the data."""
+        issues = [self._issue(result, grant) for grant in result.coupons]
+        if Issue.ANOMALY not in issues:
+            self._indexes.mark_issued(result.play_id)
+        return issues.count(Issue.NOW)
+
+    def _issue(self, result: ResultImage, grant: GrantImage) -> Issue:
         """The leased coupon → ISSUED to this play, once; a replay finds it done and moves
         on. (RESERVED for this play: a coupon bound by the transactions of releases
         before batch leases.)"""
@@ -188,8 +218,7 @@ class Deliverer:
             or where.get("brandId") != grant.brand_id
             or not isinstance(where.get("ordinal"), int)
         ):
-            self._anomaly(result, "won code is not in the game's pool")
-            return
+            return self._anomaly(result, "won code is not in the game's pool")
         key = coupon_key(result.game_id, grant.brand_id, where["ordinal"], int(where.get("sub", 0)))
         try:
             self._db.update_item(
@@ -221,9 +250,10 @@ class Deliverer:
             coupon = self._read(key)
             already = {CouponStatus.ISSUED.value, CouponStatus.REDEEMED.value}
             if coupon.get("playId") != result.play_id or coupon.get("status") not in already:
-                self._anomaly(result, "won code is issued to another play")
-            return
+                return self._anomaly(result, "won code is issued to another play")
+            return Issue.ALREADY
         metrics.add_metric(name="CouponsIssued", unit=MetricUnit.Count, value=1)
+        return Issue.NOW
 
     def _read(self, key: Mapping[str, str]) -> dict[str, Any]:
         response = self._db.get_item(
@@ -231,9 +261,10 @@ class Deliverer:
         )
         return codec.load(response.get("Item", {}))
 
-    def _anomaly(self, result: ResultImage, what: str) -> None:
+    def _anomaly(self, result: ResultImage, what: str) -> Issue:
         """Each ordinal is leased to one batch and its code written into one result, so
         this means the data was changed by hand; a retry cannot mend it, an alarm on
         the metric can."""
         logger.error(what, play_id=result.play_id)
         metrics.add_metric(name="CouponIssueAnomaly", unit=MetricUnit.Count, value=1)
+        return Issue.ANOMALY

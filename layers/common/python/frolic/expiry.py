@@ -25,6 +25,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from botocore.exceptions import ClientError
 
 from frolic.dal import codec
+from frolic.dal.tables import SWEEP_PARTITION, SWEEP_SORT
 from frolic.delivery import images
 from frolic.models import PlayStatus
 from frolic.observability import logger, metrics
@@ -94,9 +95,17 @@ class ExpiryWatcher:
             self._db.update_item(
                 TableName=self._results,
                 Key=key,
-                UpdateExpression="SET #status = :expired, reason = :reason, decidedAt = :now",
+                # Out of the sweep index too: the sweeper looks for pending plays there.
+                UpdateExpression=(
+                    "SET #status = :expired, reason = :reason, decidedAt = :now"
+                    " REMOVE #sweep, #sweepAt"
+                ),
                 ConditionExpression="#status = :pending",
-                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeNames={
+                    "#status": "status",
+                    "#sweep": SWEEP_PARTITION,
+                    "#sweepAt": SWEEP_SORT,
+                },
                 ExpressionAttributeValues=codec.dump(
                     {
                         ":expired": PlayStatus.EXPIRED.value,

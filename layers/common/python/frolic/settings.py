@@ -29,6 +29,14 @@ class Settings(BaseModel):
     #: A resend of a pending play puts it on the stream again (its first put may have
     #: died) at most this often; resends in between are answered without a put.
     play_reput_seconds: float = Field(alias="PLAY_REPUT_SECONDS", default=2.0, ge=0)
+    #: The sweeper expires a play still pending this long after its deadline: by then
+    #: the expiry watcher, whose lag alarm is at a minute past the deadline, has failed.
+    sweep_margin_seconds: float = Field(alias="SWEEP_MARGIN_SECONDS", default=120.0, ge=0)
+    #: A won coupon not ISSUED this long after the win is the sweeper's to issue, and
+    #: drift for `frolic reconcile` (deliver normally issues it within a second or two).
+    coupon_issue_bound_seconds: float = Field(
+        alias="COUPON_ISSUE_BOUND_SECONDS", default=300.0, ge=0
+    )
     game_cache_seconds: float = Field(alias="GAME_CACHE_SECONDS", default=5.0, ge=0)
     #: Local stack only: where moto's server listens.
     aws_endpoint_url: str | None = Field(alias="AWS_ENDPOINT_URL", default=None)

@@ -50,6 +50,8 @@ from frolic.dal.cache import ExpiringCache
 from frolic.dal.items import model_from_item, outcome_from_item, outcome_item
 from frolic.dal.tables import (
     ISSUED_PREFIX,
+    SWEEP_PARTITION,
+    SWEEP_SORT,
     TTL_ATTRIBUTE,
     arrivals_key,
     closing_key,
@@ -223,9 +225,17 @@ class DynamoAllocationStore:
                 self._db.update_item(
                     TableName=self._results,
                     Key={"playId": {"S": play_id}},
-                    UpdateExpression="SET #status = :rejected, reason = :reason, decidedAt = :now",
+                    # Out of the sweep index too: it lists pending plays for the sweeper.
+                    UpdateExpression=(
+                        "SET #status = :rejected, reason = :reason, decidedAt = :now"
+                        " REMOVE #sweep, #sweepAt"
+                    ),
                     ConditionExpression="#status = :pending AND userId = :user",
-                    ExpressionAttributeNames={"#status": "status"},
+                    ExpressionAttributeNames={
+                        "#status": "status",
+                        "#sweep": SWEEP_PARTITION,
+                        "#sweepAt": SWEEP_SORT,
+                    },
                     ExpressionAttributeValues=codec.dump(
                         {
                             ":rejected": PlayStatus.REJECTED.value,

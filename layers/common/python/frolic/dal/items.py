@@ -5,6 +5,12 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from frolic.allocation.ports import Grant, Outcome, Play
+from frolic.dal.tables import (
+    SWEEP_PARTITION,
+    SWEEP_SORT,
+    pending_partition,
+    unissued_partition,
+)
 from frolic.models import BoundaryModel, PlayStatus
 
 #: Decided results are kept for a season of disputes, then left to TTL.
@@ -40,10 +46,15 @@ def pending_item(play: Play) -> dict[str, Any]:
         "status": PlayStatus.PENDING.value,
         LAST_PUT: play.arrival_ts,
         "expiresAt": int(play.arrival_ts) + RESULT_RETENTION_SECONDS,
+        SWEEP_PARTITION: pending_partition(play.play_id),
+        SWEEP_SORT: play.arrival_ts,
     }
 
 
 def outcome_item(outcome: Outcome) -> dict[str, Any]:
+    """The decided result. It replaces the pending item whole, so the play leaves the
+    sweep index as pending; a won one enters it as a win whose coupons await issue."""
+    won = outcome.status is PlayStatus.WON
     return {
         **_play_fields(outcome.play),
         "status": outcome.status.value,
@@ -51,6 +62,8 @@ def outcome_item(outcome: Outcome) -> dict[str, Any]:
         "coupons": [{"brandId": g.brand_id, "code": g.code} for g in outcome.grants] or None,
         "decidedAt": outcome.decided_at,
         "expiresAt": int(outcome.play.arrival_ts) + RESULT_RETENTION_SECONDS,
+        SWEEP_PARTITION: unissued_partition(outcome.play.play_id) if won else None,
+        SWEEP_SORT: outcome.decided_at if won else None,
     }
 
 

@@ -4,17 +4,21 @@ For each brand: the budget's issued counters and the won results must count the 
 (a counter moves when a batch leases ordinals, and each leased code goes into one won
 result); every coupon issued to a play must belong to a won play that lists it, every
 won play's codes must be in the brand's pools within what their counter has leased and
-issued to that play or still awaiting delivery, no code may be in two results, and
-nothing may be issued past the budget. A budget split over counters is checked counter
-by counter too: each within its share and holding exactly as many won codes as it
-counts, and the shares summing to the budget. Ordinals a counter counts but no result
-holds were stranded by a crash between a lease and the batch's results. The results
-table has one item per play by key, so a play cannot have two results; the check that
-matters is that each of them tells the same story as the counters.
+issued to that play, no code may be in two results, and nothing may be issued past the
+budget. A won code not yet ISSUED (AVAILABLE, or RESERVED for its play) is awaiting
+delivery for `coupon_issue_bound_seconds` after the win, and drift after that: the
+player holds a code the till refuses, and deliver and the sweeper have both failed.
+A budget split over counters is checked counter by counter too: each within its share
+and holding exactly as many won codes as it counts, and the shares summing to the
+budget. Ordinals a counter counts but no result holds were stranded by a crash
+between a lease and the batch's results. The results table has one item per play by
+key, so a play cannot have two results; the check that matters is that each of them
+tells the same story as the counters.
 """
 
 from __future__ import annotations
 
+import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -38,7 +42,7 @@ class BrandTally:
     coupons_bound: int
     won_results: int
     counters: int = 1
-    #: Won codes whose delivery has not yet issued them (still AVAILABLE).
+    #: Won codes not yet ISSUED, within the bound after their win.
     awaiting_issue: int = 0
 
 
@@ -70,13 +74,22 @@ class ReconcileReport:
         return "\n".join(lines)
 
 
-def reconcile(client: DynamoDBClient, settings: Settings, game_id: str) -> ReconcileReport:
+#: A coupon a till accepts: its play holds it for good.
+_ISSUED = frozenset({CouponStatus.ISSUED.value, CouponStatus.REDEEMED.value})
+
+
+def reconcile(
+    client: DynamoDBClient, settings: Settings, game_id: str, *, now: float | None = None
+) -> ReconcileReport:
     report = ReconcileReport(game_id)
     won_codes: dict[str, dict[str, str]] = defaultdict(dict)  # brand -> code -> play
+    won_at: dict[str, float] = {}  # play -> when it was decided
+    overdue_before = (time.time() if now is None else now) - settings.coupon_issue_bound_seconds
     for item in _results_of(client, settings, game_id):
         report.plays += 1
         report.statuses[item["status"]] += 1
         coupons = item.get("coupons") or []
+        won_at[item["playId"]] = float(item.get("decidedAt", 0.0))
         if item["status"] == PlayStatus.WON.value and not coupons:
             report.problems.append(f"play {item['playId']} is won without a coupon")
         if item["status"] != PlayStatus.WON.value and coupons:
@@ -90,17 +103,24 @@ def reconcile(client: DynamoDBClient, settings: Settings, game_id: str) -> Recon
     for budget in read_game_budgets(client, settings.state_table, game_id):
         pool = _pool(client, settings, budget)
         codes = won_codes.get(budget.brand_id, {})
-        issued = {code: c for code, c in pool.items() if c.status != CouponStatus.AVAILABLE.value}
+        unissued = _unissued(pool, codes)
+        overdue = [play for play in unissued if won_at[play] < overdue_before]
         tally = BrandTally(
             brand_id=budget.brand_id,
             budget=budget.budget,
             issued_counter=budget.issued,
-            coupons_bound=len(issued),
+            coupons_bound=sum(1 for c in pool.values() if c.status in _ISSUED),
             won_results=len(codes),
             counters=len(budget.counters),
-            awaiting_issue=sum(1 for code in codes if code in pool and code not in issued),
+            awaiting_issue=len(unissued) - len(overdue),
         )
         report.brands.append(tally)
+        report.problems.extend(
+            f"{budget.brand_id}: play {play} won a coupon still not issued "
+            f"{settings.coupon_issue_bound_seconds:g} s after the win (deliver and the "
+            "sweeper both failed to issue it)"
+            for play in overdue
+        )
         _compare(report, tally, budget, pool, codes)
         _compare_counters(report, budget, pool, codes)
     return report
@@ -112,6 +132,19 @@ class _Coupon:
     play_id: str
     sub: int
     ordinal: int
+
+
+def _unissued(pool: dict[str, _Coupon], won: dict[str, str]) -> list[str]:
+    """Plays whose won code is still to be issued to them: AVAILABLE, or RESERVED for
+    them (a code held for another play is a problem of its own, see `_compare`)."""
+    plays = []
+    for code, play_id in won.items():
+        held = pool.get(code)
+        if held is None or held.status in _ISSUED:
+            continue
+        if held.status == CouponStatus.AVAILABLE.value or held.play_id == play_id:
+            plays.append(play_id)
+    return plays
 
 
 def _compare(

@@ -9,6 +9,9 @@ from frolic.dal.tables import (
     SESSIONS_KEY,
     STATE_PARTITION_KEY,
     STATE_SORT_KEY,
+    SWEEP_INDEX,
+    SWEEP_PARTITION,
+    SWEEP_SORT,
     TTL_ATTRIBUTE,
 )
 from frolic.settings import Settings
@@ -25,7 +28,21 @@ def table_definitions(settings: Settings) -> list[dict[str, Any]]:
         {
             "TableName": settings.results_table,
             "KeySchema": [{"AttributeName": RESULTS_KEY, "KeyType": "HASH"}],
-            "AttributeDefinitions": string_keys(RESULTS_KEY),
+            "AttributeDefinitions": [
+                *string_keys(RESULTS_KEY, SWEEP_PARTITION),
+                {"AttributeName": SWEEP_SORT, "AttributeType": "N"},
+            ],
+            # Sparse, keys only: the sweeper reads the item itself before acting.
+            "GlobalSecondaryIndexes": [
+                {
+                    "IndexName": SWEEP_INDEX,
+                    "KeySchema": [
+                        {"AttributeName": SWEEP_PARTITION, "KeyType": "HASH"},
+                        {"AttributeName": SWEEP_SORT, "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "KEYS_ONLY"},
+                }
+            ],
             "BillingMode": "PAY_PER_REQUEST",
             "StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
         },

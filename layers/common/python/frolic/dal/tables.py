@@ -4,7 +4,8 @@ Three tables:
 
 - **results**, keyed by `playId`: one item per play, written `pending` by ingest and
   replaced by the final result. Its change stream feeds `deliver` (pushes) and the
-  expiry watcher (plays still pending past the reel deadline).
+  expiry watcher (plays still pending past the reel deadline). A sparse index lets
+  the sweeper find what those two left undone (see below).
 - **state**, keyed by `pk`/`sk`: campaigns, games, brands, per-brand budgets, coupon
   pools, arrival counters and per-player win counts. Hot items get partitions of their
   own (one per budget, per coupon, per player) so no single key takes a game's load.
@@ -13,6 +14,7 @@ Three tables:
 
 from __future__ import annotations
 
+import zlib
 from typing import Final
 
 RESULTS_KEY: Final = "playId"
@@ -23,6 +25,40 @@ SESSIONS_KEY: Final = "pk"
 TTL_ATTRIBUTE: Final = "expiresAt"
 
 META: Final = "META"
+
+#: The sweeper's sparse index on the results table. An item is in it only while work
+#: on it is outstanding, under a partition that names the work and a shard of it:
+#:
+#: - `pending#<n>`, sorted by arrival: a pending play. Every writer of a decided result
+#:   drops it (the allocator replaces the whole item, the expiry REMOVEs it);
+#: - `unissued#<n>`, sorted by decision time: a won result whose coupons deliver has
+#:   not yet issued; deliver REMOVEs it once every coupon is ISSUED to the play.
+#:
+#: So "pending past its deadline" and "won, unissued past a bound" are each one
+#: key-condition Query per shard. Shards spread a hot game's index writes (one in, one
+#: out per play) over partitions taking about 1,000 writes/s each: 128 carry 60,000
+#: plays/s; winners are far fewer. One index rather than two, because CloudFormation
+#: adds at most one index to an existing table per update.
+SWEEP_INDEX: Final = "sweep"
+SWEEP_PARTITION: Final = "sweepShard"
+SWEEP_SORT: Final = "sweepAt"
+PENDING_SHARDS: Final = 128
+UNISSUED_SHARDS: Final = 16
+PENDING_PREFIX: Final = "pending#"
+UNISSUED_PREFIX: Final = "unissued#"
+
+
+def shard_of(play_id: str, shards: int) -> int:
+    """A stable spread of playIds (Python's own `hash` differs between processes)."""
+    return zlib.crc32(play_id.encode()) % shards
+
+
+def pending_partition(play_id: str) -> str:
+    return f"{PENDING_PREFIX}{shard_of(play_id, PENDING_SHARDS)}"
+
+
+def unissued_partition(play_id: str) -> str:
+    return f"{UNISSUED_PREFIX}{shard_of(play_id, UNISSUED_SHARDS)}"
 
 
 #: Campaigns and brands share one small partition so a marketer's list is one Query.

@@ -1,4 +1,4 @@
-"""The six Lambda entry points, loaded from `functions/` as Lambda loads them, and run
+"""The seven Lambda entry points, loaded from `functions/` as Lambda loads them, and run
 one invocation at a time per function.
 
 In AWS every concurrent invocation has an execution environment of its own. Here an
@@ -66,6 +66,7 @@ ENTRY_POINTS: Final = {
     "ws_connect": ("ws_connect", "handler"),
     "deliver": ("deliver", "handler"),
     "expiry": ("deliver", "expiry_handler"),
+    "sweep": ("sweep", "handler"),
     "admin": ("admin", "handler"),
 }
 
@@ -76,6 +77,7 @@ ENVIRONMENTS: Final = {
     "ws_connect": 2,
     "deliver": 1,
     "expiry": 1,
+    "sweep": 1,
     "admin": 2,
 }
 

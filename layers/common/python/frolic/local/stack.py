@@ -1,5 +1,5 @@
 """The whole system on one machine: moto's server (a child process), the local gateway,
-the functions and the stream mappings, started and stopped together.
+the functions, the stream mappings and the schedule rules, started and stopped together.
 
     with LocalStack("127.0.0.1", 0) as stack:   # port 0: any free port
         stack.base_url, stack.ws_url, stack.moto_url
@@ -50,6 +50,7 @@ from frolic.local.mappings import (
 )
 from frolic.local.moto_server import MotoServer, MotoStats
 from frolic.local.paths import FUNCTIONS_ROOT, WEB_ROOT
+from frolic.local.schedules import SCHEDULES, ScheduledRule
 from frolic.observability import logger as handler_logger
 from frolic.settings import Settings, settings
 
@@ -108,6 +109,7 @@ class LocalStack:
         self._gateway: Gateway | None = None
         self._functions: LocalFunctions | None = None
         self._pollers: list[ShardPoller] = []
+        self._schedules: list[ScheduledRule] = []
         self._stats: dict[str, MappingStats] = {}
         self._stop_polling = threading.Event()
         self._saved_environment: dict[str, str | None] = {}
@@ -224,6 +226,7 @@ class LocalStack:
         self._gateway.attach(self._functions)
         self._gateway.start()
         self._start_mappings(session, dynamodb, kinesis, config)
+        self._start_schedules()
         log.info("local stack up at %s (moto at %s)", self.base_url, self.moto_url)
 
     def _set_environment(self) -> None:
@@ -302,6 +305,15 @@ class LocalStack:
         for poller in self._pollers:
             poller.start()
 
+    def _start_schedules(self) -> None:
+        """The deployed stack's schedule rules (the sweeper), each on a thread that
+        stops with the pollers."""
+        functions = self.functions
+        for config in SCHEDULES:
+            rule = ScheduledRule(config, functions.invoke, self._stop_polling)
+            self._schedules.append(rule)
+            rule.start()
+
     def _add_poller(
         self,
         config: MappingConfig,
@@ -360,6 +372,9 @@ class LocalStack:
             for poller in self._pollers:
                 poller.join(timeout=10)
             self._pollers.clear()
+            for rule in self._schedules:
+                rule.join(timeout=10)
+            self._schedules.clear()
             if self._gateway is not None:
                 self._gateway.stop()
             if self._functions is not None:
@@ -404,6 +419,10 @@ class LocalStack:
             "mappings": {
                 name: {**stats.snapshot(), "backlog": backlog.get(name, 0)}
                 for name, stats in self._stats.items()
+            },
+            "schedules": {
+                rule.config.name: {"runs": rule.runs, "errors": rule.errors}
+                for rule in list(self._schedules)
             },
             "onFailure": self.failures.entries(),
             "onFailureTotal": self.failures.total,

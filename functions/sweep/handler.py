@@ -1,0 +1,37 @@
+"""Scheduled every minute: stuck plays expired, stuck won coupons issued. See
+frolic.sweeper."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from frolic.dal.clients import dynamodb
+from frolic.dal.result_indexes import ResultIndexes
+from frolic.delivery import CouponIssuer
+from frolic.expiry import ExpiryWatcher
+from frolic.observability import logger, metrics, tracer
+from frolic.settings import settings
+from frolic.sweeper import Sweeper
+
+
+@cache
+def _sweeper() -> Sweeper:
+    """Built on the first invocation, reused while the execution environment lives."""
+    config, client = settings(), dynamodb()
+    return Sweeper(
+        ResultIndexes(client, config),
+        ExpiryWatcher(client, config),
+        CouponIssuer(client, config),
+        config,
+    )
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return asdict(_sweeper().sweep())
