@@ -187,24 +187,26 @@ def test_resends_within_the_reput_interval_put_the_play_on_the_stream_once(
     for _ in range(9):
         world.clock.now += step
         answers.append(_call(app, rest_event("POST", "/plays", body=body)))
-    # Then each resend is answered as the play was, and the stream holds it once
+    # Then each resend is answered as the play was, and the stream holds the play and
+    # one copy: the first resend's (ingest may have died before the first put)
     assert {(a["statusCode"], json_body(a)["status"]) for a in answers} == {(202, "queued")}
-    assert [r["playId"] for r in _stream_records(world, kinesis)] == ["p-1"]
+    assert [r["playId"] for r in _stream_records(world, kinesis)] == ["p-1", "p-1"]
 
 
-def test_a_resend_after_the_reput_interval_puts_the_play_again_once(
+def test_the_first_resend_and_one_after_the_reput_interval_put_the_play_again(
     world: World, player_api: Any
 ) -> None:
     app, kinesis = player_api
     body = {"playId": "p-1", "gameId": GAME}
     _call(app, rest_event("POST", "/plays", body=body))
     arrival = world.clock.now
+    first_resend = _call(app, rest_event("POST", "/plays", body=body))
     world.clock.now += world.settings.play_reput_seconds
     again = _call(app, rest_event("POST", "/plays", body=body))
     soon_after = _call(app, rest_event("POST", "/plays", body=body))
-    assert again["statusCode"] == soon_after["statusCode"] == 202
-    # The first put may have died: the resend puts it again, with its arrival time
-    assert [r["arrivalTs"] for r in _stream_records(world, kinesis)] == [arrival, arrival]
+    assert first_resend["statusCode"] == again["statusCode"] == soon_after["statusCode"] == 202
+    # The first resend and the one after the interval put it again, with its arrival
+    assert [r["arrivalTs"] for r in _stream_records(world, kinesis)] == [arrival] * 3
 
 
 def test_a_resend_of_a_decided_play_answers_its_result_and_puts_nothing(
@@ -315,3 +317,28 @@ def test_a_play_id_cannot_come_back_in_its_game_however_long_the_game(
     again = _call(app, rest_event("POST", "/plays", body={"playId": "p-1", "gameId": GAME}))
     assert (again["statusCode"], json_body(again)["status"]) == (202, "won")
     assert len(_stream_records(world, kinesis)) == 1
+
+
+def test_a_play_whose_ingest_died_before_its_first_put_reaches_the_stream_on_resend(
+    world: World, player_api: Any
+) -> None:
+    # Given an ingest that recorded the play as pending and died before putting it
+    app, kinesis = player_api
+
+    class Died(BaseException):
+        pass
+
+    def die(**_: Any) -> None:
+        raise Died
+
+    kinesis.meta.events.register("before-call.kinesis.PutRecord", die)
+    body = {"playId": "p-1", "gameId": GAME}
+    with pytest.raises(Died):
+        _call(app, rest_event("POST", "/plays", body=body))
+    kinesis.meta.events.unregister("before-call.kinesis.PutRecord", die)
+    # When the player's app resends at once
+    resend = _call(app, rest_event("POST", "/plays", body=body))
+    # Then the play is on the stream, with the arrival ingest stamped first
+    assert (resend["statusCode"], json_body(resend)["status"]) == (202, "queued")
+    [record] = _stream_records(world, kinesis)
+    assert record["arrivalTs"] == world.result("p-1")["arrivalTs"]

@@ -12,8 +12,9 @@ item: the play goes on the stream again, in case the first attempt died before i
 there (the allocator dedupes), only if its `lastPutAt` stamp is `play_reput_seconds`
 old. So however fast a client resends, over REST or a WebSocket (where no WAF counts
 requests), each pending play is put at most once per that interval. The pending item
-is stamped with the first put: if that put fails, the client's 5xx sends it back, and
-its resend after `play_reput_seconds` puts the play again.
+is written unstamped: ingest may die between it and the first put, so the first resend
+always puts the play again (the allocator dedupes the copy), and later ones only once
+the interval has passed.
 """
 
 from __future__ import annotations
@@ -204,9 +205,10 @@ class PlayIntake:
 
     def _resend(self, event: PlayEvent, play: Play, now: float) -> Accepted | None:
         """The answer to a resend of a play already taken, or None if there is no such
-        play. A pending play goes on the stream again, with its original arrival, if
-        its last put is `play_reput_seconds` old (the stamp is the guard, so a flood of
-        resends puts it once per interval); a decided one answers its status."""
+        play. A pending play goes on the stream again, with its original arrival, on its
+        first resend and then if its last put is `play_reput_seconds` old (the stamp is
+        the guard, so a flood of resends puts it once per interval); a decided one
+        answers its status."""
         stamp = stamp_if_due(
             self._db,
             table=self._results,

@@ -16,7 +16,7 @@ from frolic.models import BoundaryModel, PlayStatus
 #: Decided results are kept for a season of disputes, then left to TTL.
 RESULT_RETENTION_SECONDS = 90 * 24 * 3600
 M = TypeVar("M", bound=BoundaryModel)
-#: On a pending item: when ingest last put the play on the stream (frolic.ingest).
+#: On a pending item: when a resend last put the play on the stream (frolic.ingest).
 LAST_PUT = "lastPutAt"
 
 
@@ -44,7 +44,6 @@ def pending_item(play: Play) -> dict[str, Any]:
     return {
         **_play_fields(play),
         "status": PlayStatus.PENDING.value,
-        LAST_PUT: play.arrival_ts,
         "expiresAt": int(play.arrival_ts) + RESULT_RETENTION_SECONDS,
         SWEEP_PARTITION: pending_partition(play.play_id),
         SWEEP_SORT: play.arrival_ts,
