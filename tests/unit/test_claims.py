@@ -4,6 +4,8 @@ takes what is left, and no coupon goes twice."""
 
 from __future__ import annotations
 
+import itertools
+
 from frolic.allocation.memory import InMemoryStore, numbered_codes
 from frolic.allocation.ports import Claimed, Play, Route, Wish
 from frolic.dal.batches import retry_delay
@@ -111,6 +113,22 @@ def test_a_play_decided_too_late_for_a_batched_result_wins_nothing() -> None:
     claimed = tables.claim(GAME, [_wish(1, cap=10, at=NOW - 3.0)], 1, NOW)
     assert claimed.grants == {}
     assert tables.issued(GAME, BRAND) == 0
+
+
+def test_a_batch_held_up_until_its_plays_are_too_old_leases_nothing_for_them() -> None:
+    # Given a store whose clock reads the decision instant as the claim starts, and
+    # ten seconds later once the win slots are taken (a throttled, retrying call)
+    readings = itertools.chain([NOW], itertools.repeat(NOW + 10.0))
+    tables = InMemoryStore(batch_write_cutoff_seconds=3.0, clock=lambda: next(readings))
+    tables.set_budget(GAME, BRAND, 10)
+    tables.generate_coupons(GAME, BRAND, numbered_codes(BRAND))
+    tables.budgets(GAME)
+    # When a play one second old at the decision is claimed
+    claimed = tables.claim(GAME, [_wish(1, cap=10, at=NOW - 1.0)], 1, NOW)
+    # Then no ordinal was leased for it, and its player's win slot was given back
+    assert claimed.grants == {}
+    assert tables.issued(GAME, BRAND) == 0
+    assert tables.claim(GAME, [_wish(2, cap=10, at=NOW + 9.0, user="user-1")], 1, NOW).grants
 
 
 def test_backoff_doubles_from_50_ms_up_to_a_second() -> None:

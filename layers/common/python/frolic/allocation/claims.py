@@ -32,7 +32,7 @@ races is what the Lambda does.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -119,14 +119,19 @@ class BatchClaims:
         backend: ClaimBackend,
         *,
         late_after: float | None = None,
+        clock: Callable[[], float] | None = None,
         attempts: int = LEASE_ATTEMPTS,
         stats: ClaimStats | None = None,
     ) -> None:
         """`late_after`: a play decided this long after it arrived wins nothing. Its
         result may no longer go out in a batch (see the stores' `save_outcomes`) and
-        could find the play expired: a coupon leased for it would be stranded."""
+        could find the play expired: a coupon leased for it would be stranded. With a
+        `clock`, age is also taken as the claim starts and again before the leases, so
+        a batch held up on its way (throttling, a paused Lambda) leases nothing for
+        plays that grew too old meanwhile."""
         self._backend = backend
         self._late_after = late_after
+        self._clock = clock
         self.stats = stats or ClaimStats()
         self._attempts = attempts
         self._seen: dict[CounterId, _Seen] = {}
@@ -146,16 +151,17 @@ class BatchClaims:
     def claim(
         self, game_id: str, wishes: Sequence[Wish], max_wins_per_user: int, decided_at: float
     ) -> Claimed:
-        late = self._late_after
-        if late is not None:
-            wishes = [w for w in wishes if decided_at - w.play.arrival_ts < late]
+        wishes = self._young(wishes, decided_at)
         if not wishes:
             return Claimed()
         backend = self._backend
         limited = backend.admit(game_id, [w.play for w in wishes], max_wins_per_user)
-        admitted = sorted(
-            (w for w in wishes if w.play.play_id not in limited), key=lambda w: w.strength
-        )
+        admitted = [w for w in wishes if w.play.play_id not in limited]
+        young = self._young(admitted, decided_at)
+        if len(young) < len(admitted):
+            kept = {w.play.play_id for w in young}
+            backend.give_back(game_id, [w.play for w in admitted if w.play.play_id not in kept])
+        admitted = sorted(young, key=lambda w: w.strength)
         # Every (wish, brand) waits at a position on its route; a counter that cannot
         # take it moves it on to the next one.
         waiting: dict[tuple[str, int], list[tuple[Wish, Route, int]]] = defaultdict(list)
@@ -191,6 +197,14 @@ class BatchClaims:
         raced_out = frozenset(raced - set(grants))
         self.stats.gave_up += len(raced_out)
         return Claimed(grants, frozenset(limited), raced_out)
+
+    def _young(self, wishes: Sequence[Wish], decided_at: float) -> list[Wish]:
+        """The wishes whose plays are young enough to win (see `late_after`)."""
+        late = self._late_after
+        if late is None:
+            return list(wishes)
+        now = decided_at if self._clock is None else max(decided_at, self._clock())
+        return [w for w in wishes if now - w.play.arrival_ts < late]
 
     def _lease(
         self,

@@ -221,7 +221,10 @@ class InMemoryStore:
         self._calls = calls
         self._results_written = results_written
         self._claims = BatchClaims(
-            self, late_after=batch_write_cutoff_seconds, stats=self._tables.claim_stats
+            self,
+            late_after=batch_write_cutoff_seconds,
+            clock=clock,
+            stats=self._tables.claim_stats,
         )
         self.bound_codes = self._tables.bound_codes
         self._claiming_at = 0.0

@@ -91,7 +91,7 @@ class DynamoAllocationStore:
         self._state = settings.state_table
         self._batch_cutoff = settings.batch_write_cutoff_seconds
         self._clock = clock
-        self._claims = BatchClaims(self, late_after=self._batch_cutoff)
+        self._claims = BatchClaims(self, late_after=self._batch_cutoff, clock=clock)
         self._threads: ThreadPoolExecutor | None = None
         self._sending = threading.local()
         client.meta.events.register_first(
