@@ -17,6 +17,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from frolic.dal import codec
 from frolic.dal.budgets import StoredBudget, read_budget
 from frolic.dal.pools import BudgetBelowIssuedError
+from frolic.dal.reports import GameReports
 from frolic.dal.sessions import Sessions
 from frolic.dal.stranded import VOID_ATTEMPTS, StrandedLeases
 from frolic.dal.tables import code_key, counter_key, coupon_key
@@ -170,6 +171,10 @@ def test_stranded_ordinals_go_back_to_the_budget_only_after_the_bound_and_win_ag
     assert [_coupon(world, n)["status"] for n in (1, 2)] == [CouponStatus.VOID.value] * 2
     assert sorted(_coupon(world, n)["code"] for n in (4, 5)) == sorted(codes[:2])
     _assert_clean(world)
+    assert "issued counter 1, coupons issued 1, won results 1" in world.reconcile().render()
+    assert world.reconcile().brands[0].returned == 2
+    report = GameReports(world.db, world.settings).report(world.live_game())
+    assert (report.brands[0].issued, report.brands[0].remaining, report.wins) == (1, 2, 1)
     # And a later batch wins them: the budget is spent in full, on the same codes, once each
     _later_plays(world, first=2, count=4)
     won = _won(world)

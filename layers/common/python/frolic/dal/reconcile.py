@@ -46,6 +46,8 @@ class BrandTally:
     counters: int = 1
     #: Won codes whose delivery has not yet issued them (still AVAILABLE).
     awaiting_issue: int = 0
+    #: Stranded ordinals returned to the budget (VOID coupons, their codes in the pool).
+    returned: int = 0
 
 
 @dataclass
@@ -71,6 +73,7 @@ class ReconcileReport:
                 f"  {b.brand_id}: budget {b.budget}{split}, issued counter {b.issued_counter}, "
                 f"coupons issued {b.coupons_bound}, won results {b.won_results}, "
                 f"awaiting issue {b.awaiting_issue}"
+                + (f", returned {b.returned}" if b.returned else "")
             )
         lines += [f"  DRIFT: {p}" for p in self.problems] or ["  clean: no drift"]
         return "\n".join(lines)
@@ -106,6 +109,7 @@ def reconcile(client: DynamoDBClient, settings: Settings, game_id: str) -> Recon
             won_results=len(codes),
             counters=len(budget.counters),
             awaiting_issue=sum(1 for code in codes if code in pool and code not in issued),
+            returned=sum(c.voided for c in budget.counters),
         )
         report.brands.append(tally)
         _compare(report, tally, budget, pool, codes)
