@@ -420,3 +420,37 @@ def test_reconcile_tells_a_void_the_counter_does_not_count(world: World) -> None
         "brand-a: counter 0 counts 1 voided ordinals but 2 of its coupons are VOID"
         in world.reconcile().problems
     )
+
+
+def test_a_lease_planned_before_a_void_lands_after_it_within_the_budget(world: World) -> None:
+    # Given the stranded ordinals past the bound, and room for one more coupon
+    codes = _strand_two_of_three(world)
+    world.pools().set_budget(GAME, BRAND, 4, actor="marketer")
+    world.pools().add_codes(GAME, BRAND, ["EXTRA-0001"])
+    _repair(world)
+    world.clock.now += _bound(world)
+    # And an allocator that has read the counter (3 given, 1 left) before the repair runs
+    allocating = boto3.client("dynamodb", region_name="us-east-1")
+    repaired = {"returned": -1}
+
+    def repair_before_the_lease(params: dict[str, Any], **_: Any) -> None:
+        if params.get("UpdateExpression") == "ADD issued :count" and repaired["returned"] < 0:
+            repaired["returned"] = _repair(world)
+
+    allocating.meta.events.register(
+        "provide-client-params.dynamodb.UpdateItem", repair_before_the_lease
+    )
+    # When its lease lands after the void, then later players come
+    at = world.clock() - START
+    other = World(allocating, world.settings, world.clock)
+    batch = [world.record(world.play(n, at=at)) for n in range(2, 5)]
+    other.stream_allocator(GreedyPacing()).handle({"Records": batch}, None)
+    assert repaired["returned"] == 2
+    assert len(_won(world)) == 2  # the lease took the room it saw, past the void
+    assert _budget(world).counters[0].leased == 4
+    _deliver_won(world)
+    _later_plays(world, first=5, count=4)
+    # Then the budget of 4 is spent exactly, every code once
+    assert sorted(_won(world).values()) == sorted([*codes, "EXTRA-0001"])
+    assert _budget(world).issued == 4
+    _assert_clean(world)
