@@ -412,6 +412,17 @@ def test_coupon_cannot_skip_or_go_back(path: list[CouponStatus], target: CouponS
         current.advance(target, play_id="play-8")
 
 
+def test_only_an_available_coupon_can_be_voided_and_it_binds_no_play() -> None:
+    voided = coupon().advance(CouponStatus.VOID)
+    assert (voided.status, voided.play_id) == (CouponStatus.VOID, None)
+    reserved = coupon().advance(CouponStatus.RESERVED, play_id="play-7")
+    for taken in (reserved, reserved.advance(CouponStatus.ISSUED)):
+        with pytest.raises(InvalidTransitionError):
+            taken.advance(CouponStatus.VOID)
+    with pytest.raises(InvalidTransitionError):
+        voided.advance(CouponStatus.RESERVED, play_id="play-7")
+
+
 @pytest.mark.parametrize("status", ["RESERVED", "ISSUED", "REDEEMED"])
 def test_a_taken_coupon_without_a_play_is_invalid(status: str) -> None:
     with pytest.raises(ValidationError):

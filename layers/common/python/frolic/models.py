@@ -90,15 +90,20 @@ class CouponStatus(StrEnum):
     RESERVED = "RESERVED"
     ISSUED = "ISSUED"
     REDEEMED = "REDEEMED"
+    #: A leased coupon no result took (a crash stranded it): its code went back to the
+    #: pool at a new ordinal (frolic.dal.stranded), so this item binds nothing.
+    VOID = "VOID"
 
 
 #: A coupon only moves forward: reserved for a winning play, issued once the player's
-#: result is final, redeemed at the brand's till.
+#: result is final, redeemed at the brand's till; or, leased but taken by no result,
+#: voided.
 COUPON_STATUS_TRANSITIONS: dict[CouponStatus, frozenset[CouponStatus]] = {
-    CouponStatus.AVAILABLE: frozenset({CouponStatus.RESERVED}),
+    CouponStatus.AVAILABLE: frozenset({CouponStatus.RESERVED, CouponStatus.VOID}),
     CouponStatus.RESERVED: frozenset({CouponStatus.ISSUED}),
     CouponStatus.ISSUED: frozenset({CouponStatus.REDEEMED}),
     CouponStatus.REDEEMED: frozenset(),
+    CouponStatus.VOID: frozenset(),
 }
 
 
@@ -227,9 +232,11 @@ class Coupon(BoundaryModel):
 
     @model_validator(mode="after")
     def _bound_when_taken(self) -> Self:
-        taken = self.status is not CouponStatus.AVAILABLE
+        taken = self.status not in (CouponStatus.AVAILABLE, CouponStatus.VOID)
         if taken != (self.play_id is not None):
-            raise ValueError("a coupon is bound to a play exactly when it is no longer AVAILABLE")
+            raise ValueError(
+                "a coupon is bound to a play exactly when it is neither AVAILABLE nor VOID"
+            )
         return self
 
     def advance(self, status: CouponStatus, play_id: str | None = None) -> Coupon:

@@ -38,6 +38,10 @@ class Settings(BaseModel):
         alias="COUPON_ISSUE_BOUND_SECONDS", default=300.0, ge=0
     )
     game_cache_seconds: float = Field(alias="GAME_CACHE_SECONDS", default=5.0, ge=0)
+    #: How late past its deadline a play may still be expired (the expiry watcher's lag,
+    #: the sweeper's own period and run): a leased coupon still unbound this long after
+    #: the deadline can no longer go to a play (frolic.dal.stranded).
+    finality_margin_seconds: float = Field(alias="FINALITY_MARGIN_SECONDS", default=45.0, ge=0)
     #: Local stack only: where moto's server listens.
     aws_endpoint_url: str | None = Field(alias="AWS_ENDPOINT_URL", default=None)
     websocket_callback_url: str | None = Field(alias="WEBSOCKET_CALLBACK_URL", default=None)
@@ -57,6 +61,12 @@ class Settings(BaseModel):
     @property
     def expiry_seconds(self) -> float:
         return self.reel_seconds + self.expiry_grace_seconds
+
+    @property
+    def stranded_after_seconds(self) -> float:
+        """How long after a leased ordinal is first seen without a taker it may be
+        returned to the budget: its play arrived before, and is final by then."""
+        return self.expiry_seconds + self.finality_margin_seconds
 
     @property
     def batch_write_cutoff_seconds(self) -> float:

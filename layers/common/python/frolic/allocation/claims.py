@@ -21,7 +21,8 @@ Winners left without any coupon give their win slot back.
 
 A crash between a lease and the results strands that lease's ordinals: the counter
 counts them and no result holds them. Nothing is overspent or bound twice, and the
-replay decides the plays afresh; reconcile reports the stranded ordinals.
+replay decides the plays afresh; reconcile reports the stranded ordinals until the
+sweeper returns them to the budget (`frolic.dal.stranded`).
 
 The protocol is the same whoever stores the data: the DynamoDB store makes the calls,
 the in-memory store (the simulator's, the unit tests') answers them from dictionaries,
@@ -55,11 +56,15 @@ class CounterImage:
 
 @dataclass(frozen=True, slots=True)
 class Lease:
-    """A lease's answer: the counter's issued count after it moved (the lease holds the
-    `count` ordinals up to and including `last`), or the counter as it stands."""
+    """A lease's answer: the last ordinal the counter has leased once it moved (the lease
+    holds the `count` ordinals up to and including `last`), or the counter as it stands.
+
+    Ordinals count coupons returned to the budget too (`frolic.dal.stranded`): the
+    counter's issued count is `last - voided`."""
 
     last: int | None = None
     refused: CounterImage | None = None
+    voided: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,7 +234,7 @@ class BatchClaims:
                 game_id, brand_id, sub, count, most=most, usable=seen.usable
             )
             if answer.last is not None:
-                seen.issued = answer.last
+                seen.issued = answer.last - answer.voided
                 # Earlier arrivals take lower ordinals: each within its own cap.
                 takers = sorted(range(count), key=lambda n: queue[n][0].play.arrival_ts)
                 first = answer.last - count + 1

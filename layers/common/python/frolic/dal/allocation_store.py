@@ -92,6 +92,9 @@ class DynamoAllocationStore:
         self._batch_cutoff = settings.batch_write_cutoff_seconds
         self._clock = clock
         self._claims = BatchClaims(self, late_after=self._batch_cutoff, clock=clock)
+        #: Each counter's voided ordinals as last read: the claims speak in coupons, the
+        #: counter in ordinals (`frolic.dal.budgets`), and the lease converts.
+        self._voided: dict[tuple[str, str, int], int] = {}
         self._threads: ThreadPoolExecutor | None = None
         self._sending = threading.local()
         client.meta.events.register_first(
@@ -190,6 +193,7 @@ class DynamoAllocationStore:
         states = []
         for stored in read_game_budgets(self._db, self._state, game_id):
             for counter in stored.counters:
+                self._voided[(game_id, stored.brand_id, counter.sub)] = counter.voided
                 self._claims.saw(
                     game_id, stored.brand_id, counter.sub, counter.issued, counter.usable
                 )
@@ -354,6 +358,15 @@ class DynamoAllocationStore:
     def lease(
         self, game_id: str, brand_id: str, sub: int, count: int, *, most: int, usable: int
     ) -> Lease:
+        """`most` and `usable` are in coupons (net of voided ordinals); the condition is
+        in ordinals, so both move up by the `voided` last read. A void landing since
+        then raises the stored `issued`, `allotment` and `poolSize` by d each: the first
+        comparison gets d stricter, the other two d looser, and together they still
+        give `issued + count <= most - d <= usable - d <= min(share, pool)` in coupons,
+        and in ordinals `issued + count <= usable + voided <= min(allotment, poolSize)`:
+        never past the share, the schedule cap or the last ordinal of the pool."""
+        counter = (game_id, brand_id, sub)
+        voided = self._voided.get(counter, 0)
         try:
             moved = self._db.update_item(
                 TableName=self._state,
@@ -364,18 +377,25 @@ class DynamoAllocationStore:
                     "issued <= :before AND allotment >= :usable AND poolSize >= :usable"
                 ),
                 ExpressionAttributeValues=codec.dump(
-                    {":count": count, ":before": most - count, ":usable": usable}
+                    {
+                        ":count": count,
+                        ":before": most - count + voided,
+                        ":usable": usable + voided,
+                    }
                 ),
-                ReturnValues="UPDATED_NEW",
+                ReturnValues="ALL_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
             if not condition_failed(error):
                 raise
             old = codec.load(cast("dict[str, Any]", error.response.get("Item") or {}))
-            limit = min(int(old.get("allotment", 0)), int(old.get("poolSize", 0)))
-            return Lease(refused=CounterImage(int(old.get("issued", 0)), limit))
-        return Lease(last=int(moved["Attributes"]["issued"]["N"]))
+            voided = self._voided[counter] = int(old.get("voided", 0))
+            limit = min(int(old.get("allotment", 0)), int(old.get("poolSize", 0))) - voided
+            return Lease(refused=CounterImage(int(old.get("issued", 0)) - voided, limit))
+        new = codec.load(moved["Attributes"])
+        voided = self._voided[counter] = int(new.get("voided", 0))
+        return Lease(last=int(new["issued"]), voided=voided)
 
     def codes(self, game_id: str, ordinals: Sequence[Ordinal]) -> Mapping[Ordinal, str]:
         at = {_coupon_id(game_id, o): o for o in ordinals}

@@ -6,6 +6,13 @@ counter 0's own `allotment` (its share), `issued` and `poolSize`) plus, for a ho
 counters 1..K-1 on partitions of their own (`counter_key`). Everyone who needs totals —
 the allocator, the report, reconcile, the admin routes — reads them here, so nobody
 mistakes counter 0 for the whole budget.
+
+A counter's stored numbers count ordinals, and an ordinal returned to the budget after
+a crash stranded it (`frolic.dal.stranded`) stays counted: its coupon is VOID and its
+code comes back at a new ordinal, raising `allotment` and `poolSize` by one and
+`voided` by one. So everyone reads the counter net of `voided` (`share`, `issued`,
+`pool_size`: real coupons, the marketer's numbers), and only the DAL code that writes
+ordinals uses the stored ones (`allotment`, `leased`, `ordinals`).
 """
 
 from __future__ import annotations
@@ -23,10 +30,33 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class StoredCounter:
+    """A counter as stored (ordinals) and, in its properties, in real coupons."""
+
     sub: int
-    share: int
-    issued: int
-    pool_size: int
+    #: The stored `allotment`: the share plus the ordinals voided.
+    allotment: int
+    #: The stored `issued`: ordinals leased, voided ones included.
+    leased: int
+    #: The stored `poolSize`: the last ordinal of the pool, voided ones included.
+    ordinals: int
+    #: Leased ordinals returned to the budget: their coupons are VOID, their codes are
+    #: in the pool again at later ordinals.
+    voided: int = 0
+
+    @property
+    def share(self) -> int:
+        """The marketer's share of the budget for this counter."""
+        return self.allotment - self.voided
+
+    @property
+    def issued(self) -> int:
+        """Coupons really given (or on their way to a won play, or stranded)."""
+        return self.leased - self.voided
+
+    @property
+    def pool_size(self) -> int:
+        """Codes in the pool: each voided ordinal's code is also at a later ordinal."""
+        return self.ordinals - self.voided
 
     @property
     def usable(self) -> int:
@@ -128,7 +158,8 @@ def _brand_of(head: dict[str, Any]) -> str:
 def _counter(sub: int, item: dict[str, Any]) -> StoredCounter:
     return StoredCounter(
         sub=sub,
-        share=int(item.get("allotment", 0)),
-        issued=int(item.get("issued", 0)),
-        pool_size=int(item.get("poolSize", 0)),
+        allotment=int(item.get("allotment", 0)),
+        leased=int(item.get("issued", 0)),
+        ordinals=int(item.get("poolSize", 0)),
+        voided=int(item.get("voided", 0)),
     )

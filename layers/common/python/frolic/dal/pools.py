@@ -36,7 +36,7 @@ from botocore.exceptions import ClientError
 from frolic.allocation.sub_budgets import DEAL_STEP, next_step, rebalance, split
 from frolic.dal import codec
 from frolic.dal.batches import backoff, batch_get
-from frolic.dal.budgets import StoredBudget, read_budget
+from frolic.dal.budgets import StoredBudget, StoredCounter, read_budget
 from frolic.dal.catalog import ConflictError
 from frolic.dal.tables import audit_key, code_key, counter_key, coupon_key
 from frolic.models import CouponStatus
@@ -173,7 +173,7 @@ class CouponPools:
         before = stored.counters
         items = [
             self._counter_update(
-                game_id, brand_id, sub, share, before[sub].pool_size if sub < len(before) else 0
+                game_id, brand_id, sub, share, before[sub] if sub < len(before) else None
             )
             for sub, share in enumerate(shares)
         ]
@@ -233,29 +233,35 @@ class CouponPools:
         return items
 
     def _counter_update(
-        self, game_id: str, brand_id: str, sub: int, share: int, pool_size: int
+        self, game_id: str, brand_id: str, sub: int, share: int, before: StoredCounter | None
     ) -> dict[str, Any]:
         """A counter's new share, landing only while its issued count is within it and
-        its pool is still the size the split was planned for."""
+        its pool is still the size the split was planned for.
+
+        The stored `allotment` is the share plus the counter's voided ordinals (see
+        `frolic.dal.budgets`), as is its `issued`, so the comparison holds in coupons.
+        Every void also moves `poolSize`, so the pool's condition refuses a change
+        planned before a void landed, whose `voided` would be stale."""
+        voided = before.voided if before is not None else 0
         return {
             "Update": {
                 "TableName": self._state,
                 "Key": codec.dump(counter_key(game_id, brand_id, sub)),
                 "UpdateExpression": (
-                    "SET allotment = :share, issued = if_not_exists(issued, :zero), "
+                    "SET allotment = :allotment, issued = if_not_exists(issued, :zero), "
                     "poolSize = if_not_exists(poolSize, :zero), "
                     "gameId = :game, brandId = :brand, #sub = :sub"
                 ),
                 "ConditionExpression": (
-                    "(attribute_not_exists(issued) OR issued <= :share)"
+                    "(attribute_not_exists(issued) OR issued <= :allotment)"
                     " AND (attribute_not_exists(poolSize) OR poolSize = :pool)"
                 ),
                 "ExpressionAttributeNames": {"#sub": "sub"},
                 "ExpressionAttributeValues": codec.dump(
                     {
-                        ":share": share,
+                        ":allotment": share + voided,
                         ":zero": 0,
-                        ":pool": pool_size,
+                        ":pool": before.ordinals if before is not None else 0,
                         ":game": game_id,
                         ":brand": brand_id,
                         ":sub": sub,
@@ -356,7 +362,7 @@ class CouponPools:
                 codes = codes[:count]
                 continue
             counters = list(stored.counters)
-            counters[sub] = replace(counters[sub], pool_size=counters[sub].pool_size + len(codes))
+            counters[sub] = replace(counters[sub], ordinals=counters[sub].ordinals + len(codes))
             grown = replace(stored, revision=stored.revision + 1, counters=tuple(counters))
             return len(codes), set(), grown
         raise UploadConflictError("another upload to this pool kept landing first; try again")
@@ -365,7 +371,7 @@ class CouponPools:
         self, stored: StoredBudget, sub: int, codes: list[str], upload: str
     ) -> list[Any]:
         game_id, brand_id = stored.game_id, stored.brand_id
-        pool_size = stored.counters[sub].pool_size
+        pool_size = stored.counters[sub].ordinals  # voided ordinals stay in the pool
         items: list[dict[str, Any]] = []
         for offset, code in enumerate(codes, start=1):
             ordinal = pool_size + offset

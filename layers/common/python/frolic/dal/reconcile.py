@@ -14,6 +14,12 @@ budget. Ordinals a counter counts but no result holds were stranded by a crash
 between a lease and the batch's results. The results table has one item per play by
 key, so a play cannot have two results; the check that matters is that each of them
 tells the same story as the counters.
+
+Stranded ordinals the sweeper returned to the budget (`frolic.dal.stranded`) are VOID
+coupons whose codes are in the pool again at later ordinals: counters are compared net
+of `voided`, a VOID coupon is neither bound nor awaiting, and each counter must hold
+exactly `voided` of them, each within what it leased and with its code alive elsewhere
+in the pool.
 """
 
 from __future__ import annotations
@@ -44,6 +50,8 @@ class BrandTally:
     counters: int = 1
     #: Won codes not yet ISSUED, within the bound after their win.
     awaiting_issue: int = 0
+    #: Stranded ordinals returned to the budget (VOID coupons, their codes in the pool).
+    returned: int = 0
 
 
 @dataclass
@@ -69,6 +77,7 @@ class ReconcileReport:
                 f"  {b.brand_id}: budget {b.budget}{split}, issued counter {b.issued_counter}, "
                 f"coupons issued {b.coupons_bound}, won results {b.won_results}, "
                 f"awaiting issue {b.awaiting_issue}"
+                + (f", returned {b.returned}" if b.returned else "")
             )
         lines += [f"  DRIFT: {p}" for p in self.problems] or ["  clean: no drift"]
         return "\n".join(lines)
@@ -101,7 +110,8 @@ def reconcile(
                     f"one {grant['brandId']} coupon is in two results: {holder}, {item['playId']}"
                 )
     for budget in read_game_budgets(client, settings.state_table, game_id):
-        pool = _pool(client, settings, budget)
+        every_coupon = _pool(client, settings, budget)
+        pool = {c.code: c for c in every_coupon if c.status != CouponStatus.VOID.value}
         codes = won_codes.get(budget.brand_id, {})
         unissued = _unissued(pool, codes)
         overdue = [play for play in unissued if won_at[play] < overdue_before]
@@ -113,6 +123,7 @@ def reconcile(
             won_results=len(codes),
             counters=len(budget.counters),
             awaiting_issue=len(unissued) - len(overdue),
+            returned=sum(c.voided for c in budget.counters),
         )
         report.brands.append(tally)
         report.problems.extend(
@@ -123,11 +134,13 @@ def reconcile(
         )
         _compare(report, tally, budget, pool, codes)
         _compare_counters(report, budget, pool, codes)
+        _compare_voided(report, budget, every_coupon, pool)
     return report
 
 
 @dataclass(frozen=True, slots=True)
 class _Coupon:
+    code: str
     status: str
     play_id: str
     sub: int
@@ -167,7 +180,7 @@ def _compare(
             report.problems.append(
                 f"{brand}: a coupon issued to {coupon.play_id} is not in its result"
             )
-    leased = {c.sub: c.issued for c in budget.counters}
+    leased = {c.sub: c.leased for c in budget.counters}  # ordinals, voided ones included
     for code, play_id in won.items():
         held = pool.get(code)
         if held is None or held.ordinal > leased.get(held.sub, 0):
@@ -226,19 +239,51 @@ def _compare_counters(
             )
 
 
-def _pool(client: DynamoDBClient, settings: Settings, budget: StoredBudget) -> dict[str, _Coupon]:
-    """code -> the coupon, for every coupon of the brand's pools."""
+def _compare_voided(
+    report: ReconcileReport,
+    budget: StoredBudget,
+    every_coupon: list[_Coupon],
+    live: dict[str, _Coupon],
+) -> None:
+    """Each counter holds exactly `voided` VOID coupons, all among the ordinals it has
+    leased, and each VOID code lives on at a later ordinal of the same counter."""
+    brand = budget.brand_id
+    voids = [c for c in every_coupon if c.status == CouponStatus.VOID.value]
+    per_counter = Counter(c.sub for c in voids)
+    for counter in budget.counters:
+        if per_counter[counter.sub] != counter.voided:
+            report.problems.append(
+                f"{brand}: counter {counter.sub} counts {counter.voided} voided ordinals but "
+                f"{per_counter[counter.sub]} of its coupons are VOID"
+            )
+    leased = {c.sub: c.leased for c in budget.counters}
+    for void in voids:
+        again = live.get(void.code)
+        if void.ordinal > leased.get(void.sub, 0):
+            report.problems.append(
+                f"{brand}: counter {void.sub} voided ordinal {void.ordinal}, never leased"
+            )
+        if again is None or again.sub != void.sub or again.ordinal <= void.ordinal:
+            report.problems.append(
+                f"{brand}: the code of voided ordinal {void.ordinal} of counter {void.sub} "
+                "is not back in its pool"
+            )
+
+
+def _pool(client: DynamoDBClient, settings: Settings, budget: StoredBudget) -> list[_Coupon]:
+    """Every coupon of the brand's pools, VOID ones included (their codes are twice)."""
     keys = [
         codec.dump(coupon_key(budget.game_id, budget.brand_id, n, counter.sub))
         for counter in budget.counters
-        for n in range(1, counter.pool_size + 1)
+        for n in range(1, counter.ordinals + 1)
     ]
-    return {
-        item["code"]: _Coupon(
+    return [
+        _Coupon(
+            str(item["code"]),
             str(item.get("status", "")),
             str(item.get("playId", "")),
             int(item.get("sub", 0)),
             int(item.get("ordinal", 0)),
         )
         for item in batch_get(client, settings.state_table, keys)
-    }
+    ]

@@ -139,6 +139,12 @@ def coupon_key(game_id: str, brand_id: str, ordinal: int, sub: int = 0) -> dict[
     return {"pk": f"COUPON#{game_id}#{brand_id}#{sub}#{ordinal}", "sk": "C"}
 
 
+def sweep_key(game_id: str, brand_id: str, sub: int) -> dict[str, str]:
+    """The sweeper's notes on one counter: the ordinals it has checked and those it
+    suspects were stranded (frolic.dal.stranded)."""
+    return {"pk": f"SWEEP#{game_id}#{brand_id}#{sub}", "sk": "S"}
+
+
 def code_key(code: str) -> dict[str, str]:
     """Where a code lives: makes codes unique across Frolic and redeemable by code."""
     return {"pk": f"CODE#{code}", "sk": "C"}
