@@ -133,7 +133,17 @@ class FrolicStack(Stack):
         data.results.grant(
             functions.sweep, "dynamodb:Query", "dynamodb:GetItem", "dynamodb:UpdateItem"
         )
-        data.state.grant(functions.sweep, "dynamodb:GetItem", "dynamodb:UpdateItem")
+        # ... and stranded ordinals returned: the catalog listed, counters and coupons read,
+        # each void one transaction (frolic.dal.stranded).
+        data.state.grant(
+            functions.sweep,
+            "dynamodb:GetItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:Query",
+            "dynamodb:BatchGetItem",
+            "dynamodb:PutItem",
+            "dynamodb:ConditionCheckItem",
+        )
         self.schedule = Schedule(self, "Schedule", sweep=functions.sweep)
         # ws_connect: tickets redeemed, connections opened and closed.
         data.sessions.grant_read_write_data(functions.ws_connect)

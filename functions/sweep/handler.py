@@ -1,5 +1,5 @@
-"""Scheduled every minute: stuck plays expired, stuck won coupons issued. See
-frolic.sweeper."""
+"""Scheduled every minute: stuck plays expired, stuck won coupons issued, stranded
+ordinals returned. See frolic.sweeper."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from frolic.dal.catalog import Catalog
 from frolic.dal.clients import dynamodb
 from frolic.dal.result_indexes import ResultIndexes
+from frolic.dal.stranded import StrandedLeases
 from frolic.delivery import CouponIssuer
 from frolic.expiry import ExpiryWatcher
 from frolic.observability import logger, metrics, tracer
@@ -27,6 +29,8 @@ def _sweeper() -> Sweeper:
         ExpiryWatcher(client, config),
         CouponIssuer(client, config),
         config,
+        stranded=StrandedLeases(client, config),
+        games=Catalog(client, config).games_in_play,
     )
 
 

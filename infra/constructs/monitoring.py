@@ -39,6 +39,7 @@ DELIVER_LAG_ALARM_MS: Final = 10_000
 SWEPT: Final = {
     "PlaysSweptExpired": "expired plays the expiry watcher left pending",
     "CouponsSweptIssued": "issued won coupons deliver left unissued",
+    "CouponsReturned": "returned coupons a crashed batch leased and never gave",
 }
 #: DynamoDB operations whose throttling the alarm counts (all that the code issues).
 DYNAMODB_OPERATIONS: Final = (

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from types import ModuleType
 from typing import Any
 
@@ -15,9 +16,11 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 
 from frolic.allocation.ports import Outcome, Play, Route, Wish
 from frolic.dal import codec
+from frolic.dal.catalog import Catalog, GameChanges
 from frolic.dal.items import outcome_item, pending_item
 from frolic.dal.result_indexes import ResultIndexes
 from frolic.dal.sessions import Sessions
+from frolic.dal.stranded import StrandedLeases
 from frolic.dal.tables import (
     PENDING_SHARDS,
     SWEEP_PARTITION,
@@ -27,9 +30,9 @@ from frolic.dal.tables import (
 )
 from frolic.delivery import CouponIssuer, Deliverer
 from frolic.expiry import EXPIRED_REASON, ExpiryWatcher
-from frolic.models import CouponStatus, PlayStatus
+from frolic.models import CouponStatus, GameStatus, PlayStatus
 from frolic.observability import metrics
-from frolic.sweeper import Sweeper
+from frolic.sweeper import RECENTLY_ENDED_SECONDS, Sweeper
 from tests.integration.apigw import FakeContext
 from tests.integration.push_fixtures import (
     ManualClock,
@@ -453,3 +456,58 @@ def test_pending_plays_and_unissued_wins_are_in_the_sweep_index_and_nothing_else
     ]
     assert [sweep_work(item) for item in stored] == ["pending", "unissued", None]
     assert [item.get(SWEEP_SORT) for item in stored] == [play.arrival_ts, START + 2.0, None]
+
+
+def test_ordinals_a_crashed_batch_leased_go_back_to_the_budget_after_the_wins_step(
+    world: World, clock: ManualClock
+) -> None:
+    # Given a batch that leased two coupons and died before writing its results
+    world.live_game()
+    world.budget(BRAND, 3)
+    store = world.store()
+    store.budgets(GAME)
+    wishes = [Wish(a_play(n), (Route(BRAND, ((0, 3),)),), strength=n / 10) for n in (1, 2)]
+    clock.now = START + 2
+    assert len(store.claim(GAME, wishes, 1, decided_at=clock.now).grants) == 2
+    sweeper = Sweeper(
+        ResultIndexes(world.db, world.settings),
+        ExpiryWatcher(world.db, world.settings, clock=clock, sleep=clock.sleep),
+        CouponIssuer(world.db, world.settings, clock),
+        world.settings,
+        clock,
+        stranded=StrandedLeases(world.db, world.settings, clock),
+        games=lambda now, *, ended_within: [GAME],
+    )
+    # When the sweeper runs a minute later, it only notes them
+    clock.now += 60
+    assert sweeper.sweep().coupons_returned == 0
+    assert not world.reconcile().clean
+    # And once no win could still hold them (the wins step ran past their bound)
+    clock.now += world.settings.coupon_issue_bound_seconds + world.settings.stranded_after_seconds
+    report = sweeper.sweep()
+    # Then both go back to the budget, and the books balance
+    assert report.coupons_returned == 2
+    assert world.reconcile(now=clock.now).clean, world.reconcile(now=clock.now).render()
+    assert sweeper.sweep().coupons_returned == 0
+
+
+def test_the_games_in_play_are_the_live_ones_and_those_ended_within_the_hour(
+    world: World,
+) -> None:
+    catalog = Catalog(world.db, world.settings)
+    hour = timedelta(hours=1)
+    now = datetime.fromtimestamp(START, UTC)
+    campaign = catalog.create_campaign("Spring", now - 10 * hour, now + 10 * hour)
+    live = catalog.create_game(campaign.campaign_id, "live", now - hour, now + hour)
+    just_ended = catalog.create_game(campaign.campaign_id, "just ended", now - hour, now)
+    long_ended = catalog.create_game(
+        campaign.campaign_id, "long ended", now - 5 * hour, now - 2 * hour
+    )
+    draft = catalog.create_game(campaign.campaign_id, "draft", now - hour, now + hour)
+    for game in (live, just_ended, long_ended):
+        catalog.update_game(game.game_id, GameChanges(status=GameStatus.LIVE))
+    for game in (just_ended, long_ended):
+        catalog.update_game(game.game_id, GameChanges(status=GameStatus.ENDED))
+    in_play = catalog.games_in_play(START, ended_within=RECENTLY_ENDED_SECONDS)
+    assert sorted(in_play) == sorted([live.game_id, just_ended.game_id])
+    assert draft.game_id not in in_play

@@ -7,7 +7,12 @@ tries), and a throttling storm can outlast that. So:
   expiry watcher's own conditional write (invariant 4: no lost play);
 - a win whose coupons are not all ISSUED `coupon_issue_bound_seconds` after it was
   decided gets them issued, by deliver's own conditional binding (the player otherwise
-  holds a code the till refuses).
+  holds a code the till refuses);
+- then, for each game in play or ended within `RECENTLY_ENDED_SECONDS`, ordinals leased
+  by a batch that died before its results go back to the budget (frolic.dal.stranded).
+  Its precondition holds because the wins step ran first: every win decided before
+  `coupon_issue_bound_seconds` ago has its coupons issued, so an ordinal still
+  AVAILABLE then is held by no result.
 
 Both are found through a sparse index on the results table (`frolic.dal.tables`): an
 item is in it only while such work is outstanding, so a run costs one Query per shard
@@ -20,9 +25,9 @@ are emitted only then, and each has an alarm.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
-from typing import Final
+from typing import Final, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import ValidationError
@@ -40,6 +45,19 @@ EVERY_SECONDS: Final = 60.0
 #: A run stops taking new work after this long, well inside its schedule's minute and
 #: the function's timeout; the next run carries on from the indexes.
 RUN_SECONDS: Final = 45.0
+#: Strands show after a game's last leases: its stranded ordinals are looked for this
+#: long after its end (they are returned minutes after the lease).
+RECENTLY_ENDED_SECONDS: Final = 3600.0
+
+
+class StrandedRepair(Protocol):
+    def repair(self, game_id: str, *, won_issued_through: float) -> int: ...
+
+
+class GamesInPlay(Protocol):
+    def __call__(self, now: float, *, ended_within: float) -> Iterable[str]:
+        """Ids of games live at `now` or ended less than `ended_within` before."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +67,8 @@ class SweepReport:
     #: Wins looked at; those with nothing to issue had it done already (deliver stopped
     #: between issuing and leaving the index) or carry an anomaly (its own metric).
     wins_checked: int = 0
+    #: Stranded ordinals returned to their budgets.
+    coupons_returned: int = 0
     #: False when the run stopped at its time limit with work possibly left.
     finished: bool = True
 
@@ -66,6 +86,8 @@ class Sweeper:
         settings: Settings,
         clock: Callable[[], float] = time.time,
         *,
+        stranded: StrandedRepair | None = None,
+        games: GamesInPlay | None = None,
         run_seconds: float = RUN_SECONDS,
     ) -> None:
         self._indexes = indexes
@@ -75,11 +97,13 @@ class Sweeper:
         self._issue_after = settings.coupon_issue_bound_seconds
         self._clock = clock
         self._run_seconds = run_seconds
+        self._stranded = stranded
+        self._games = games
 
     def sweep(self) -> SweepReport:
         started = self._clock()
         stop_at = started + self._run_seconds
-        expired = issued = checked = 0
+        expired = issued = checked = returned = 0
         finished = True
         try:
             # Wins first: they are few (bounded by the budgets), so a backlog of stuck
@@ -98,15 +122,28 @@ class Sweeper:
                 if self._watcher.expire(play_id):
                     expired += 1
                     logger.warning("stuck play expired by the sweeper", play_id=play_id)
+            returned = self._return_stranded(started, stop_at)
         except _OutOfTimeError:
             finished = False
-        report = SweepReport(expired, issued, checked, finished)
+        report = SweepReport(expired, issued, checked, returned, finished)
         if expired:
             metrics.add_metric(name="PlaysSweptExpired", unit=MetricUnit.Count, value=expired)
         if issued:
             metrics.add_metric(name="CouponsSweptIssued", unit=MetricUnit.Count, value=issued)
         logger.info("sweep done", **asdict(report))
         return report
+
+    def _return_stranded(self, started: float, stop_at: float) -> int:
+        """Only after the wins step has finished: that is its precondition."""
+        if self._stranded is None or self._games is None:
+            return 0
+        returned = 0
+        for game_id in self._games(started, ended_within=RECENTLY_ENDED_SECONDS):
+            self._in_time(stop_at)
+            returned += self._stranded.repair(
+                game_id, won_issued_through=started - self._issue_after
+            )
+        return returned
 
     def _in_time(self, stop_at: float) -> None:
         if self._clock() >= stop_at:

@@ -268,6 +268,20 @@ class Catalog:
         ]
         return sorted(games, key=lambda g: (g.start_time, g.game_id))
 
+    def games_in_play(self, now: float, *, ended_within: float) -> list[str]:
+        """Games live at `now` or ended less than `ended_within` before: every campaign's
+        games, one Query each (the sweeper's minute job; campaigns are few)."""
+        moment = datetime.fromtimestamp(now, UTC)
+        since = datetime.fromtimestamp(now - ended_within, UTC)
+        return [
+            game.game_id
+            for campaign in self.list_campaigns()
+            for game in self.list_games(campaign.campaign_id)
+            if game.status in (GameStatus.LIVE, GameStatus.ENDED)
+            and game.start_time <= moment
+            and game.end_time >= since
+        ]
+
     def update_game(self, game_id: str, changes: GameChanges) -> Game:
         for _ in range(EDIT_ATTEMPTS):
             game = self.get_game(game_id)
