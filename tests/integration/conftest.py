@@ -1,3 +1,4 @@
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -45,3 +46,22 @@ def world(aws_env: None) -> Iterator[World]:
         settings = Settings()
         create_tables(db, settings)
         yield World(db, settings)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The crash-point harness's size and score, in the run's own summary."""
+    harness = sys.modules.get("tests.integration.test_crash_points")
+    if harness is None:
+        return
+    name = "test_one_fault_at_one_point_breaks_no_invariant"
+    ran = {
+        outcome: sum(1 for r in terminalreporter.stats.get(outcome, []) if name in r.nodeid)
+        for outcome in ("passed", "failed")
+    }
+    if not any(ran.values()):
+        return
+    terminalreporter.write_sep(
+        "-",
+        f"crash points: {len(harness.POINTS)} AWS calls x {len(harness.FAULTS)} faults = "
+        f"{len(harness.INJECTIONS)} injections; {ran['passed']} passed, {ran['failed']} failed",
+    )
