@@ -3,13 +3,11 @@ Lambda really produce. Every test ends with `reconcile` clean."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import boto3
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from botocore.exceptions import ClientError, ConnectionClosedError
 
 from frolic.dal import codec
@@ -20,11 +18,8 @@ from frolic.expiry import ExpiryWatcher
 from frolic.models import PlayEvent, PlayStatus
 from frolic.stream import MALFORMED, play_from_event
 from tests.doubles import GreedyPacing
+from tests.integration.crashes import Crash, crash_then_replay, die_after_the_lease
 from tests.integration.world import GAME, START, World
-
-
-class Crash(BaseException):
-    """The Lambda process dying: not an Exception, so no handler code can catch it."""
 
 
 def _statuses(world: World, count: int) -> dict[str, str]:
@@ -70,19 +65,6 @@ def test_a_producer_retry_with_a_new_sequence_number_is_the_same_play(world: Wor
     _assert_clean(world)
 
 
-def _crash_then_replay(
-    world: World, records: list[dict[str, Any]], arm: Callable[[Any], None]
-) -> PartialItemFailureResponse:
-    """The batch on a Lambda whose client `arm` rigs to die (a `Crash`), then the same
-    batch again on a fresh Lambda, as Kinesis retries it; the retry's response."""
-    crashing = boto3.client("dynamodb", region_name="us-east-1")
-    arm(crashing)
-    doomed = World(crashing, world.settings, world.clock)
-    with pytest.raises(Crash):
-        doomed.stream_allocator(GreedyPacing()).handle({"Records": records}, None)
-    return world.stream_allocator(GreedyPacing()).handle({"Records": records}, None)
-
-
 WRITES = [
     ("UpdateItem", 1),  # the first winner's win slot
     ("UpdateItem", 2),  # the second winner's win slot
@@ -109,7 +91,7 @@ def test_a_crash_after_any_write_then_a_replay_leaves_one_consistent_result(
             raise Crash(operation)
 
     # When the Lambda dies right after that write lands, and Kinesis retries the batch
-    response = _crash_then_replay(
+    response = crash_then_replay(
         world,
         records,
         lambda client: client.meta.events.register(
@@ -130,21 +112,7 @@ def test_a_crash_between_a_lease_and_the_results_strands_its_ordinals_and_no_mor
     world.budget("brand-a", 3)
     plays = [world.play(n, at=1 + n / 10) for n in range(2)]
     records = [world.record(p) for p in plays]
-    leasing = {"now": False}
-
-    def note_a_lease(params: dict[str, Any], **_: Any) -> None:
-        leasing["now"] = params.get("UpdateExpression") == "ADD issued :count"
-
-    def die_after_the_lease(**_: Any) -> None:
-        if leasing["now"]:
-            raise Crash("lease")
-
-    def arm(client: Any) -> None:
-        client.meta.events.register("provide-client-params.dynamodb.UpdateItem", note_a_lease)
-        client.meta.events.register("after-call.dynamodb.UpdateItem", die_after_the_lease)
-
-    # When Kinesis retries the batch on a fresh Lambda
-    response = _crash_then_replay(world, records, arm)
+    response = crash_then_replay(world, records, die_after_the_lease)
     # Then each play has one final result, within the budget: the third coupon went out
     assert response == {"batchItemFailures": []}
     assert sorted(_statuses(world, 2).values()) == ["lost", "won"]
@@ -384,18 +352,21 @@ def test_late_losers_are_written_conditionally_and_never_over_an_expiry(world: W
     _assert_clean(world)
 
 
+def _a_pending_loss(world: World) -> tuple[PlayEvent, ExpiryWatcher, float]:
+    """A play of a game without budget, pending as ingest left it; the expiry watcher on
+    the test's clock; the play's deadline."""
+    world.live_game()
+    play = world.play(1)
+    _pending(world, play)
+    watcher = ExpiryWatcher(world.db, world.settings, clock=world.clock)
+    return play, watcher, play.arrival_ts + world.settings.expiry_seconds
+
+
 def test_a_batched_loss_held_up_past_the_deadline_never_overwrites_the_expiry(
     world: World,
 ) -> None:
     # Given a losing play (no budget) decided while young enough for a batch
-    world.live_game()
-    play = world.play(1)
-    world.db.put_item(
-        TableName=world.settings.results_table,
-        Item=codec.dump(pending_item(play_from_event(play))),
-    )
-    watcher = ExpiryWatcher(world.db, world.settings, clock=world.clock)
-    deadline = play.arrival_ts + world.settings.expiry_seconds
+    play, watcher, deadline = _a_pending_loss(world)
 
     def held_up_until_the_watcher_expired_it(**_: Any) -> None:
         # The SDK retrying a throttled request: time passes, the expiry watcher acts
@@ -416,14 +387,7 @@ def test_an_sdk_retry_of_a_batch_is_fenced_like_its_first_attempt(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given a losing play, and a connection that drops the batch's first attempt
-    world.live_game()
-    play = world.play(1)
-    world.db.put_item(
-        TableName=world.settings.results_table,
-        Item=codec.dump(pending_item(play_from_event(play))),
-    )
-    watcher = ExpiryWatcher(world.db, world.settings, clock=world.clock)
-    deadline = play.arrival_ts + world.settings.expiry_seconds
+    play, watcher, deadline = _a_pending_loss(world)
     attempts: list[float] = []
     backoffs: list[float] = []
     monkeypatch.setattr("time.sleep", backoffs.append)
@@ -492,7 +456,7 @@ def test_a_batch_replayed_after_a_crash_counts_its_arrivals_once(world: World) -
         raise Crash("results")
 
     # When Kinesis retries the batch on a fresh Lambda
-    _crash_then_replay(
+    crash_then_replay(
         world,
         records,
         lambda client: client.meta.events.register("before-call.dynamodb.BatchWriteItem", die),

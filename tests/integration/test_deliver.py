@@ -126,15 +126,6 @@ def won_play(
     return world.result(play.play_id), grant.code
 
 
-def coupon(world: World, ordinal: int, sub: int = 0) -> dict[str, Any]:
-    item = world.db.get_item(
-        TableName=world.settings.state_table,
-        Key=codec.dump(coupon_key(GAME, BRAND, ordinal, sub)),
-        ConsistentRead=True,
-    )["Item"]
-    return codec.load(item)
-
-
 @pytest.fixture
 def stocked(world: World) -> World:
     """A live game with a pool of three coupons of one brand."""
@@ -225,11 +216,11 @@ def test_a_coupon_from_one_counter_of_a_split_budget_is_issued_and_redeemable(
     # When deliver handles the result
     assert feed(feed.record("MODIFY", old=pending_item(a_play()), new=won)) == []
     # Then the coupon is issued in counter 2's pool, and a till can redeem it by code
-    assert coupon(world, 1, sub=2)["status"] == CouponStatus.ISSUED
-    assert coupon(world, 1, sub=0)["status"] == CouponStatus.AVAILABLE
+    assert world.coupon(BRAND, 1, sub=2)["status"] == CouponStatus.ISSUED
+    assert world.coupon(BRAND, 1, sub=0)["status"] == CouponStatus.AVAILABLE
     redeemed = Redemptions(world.db, world.settings).redeem(code, actor="till-1")
     assert (redeemed.code, redeemed.brand_id) == (code, BRAND)
-    assert coupon(world, 1, sub=2)["status"] == CouponStatus.REDEEMED
+    assert world.coupon(BRAND, 1, sub=2)["status"] == CouponStatus.REDEEMED
 
 
 def test_a_won_play_issues_its_coupon_and_tells_the_code(
@@ -242,7 +233,7 @@ def test_a_won_play_issues_its_coupon_and_tells_the_code(
     sessions.open(CONN, "alice")
     stocked.brand(BRAND, "Acme Coffee")
     won, code = won_play(stocked)
-    assert coupon(stocked, 1)["status"] == CouponStatus.AVAILABLE
+    assert stocked.coupon(BRAND, 1)["status"] == CouponStatus.AVAILABLE
     push_stub.expect_post(CONN)
     clock.now = START + 3.0
 
@@ -257,7 +248,7 @@ def test_a_won_play_issues_its_coupon_and_tells_the_code(
             "coupon": {"brandId": BRAND, "brandName": "Acme Coffee", "code": code},
         }
     ]
-    issued = coupon(stocked, 1)
+    issued = stocked.coupon(BRAND, 1)
     assert issued["status"] == CouponStatus.ISSUED
     assert issued["playId"] == "play-1"
     assert issued["code"] == code
@@ -282,10 +273,10 @@ def test_a_redelivered_won_record_issues_the_coupon_only_once(
         is Delivery.SKIPPED
     )
 
-    issued = coupon(stocked, 1)
+    issued = stocked.coupon(BRAND, 1)
     assert issued["status"] == CouponStatus.ISSUED
     assert issued["issuedAt"] == START + 3.0  # the later deliveries wrote nothing
-    assert [coupon(stocked, n)["status"] for n in (2, 3)] == [CouponStatus.AVAILABLE] * 2
+    assert [stocked.coupon(BRAND, n)["status"] for n in (2, 3)] == [CouponStatus.AVAILABLE] * 2
 
 
 def test_a_redeemed_coupon_is_left_redeemed(
@@ -304,7 +295,7 @@ def test_a_redeemed_coupon_is_left_redeemed(
 
     deliverer.handle(transition)
 
-    assert coupon(stocked, 1)["status"] == CouponStatus.REDEEMED
+    assert stocked.coupon(BRAND, 1)["status"] == CouponStatus.REDEEMED
 
 
 def test_a_won_code_that_is_not_this_plays_is_flagged_never_issued_nor_logged(
@@ -327,8 +318,8 @@ def test_a_won_code_that_is_not_this_plays_is_flagged_never_issued_nor_logged(
             deliverer.handle(DynamoDBRecord(feed.record("INSERT", new=item))) is Delivery.NO_SOCKET
         )
 
-    assert coupon(stocked, 1)["status"] == CouponStatus.ISSUED
-    assert coupon(stocked, 1)["playId"] == "play-1"
+    assert stocked.coupon(BRAND, 1)["status"] == CouponStatus.ISSUED
+    assert stocked.coupon(BRAND, 1)["playId"] == "play-1"
     out, err, logs = output.texts()
     assert '"play_id":"play-2"' in logs  # flagged, by playId
     assert "won code is issued to another play" in logs
@@ -466,7 +457,7 @@ def test_records_from_the_real_stream_push_a_win_once(
             "coupon": {"brandId": BRAND, "code": code},
         }
     ]
-    assert coupon(stocked, 1)["status"] == CouponStatus.ISSUED
+    assert stocked.coupon(BRAND, 1)["status"] == CouponStatus.ISSUED
     push_stub.assert_all_used()
 
 

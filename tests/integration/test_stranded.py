@@ -25,14 +25,11 @@ from frolic.delivery import Deliverer
 from frolic.models import CouponStatus
 from frolic.observability import metrics
 from tests.doubles import GreedyPacing
+from tests.integration.crashes import Crash, crash_then_replay, die_after_the_lease
 from tests.integration.push_fixtures import PushStub, StreamRecords
 from tests.integration.world import GAME, START, World
 
 BRAND = "brand-a"
-
-
-class Crash(BaseException):
-    """The Lambda process dying: not an Exception, so no handler code can catch it."""
 
 
 @pytest.fixture(autouse=True)
@@ -91,15 +88,6 @@ def _deliver_won(world: World) -> None:
             deliverer.handle(DynamoDBRecord(records.record("INSERT", new=result)))
 
 
-def _coupon(world: World, ordinal: int, sub: int = 0) -> dict[str, Any]:
-    item = world.db.get_item(
-        TableName=world.settings.state_table,
-        Key=codec.dump(coupon_key(GAME, BRAND, ordinal, sub)),
-        ConsistentRead=True,
-    )["Item"]
-    return codec.load(item)
-
-
 def _budget(world: World) -> StoredBudget:
     stored = read_budget(world.db, world.settings.state_table, GAME, BRAND)
     assert stored is not None
@@ -118,22 +106,7 @@ def _strand_two_of_three(world: World) -> list[str]:
     world.live_game()
     codes = world.budget(BRAND, 3)
     records = [world.record(world.play(n, at=1 + n / 10)) for n in range(2)]
-    leasing = {"now": False}
-
-    def note_a_lease(params: dict[str, Any], **_: Any) -> None:
-        leasing["now"] = params.get("UpdateExpression") == "ADD issued :count"
-
-    def die_after_the_lease(**_: Any) -> None:
-        if leasing["now"]:
-            raise Crash("lease")
-
-    crashing = boto3.client("dynamodb", region_name="us-east-1")
-    crashing.meta.events.register("provide-client-params.dynamodb.UpdateItem", note_a_lease)
-    crashing.meta.events.register("after-call.dynamodb.UpdateItem", die_after_the_lease)
-    doomed = World(crashing, world.settings, world.clock)
-    with pytest.raises(Crash):
-        doomed.stream_allocator(GreedyPacing()).handle({"Records": records}, None)
-    world.stream_allocator(GreedyPacing()).handle({"Records": records}, None)
+    crash_then_replay(world, records, die_after_the_lease)
     _deliver_won(world)
     assert sorted(_won(world).values()) == [codes[2]]
     return codes
@@ -159,7 +132,7 @@ def test_stranded_ordinals_go_back_to_the_budget_only_after_the_bound_and_win_ag
     assert _repair(world) == 0
     # Then nothing was voided: the counter still counts 3, reconcile still names them
     assert (_budget(world).issued, _budget(world).counters[0].voided) == (3, 0)
-    assert _coupon(world, 1)["status"] == CouponStatus.AVAILABLE.value
+    assert world.coupon(BRAND, 1)["status"] == CouponStatus.AVAILABLE.value
     # When the bound has passed since they were first seen stranded
     world.clock.now += 1
     returned = _repair(world)
@@ -168,8 +141,8 @@ def test_stranded_ordinals_go_back_to_the_budget_only_after_the_bound_and_win_ag
     assert metrics.metric_set["CouponsReturned"]["Value"] == [2.0]
     stored = _budget(world)
     assert (stored.budget, stored.shares, stored.issued, stored.pool_size) == (3, [3], 1, 3)
-    assert [_coupon(world, n)["status"] for n in (1, 2)] == [CouponStatus.VOID.value] * 2
-    assert sorted(_coupon(world, n)["code"] for n in (4, 5)) == sorted(codes[:2])
+    assert [world.coupon(BRAND, n)["status"] for n in (1, 2)] == [CouponStatus.VOID.value] * 2
+    assert sorted(world.coupon(BRAND, n)["code"] for n in (4, 5)) == sorted(codes[:2])
     _assert_clean(world)
     assert "issued counter 1, coupons issued 1, won results 1" in world.reconcile().render()
     assert world.reconcile().brands[0].returned == 2
@@ -190,17 +163,17 @@ def test_a_won_result_not_yet_delivered_is_never_voided_while_won_issued_through
     world.live_game()
     world.budget(BRAND, 2)
     world.stream_allocator(GreedyPacing()).handle({"Records": [world.record(world.play(1))]}, None)
-    assert _coupon(world, 1)["status"] == CouponStatus.AVAILABLE.value
+    assert world.coupon(BRAND, 1)["status"] == CouponStatus.AVAILABLE.value
     first_look = world.clock()
     assert _repair(world, won_issued_through=first_look) == 0
     # When the sweeper runs long after, its issuing step not yet past the bound
     world.clock.now += 10 * _bound(world)
     assert _repair(world, won_issued_through=first_look + _bound(world) - 1) == 0
     # Then the coupon is untouched, and once it is issued the suspicion is dropped
-    assert _coupon(world, 1)["status"] == CouponStatus.AVAILABLE.value
+    assert world.coupon(BRAND, 1)["status"] == CouponStatus.AVAILABLE.value
     _deliver_won(world)
     assert _repair(world) == 0
-    assert _coupon(world, 1)["status"] == CouponStatus.ISSUED.value
+    assert world.coupon(BRAND, 1)["status"] == CouponStatus.ISSUED.value
     assert _budget(world).counters[0].voided == 0
     _assert_clean(world)
 
@@ -233,8 +206,8 @@ def test_a_coupon_issued_as_the_void_is_sent_is_not_voided(world: World) -> None
     )
     # Then only ordinal 2 goes back; ordinal 1 stays with its play
     assert _repair(world) == 1
-    assert _coupon(world, 1)["status"] == CouponStatus.ISSUED.value
-    assert _coupon(world, 2)["status"] == CouponStatus.VOID.value
+    assert world.coupon(BRAND, 1)["status"] == CouponStatus.ISSUED.value
+    assert world.coupon(BRAND, 2)["status"] == CouponStatus.VOID.value
     assert _budget(world).counters[0].voided == 1
 
 
@@ -276,8 +249,8 @@ def test_a_repair_racing_an_upload_reads_the_pool_again_and_returns_after_it(
     # Then the void retried on the new end of the pool: nothing lost, nothing overwritten
     assert returned == 2
     assert no_backoff == [0]
-    assert [_coupon(world, n)["code"] for n in (4, 5)] == ["EXTRA-0001", "EXTRA-0002"]
-    assert sorted(_coupon(world, n)["code"] for n in (6, 7)) == sorted(codes[:2])
+    assert [world.coupon(BRAND, n)["code"] for n in (4, 5)] == ["EXTRA-0001", "EXTRA-0002"]
+    assert sorted(world.coupon(BRAND, n)["code"] for n in (6, 7)) == sorted(codes[:2])
     assert _budget(world).pool_size == 5
     _assert_clean(world)
 
@@ -332,7 +305,7 @@ def test_an_upload_racing_a_repair_retries_on_the_pool_it_left(world: World) -> 
     # Then both landed: the upload went after the returned coupons
     assert repaired["returned"] == 2
     assert (added.added, added.pool_size) == (1, 4)
-    assert _coupon(world, 6)["code"] == "EXTRA-0001"
+    assert world.coupon(BRAND, 6)["code"] == "EXTRA-0001"
     _assert_clean(world)
 
 
@@ -367,17 +340,18 @@ def test_a_split_budget_returns_each_counters_ordinals_to_that_counter(world: Wo
     world.live_game()
     world.budget(BRAND, 8, counters=2)
     records = [world.record(world.play(n, at=1 + n / 10)) for n in range(4)]
-    crashing = boto3.client("dynamodb", region_name="us-east-1")
 
     def die_reading_codes(params: dict[str, Any], **_: Any) -> None:
         if "COUPON#" in str(params["RequestItems"]):
             raise Crash("after the leases")
 
-    crashing.meta.events.register("before-parameter-build.dynamodb.BatchGetItem", die_reading_codes)
-    doomed = World(crashing, world.settings, world.clock)
-    with pytest.raises(Crash):
-        doomed.stream_allocator(GreedyPacing()).handle({"Records": records}, None)
-    world.stream_allocator(GreedyPacing()).handle({"Records": records}, None)
+    crash_then_replay(
+        world,
+        records,
+        lambda client: client.meta.events.register(
+            "before-parameter-build.dynamodb.BatchGetItem", die_reading_codes
+        ),
+    )
     _deliver_won(world)
     before = _budget(world)
     won_before = Counter(_code_sub(world, code) for code in _won(world).values())

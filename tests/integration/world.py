@@ -18,7 +18,7 @@ from frolic.dal.items import model_item
 from frolic.dal.pools import CouponPools
 from frolic.dal.reconcile import ReconcileReport, reconcile
 from frolic.dal.sessions import Sessions
-from frolic.dal.tables import brand_key, game_key
+from frolic.dal.tables import brand_key, coupon_key, game_key
 from frolic.ingest import PlayIntake
 from frolic.models import Brand, Game, GameConfig, GameStatus, PlayEvent
 from frolic.pacing.policy import FrolicPacing, PacingPolicy
@@ -183,6 +183,17 @@ class World:
 
     def reconcile(self, game_id: str = GAME, *, now: float | None = None) -> ReconcileReport:
         return reconcile(self.db, self.settings, game_id, now=now)
+
+    def coupon(
+        self, brand_id: str, ordinal: int, sub: int = 0, game_id: str = GAME
+    ) -> dict[str, Any]:
+        """A coupon of a counter's pool, by ordinal, read consistently."""
+        item = self.db.get_item(
+            TableName=self.settings.state_table,
+            Key=codec.dump(coupon_key(game_id, brand_id, ordinal, sub)),
+            ConsistentRead=True,
+        )["Item"]
+        return codec.load(item)
 
     def result(self, play_id: str) -> dict[str, Any]:
         item = self.db.get_item(

@@ -22,10 +22,9 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
     DynamoDBRecord,
     DynamoDBRecordEventName,
 )
-from botocore.exceptions import ClientError
 
 from frolic.dal import codec
-from frolic.dal.tables import SWEEP_PARTITION, SWEEP_SORT
+from frolic.dal.pending import end_pending
 from frolic.delivery import images
 from frolic.models import PlayStatus
 from frolic.observability import logger, metrics
@@ -35,7 +34,6 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 EXPIRED_REASON: Final = "no_result_before_reel_stopped"
-_CONDITION_FAILED = "ConditionalCheckFailedException"
 
 
 class Expiry(StrEnum):
@@ -91,33 +89,15 @@ class ExpiryWatcher:
         )
         if codec.load(current.get("Item", {})).get("status") != PlayStatus.PENDING.value:
             return False
-        try:
-            self._db.update_item(
-                TableName=self._results,
-                Key=key,
-                # Out of the sweep index too: the sweeper looks for pending plays there.
-                UpdateExpression=(
-                    "SET #status = :expired, reason = :reason, decidedAt = :now"
-                    " REMOVE #sweep, #sweepAt"
-                ),
-                ConditionExpression="#status = :pending",
-                ExpressionAttributeNames={
-                    "#status": "status",
-                    "#sweep": SWEEP_PARTITION,
-                    "#sweepAt": SWEEP_SORT,
-                },
-                ExpressionAttributeValues=codec.dump(
-                    {
-                        ":expired": PlayStatus.EXPIRED.value,
-                        ":pending": PlayStatus.PENDING.value,
-                        ":reason": EXPIRED_REASON,
-                        ":now": self._clock(),
-                    }
-                ),
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] == _CONDITION_FAILED:
-                return False  # the allocator landed between the read and the write
-            raise
+        ended = end_pending(
+            self._db,
+            self._results,
+            play_id,
+            status=PlayStatus.EXPIRED,
+            reason=EXPIRED_REASON,
+            decided_at=self._clock(),
+        )
+        if not ended:
+            return False  # the allocator landed between the read and the write
         metrics.add_metric(name="PlaysExpired", unit=MetricUnit.Count, value=1)
         return True

@@ -48,10 +48,9 @@ from frolic.dal.batches import backoff, batch_get, chunks, condition_failed
 from frolic.dal.budgets import read_game_budgets
 from frolic.dal.cache import ExpiringCache
 from frolic.dal.items import model_from_item, outcome_from_item, outcome_item
+from frolic.dal.pending import end_pending
 from frolic.dal.tables import (
     ISSUED_PREFIX,
-    SWEEP_PARTITION,
-    SWEEP_SORT,
     TTL_ATTRIBUTE,
     arrivals_key,
     closing_key,
@@ -223,39 +222,18 @@ class DynamoAllocationStore:
     def reject_pending(self, owners: Mapping[str, str], reason: str, decided_at: float) -> int:
         """Conditional updates, rare enough (malformed records) to go one by one; the
         pending item keeps its arrival and connection, so delivery pushes the answer."""
-        rejected = 0
-        for play_id, user_id in owners.items():
-            try:
-                self._db.update_item(
-                    TableName=self._results,
-                    Key={"playId": {"S": play_id}},
-                    # Out of the sweep index too: it lists pending plays for the sweeper.
-                    UpdateExpression=(
-                        "SET #status = :rejected, reason = :reason, decidedAt = :now"
-                        " REMOVE #sweep, #sweepAt"
-                    ),
-                    ConditionExpression="#status = :pending AND userId = :user",
-                    ExpressionAttributeNames={
-                        "#status": "status",
-                        "#sweep": SWEEP_PARTITION,
-                        "#sweepAt": SWEEP_SORT,
-                    },
-                    ExpressionAttributeValues=codec.dump(
-                        {
-                            ":rejected": PlayStatus.REJECTED.value,
-                            ":pending": PlayStatus.PENDING.value,
-                            ":reason": reason,
-                            ":now": decided_at,
-                            ":user": user_id,
-                        }
-                    ),
-                )
-            except ClientError as error:
-                if not condition_failed(error):
-                    raise
-                continue
-            rejected += 1
-        return rejected
+        return sum(
+            end_pending(
+                self._db,
+                self._results,
+                play_id,
+                status=PlayStatus.REJECTED,
+                reason=reason,
+                decided_at=decided_at,
+                user_id=user_id,
+            )
+            for play_id, user_id in owners.items()
+        )
 
     def _fan_out(self, call: Callable[[_Item], _Result], items: Sequence[_Item]) -> list[_Result]:
         """Independent calls, `CALL_FANOUT` at a time on the client's connection pool

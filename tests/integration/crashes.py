@@ -1,0 +1,46 @@
+"""A Lambda that dies mid-batch, and Kinesis handing the batch to a fresh one: shared by
+the fault tests of the allocator and of the stranded-ordinal repair."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+import pytest
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+
+from tests.doubles import GreedyPacing
+from tests.integration.world import World
+
+
+class Crash(BaseException):
+    """The Lambda process dying: not an Exception, so no handler code can catch it."""
+
+
+def crash_then_replay(
+    world: World, records: list[dict[str, Any]], arm: Callable[[Any], None]
+) -> PartialItemFailureResponse:
+    """The batch on a Lambda whose client `arm` rigs to die (a `Crash`), then the same
+    batch again on a fresh Lambda, as Kinesis retries it; the retry's response."""
+    crashing = boto3.client("dynamodb", region_name="us-east-1")
+    arm(crashing)
+    doomed = World(crashing, world.settings, world.clock)
+    with pytest.raises(Crash):
+        doomed.stream_allocator(GreedyPacing()).handle({"Records": records}, None)
+    return world.stream_allocator(GreedyPacing()).handle({"Records": records}, None)
+
+
+def die_after_the_lease(client: Any) -> None:
+    """Rig `client` to die right after a lease (`ADD issued`) has landed."""
+    leasing = {"now": False}
+
+    def note_a_lease(params: dict[str, Any], **_: Any) -> None:
+        leasing["now"] = params.get("UpdateExpression") == "ADD issued :count"
+
+    def die(**_: Any) -> None:
+        if leasing["now"]:
+            raise Crash("lease")
+
+    client.meta.events.register("provide-client-params.dynamodb.UpdateItem", note_a_lease)
+    client.meta.events.register("after-call.dynamodb.UpdateItem", die)
