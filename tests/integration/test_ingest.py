@@ -128,6 +128,25 @@ def test_unknown_closed_and_out_of_window_games_are_refused_clearly(
     assert (late["statusCode"], json_body(late)["error"]) == (409, "outside_window")
 
 
+def test_a_resend_after_the_window_closed_gets_the_play_s_answer_not_a_refusal(
+    world: World, player_api: Any
+) -> None:
+    # Given a play taken a second before the game's window closed, then decided
+    app, kinesis = player_api
+    world.clock.now = START + 599
+    body = {"playId": "p-1", "gameId": GAME}
+    assert _call(app, rest_event("POST", "/plays", body=body))["statusCode"] == 202
+    _allocate_the_stream(world, kinesis)
+    decided = world.result("p-1")["status"]
+    # When the player's app resends it after the close
+    world.clock.now = START + 605
+    again = _call(app, rest_event("POST", "/plays", body=body))
+    # Then it is answered as the play was, and a new play is still refused
+    assert (again["statusCode"], json_body(again)["status"]) == (202, decided)
+    fresh = _call(app, rest_event("POST", "/plays", body={"playId": "p-2", "gameId": GAME}))
+    assert (fresh["statusCode"], json_body(fresh)["error"]) == (409, "outside_window")
+
+
 def test_only_the_owner_reads_a_play_and_tokens_stay_in_their_lane(player_api: Any) -> None:
     app, _ = player_api
     _call(app, rest_event("POST", "/plays", body={"playId": "p-1", "gameId": GAME}))

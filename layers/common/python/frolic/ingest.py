@@ -129,13 +129,6 @@ class PlayIntake:
         self, principal: Principal, request: PlayRequest, connection_id: str | None = None
     ) -> Accepted:
         now = self._clock()
-        rules = self._games.rules(request.game_id)
-        if rules is None:
-            raise UnknownGameError(f"there is no game {request.game_id}")
-        if not rules.live:
-            raise GameNotLiveError(f"game {request.game_id} is not live")
-        if not rules.start_ts <= now < rules.end_ts:
-            raise OutsideWindowError(f"game {request.game_id} is not open at this time")
         event = PlayEvent(
             play_id=request.play_id,
             user_id=principal.user_id,
@@ -146,6 +139,15 @@ class PlayIntake:
             meta=request.meta,
             game_status=GameStatus.LIVE,  # as this Lambda saw it: the allocator honours it
         )
+        rules = self._games.rules(request.game_id)
+        try:
+            rules = _open(rules, request.game_id, now)
+        except IngestRefusedError:
+            # A resend of a play taken while the game was open gets that play's answer.
+            resent = self._resend(event, play_from_event(event), now)
+            if resent is None:
+                raise
+            return resent
         play = play_from_event(event)
         try:
             self._take_play_slot(rules, play, now)
@@ -234,6 +236,17 @@ class PlayIntake:
         if stamp.written:
             self._put(event.model_copy(update={"arrival_ts": float(earlier["arrivalTs"])}))
         return Accepted(play.play_id, QUEUED)
+
+
+def _open(rules: GameRules | None, game_id: str, now: float) -> GameRules:
+    """The game's rules if it takes plays now; else why not."""
+    if rules is None:
+        raise UnknownGameError(f"there is no game {game_id}")
+    if not rules.live:
+        raise GameNotLiveError(f"game {game_id} is not live")
+    if not rules.start_ts <= now < rules.end_ts:
+        raise OutsideWindowError(f"game {game_id} is not open at this time")
+    return rules
 
 
 class PlayNotFoundError(LookupError):
