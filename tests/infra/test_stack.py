@@ -372,14 +372,21 @@ def test_grants_follow_what_each_function_does(synth: Synth) -> None:
     assert actions["expiry"] >= {"dynamodb:GetItem", "dynamodb:UpdateItem"}
     assert "dynamodb:DeleteItem" not in actions["expiry"]
     assert "dynamodb:PutItem" in actions["ingest"]
-    # The sweeper reads the indexes and makes the consumers' own conditional updates.
+    # The sweeper reads the indexes and makes the consumers' own conditional updates; to
+    # return stranded ordinals it lists the catalog, reads counters and coupons, and
+    # voids in one transaction (whose items need PutItem, UpdateItem, ConditionCheckItem).
     assert {a for a in actions["sweep"] if a.startswith("dynamodb:")} == {
         "dynamodb:Query",
         "dynamodb:GetItem",
         "dynamodb:UpdateItem",
+        "dynamodb:BatchGetItem",
+        "dynamodb:PutItem",
+        "dynamodb:ConditionCheckItem",
     }
     results_id = logical_id(synth.stack, synth.stack.data.results)
-    assert table_resources(synth, "sweep", "dynamodb:Query") == {results_id}
+    state_id = logical_id(synth.stack, synth.stack.data.state)
+    assert table_resources(synth, "sweep", "dynamodb:Query") == {results_id, state_id}
+    assert table_resources(synth, "sweep", "dynamodb:PutItem") == {state_id}
 
 
 def table_resources(synth: Synth, function_name: str, action: str) -> set[str]:
@@ -619,15 +626,16 @@ def test_alarms_cover_lag_errors_throttles_queues_and_dynamodb(synth: Synth) -> 
 def test_the_sweeper_acting_raises_an_alarm(synth: Synth) -> None:
     """The metrics the code emits only when a stream consumer left work undone."""
     from frolic import sweeper
+    from frolic.dal import stranded
 
-    source = Path(sweeper.__file__).read_text()
+    source = Path(sweeper.__file__).read_text() + Path(stranded.__file__).read_text()
     alarmed = {
         metric: a["Properties"]
         for a in synth.of_type("AWS::CloudWatch::Alarm").values()
         for metric in alarm_metric_names(a)
         if metric in SWEPT
     }
-    assert alarmed.keys() == {"PlaysSweptExpired", "CouponsSweptIssued"}
+    assert alarmed.keys() == {"PlaysSweptExpired", "CouponsSweptIssued", "CouponsReturned"}
     for metric, alarm in alarmed.items():
         assert f'name="{metric}"' in source
         assert alarm["Namespace"] == METRICS_NAMESPACE
