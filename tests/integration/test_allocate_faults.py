@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError, ConnectionClosedError
 from frolic.dal import codec
 from frolic.dal.items import pending_item
 from frolic.dal.pools import BudgetBelowIssuedError
-from frolic.dal.tables import arrivals_key
+from frolic.dal.tables import arrivals_key, closing_key
 from frolic.expiry import ExpiryWatcher
 from frolic.models import PlayEvent, PlayStatus
 from frolic.stream import MALFORMED, play_from_event
@@ -463,4 +463,35 @@ def test_a_batch_replayed_after_a_crash_counts_its_arrivals_once(world: World) -
     )
     # Then each play is counted once
     assert _arrivals_counted(world) == 4
+    _assert_clean(world)
+
+
+def _closing_counted(world: World) -> int:
+    item = world.db.get_item(
+        TableName=world.settings.state_table,
+        Key=codec.dump(closing_key(GAME)),
+        ConsistentRead=True,
+    ).get("Item", {})
+    return int(codec.load(item).get("decided", 0))
+
+
+def test_a_batch_decided_after_the_close_and_replayed_counts_its_plays_once(
+    world: World,
+) -> None:
+    # Given a game whose window has closed, with four plays of its last seconds to decide
+    world.live_game(duration=10)
+    world.clock.now = START + 11
+    records = [world.record(world.play(n, at=9 + n / 10)) for n in range(4)]
+
+    def die(**_: Any) -> None:
+        raise Crash("results")
+
+    # When the Lambda dies as it sends their results, and Kinesis retries the batch
+    crash_then_replay(
+        world,
+        records,
+        lambda client: client.meta.events.register("before-call.dynamodb.BatchWriteItem", die),
+    )
+    # Then the plays decided after the close are counted once, not once per attempt
+    assert _closing_counted(world) == 4
     _assert_clean(world)

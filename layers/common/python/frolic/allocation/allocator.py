@@ -214,7 +214,7 @@ class Allocator:
         closed = now >= rules.end_ts
         closing_plays = 0.0
         if closed:
-            decided = self._store.count_closing(rules.game_id, len(plays))
+            decided = self._store.count_closing(rules.game_id, plays[0].play_id, len(plays))
             span = max(self._settings.closing_hold_seconds, rules.end_ts - plays[0].arrival_ts)
             closing_plays = (traffic.rate or 0.0) * span - decided
         for index, play in enumerate(plays):

@@ -178,6 +178,7 @@ class _Tables:
     )
     traffic: dict[str, TrafficHistory] = field(default_factory=dict)
     closing: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    closing_batches: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     outcomes: dict[str, Outcome] = field(default_factory=dict)
     #: Play ids by the second their result expires.
     expiring: _BySecond[list[str]] = field(default_factory=lambda: _BySecond(list))
@@ -338,9 +339,13 @@ class InMemoryStore:
         if history.through is not None:
             self._metered(f"traffic#{game_id}", history.through)
 
-    def count_closing(self, game_id: str, plays: int) -> int:
+    def count_closing(self, game_id: str, batch: str, plays: int) -> int:
         self._calls("UpdateItem", write_units=1)
         before = self._tables.closing[game_id]
+        counted = self._tables.closing_batches[game_id]
+        if batch in counted:
+            return before - plays
+        counted.add(batch)
         self._tables.closing[game_id] = before + plays
         return before
 

@@ -201,9 +201,10 @@ class AllocationStore(Protocol):
         otherwise another allocator saved first, and its history stands."""
         ...
 
-    def count_closing(self, game_id: str, plays: int) -> int:
+    def count_closing(self, game_id: str, batch: str, plays: int) -> int:
         """Count plays decided after the game's window closed; how many were counted
-        before these."""
+        before these. A batch (named by its first play) is counted once: one delivered
+        again after a crash before its results were saved adds nothing."""
         ...
 
     def budgets(self, game_id: str) -> Sequence[BudgetState]: ...

@@ -178,14 +178,25 @@ class DynamoAllocationStore:
             if not condition_failed(error):
                 raise
 
-    def count_closing(self, game_id: str, plays: int) -> int:
-        counted = self._db.update_item(
-            TableName=self._state,
-            Key=codec.dump(closing_key(game_id)),
-            UpdateExpression="ADD decided :plays",
-            ExpressionAttributeValues=codec.dump({":plays": plays}),
-            ReturnValues="UPDATED_NEW",
-        )
+    def count_closing(self, game_id: str, batch: str, plays: int) -> int:
+        # The set of counted batches stays small: only batches decided after the close.
+        try:
+            counted = self._db.update_item(
+                TableName=self._state,
+                Key=codec.dump(closing_key(game_id)),
+                UpdateExpression="ADD decided :plays, batches :batches",
+                ConditionExpression="NOT contains(batches, :batch)",
+                ExpressionAttributeValues=codec.dump(
+                    {":plays": plays, ":batches": {batch}, ":batch": batch}
+                ),
+                ReturnValues="UPDATED_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if not condition_failed(error):
+                raise
+            old = codec.load(cast("dict[str, Any]", error.response.get("Item") or {}))
+            return int(old.get("decided", 0)) - plays
         return int(counted["Attributes"]["decided"]["N"]) - plays
 
     def budgets(self, game_id: str) -> Sequence[BudgetState]:
