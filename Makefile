@@ -35,12 +35,15 @@ chromium:
 	  $(SUDO) apt-get update -qq && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o Dpkg::Use-Pty=0 --no-install-recommends chromium >/dev/null; }
 
+# Test files spread over every core (pytest-xdist), one file per worker at a time: the
+# e2e local stack is process-wide state. Multi-day soaks (marker soak) run in make bench.
 unit: $(STAMP) chromium
-	$(CDK_ENV) $(BIN)/pytest
+	$(CDK_ENV) $(BIN)/pytest -n auto --dist loadfile -m "not soak"
 
 test: lint unit
 
 bench: $(STAMP)
+	$(BIN)/pytest -m soak
 	$(BIN)/python bench/pacing.py --traffic-dir $(TRAFFIC) --out docs/bench-pacing.md --readme README.md
 	$(BIN)/python bench/dataplane.py --out docs/bench-dataplane.md --readme README.md
 	$(BIN)/python bench/capacity.py --out docs/bench-capacity.md --readme README.md

@@ -1,4 +1,3 @@
-import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,6 +9,7 @@ from moto import mock_aws
 from frolic.dal.schema import create_tables
 from frolic.settings import Settings
 from tests.integration import dynamo_rules
+from tests.integration.crashes import FAULTS, injected_point
 from tests.integration.push_fixtures import clock, push_stub, sessions
 from tests.integration.world import World
 
@@ -50,18 +50,21 @@ def world(aws_env: None) -> Iterator[World]:
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """The crash-point harness's size and score, in the run's own summary."""
-    harness = sys.modules.get("tests.integration.test_crash_points")
-    if harness is None:
-        return
-    name = "test_one_fault_at_one_point_breaks_no_invariant"
     ran = {
-        outcome: sum(1 for r in terminalreporter.stats.get(outcome, []) if name in r.nodeid)
+        outcome: [
+            r.nodeid
+            for r in terminalreporter.stats.get(outcome, [])
+            if getattr(r, "when", "call") == "call" and injected_point(r.nodeid)
+        ]
         for outcome in ("passed", "failed")
     }
-    if not any(ran.values()):
+    injections = ran["passed"] + ran["failed"]
+    if not injections:
         return
+    points = {injected_point(i) for i in injections}
     terminalreporter.write_sep(
         "-",
-        f"crash points: {len(harness.POINTS)} AWS calls x {len(harness.FAULTS)} faults = "
-        f"{len(harness.INJECTIONS)} injections; {ran['passed']} passed, {ran['failed']} failed",
+        f"crash points: {len(points)} AWS calls x {len(FAULTS)} faults = "
+        f"{len(injections)} injections; {len(ran['passed'])} passed, "
+        f"{len(ran['failed'])} failed",
     )

@@ -13,6 +13,19 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from tests.doubles import GreedyPacing
 from tests.integration.world import World
 
+#: What the crash-point harness injects at each AWS call (test_crash_points).
+FAULTS = ("crash-before", "crash-after", "late")
+HARNESS_TEST = "test_one_fault_at_one_point_breaks_no_invariant"
+
+
+def injected_point(node_id: str) -> str | None:
+    """The AWS call a harness test's id names (`...[<function>:<call>#<n>-<fault>]`),
+    read from the id alone: the pytest-xdist controller never imports the harness."""
+    if f"{HARNESS_TEST}[" not in node_id:
+        return None
+    injection = node_id.split("[", 1)[1].rstrip("]")
+    return next(injection.removesuffix(f"-{f}") for f in FAULTS if injection.endswith(f"-{f}"))
+
 
 class Crash(BaseException):
     """The Lambda process dying: not an Exception, so no handler code can catch it."""

@@ -51,13 +51,13 @@ from frolic.settings import Settings
 from frolic.stream import StreamAllocator
 from frolic.sweeper import Sweeper
 from tests.doubles import GreedyPacing
+from tests.integration.crashes import FAULTS
 from tests.integration.world import DRAW_KEY, GAME, World
 
 REGION = "us-east-1"
 PUSH_ENDPOINT = "https://abc123defg.execute-api.us-east-1.amazonaws.com/prod"
 PLAYERS = 3
 BUDGET = 2
-FAULTS = ("crash-before", "crash-after", "late")
 #: How far a `late` call is held up: past every play's deadline.
 HELD_UP_SECONDS = 30.0
 #: The sweeper's schedule (EventBridge, every minute).
