@@ -9,7 +9,6 @@ from moto import mock_aws
 from frolic.dal.schema import create_tables
 from frolic.settings import Settings
 from tests.integration import dynamo_rules
-from tests.integration.crashes import FAULTS, injected_point
 from tests.integration.push_fixtures import clock, push_stub, sessions
 from tests.integration.world import World
 
@@ -46,25 +45,3 @@ def world(aws_env: None) -> Iterator[World]:
         settings = Settings()
         create_tables(db, settings)
         yield World(db, settings)
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """The crash-point harness's size and score, in the run's own summary."""
-    ran = {
-        outcome: [
-            r.nodeid
-            for r in terminalreporter.stats.get(outcome, [])
-            if getattr(r, "when", "call") == "call" and injected_point(r.nodeid)
-        ]
-        for outcome in ("passed", "failed")
-    }
-    injections = ran["passed"] + ran["failed"]
-    if not injections:
-        return
-    points = {injected_point(i) for i in injections}
-    terminalreporter.write_sep(
-        "-",
-        f"crash points: {len(points)} AWS calls x {len(FAULTS)} faults = "
-        f"{len(injections)} injections; {len(ran['passed'])} passed, "
-        f"{len(ran['failed'])} failed",
-    )

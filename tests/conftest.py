@@ -1,0 +1,28 @@
+"""Hooks for the whole run. This file is loaded by the pytest-xdist controller too,
+which never imports the test packages' own conftest files."""
+
+from typing import Any
+
+from tests.integration.crashes import FAULTS, injected_point
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The crash-point harness's size and score, in the run's own summary."""
+    ran = {
+        outcome: [
+            r.nodeid
+            for r in terminalreporter.stats.get(outcome, [])
+            if getattr(r, "when", "call") == "call" and injected_point(r.nodeid)
+        ]
+        for outcome in ("passed", "failed")
+    }
+    injections = ran["passed"] + ran["failed"]
+    if not injections:
+        return
+    points = {injected_point(i) for i in injections}
+    terminalreporter.write_sep(
+        "-",
+        f"crash points: {len(points)} AWS calls x {len(FAULTS)} faults = "
+        f"{len(injections)} injections; {len(ran['passed'])} passed, "
+        f"{len(ran['failed'])} failed",
+    )
