@@ -19,6 +19,7 @@ import base64
 import json
 import math
 import os
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -122,6 +123,90 @@ class Meter:
         }
 
 
+_BEFORE = "frolic_index_meter_before"
+
+
+@dataclass
+class IndexMeter:
+    """Write units the tables' global secondary indexes take. DynamoDB charges an index
+    one write when an item enters or leaves it, two when the item's index key changes
+    (a delete and a put), and one when a projected attribute other than the keys
+    changes; each by projected size, one unit for the keys-only sweep index.
+
+    Each write's items are read before and after it with `reader`, a client outside
+    the meter on the same tables; the items read before travel in the call's own
+    context, since the allocator sends batches from several threads at once."""
+
+    reader: Any
+    units: Counter[str] = field(default_factory=Counter)
+    _indexes: dict[str, list[tuple[str, list[str], bool]]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def attach(self, client: Any) -> None:
+        client.meta.events.register("before-parameter-build.dynamodb.*", self._read_before)
+        client.meta.events.register("after-call.dynamodb.*", self._count_after)
+
+    def _indexes_of(self, table: str) -> list[tuple[str, list[str], bool]]:
+        """(index, its key attributes, whether it projects keys only) per index."""
+        if table not in self._indexes:
+            described = self.reader.describe_table(TableName=table)["Table"]
+            self._indexes[table] = [
+                (
+                    index["IndexName"],
+                    [k["AttributeName"] for k in index["KeySchema"]],
+                    index["Projection"]["ProjectionType"] == "KEYS_ONLY",
+                )
+                for index in described.get("GlobalSecondaryIndexes", [])
+            ]
+        return self._indexes[table]
+
+    def _item(self, table: str, key: dict[str, Any]) -> dict[str, Any]:
+        found = self.reader.get_item(TableName=table, Key=key, ConsistentRead=True)
+        return dict(found.get("Item", {}))
+
+    def _key(self, table: str, item_or_key: dict[str, Any]) -> dict[str, Any]:
+        schema = self.reader.describe_table(TableName=table)["Table"]["KeySchema"]
+        return {k["AttributeName"]: item_or_key[k["AttributeName"]] for k in schema}
+
+    def _read_before(
+        self, params: dict[str, Any], event_name: str, context: dict[str, Any], **_: Any
+    ) -> None:
+        operation = event_name.rsplit(".", 1)[-1]
+        targets: list[tuple[str, dict[str, Any]]] = []
+        if operation in ("PutItem", "UpdateItem", "DeleteItem"):
+            targets.append((params["TableName"], params.get("Key") or params["Item"]))
+        elif operation == "BatchWriteItem":
+            for table, requests in params["RequestItems"].items():
+                for request in requests:
+                    ((_kind, body),) = request.items()
+                    targets.append((table, body.get("Key") or body["Item"]))
+        elif operation == "TransactWriteItems":
+            for entry in params["TransactItems"]:
+                ((kind, body),) = entry.items()
+                if kind != "ConditionCheck":
+                    targets.append((body["TableName"], body.get("Key") or body["Item"]))
+        context[_BEFORE] = [
+            (table, key, self._item(table, key))
+            for table, item_or_key in targets
+            if self._indexes_of(table)
+            for key in [self._key(table, item_or_key)]
+        ]
+
+    def _count_after(self, context: dict[str, Any], **_: Any) -> None:
+        for table, key, old in context.pop(_BEFORE, []):
+            new = self._item(table, key)
+            for index, attributes, keys_only in self._indexes_of(table):
+                was = [old.get(a) for a in attributes]
+                now = [new.get(a) for a in attributes]
+                in_before, in_after = None not in was, None not in now
+                if in_before and in_after:
+                    moved = 2 if was != now else int(not keys_only and old != new)
+                else:
+                    moved = int(in_before) + int(in_after)
+                with self._lock:
+                    self.units[index] += moved
+
+
 def _item_name(key: dict[str, Any]) -> str:
     if "playId" in key:
         return str(key["playId"]["S"])
@@ -154,14 +239,29 @@ def _seed(
     return GameRules.from_game(game)
 
 
-def _frolic(db: Any, settings: Settings, start: float) -> tuple[Meter, int, int]:
-    """Ingest then allocate 1,000 plays; returns the allocation meter, wins, records."""
+@dataclass
+class FrolicRun:
+    ingest: Meter
+    allocation: Meter
+    #: Sweep index write units, by the stage whose writes moved items in or out.
+    ingest_index: IndexMeter
+    allocation_index: IndexMeter
+    wins: int
+    kinesis_records: int
+
+
+def _frolic(db: Any, settings: Settings, start: float) -> FrolicRun:
+    """Ingest then allocate 1,000 plays, each stage on its own metered client."""
     rules = _seed(db, settings, start, budget=int(PLAYS * WIN_RATE))
     kinesis = boto3.client("kinesis", region_name="us-east-1")
     kinesis.create_stream(StreamName=settings.play_stream, ShardCount=1)
     clock = {"now": start}
+    ingest_db = boto3.client("dynamodb", region_name="us-east-1")
+    ingest, ingest_index = Meter(), IndexMeter(db)
+    ingest.attach(ingest_db)
+    ingest_index.attach(ingest_db)
     intake = PlayIntake(
-        db=db,
+        db=ingest_db,
         kinesis=kinesis,
         settings=settings,
         games=InMemoryGames({GAME_ID: rules}),
@@ -185,23 +285,35 @@ def _frolic(db: Any, settings: Settings, start: float) -> tuple[Meter, int, int]
         page = kinesis.get_records(ShardIterator=iterator, Limit=BATCH)
         records += [_lambda_record(r) for r in page["Records"]]
         iterator = page["NextShardIterator"]
-    meter, stream = _metered_stream(settings, rules, clock)
+    allocation_index = IndexMeter(db)
+    meter, stream = _metered_stream(settings, rules, clock, allocation_index)
     for first in range(0, PLAYS, BATCH):
         batch = records[first : first + BATCH]
         arrival = json.loads(batch[-1]["kinesis"]["data_json"])["arrivalTs"]
         clock["now"] = arrival + 0.5
         stream.handle({"Records": [r["lambda"] for r in batch]}, None)
-    wins = _wins(db, settings, [f"play-{n}" for n in range(PLAYS)])
-    return meter, wins, puts["PutRecord"]
+    return FrolicRun(
+        ingest=ingest,
+        allocation=meter,
+        ingest_index=ingest_index,
+        allocation_index=allocation_index,
+        wins=_wins(db, settings, [f"play-{n}" for n in range(PLAYS)]),
+        kinesis_records=puts["PutRecord"],
+    )
 
 
 def _metered_stream(
-    settings: Settings, rules: GameRules, clock: dict[str, float]
+    settings: Settings,
+    rules: GameRules,
+    clock: dict[str, float],
+    index: IndexMeter | None = None,
 ) -> tuple[Meter, StreamAllocator]:
     """The allocator Lambda's logic on a DynamoDB client whose writes are metered."""
     meter = Meter()
     metered = boto3.client("dynamodb", region_name="us-east-1")
     meter.attach(metered)
+    if index is not None:
+        index.attach(metered)
     store = DynamoAllocationStore(metered, settings, clock=lambda: clock["now"])
     allocator = Allocator(
         store=store,
@@ -338,6 +450,14 @@ def _naive(db: Any, settings: Settings, winners: set[int]) -> Meter:
     return meter
 
 
+def _by_operation(meter: Meter) -> str:
+    return ", ".join(f"{op} {n}" for op, n in sorted(meter.requests.items()))
+
+
+def _index_units(meter: IndexMeter) -> int:
+    return sum(meter.units.values())
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path)
@@ -356,7 +476,8 @@ def main() -> int:
         db = boto3.client("dynamodb", region_name="us-east-1")
         create_tables(db, settings)
         start = time.time() - WINDOW_SECONDS - 30
-        frolic, wins, kinesis_records = _frolic(db, settings, start)
+        run = _frolic(db, settings, start)
+        frolic, wins, kinesis_records = run.allocation, run.wins, run.kinesis_records
         naive = _naive(db, settings, set(range(0, PLAYS, round(1 / WIN_RATE))))
     hot = []
     for counters in HOT_COUNTERS:
@@ -376,8 +497,10 @@ def main() -> int:
         "|---|---:|---:|---|",
     ]
     for name, meter in rows:
-        by_op = ", ".join(f"{op} {n}" for op, n in sorted(meter.requests.items()))
-        lines.append(f"| {name} | {meter.write_units:,} | {meter.total_requests:,} | {by_op} |")
+        lines.append(
+            f"| {name} | {meter.write_units:,} | {meter.total_requests:,} "
+            f"| {_by_operation(meter)} |"
+        )
     ratio = naive.total_requests / frolic.total_requests
     lines += [
         "",
@@ -388,7 +511,13 @@ def main() -> int:
         "and keeps no arrival counts.",
         f"- Kinesis: {kinesis_records / PLAYS:.2f} records per play "
         f"({kinesis_records} for {PLAYS}).",
-        "- Ingest path (not above): one conditional PutItem of the pending result per play.",
+        f"- Ingest path (not above): {run.ingest.write_units:,} write units in "
+        f"{run.ingest.total_requests:,} requests ({_by_operation(run.ingest)}).",
+        f"- The sweep index (keys only, on the results table) takes "
+        f"{_index_units(run.ingest_index):,} write units from ingest (a pending play enters "
+        f"it) and {_index_units(run.allocation_index):,} from allocation (a decided play "
+        "leaves it; a won one moves to the shards of coupons awaiting issue, which its "
+        "issue leaves): DynamoDB bills them beside the table's own.",
         "",
         f"Hot brand, {HOT_PLAYS:,} plays over {WINDOW_SECONDS:.0f} s, budget {HOT_BUDGET}: write "
         f"units on the budget items (batches of {HOT_BATCH}; a lease is one unit):",
@@ -396,10 +525,10 @@ def main() -> int:
         "| counters | won | busiest budget item | all budget items | reconcile |",
         "|---:|---:|---:|---:|---|",
     ]
-    for run in hot:
+    for hot_run in hot:
         lines.append(
-            f"| {run.counters} | {run.wins} | {run.busiest:,} | {run.budget_units:,} | "
-            f"{'clean' if run.clean else 'DRIFT'} |"
+            f"| {hot_run.counters} | {hot_run.wins} | {hot_run.busiest:,} "
+            f"| {hot_run.budget_units:,} | {'clean' if hot_run.clean else 'DRIFT'} |"
         )
     single, split = hot[0], hot[-1]
     lines += [

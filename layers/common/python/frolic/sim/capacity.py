@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from frolic import pricing
-from frolic.models import PlayEvent
+from frolic.models import PlayEvent, PlayStatus
 from frolic.sim.concurrent import ConcurrencyConfig, ConcurrencyStats, simulate_concurrently
 from frolic.sim.metrics import PacingReport, measure
 from frolic.sim.simulator import SimulationConfig, SimulationRun
@@ -32,6 +32,12 @@ MAX_SUB_BUDGETS = 256
 ALLOCATOR_MEMORY_GB = 0.5
 # Per play outside the allocator: ingest's pending put and play-rate slot, and its time.
 INGEST_WRITE_UNITS = 2
+# The results table's keys-only sweep index. DynamoDB bills an index one write for an
+# item entering or leaving it and two for a key that changes (its GSI throughput
+# docs): a pending play enters and its decision takes it out; a winning play instead
+# moves to the shards of coupons awaiting issue, and its issue takes it out.
+SWEEP_INDEX_UNITS_PER_PLAY = 2
+SWEEP_INDEX_UNITS_PER_WIN = 2
 INGEST_GB_SECONDS = 0.015
 
 
@@ -193,7 +199,9 @@ def _cost_per_million(
     trace: Sequence[int], run: SimulationRun, pacing: PacingReport, stats: ConcurrencyStats
 ) -> float:
     plays = max(1, pacing.plays)
-    per_play_units = INGEST_WRITE_UNITS + stats.write_units / plays
+    wins = run.outcomes_by_status.get(PlayStatus.WON, 0)
+    index_units = SWEEP_INDEX_UNITS_PER_PLAY * plays + SWEEP_INDEX_UNITS_PER_WIN * wins
+    per_play_units = INGEST_WRITE_UNITS + (stats.write_units + index_units) / plays
     shard_hours = run.config.shards * len(trace) / 3600
     allocator_gb_seconds = stats.busy_seconds * ALLOCATOR_MEMORY_GB
     total = (
