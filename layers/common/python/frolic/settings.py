@@ -15,8 +15,10 @@ class Settings(BaseModel):
     state_table: str = Field(alias="STATE_TABLE", default="frolic-state")
     sessions_table: str = Field(alias="SESSIONS_TABLE", default="frolic-sessions")
     play_stream: str = Field(alias="PLAY_STREAM", default="frolic-plays")
-    #: Keys the per-play draw; players must not know it (see frolic.pacing.draw).
-    draw_key: SecretStr = Field(alias="DRAW_KEY", default=SecretStr("local-draw-key-not-secret"))
+    #: Keys the per-play draw; players must not know it (see frolic.pacing.draw). No
+    #: default: a known key would let anyone pick winning playIds. The local stack
+    #: sets a random one; a deployed allocator reads its secret instead.
+    draw_key: SecretStr | None = Field(alias="DRAW_KEY", default=None)
     #: Where the deployed stack keeps the draw key (read once per cold start).
     draw_key_secret_arn: str | None = Field(alias="DRAW_KEY_SECRET_ARN", default=None)
     #: How long the reel spins: a play still pending after this plus the grace expires.

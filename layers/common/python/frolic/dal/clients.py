@@ -37,11 +37,20 @@ def kinesis() -> KinesisClient:
     return boto3.client("kinesis", endpoint_url=settings().aws_endpoint_url, config=CLIENT_CONFIG)
 
 
+class MissingDrawKeyError(RuntimeError):
+    """Neither a draw key secret nor a key is configured: the allocator refuses to draw."""
+
+
 @cache
 def draw_key() -> bytes:
     """The allocator's draw key: from Secrets Manager when deployed, else the setting."""
     config = settings()
     if config.draw_key_secret_arn is None:
+        if config.draw_key is None or not config.draw_key.get_secret_value():
+            raise MissingDrawKeyError(
+                "set DRAW_KEY_SECRET_ARN (deployed) or DRAW_KEY (local stack): the "
+                "allocator does not draw winners without a secret key"
+            )
         return config.draw_key.get_secret_value().encode()
     secrets = boto3.client(
         "secretsmanager", endpoint_url=config.aws_endpoint_url, config=CLIENT_CONFIG
