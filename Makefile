@@ -37,10 +37,14 @@ chromium:
 
 # Test files spread over every core (pytest-xdist), one file per worker at a time: the
 # e2e local stack is process-wide state. Multi-day soaks (marker soak) run in make bench.
-unit: $(STAMP) chromium
-	$(CDK_ENV) $(BIN)/pytest -n auto --dist loadfile -m "not soak"
+PYTEST := $(CDK_ENV) $(BIN)/pytest -n auto --dist loadfile -m "not soak"
 
-test: lint unit
+# The unit tests alone (tests/unit); make test runs every folder.
+unit: $(STAMP)
+	$(PYTEST) tests/unit
+
+test: lint $(STAMP) chromium
+	$(PYTEST)
 
 bench: $(STAMP)
 	$(BIN)/pytest -m soak
