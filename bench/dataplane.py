@@ -88,11 +88,17 @@ class Meter:
     #: Write units per item, by its key ("pk|sk", or the playId of a result).
     per_item: Counter[str] = field(default_factory=Counter)
 
+    #: The allocator sends its results from several threads at once.
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
     def attach(self, client: Any) -> None:
         client.meta.events.register("before-parameter-build.dynamodb.*", self._count)
 
     def _count(self, params: dict[str, Any], event_name: str, **_: Any) -> None:
-        operation = event_name.rsplit(".", 1)[-1]
+        with self._lock:
+            self._count_unlocked(params, event_name.rsplit(".", 1)[-1])
+
+    def _count_unlocked(self, params: dict[str, Any], operation: str) -> None:
         self.requests[operation] += 1
         if operation == "PutItem":
             self.write_units += _units(params.get("Item"))
