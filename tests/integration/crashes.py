@@ -57,3 +57,12 @@ def die_after_the_lease(client: Any) -> None:
 
     client.meta.events.register("provide-client-params.dynamodb.UpdateItem", note_a_lease)
     client.meta.events.register("after-call.dynamodb.UpdateItem", die)
+
+
+def die_sending_results(client: Any) -> None:
+    """Rig `client` to die as it sends a batch's results (BatchWriteItem)."""
+
+    def die(**_: Any) -> None:
+        raise Crash("results")
+
+    client.meta.events.register("before-call.dynamodb.BatchWriteItem", die)

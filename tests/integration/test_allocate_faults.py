@@ -18,7 +18,12 @@ from frolic.expiry import ExpiryWatcher
 from frolic.models import PlayEvent, PlayStatus
 from frolic.stream import MALFORMED, play_from_event
 from tests.doubles import GreedyPacing
-from tests.integration.crashes import Crash, crash_then_replay, die_after_the_lease
+from tests.integration.crashes import (
+    Crash,
+    crash_then_replay,
+    die_after_the_lease,
+    die_sending_results,
+)
 from tests.integration.world import GAME, START, World
 
 
@@ -451,16 +456,8 @@ def test_a_batch_replayed_after_a_crash_counts_its_arrivals_once(world: World) -
     # Given a Lambda that dies as it sends a batch's results
     world.live_game()  # no budget: leases and their crashes are tested above
     records = [world.record(world.play(n, at=1 + n / 10)) for n in range(4)]
-
-    def die(**_: Any) -> None:
-        raise Crash("results")
-
     # When Kinesis retries the batch on a fresh Lambda
-    crash_then_replay(
-        world,
-        records,
-        lambda client: client.meta.events.register("before-call.dynamodb.BatchWriteItem", die),
-    )
+    crash_then_replay(world, records, die_sending_results)
     # Then each play is counted once
     assert _arrivals_counted(world) == 4
     _assert_clean(world)
@@ -482,16 +479,8 @@ def test_a_batch_decided_after_the_close_and_replayed_counts_its_plays_once(
     world.live_game(duration=10)
     world.clock.now = START + 11
     records = [world.record(world.play(n, at=9 + n / 10)) for n in range(4)]
-
-    def die(**_: Any) -> None:
-        raise Crash("results")
-
     # When the Lambda dies as it sends their results, and Kinesis retries the batch
-    crash_then_replay(
-        world,
-        records,
-        lambda client: client.meta.events.register("before-call.dynamodb.BatchWriteItem", die),
-    )
+    crash_then_replay(world, records, die_sending_results)
     # Then the plays decided after the close are counted once, not once per attempt
     assert _closing_counted(world) == 4
     _assert_clean(world)

@@ -25,7 +25,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import ClientError
 
@@ -44,7 +44,7 @@ from frolic.allocation.ports import (
     Wish,
 )
 from frolic.dal import codec
-from frolic.dal.batches import backoff, batch_get, chunks, condition_failed
+from frolic.dal.batches import backoff, batch_get, chunks, condition_failed, refused_item
 from frolic.dal.budgets import read_game_budgets
 from frolic.dal.cache import ExpiringCache
 from frolic.dal.items import model_from_item, outcome_from_item, outcome_item
@@ -193,9 +193,8 @@ class DynamoAllocationStore:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
-            if not condition_failed(error):
+            if (old := refused_item(error)) is None:
                 raise
-            old = codec.load(cast("dict[str, Any]", error.response.get("Item") or {}))
             return int(old.get("decided", 0)) - plays
         return int(counted["Attributes"]["decided"]["N"]) - plays
 
@@ -376,9 +375,8 @@ class DynamoAllocationStore:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
-            if not condition_failed(error):
+            if (old := refused_item(error)) is None:
                 raise
-            old = codec.load(cast("dict[str, Any]", error.response.get("Item") or {}))
             voided = self._voided[counter] = int(old.get("voided", 0))
             limit = min(int(old.get("allotment", 0)), int(old.get("poolSize", 0))) - voided
             return Lease(refused=CounterImage(int(old.get("issued", 0)) - voided, limit))

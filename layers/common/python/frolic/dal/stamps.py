@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from frolic.dal import codec
-from frolic.dal.batches import condition_failed
+from frolic.dal.batches import refused_item
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -66,8 +66,7 @@ def stamp_if_due(
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
     except ClientError as error:
-        if not condition_failed(error):
+        if (found := refused_item(error)) is None:
             raise
-        found = cast("dict[str, Any]", error.response.get("Item") or {})
-        return Stamp(written=False, item=codec.load(found))
+        return Stamp(written=False, item=found)
     return Stamp(written=True, item=codec.load(written["Attributes"]))
