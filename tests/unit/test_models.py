@@ -13,18 +13,12 @@ from frolic.models import (
     MAX_META_ENTRIES,
     MAX_RELEASE_CURVE_PARTS,
     Campaign,
-    Coupon,
-    CouponGrant,
-    CouponStatus,
     FieldError,
     Game,
-    GameBrandBudget,
     GameConfig,
     GameStatus,
     InvalidTransitionError,
     PlayEvent,
-    PlayResult,
-    PlayStatus,
     field_errors,
 )
 
@@ -88,18 +82,7 @@ def test_parses_camel_case_wire_names() -> None:
 
 
 def test_to_wire_emits_camel_case_and_omits_none() -> None:
-    # Given a coupon still available (no playId) and a game with no release curve
-    coupon = Coupon(code="CODE-1", game_id="game-1", brand_id="brand-1")
-    # When serialised for the wire
-    wire = coupon.to_wire()
-    # Then names are camelCase and the unset optional field is left out, not null
-    assert wire == {
-        "code": "CODE-1",
-        "gameId": "game-1",
-        "brandId": "brand-1",
-        "status": "AVAILABLE",
-    }
-
+    # Given a game with no release curve, serialised for the wire
     game_out = game().to_wire()
     assert {"gameId", "campaignId", "startTime", "endTime"} <= game_out.keys()
     assert not any("_" in key for key in game_out)
@@ -335,151 +318,6 @@ def test_only_a_live_game_accepts_plays(status: GameStatus) -> None:
     assert not game(status).accepts_play_at(START + timedelta(minutes=30))
 
 
-# --- Coupon state machine ----------------------------------------------------------------
-
-
-def coupon() -> Coupon:
-    return Coupon(code="CODE-1", game_id="game-1", brand_id="brand-1")
-
-
-def test_coupon_moves_forward_through_its_life() -> None:
-    # Given an available coupon
-    available = coupon()
-    assert available.status is CouponStatus.AVAILABLE
-    assert available.play_id is None
-    # When it is reserved for a winning play, issued and redeemed
-    reserved = available.advance(CouponStatus.RESERVED, play_id="play-7")
-    issued = reserved.advance(CouponStatus.ISSUED)
-    redeemed = issued.advance(CouponStatus.REDEEMED)
-    # Then it stays bound to that play throughout
-    assert (reserved.status, reserved.play_id) == (CouponStatus.RESERVED, "play-7")
-    assert (issued.status, issued.play_id) == (CouponStatus.ISSUED, "play-7")
-    assert (redeemed.status, redeemed.play_id) == (CouponStatus.REDEEMED, "play-7")
-    assert available.status is CouponStatus.AVAILABLE
-    # And every step is a valid coupon on the wire
-    for step in (reserved, issued, redeemed):
-        assert Coupon.model_validate(step.to_wire()) == step
-
-
-def test_reserving_needs_a_play_id() -> None:
-    with pytest.raises(InvalidTransitionError):
-        coupon().advance(CouponStatus.RESERVED)
-
-
-@pytest.mark.parametrize("play_id", ["", "has space"], ids=["empty", "not-an-identifier"])
-def test_reserving_with_an_invalid_play_id_is_refused(play_id: str) -> None:
-    # Given an available coupon
-    # When it is reserved for a playId that no play can have
-    # Then it is refused rather than producing a coupon that fails its own validation
-    # (model_copy does not validate, so an unchecked playId would slip through)
-    with pytest.raises((InvalidTransitionError, ValidationError)):
-        coupon().advance(CouponStatus.RESERVED, play_id=play_id)
-
-
-@pytest.mark.parametrize(
-    ("path", "target"),
-    [
-        ([], CouponStatus.ISSUED),
-        ([], CouponStatus.REDEEMED),
-        ([CouponStatus.RESERVED], CouponStatus.REDEEMED),
-        ([CouponStatus.RESERVED], CouponStatus.AVAILABLE),
-        ([CouponStatus.RESERVED, CouponStatus.ISSUED], CouponStatus.RESERVED),
-        ([CouponStatus.RESERVED, CouponStatus.ISSUED], CouponStatus.AVAILABLE),
-        ([CouponStatus.RESERVED, CouponStatus.ISSUED, CouponStatus.REDEEMED], CouponStatus.ISSUED),
-        (
-            [CouponStatus.RESERVED, CouponStatus.ISSUED, CouponStatus.REDEEMED],
-            CouponStatus.REDEEMED,
-        ),
-        ([CouponStatus.RESERVED], CouponStatus.RESERVED),
-    ],
-    ids=[
-        "available-to-issued",
-        "available-to-redeemed",
-        "reserved-to-redeemed",
-        "reserved-back-to-available",
-        "issued-back-to-reserved",
-        "issued-back-to-available",
-        "redeemed-back-to-issued",
-        "redeemed-again",
-        "reserved-again",
-    ],
-)
-def test_coupon_cannot_skip_or_go_back(path: list[CouponStatus], target: CouponStatus) -> None:
-    current = coupon()
-    for status in path:
-        current = current.advance(status, play_id="play-7")
-    with pytest.raises(InvalidTransitionError):
-        current.advance(target, play_id="play-8")
-
-
-def test_only_an_available_coupon_can_be_voided_and_it_binds_no_play() -> None:
-    voided = coupon().advance(CouponStatus.VOID)
-    assert (voided.status, voided.play_id) == (CouponStatus.VOID, None)
-    reserved = coupon().advance(CouponStatus.RESERVED, play_id="play-7")
-    for taken in (reserved, reserved.advance(CouponStatus.ISSUED)):
-        with pytest.raises(InvalidTransitionError):
-            taken.advance(CouponStatus.VOID)
-    with pytest.raises(InvalidTransitionError):
-        voided.advance(CouponStatus.RESERVED, play_id="play-7")
-
-
-@pytest.mark.parametrize("status", ["RESERVED", "ISSUED", "REDEEMED"])
-def test_a_taken_coupon_without_a_play_is_invalid(status: str) -> None:
-    with pytest.raises(ValidationError):
-        Coupon.model_validate({"code": "CODE-1", "gameId": "g", "brandId": "b", "status": status})
-
-
-def test_an_available_coupon_bound_to_a_play_is_invalid() -> None:
-    with pytest.raises(ValidationError):
-        Coupon(code="CODE-1", game_id="g", brand_id="b", play_id="play-1")
-
-
-# --- PlayResult ----------------------------------------------------------------------------
-
-GRANT = CouponGrant(brand_id="brand-1", code="CODE-1")
-
-
-def result(status: PlayStatus, **fields: Any) -> PlayResult:
-    return PlayResult(
-        play_id="play-1",
-        game_id="game-1",
-        user_id="user-1",
-        status=status,
-        decided_at=1_900_000_000.0,
-        **fields,
-    )
-
-
-def test_a_won_play_needs_coupons() -> None:
-    with pytest.raises(ValidationError, match="coupons exactly when it is won"):
-        result(PlayStatus.WON)
-
-
-@pytest.mark.parametrize("status", [PlayStatus.LOST, PlayStatus.PENDING])
-def test_a_play_that_did_not_win_has_no_coupons(status: PlayStatus) -> None:
-    with pytest.raises(ValidationError, match="coupons exactly when it is won"):
-        result(status, coupons=(GRANT,))
-
-
-@pytest.mark.parametrize("status", [PlayStatus.REJECTED, PlayStatus.EXPIRED])
-@pytest.mark.parametrize("reason", [None, "", "   "], ids=["none", "empty", "blank"])
-def test_rejected_and_expired_plays_need_a_reason(status: PlayStatus, reason: str | None) -> None:
-    with pytest.raises(ValidationError, match="needs a reason"):
-        result(status, reason=reason)
-
-
-@pytest.mark.parametrize("status", [PlayStatus.REJECTED, PlayStatus.EXPIRED])
-def test_rejected_and_expired_plays_with_a_reason_are_valid(status: PlayStatus) -> None:
-    assert result(status, reason="game not live").reason == "game not live"
-
-
-def test_coupon_property_is_the_first_grant_or_none() -> None:
-    second = CouponGrant(brand_id="brand-2", code="CODE-2")
-    assert result(PlayStatus.WON, coupons=(GRANT, second)).coupon == GRANT
-    assert result(PlayStatus.LOST).coupon is None
-    assert result(PlayStatus.REJECTED, reason="duplicate").coupon is None
-
-
 # --- PlayEvent fingerprint and meta limits -----------------------------------------------
 
 
@@ -549,22 +387,3 @@ def test_meta_string_value_length_is_limited() -> None:
 def test_connection_id_length_is_limited() -> None:
     with pytest.raises(ValidationError):
         PlayEvent.model_validate(event_wire(connectionId="c" * 129))
-
-
-# --- GameBrandBudget ---------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("budget", "issued"),
-    [(10, 0), (10, 3), (10, 10), (10, 15), (0, 0), (0, 2)],
-)
-def test_remaining_is_budget_minus_issued_never_negative(budget: int, issued: int) -> None:
-    row = GameBrandBudget(game_id="g", brand_id="b", budget=budget, issued=issued)
-    assert row.remaining == max(0, budget - issued)
-    assert row.remaining >= 0
-
-
-@pytest.mark.parametrize("field", ["budget", "issued"])
-def test_budget_counts_cannot_be_negative(field: str) -> None:
-    data = {"gameId": "g", "brandId": "b", "budget": 10, "issued": 0, field: -1}
-    assert [p.field for p in errors_of(GameBrandBudget, data)] == [field]

@@ -3,6 +3,16 @@
 Boundary models (anything parsed from a client, a marketer or a stream record) forbid
 unknown fields so that a typo is reported instead of silently ignored, and speak
 camelCase on the wire while the code speaks snake_case.
+
+A play takes five shapes on its way, each for one boundary:
+- `PlayRequest` (frolic.ingest): what a player sends; the server adds who and when.
+- `PlayEvent` (here): the Kinesis record ingest writes, stamped with arrival time and
+  the game status it saw; strict, because a producer bug must not pass unseen.
+- `Play` (frolic.allocation.ports): the allocator's plain dataclass of the same play,
+  parsed once per record and cheap to pass around a batch.
+- `Outcome` (frolic.allocation.ports): a decided play, with its grants or reason.
+- `ResultImage` (frolic.delivery): a result item as the DynamoDB stream shows it to
+  deliver, which pushes it; lenient, because it reads what the DAL wrote.
 """
 
 from __future__ import annotations
@@ -86,6 +96,10 @@ GAME_STATUS_TRANSITIONS: dict[GameStatus, frozenset[GameStatus]] = {
 
 
 class CouponStatus(StrEnum):
+    """A coupon only moves forward: reserved for a winning play, issued once the
+    player's result is final, redeemed at the brand's till; or, leased but taken by no
+    result, voided. The DAL's conditional writes enforce each step (frolic.dal)."""
+
     AVAILABLE = "AVAILABLE"
     RESERVED = "RESERVED"
     ISSUED = "ISSUED"
@@ -93,18 +107,6 @@ class CouponStatus(StrEnum):
     #: A leased coupon no result took (a crash stranded it): its code went back to the
     #: pool at a new ordinal (frolic.dal.stranded), so this item binds nothing.
     VOID = "VOID"
-
-
-#: A coupon only moves forward: reserved for a winning play, issued once the player's
-#: result is final, redeemed at the brand's till; or, leased but taken by no result,
-#: voided.
-COUPON_STATUS_TRANSITIONS: dict[CouponStatus, frozenset[CouponStatus]] = {
-    CouponStatus.AVAILABLE: frozenset({CouponStatus.RESERVED, CouponStatus.VOID}),
-    CouponStatus.RESERVED: frozenset({CouponStatus.ISSUED}),
-    CouponStatus.ISSUED: frozenset({CouponStatus.REDEEMED}),
-    CouponStatus.REDEEMED: frozenset(),
-    CouponStatus.VOID: frozenset(),
-}
 
 
 class PlayStatus(StrEnum):
@@ -210,47 +212,6 @@ class Brand(BoundaryModel):
     name: Name
 
 
-class GameBrandBudget(BoundaryModel):
-    """A brand's coupon budget in one game; `issued` only ever grows."""
-
-    game_id: Identifier
-    brand_id: Identifier
-    budget: int = Field(ge=0, le=100_000_000)
-    issued: int = Field(default=0, ge=0)
-
-    @property
-    def remaining(self) -> int:
-        return max(0, self.budget - self.issued)
-
-
-class Coupon(BoundaryModel):
-    code: CouponCode
-    game_id: Identifier
-    brand_id: Identifier
-    status: CouponStatus = CouponStatus.AVAILABLE
-    play_id: Identifier | None = None
-
-    @model_validator(mode="after")
-    def _bound_when_taken(self) -> Self:
-        taken = self.status not in (CouponStatus.AVAILABLE, CouponStatus.VOID)
-        if taken != (self.play_id is not None):
-            raise ValueError(
-                "a coupon is bound to a play exactly when it is neither AVAILABLE nor VOID"
-            )
-        return self
-
-    def advance(self, status: CouponStatus, play_id: str | None = None) -> Coupon:
-        if status not in COUPON_STATUS_TRANSITIONS[self.status]:
-            raise InvalidTransitionError(f"a {self.status} coupon cannot become {status}")
-        if status is CouponStatus.RESERVED and play_id is None:
-            raise InvalidTransitionError("reserving a coupon needs the winning playId")
-        changes: dict[str, Any] = {"status": status}
-        if status is CouponStatus.RESERVED:
-            changes["play_id"] = play_id
-        # model_copy skips validation; going through the constructor keeps the rules.
-        return Coupon.model_validate({**self.model_dump(), **changes})
-
-
 class PlayEvent(BoundaryModel):
     """One spin of the reel, as ingest stamps it and puts it on the stream."""
 
@@ -284,33 +245,6 @@ class PlayEvent(BoundaryModel):
         }
         canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:32]
-
-
-class CouponGrant(BoundaryModel):
-    brand_id: Identifier
-    code: CouponCode
-
-
-class PlayResult(BoundaryModel):
-    play_id: Identifier
-    game_id: Identifier
-    user_id: Identifier
-    status: PlayStatus
-    reason: Annotated[str, StringConstraints(max_length=200)] | None = None
-    coupons: tuple[CouponGrant, ...] = ()
-    decided_at: float = Field(gt=0, allow_inf_nan=False)
-
-    @model_validator(mode="after")
-    def _consistent(self) -> Self:
-        if (self.status is PlayStatus.WON) != bool(self.coupons):
-            raise ValueError("a play has coupons exactly when it is won")
-        if self.status in (PlayStatus.REJECTED, PlayStatus.EXPIRED) and not self.reason:
-            raise ValueError(f"a {self.status} play needs a reason")
-        return self
-
-    @property
-    def coupon(self) -> CouponGrant | None:
-        return self.coupons[0] if self.coupons else None
 
 
 class FieldError(BaseModel):
