@@ -135,8 +135,7 @@ class Functions(Construct):
         #: plays still pending: its timeout must cover that wait and the batch's work.
         self.expiry = self._function(
             "Expiry",
-            folder="deliver",
-            handler="expiry_handler.lambda_handler",
+            folder="expiry",
             description="Pending plays: expire those still pending when the reel stops",
             memory_size=256,
             timeout=Duration.seconds(reel_seconds + expiry_grace_seconds).plus(EXPIRY_SLACK),
@@ -186,11 +185,10 @@ class Functions(Construct):
         description: str,
         memory_size: int,
         timeout: Duration,
-        handler: str = "handler.lambda_handler",
         retry_attempts: int | None = None,
     ) -> lambda_.Function:
         source = FUNCTIONS_DIR / folder
-        module = source / f"{handler.rsplit('.', 1)[0]}.py"
+        module = source / "handler.py"
         if not module.is_file():
             raise FileNotFoundError(f"{module} is missing: the {construct_id} function needs it")
         log_group = logs.LogGroup(self, f"{construct_id}Logs", retention=LOG_RETENTION)
@@ -209,7 +207,7 @@ class Functions(Construct):
             description=description,
             runtime=RUNTIME,
             architecture=ARCHITECTURE,
-            handler=handler,
+            handler="handler.lambda_handler",
             code=lambda_.Code.from_asset(str(source), exclude=ASSET_EXCLUDES),
             layers=self.layers,
             memory_size=memory_size,

@@ -44,7 +44,7 @@ def watcher(world: World, clock: ManualClock) -> ExpiryWatcher:
 @pytest.fixture
 def handler(watcher: ExpiryWatcher, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     """The real second entry point of the deliver package, on moto and the manual clock."""
-    module = load_handler("deliver", "expiry_handler")
+    module = load_handler("expiry")
     monkeypatch.setattr(module, "_watcher", lambda: watcher)
     return module
 
@@ -240,7 +240,7 @@ def test_an_expired_play_reaches_its_player_through_the_real_stream(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Stream INSERT → watcher expires → stream MODIFY → deliver tells the player."""
-    expiry, deliver = load_handler("deliver", "expiry_handler"), load_handler("deliver")
+    expiry, deliver = load_handler("expiry"), load_handler("deliver")
     watcher = ExpiryWatcher(world.db, world.settings, clock=clock, sleep=clock.sleep)
     deliverer = Deliverer(world.db, sessions, push_stub.push(), world.settings, clock=clock)
     monkeypatch.setattr(expiry, "_watcher", lambda: watcher)

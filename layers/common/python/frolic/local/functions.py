@@ -65,7 +65,7 @@ ENTRY_POINTS: Final = {
     "allocate": ("allocate", "handler"),
     "ws_connect": ("ws_connect", "handler"),
     "deliver": ("deliver", "handler"),
-    "expiry": ("deliver", "expiry_handler"),
+    "expiry": ("expiry", "handler"),
     "sweep": ("sweep", "handler"),
     "admin": ("admin", "handler"),
 }

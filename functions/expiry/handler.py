@@ -1,5 +1,5 @@
-"""Results stream (pending INSERTs only) → plays expired at their deadline: see
-frolic.expiry. Same package as `deliver`, second entry point and event-source mapping."""
+"""Expiry Lambda: results stream (pending INSERTs only) in, plays expired at their
+deadline out (frolic.expiry)."""
 
 from __future__ import annotations
 
