@@ -50,3 +50,20 @@ def test_no_traced_function_records_its_response() -> None:
             if not _responses_off(tree, use)
         ]
     assert not leaking, f"traced with the response captured: {leaking}"
+
+
+def _traced_methods(path: Path) -> set[str]:
+    """The functions in `path` decorated with the tracer's `capture_method`."""
+    return {
+        node.name
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.FunctionDef)
+        for decorator in node.decorator_list
+        if "capture_method" in ast.unparse(decorator)
+    }
+
+
+def test_the_allocators_decision_and_claim_have_spans_of_their_own() -> None:
+    runtime = ROOT / "layers/common/python/frolic"
+    assert "_allocate" in _traced_methods(runtime / "stream.py")
+    assert "claim" in _traced_methods(runtime / "dal/allocation_store.py")

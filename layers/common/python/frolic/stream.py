@@ -36,7 +36,7 @@ from pydantic import TypeAdapter, ValidationError
 from frolic.allocation.allocator import Allocator
 from frolic.allocation.ports import Play
 from frolic.models import Identifier, PlayEvent, PlayStatus
-from frolic.observability import logger, metrics
+from frolic.observability import logger, metrics, tracer
 
 MALFORMED = "malformed_play"
 _IDENTIFIER: TypeAdapter[str] = TypeAdapter(Identifier)
@@ -155,6 +155,7 @@ class StreamAllocator:
             )
         return parsed
 
+    @tracer.capture_method(capture_response=False)
     def _allocate(self, parsed: _Parsed, now: float) -> set[str]:
         by_game: dict[str, list[Play]] = defaultdict(list)
         for play in parsed.plays.values():

@@ -272,5 +272,5 @@ def _unsupported(error: UnsupportedMediaTypeError) -> Response[str]:
 
 def _server_error(error: Exception) -> Response[str]:
     """Our fault, not the client's: logged with its trace here, never sent."""
-    logger.exception("admin request failed", extra={"errorType": type(error).__name__})
+    logger.exception("admin request failed", extra={"error_type": type(error).__name__})
     return _error(HTTPStatus.INTERNAL_SERVER_ERROR, "internal_error", "something went wrong")

@@ -208,8 +208,8 @@ def router(catalog: Catalog, pools: CouponPools) -> Router:
         logger.info(
             "budget set",
             extra={
-                "gameId": game_id,
-                "brandId": brand_id,
+                "game_id": game_id,
+                "brand_id": brand_id,
                 "budget": change.budget,
                 "previous": change.previous,
                 "counters": change.counters,
@@ -261,12 +261,12 @@ def router(catalog: Catalog, pools: CouponPools) -> Router:
         logger.info(
             "coupons added",
             extra={
-                "gameId": game_id,
-                "brandId": brand_id,
+                "game_id": game_id,
+                "brand_id": brand_id,
                 "added": addition.added,
                 "duplicates": addition.duplicates,
                 "invalid": parsed.invalid,
-                "poolSize": addition.pool_size,
+                "pool_size": addition.pool_size,
             },
         )
         metrics.add_metric(name="CouponsAdded", unit=MetricUnit.Count, value=addition.added)

@@ -51,7 +51,7 @@ def router(redemptions: Redemptions) -> Router:
         redemption = redemptions.redeem(plain, actor=caller(routes).user_id)
         logger.info(
             "coupon redeemed",
-            extra={"gameId": redemption.game_id, "brandId": redemption.brand_id},
+            extra={"game_id": redemption.game_id, "brand_id": redemption.brand_id},
         )
         metrics.add_metric(name="CouponsRedeemed", unit=MetricUnit.Count, value=1)
         return redemption

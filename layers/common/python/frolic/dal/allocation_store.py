@@ -61,6 +61,7 @@ from frolic.dal.tables import (
     wins_key,
 )
 from frolic.models import Game, PlayStatus
+from frolic.observability import tracer
 from frolic.pacing.spells import NO_TRAFFIC, TrafficHistory
 from frolic.settings import Settings
 
@@ -211,6 +212,7 @@ class DynamoAllocationStore:
         return states
 
     # -- writes ----------------------------------------------------------------------
+    @tracer.capture_method(capture_response=False)
     def claim(
         self, game_id: str, wishes: Sequence[Wish], max_wins_per_user: int, decided_at: float
     ) -> Claimed:
