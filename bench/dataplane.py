@@ -145,34 +145,42 @@ class IndexMeter:
 
     reader: Any
     units: Counter[str] = field(default_factory=Counter)
-    _indexes: dict[str, list[tuple[str, list[str], bool]]] = field(default_factory=dict)
+    #: Per table, read once: its key attributes, and (index, index key attributes,
+    #: whether it projects keys only) per global secondary index.
+    _shapes: dict[str, tuple[list[str], list[tuple[str, list[str], bool]]]] = field(
+        default_factory=dict
+    )
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def attach(self, client: Any) -> None:
         client.meta.events.register("before-parameter-build.dynamodb.*", self._read_before)
         client.meta.events.register("after-call.dynamodb.*", self._count_after)
 
-    def _indexes_of(self, table: str) -> list[tuple[str, list[str], bool]]:
-        """(index, its key attributes, whether it projects keys only) per index."""
-        if table not in self._indexes:
+    def _shape(self, table: str) -> tuple[list[str], list[tuple[str, list[str], bool]]]:
+        if table not in self._shapes:
             described = self.reader.describe_table(TableName=table)["Table"]
-            self._indexes[table] = [
-                (
-                    index["IndexName"],
-                    [k["AttributeName"] for k in index["KeySchema"]],
-                    index["Projection"]["ProjectionType"] == "KEYS_ONLY",
-                )
-                for index in described.get("GlobalSecondaryIndexes", [])
-            ]
-        return self._indexes[table]
+            self._shapes[table] = (
+                [k["AttributeName"] for k in described["KeySchema"]],
+                [
+                    (
+                        index["IndexName"],
+                        [k["AttributeName"] for k in index["KeySchema"]],
+                        index["Projection"]["ProjectionType"] == "KEYS_ONLY",
+                    )
+                    for index in described.get("GlobalSecondaryIndexes", [])
+                ],
+            )
+        return self._shapes[table]
+
+    def _indexes_of(self, table: str) -> list[tuple[str, list[str], bool]]:
+        return self._shape(table)[1]
 
     def _item(self, table: str, key: dict[str, Any]) -> dict[str, Any]:
         found = self.reader.get_item(TableName=table, Key=key, ConsistentRead=True)
         return dict(found.get("Item", {}))
 
     def _key(self, table: str, item_or_key: dict[str, Any]) -> dict[str, Any]:
-        schema = self.reader.describe_table(TableName=table)["Table"]["KeySchema"]
-        return {k["AttributeName"]: item_or_key[k["AttributeName"]] for k in schema}
+        return {name: item_or_key[name] for name in self._shape(table)[0]}
 
     def _read_before(
         self, params: dict[str, Any], event_name: str, context: dict[str, Any], **_: Any

@@ -32,13 +32,13 @@ MAX_SUB_BUDGETS = 256
 ALLOCATOR_MEMORY_GB = 0.5
 # Per play outside the allocator: ingest's pending put and play-rate slot, and its time.
 INGEST_WRITE_UNITS = 2
+INGEST_GB_SECONDS = 0.015
 # The results table's keys-only sweep index. DynamoDB bills an index one write for an
 # item entering or leaving it and two for a key that changes (its GSI throughput
 # docs): a pending play enters and its decision takes it out; a winning play instead
 # moves to the shards of coupons awaiting issue, and its issue takes it out.
 SWEEP_INDEX_UNITS_PER_PLAY = 2
 SWEEP_INDEX_UNITS_PER_WIN = 2
-INGEST_GB_SECONDS = 0.015
 
 
 def record_bytes() -> int:
