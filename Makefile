@@ -23,6 +23,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache --no-logo
 	@# Every function's entry module is called handler: check each on its own.
 	@for entry in functions/*/*.py; do $(BIN)/mypy --no-error-summary "$$entry" || exit 1; done
 
@@ -74,7 +75,7 @@ fuzz: $(STAMP)
 	FROLIC_FUZZ_EXAMPLES=300 $(BIN)/pytest -o addopts="" -q tests/e2e/test_fuzz.py
 
 openapi: $(STAMP)
-	$(BIN)/python -m frolic.admin.openapi > docs/openapi.json
+	$(BIN)/python -m frolic_tools.openapi > docs/openapi.json
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis out cdk.out build
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .grimp_cache .import_linter_cache .hypothesis out cdk.out build

@@ -13,11 +13,11 @@ from pathlib import Path
 
 from readme import refresh_section
 
-from frolic.sim.capacity import CapacityReport, plan_capacity
-from frolic.sim.concurrent import ConcurrencyConfig
-from frolic.sim.latency import LatencyModel
-from frolic.sim.simulator import SimulationConfig
-from frolic.sim.traffic import generate_trace
+from frolic_tools.sim.capacity import CapacityReport, plan_capacity
+from frolic_tools.sim.concurrent import ConcurrencyConfig
+from frolic_tools.sim.latency import LatencyModel
+from frolic_tools.sim.simulator import SimulationConfig
+from frolic_tools.sim.traffic import generate_trace
 
 WIN_RATE = 0.10
 SHARDS = 64
@@ -77,7 +77,7 @@ def main() -> int:
         [
             "`make bench` (bench/capacity.py): `frolic capacity --shards 64 --json` under the "
             f"concurrent model, synthetic flat Poisson traces, {WIN_RATE:.0%} of plays win, "
-            "latencies of frolic/sim/latency.py times the scale shown.",
+            "latencies of frolic_tools/sim/latency.py times the scale shown.",
             "",
             *lines,
         ]

@@ -32,21 +32,21 @@ from moto import mock_aws
 from readme import refresh_section
 
 from frolic.allocation.allocator import Allocator, virtual_wait
-from frolic.allocation.memory import InMemoryGames
 from frolic.allocation.ports import GameRules
 from frolic.auth import Principal
 from frolic.dal import codec
 from frolic.dal.allocation_store import DynamoAllocationStore
 from frolic.dal.items import model_item
 from frolic.dal.pools import CouponPools
-from frolic.dal.reconcile import reconcile
-from frolic.dal.schema import create_tables
 from frolic.dal.tables import BUDGET_PREFIX, budget_key, game_key
 from frolic.ingest import PlayIntake, PlayRequest
 from frolic.models import Game, GameStatus, PlayStatus
 from frolic.pacing.policy import FrolicPacing
 from frolic.settings import Settings
 from frolic.stream import StreamAllocator
+from frolic_tools.reconcile import reconcile
+from frolic_tools.schema import create_tables
+from frolic_tools.sim.memory import InMemoryGames
 
 PLAYS = 1000
 WIN_RATE = 0.01

@@ -1,7 +1,7 @@
 """`make bench` (latency part): play latency and the throughput ceiling of the local stack.
 
 A LocalStack on loopback in this process (and moto's server in the stack's child
-process); a crowd (`frolic.crowd`, every player on a WebSocket) in another child
+process); a crowd (`frolic_tools.crowd`, every player on a WebSocket) in another child
 process, so players and stack do not share one interpreter lock.
 First it raises the rate in steps until p99 passes 2 s or a play is lost: the last good
 step is the local stack's ceiling. Then it offers 20, 50 and 100 plays/s for 60 s each
@@ -39,8 +39,8 @@ from typing import IO, Any, Final
 
 from readme import refresh_section
 
-from frolic.crowd import Crowd, CrowdError, Schedule, create_campaign, overload_reason
-from frolic.local import LocalClient, LocalStack
+from frolic_tools.crowd import Crowd, CrowdError, Schedule, create_campaign, overload_reason
+from frolic_tools.local import LocalClient, LocalStack
 
 RATES: Final = (20.0, 50.0, 100.0)
 SUSTAIN_SECONDS: Final = 60.0

@@ -5,7 +5,7 @@ The same small race, twice. Real: N threads, each an allocator with its own
 on loopback); botocore's `before-call` hook delays every DynamoDB call by a latency
 drawn from the model, less what moto itself takes for that operation (measured first),
 so the call lands about when the model would land it. Model: the same allocators as
-tasks in virtual time (frolic.sim.virtual_time) on in-memory tables, every call taking
+tasks in virtual time (frolic_tools.sim.virtual_time) on in-memory tables, every call taking
 a drawn latency. Each allocator reads the budgets once a second, as a batch does, and
 claims one coupon for each winner that reaches it (win slot, lease, code), every
 winner on one counter. The budget is three quarters of the winners, so the last
@@ -33,20 +33,20 @@ import boto3
 from readme import refresh_section
 
 from frolic.allocation.claims import ClaimStats
-from frolic.allocation.memory import InMemoryStore, numbered_codes
 from frolic.allocation.ports import AllocationStore, Play, Route, Wish
 from frolic.dal import codec
 from frolic.dal.allocation_store import DynamoAllocationStore
 from frolic.dal.items import model_item
 from frolic.dal.pools import CouponPools
-from frolic.dal.schema import create_tables
 from frolic.dal.tables import game_key
-from frolic.local.moto_server import MotoServer
 from frolic.models import Game, GameStatus
 from frolic.observability import logger
 from frolic.settings import Settings
-from frolic.sim.latency import LatencyModel
-from frolic.sim.virtual_time import VirtualTime
+from frolic_tools.local.moto_server import MotoServer
+from frolic_tools.schema import create_tables
+from frolic_tools.sim.latency import LatencyModel
+from frolic_tools.sim.memory import InMemoryStore, numbered_codes
+from frolic_tools.sim.virtual_time import VirtualTime
 
 GAME = "model-check"
 BRAND = "brand-a"

@@ -22,9 +22,9 @@ from pathlib import Path
 
 from readme import refresh_section
 
-from frolic.sim.metrics import PacingReport, measure, pacing_chart
-from frolic.sim.simulator import SimulationConfig, simulate
-from frolic.sim.traffic import generate_trace, read_trace
+from frolic_tools.sim.metrics import PacingReport, measure, pacing_chart
+from frolic_tools.sim.simulator import SimulationConfig, simulate
+from frolic_tools.sim.traffic import generate_trace, read_trace
 
 BUDGETS = (1_000, 20_000)
 SEED_BUDGET = 1_000

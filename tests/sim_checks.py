@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from frolic.sim.bound import schedule_cap
-from frolic.sim.simulator import SimulationRun
+from frolic_tools.sim.bound import schedule_cap
+from frolic_tools.sim.simulator import SimulationRun
 
 
 def assert_no_overspend_nor_double_binding(run: SimulationRun) -> None:

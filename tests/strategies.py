@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from frolic.sim.simulator import SimulationConfig
+from frolic_tools.sim.simulator import SimulationConfig
 
 #: Quiet seconds, steady seconds and rushes, in any order.
 traces = st.lists(

@@ -36,8 +36,6 @@ METRICS_NAMESPACE: Final = "Frolic"
 SERVICE_NAME: Final = "frolic"
 #: Not code: keep caches and bytecode out of the assets (and out of their hashes).
 ASSET_EXCLUDES: Final = ["**/__pycache__", "**/*.pyc", "*.egg-info", ".mypy_cache", ".pytest_cache"]
-#: The local stack (dev token issuer, moto) is for laptops; it never ships to Lambda.
-LOCAL_ONLY: Final = ["python/frolic/local"]
 LOG_RETENTION: Final = logs.RetentionDays.ONE_MONTH
 #: The expiry watcher's slack beyond the deadline it sleeps until: reading and, for
 #: the few plays still pending, expiring one batch.
@@ -90,9 +88,7 @@ class Functions(Construct):
                 self,
                 "CommonLayer",
                 description="The frolic package shared by every function",
-                code=lambda_.Code.from_asset(
-                    str(COMMON_LAYER_DIR), exclude=[*ASSET_EXCLUDES, *LOCAL_ONLY]
-                ),
+                code=lambda_.Code.from_asset(str(COMMON_LAYER_DIR), exclude=ASSET_EXCLUDES),
                 compatible_runtimes=[RUNTIME],
                 compatible_architectures=[ARCHITECTURE],
             ),

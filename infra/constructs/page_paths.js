@@ -1,6 +1,6 @@
 // CloudFront Function (cloudfront-js-2.0), viewer request: the pages' paths to their
 // files in the site bucket. The local gateway serves the same map
-// (frolic/local/routes.py PAGES); tests/infra/test_web.py checks that they agree.
+// (frolic_tools/local/routes.py PAGES); tests/infra/test_web.py checks that they agree.
 // `/admin` must stay `/admin` in the address bar: the page's relative URLs
 // (style.css, common.js) resolve against it. So `/admin/` is redirected there, not
 // served: under `/admin/` they would resolve to `/admin/style.css`, which is no file.

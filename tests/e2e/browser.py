@@ -4,7 +4,7 @@ Protocol (CDP) and the project's own WebSocket client.
 Why not Playwright or Selenium: both bring a second browser download or a driver binary
 and a large dependency for what five or six CDP commands do. Debian's `chromium` (or
 `chromium-headless-shell`) is enough, and CDP is plain JSON over a WebSocket, which
-`frolic.local.websocket_protocol` already speaks.
+`frolic_tools.local.websocket_protocol` already speaks.
 
     with Chromium.launch() as browser:
         page = browser.new_page()
@@ -41,7 +41,7 @@ from types import TracebackType
 from typing import Any, Final, Self
 from urllib.parse import quote, urlsplit
 
-from frolic.local.websocket_protocol import ConnectionClosedError, WebSocketClient, connect
+from frolic_tools.local.websocket_protocol import ConnectionClosedError, WebSocketClient, connect
 
 #: Where the browser is looked for, in order, when FROLIC_CHROMIUM is not set.
 CANDIDATES: Final = ("chromium", "chromium-headless-shell", "/usr/lib/chromium/chromium")

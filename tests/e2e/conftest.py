@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from frolic.local import DemoGame, LocalClient, LocalStack, create_demo_game
+from frolic_tools.local import DemoGame, LocalClient, LocalStack, create_demo_game
 
 #: A short reel, so a play that no function decides expires within the suite's time.
 REEL_SECONDS = 4.0

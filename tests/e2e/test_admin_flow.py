@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from frolic.local import DemoGame, LocalClient, create_demo_game
+from frolic_tools.local import DemoGame, LocalClient, create_demo_game
 
 
 def iso(moment: datetime) -> str:

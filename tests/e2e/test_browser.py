@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
-from frolic.local import LocalClient, LocalStack, create_demo_game
-from frolic.local.paths import WEB_ROOT
+from frolic_tools.local import LocalClient, LocalStack, create_demo_game
+from frolic_tools.local.paths import WEB_ROOT
 from tests.e2e.browser import Chromium, ChromiumNotFoundError, Page, find_chromium
 
 ARTIFACTS = Path(__file__).parent / "artifacts"

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from frolic.local import LocalClient
+from frolic_tools.local import LocalClient
 
 START_SECONDS = 60.0
 
@@ -22,7 +22,7 @@ START_SECONDS = 60.0
 @pytest.fixture
 def frolic_local() -> Iterator[tuple[subprocess.Popen[str], queue.Queue[str]]]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "frolic.cli", "local", "--port", "0", "--demo"],
+        [sys.executable, "-m", "frolic_tools.cli", "local", "--port", "0", "--demo"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

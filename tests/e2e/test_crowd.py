@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from frolic.cli import main
-from frolic.crowd import Crowd, CrowdError, Schedule, create_campaign
-from frolic.crowd_report import FINAL_STATUSES, CrowdReport, percentile
-from frolic.dal.reconcile import reconcile
-from frolic.local import LocalClient, LocalStack
+from frolic_tools.cli import main
+from frolic_tools.crowd import Crowd, CrowdError, Schedule, create_campaign
+from frolic_tools.crowd.report import FINAL_STATUSES, CrowdReport, percentile
+from frolic_tools.local import LocalClient, LocalStack
+from frolic_tools.reconcile import reconcile
 from tests.e2e.waiting import wait_for
 
 DEMO_TIMEOUT_SECONDS = 240
@@ -216,7 +216,7 @@ def test_frolic_demo_runs_end_to_end(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "frolic.cli",
+            "frolic_tools.cli",
             "demo",
             "--port",
             "0",

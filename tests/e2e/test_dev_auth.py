@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from frolic.local import LocalClient, LocalStack
-from frolic.local.devauth import TOKEN_SECONDS, DevTokens
+from frolic_tools.local import LocalClient, LocalStack
+from frolic_tools.local.devauth import TOKEN_SECONDS, DevTokens
 
 
 def claims_of(token: str) -> dict[str, Any]:

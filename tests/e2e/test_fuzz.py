@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import status_code_conformance
 
-from frolic.local.client import LocalClient
-from frolic.local.demo import DemoGame
-from frolic.local.stack import LocalStack
+from frolic_tools.local.client import LocalClient
+from frolic_tools.local.demo import DemoGame
+from frolic_tools.local.stack import LocalStack
 
 SPEC = Path(__file__).parents[2] / "docs" / "openapi.json"
 EXAMPLES = int(os.environ.get("FROLIC_FUZZ_EXAMPLES", "15"))

@@ -14,9 +14,9 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from frolic.dal.push import is_gone
-from frolic.local import LocalClient, LocalStack
-from frolic.local.gateway import MAX_BODY_BYTES
-from frolic.local.websocket_protocol import ConnectionClosedError
+from frolic_tools.local import LocalClient, LocalStack
+from frolic_tools.local.gateway import MAX_BODY_BYTES
+from frolic_tools.local.websocket_protocol import ConnectionClosedError
 from tests.e2e.conftest import PAGES, SECRET
 from tests.e2e.waiting import wait_for
 

@@ -1,4 +1,4 @@
-"""The event-source-mapping semantics of frolic.local.mappings, with a scripted function
+"""The event-source-mapping semantics of frolic_tools.local.mappings, with a scripted function
 instead of a stack: checkpoints, partial responses, bisection, bounded retries, record
 age, filters, and the settings they must share with infra/constructs/stream.py."""
 
@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from frolic.local.functions import FunctionError
-from frolic.local.mappings import (
+from frolic_tools.local.functions import FunctionError
+from frolic_tools.local.mappings import (
     ALLOCATE,
     DELIVER,
     EXPIRY,

@@ -1,4 +1,4 @@
-"""moto's server in its own process (frolic.local.moto_server): it serves boto3, reports
+"""moto's server in its own process (frolic_tools.local.moto_server): it serves boto3, reports
 what it served and each stream write, and never outlives the process that started it,
 however that one ends."""
 
@@ -17,7 +17,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from frolic.local.moto_server import MotoServer
+from frolic_tools.local.moto_server import MotoServer
 from tests.e2e.waiting import wait_for
 
 REGION = "us-east-1"
@@ -132,7 +132,7 @@ def test_it_ignores_ctrl_c_and_ends_on_sigterm(moto: tuple[MotoServer, Writes]) 
 
 PARENT = """
 import sys
-from frolic.local.moto_server import MotoServer
+from frolic_tools.local.moto_server import MotoServer
 server = MotoServer()
 server.start()
 print(server.pid, flush=True)

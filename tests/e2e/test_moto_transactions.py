@@ -1,4 +1,4 @@
-"""The stack's moto rolls a cancelled transaction back in place (frolic.local.
+"""The stack's moto rolls a cancelled transaction back in place (frolic_tools.local.
 moto_patches): the items it named are as they were, its writes never reach the stream,
 and stream iterators taken before it still see what is written after it."""
 
@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from frolic.local import LocalStack
+from frolic_tools.local import LocalStack
 
 
 @pytest.fixture(scope="module")

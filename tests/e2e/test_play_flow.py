@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from frolic.local import DemoGame, LocalClient, LocalStack
-from frolic.local.websocket_protocol import HandshakeRefusedError, connect
+from frolic_tools.local import DemoGame, LocalClient, LocalStack
+from frolic_tools.local.websocket_protocol import HandshakeRefusedError, connect
 from tests.e2e.waiting import FINAL, final_result, receive_until, wait_for
 
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from frolic.local import LocalClient, create_demo_game
+from frolic_tools.local import LocalClient, create_demo_game
 from tests.e2e.waiting import final_result, receive_until
 
 

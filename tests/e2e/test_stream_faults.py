@@ -9,9 +9,9 @@ import json
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from frolic.dal.reconcile import reconcile
 from frolic.dal.tables import budget_key
-from frolic.local import DemoGame, LocalClient, LocalStack, create_demo_game
+from frolic_tools.local import DemoGame, LocalClient, LocalStack, create_demo_game
+from frolic_tools.reconcile import reconcile
 from tests.e2e.conftest import GRACE_SECONDS, REEL_SECONDS
 from tests.e2e.waiting import FINAL, final_result
 

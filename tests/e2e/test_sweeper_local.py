@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 from frolic.allocation.ports import Play
 from frolic.dal import codec
 from frolic.dal.items import pending_item
-from frolic.local import DemoGame, LocalClient, LocalStack
-from frolic.local.schedules import SWEEP, scheduled_event
 from frolic.models import PlayStatus
+from frolic_tools.local import DemoGame, LocalClient, LocalStack
+from frolic_tools.local.schedules import SWEEP, scheduled_event
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

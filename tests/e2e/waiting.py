@@ -7,8 +7,8 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from frolic.local import LocalClient
-from frolic.local.websocket_protocol import WebSocketClient
+from frolic_tools.local import LocalClient
+from frolic_tools.local.websocket_protocol import WebSocketClient
 
 T = TypeVar("T")
 FINAL = frozenset({"won", "lost", "rejected", "expired"})

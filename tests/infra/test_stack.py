@@ -3,10 +3,12 @@ the security posture the code relies on (keys, streams, retries, least privilege
 
 from __future__ import annotations
 
+import ast
 import json
 from pathlib import Path
 from typing import Any, cast
 
+import grimp
 import pytest
 from aws_cdk import App, CfnElement, Stack
 from aws_cdk.assertions import Match, Template
@@ -40,6 +42,8 @@ RESOURCE_STAR_ALLOWED = frozenset(
         "dynamodb:ListStreams",
     }
 )
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def logical_id(stack: Stack, construct: IConstruct) -> str:
@@ -703,11 +707,35 @@ def test_layer_requirements_leave_out_what_the_runtime_ships() -> None:
     assert {"aws-lambda-powertools", "pydantic", "aws-xray-sdk"} <= set(names)
 
 
-def test_the_shared_layer_ships_the_package_but_not_the_local_stack(synth: Synth) -> None:
-    # The local stack holds the dev token issuer and imports moto: laptops only
+def test_the_shared_layer_holds_the_runtime_and_nothing_else(synth: Synth) -> None:
+    # Given the staged asset of the shared layer
     staged = synth.template_path.parent
     layers = [path.parents[2] for path in staged.glob("asset.*/python/frolic/__init__.py")]
-    assert layers, "the shared layer's asset was not staged"
-    for layer in layers:
-        assert (layer / "python" / "frolic" / "allocation" / "allocator.py").exists()
-        assert not (layer / "python" / "frolic" / "local").exists()
+    assert len(layers) == 1, "the shared layer's asset was not staged once"
+    python = layers[0] / "python"
+    # Then it holds the runtime package alone, and every module in it is one that some
+    # function's entry point imports, directly or through other modules
+    assert sorted(entry.name for entry in python.iterdir()) == ["frolic"]
+    shipped = {
+        ".".join(path.relative_to(python).with_suffix("").parts).removesuffix(".__init__")
+        for path in python.rglob("*.py")
+    }
+    assert shipped == modules_the_functions_import()
+
+
+def modules_the_functions_import() -> set[str]:
+    graph = grimp.build_graph("frolic", cache_dir=None)
+    entry_imports: set[str] = set()
+    for handler in (ROOT / "functions").glob("*/handler.py"):
+        for node in ast.walk(ast.parse(handler.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module in graph.modules:
+                named = {f"{node.module}.{alias.name}" for alias in node.names}
+                entry_imports |= {node.module, *(named & graph.modules)}
+    reached = set(entry_imports)
+    for module in entry_imports:
+        reached |= graph.find_upstream_modules(module)
+    with_packages = set(reached)
+    for module in reached:
+        parts = module.split(".")
+        with_packages |= {".".join(parts[:depth]) for depth in range(1, len(parts))}
+    return with_packages

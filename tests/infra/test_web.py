@@ -16,8 +16,8 @@ import pytest
 from aws_cdk import App, Environment, Stack
 from constructs import Construct
 
-from frolic.local.routes import PAGES as LOCAL_PAGES
-from frolic.local.routes import page_redirect
+from frolic_tools.local.routes import PAGES as LOCAL_PAGES
+from frolic_tools.local.routes import page_redirect
 from infra.app import build
 from infra.constructs.apis import CORS_ALLOWED_HEADERS, CORS_ALLOWED_METHODS
 from infra.constructs.web import (
@@ -492,7 +492,7 @@ def test_api_gateway_answers_preflights_for_the_site(synth: Synth) -> None:
 
 
 def test_the_methods_allowed_cross_origin_are_the_ones_the_api_serves(synth: Synth) -> None:
-    from frolic.admin.openapi import generate
+    from frolic_tools.openapi import generate
 
     served = {m.upper() for item in generate()["paths"].values() for m in item}
     assert served == set(CORS_ALLOWED_METHODS)

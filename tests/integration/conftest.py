@@ -6,8 +6,8 @@ import pytest
 from botocore.client import BaseClient
 from moto import mock_aws
 
-from frolic.dal.schema import create_tables
 from frolic.settings import Settings
+from frolic_tools.schema import create_tables
 from tests.integration import dynamo_rules
 from tests.integration.push_fixtures import clock, push_stub, sessions
 from tests.integration.world import World

@@ -19,13 +19,11 @@ import pytest
 from moto import mock_aws
 
 from frolic.admin.budgets import MAX_UPLOAD_BYTES, MAX_UPLOAD_LINES
-from frolic.admin.openapi import admin_document, generate, render
 from frolic.allocation.sub_budgets import DEAL_STEP
 from frolic.dal import codec
 from frolic.dal.allocation_store import DynamoGameDirectory
 from frolic.dal.items import RESULT_RETENTION_SECONDS
 from frolic.dal.pools import GENERATED_ALPHABET
-from frolic.dal.schema import create_tables
 from frolic.dal.tables import (
     arrivals_key,
     audit_key,
@@ -36,6 +34,8 @@ from frolic.dal.tables import (
 )
 from frolic.models import MAX_GAME_SECONDS, CouponStatus
 from frolic.settings import Settings, settings
+from frolic_tools.openapi import admin_document, generate, render
+from frolic_tools.schema import create_tables
 from tests.integration.admin_fixtures import (
     ADMIN,
     AdminApi,
@@ -840,7 +840,7 @@ def _operations(spec: dict[str, Any]) -> set[tuple[str, str]]:
 
 
 def test_committed_openapi_is_the_generated_one() -> None:
-    """Regenerate with: python -m frolic.admin.openapi > docs/openapi.json"""
+    """Regenerate with: python -m frolic_tools.openapi > docs/openapi.json"""
     generated = generate()
     assert json.loads(COMMITTED_OPENAPI.read_text()) == generated
     assert COMMITTED_OPENAPI.read_text() == render(generated)

@@ -39,17 +39,17 @@ from frolic.dal import codec
 from frolic.dal.allocation_store import DynamoAllocationStore, DynamoGameDirectory
 from frolic.dal.push import Push
 from frolic.dal.result_indexes import ResultIndexes
-from frolic.dal.schema import create_tables
 from frolic.dal.sessions import Sessions
 from frolic.dal.stranded import StrandedLeases
 from frolic.delivery import CouponIssuer, Deliverer
 from frolic.expiry import ExpiryWatcher
 from frolic.ingest import IngestRefusedError, PlayIntake, PlayRequest
-from frolic.local.mappings import DynamoStreamShard, KinesisShard, ShardCoordinates
 from frolic.models import CouponStatus, GameConfig, PlayStatus
 from frolic.settings import Settings
 from frolic.stream import StreamAllocator
 from frolic.sweeper import Sweeper
+from frolic_tools.local.mappings import DynamoStreamShard, KinesisShard, ShardCoordinates
+from frolic_tools.schema import create_tables
 from tests.doubles import GreedyPacing
 from tests.integration.crashes import FAULTS
 from tests.integration.world import DRAW_KEY, GAME, World

@@ -16,7 +16,6 @@ from frolic.dal import codec
 from frolic.dal.allocation_store import DynamoAllocationStore, DynamoGameDirectory
 from frolic.dal.items import model_item
 from frolic.dal.pools import CouponPools
-from frolic.dal.reconcile import ReconcileReport, reconcile
 from frolic.dal.sessions import Sessions
 from frolic.dal.tables import brand_key, coupon_key, game_key
 from frolic.ingest import PlayIntake
@@ -25,6 +24,7 @@ from frolic.pacing.policy import FrolicPacing, PacingPolicy
 from frolic.player_api import build_player_app
 from frolic.settings import Settings
 from frolic.stream import StreamAllocator
+from frolic_tools.reconcile import ReconcileReport, reconcile
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from frolic.allocation.allocator import Allocator, virtual_wait
-from frolic.allocation.memory import InMemoryGames, InMemoryStore, numbered_codes
 from frolic.allocation.ports import GameRules, Play
 from frolic.pacing.policy import FrolicPacing, PacingPolicy
 from frolic.pacing.schedule import ReleaseSchedule
+from frolic_tools.sim.memory import InMemoryGames, InMemoryStore, numbered_codes
 
 START = 1_900_000_000.0
 GAME = "game-1"

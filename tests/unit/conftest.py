@@ -1,6 +1,6 @@
 import pytest
 
-from frolic.allocation.memory import InMemoryGames, InMemoryStore
+from frolic_tools.sim.memory import InMemoryGames, InMemoryStore
 from tests.unit.arena import Arena
 
 

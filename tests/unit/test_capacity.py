@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from frolic.cli import main
-from frolic.sim.capacity import (
+from frolic_tools.cli import main
+from frolic_tools.sim.capacity import (
     HEADROOM,
     ITEM_WRITE_UNITS_PER_SECOND,
     SHARD_RECORDS_PER_SECOND,
     plan_capacity,
 )
-from frolic.sim.simulator import SimulationConfig
-from frolic.sim.traffic import generate_trace
+from frolic_tools.sim.simulator import SimulationConfig
+from frolic_tools.sim.traffic import generate_trace
 
 
 @pytest.mark.slow

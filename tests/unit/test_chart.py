@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from frolic.chart import Series, render_line_chart
+from frolic_tools.chart import Series, render_line_chart
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 WHITE = (255, 255, 255)
@@ -323,7 +323,7 @@ def test_too_small_a_canvas_is_rejected() -> None:
     ],
 )
 def test_ticks_are_round_numbers(lo: float, hi: float, labels: list[str]) -> None:
-    from frolic.chart import _format_tick, _nice_ticks
+    from frolic_tools.chart import _format_tick, _nice_ticks
 
     ticks, step = _nice_ticks(lo, hi)
 
@@ -331,7 +331,7 @@ def test_ticks_are_round_numbers(lo: float, hi: float, labels: list[str]) -> Non
 
 
 def test_tick_count_stays_near_five_or_six_for_any_range() -> None:
-    from frolic.chart import _nice_ticks
+    from frolic_tools.chart import _nice_ticks
 
     rng = random.Random(11)
     counts = []
@@ -359,7 +359,7 @@ def test_tick_count_stays_near_five_or_six_for_any_range() -> None:
     ],
 )
 def test_tick_labels_are_short(value: float, step: float, text: str) -> None:
-    from frolic.chart import _format_tick
+    from frolic_tools.chart import _format_tick
 
     assert _format_tick(value, step) == text
 
@@ -367,7 +367,7 @@ def test_tick_labels_are_short(value: float, step: float, text: str) -> None:
 def test_font_covers_the_promised_characters_with_distinct_glyphs() -> None:
     import string
 
-    from frolic.chart import _FONT, _UNKNOWN, _glyph
+    from frolic_tools.chart import _FONT, _UNKNOWN, _glyph
 
     promised = string.digits + string.ascii_letters + " .,:%-+()/_=#'"
     assert set(promised) <= set(_FONT)
@@ -383,7 +383,7 @@ def test_font_covers_the_promised_characters_with_distinct_glyphs() -> None:
 
 
 def test_the_pacing_chart_draws_the_greedy_bound_in_a_colour_of_its_own() -> None:
-    from frolic.sim.metrics import _BOUND_COLOUR, pacing_chart
+    from frolic_tools.sim.metrics import _BOUND_COLOUR, pacing_chart
 
     schedule = [float(s + 1) for s in range(120)]
     issued = {"issued": [s // 2 for s in range(120)]}
@@ -397,7 +397,7 @@ def test_a_week_long_pacing_chart_draws_a_few_thousand_points_ending_at_the_clos
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Given curves of every second of a week
-    from frolic.sim import metrics
+    from frolic_tools.sim import metrics
 
     drawn: list[Series] = []
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import itertools
 
-from frolic.allocation.memory import InMemoryStore, numbered_codes
 from frolic.allocation.ports import Claimed, Play, Route, Wish
 from frolic.dal.batches import retry_delay
+from frolic_tools.sim.memory import InMemoryStore, numbered_codes
 
 GAME = "game-1"
 BRAND = "brand-a"

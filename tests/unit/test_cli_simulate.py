@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from frolic.cli import main
+from frolic_tools.cli import main
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 EXIT_USAGE = 2

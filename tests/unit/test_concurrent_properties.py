@@ -1,4 +1,4 @@
-"""Invariants under concurrency: allocators racing in virtual time (frolic.sim.concurrent)
+"""Invariants under concurrency: allocators racing in virtual time (frolic_tools.sim.concurrent)
 with any number of shards and concurrent batches per shard, any store speed and any
 interleaving the seed draws, never overspend, never bind a code twice, answer every
 play once, and keep the schedule cap."""
@@ -10,9 +10,9 @@ from dataclasses import replace
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from frolic.sim.concurrent import ConcurrencyConfig, simulate_concurrently
-from frolic.sim.latency import LatencyModel
-from frolic.sim.simulator import SimulationConfig
+from frolic_tools.sim.concurrent import ConcurrencyConfig, simulate_concurrently
+from frolic_tools.sim.latency import LatencyModel
+from frolic_tools.sim.simulator import SimulationConfig
 from tests.sim_checks import assert_no_overspend_nor_double_binding, assert_within_the_schedule_cap
 from tests.strategies import configs
 

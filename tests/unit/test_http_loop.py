@@ -1,4 +1,4 @@
-"""frolic.local.http_loop: HTTP/1.1 with keep-alive from one thread, so the app sees one
+"""frolic_tools.local.http_loop: HTTP/1.1 with keep-alive from one thread, so the app sees one
 request at a time, and no client, slow or broken, holds up the others."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from frolic.local.http_loop import MAX_HEAD_BYTES, LoopServer, Request
+from frolic_tools.local.http_loop import MAX_HEAD_BYTES, LoopServer, Request
 
 
 class Probe:

@@ -7,7 +7,7 @@ import statistics
 
 import pytest
 
-from frolic.sim.latency import DYNAMODB_CALLS, CallLatency, LatencyModel
+from frolic_tools.sim.latency import DYNAMODB_CALLS, CallLatency, LatencyModel
 
 
 @pytest.mark.parametrize("operation", sorted(DYNAMODB_CALLS))

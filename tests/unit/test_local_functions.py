@@ -1,4 +1,4 @@
-"""frolic.local.functions runs each function in a pool of execution environments: one
+"""frolic_tools.local.functions runs each function in a pool of execution environments: one
 invocation per environment at a time, different functions side by side, waiting
 invocations served in the order they asked, cold starts alone, and every log line
 carrying its own invocation's Lambda context."""
@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from frolic.local.functions import (
+from frolic.observability import logger
+from frolic_tools.local.functions import (
     ENTRY_POINTS,
     ColdStartGate,
     Environment,
@@ -24,7 +25,6 @@ from frolic.local.functions import (
     FunctionsClosedError,
     LocalFunctions,
 )
-from frolic.observability import logger
 from tests.unit import local_probe
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics")

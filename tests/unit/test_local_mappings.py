@@ -13,7 +13,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from frolic.local.mappings import (
+from frolic_tools.local.mappings import (
     EXPIRY,
     BatchRunner,
     Doorbell,

@@ -1,4 +1,4 @@
-"""frolic.local.schedules: the local stack runs the sweeper on its schedule, as the
+"""frolic_tools.local.schedules: the local stack runs the sweeper on its schedule, as the
 deployed EventBridge rule does, with Scheduled Events; a failed run does not stop the
 next. The intervals are a stop event whose waits return at once, so nothing sleeps."""
 
@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from frolic.local.functions import ENTRY_POINTS, LocalFunctions
-from frolic.local.paths import FUNCTIONS_ROOT
-from frolic.local.schedules import SCHEDULES, SWEEP, ScheduledRule, rule_arn
-from frolic.local.stack import LocalStack
 from frolic.sweeper import EVERY_SECONDS
+from frolic_tools.local.functions import ENTRY_POINTS, LocalFunctions
+from frolic_tools.local.paths import FUNCTIONS_ROOT
+from frolic_tools.local.schedules import SCHEDULES, SWEEP, ScheduledRule, rule_arn
+from frolic_tools.local.stack import LocalStack
 from tests.unit import local_probe
 from tests.unit.test_local_functions import HANDLER
 

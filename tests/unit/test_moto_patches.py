@@ -1,4 +1,4 @@
-"""frolic.local.moto_patches' Query patch answers exactly what moto answers: the same
+"""frolic_tools.local.moto_patches' Query patch answers exactly what moto answers: the same
 items in the same order, page by page, for every kind of key condition, on tables with
 and without a range key, and on global secondary indexes, sparse ones included. None of
 them has moto sort the whole table."""
@@ -14,7 +14,7 @@ import pytest
 from moto import mock_aws
 from moto.dynamodb.models.table import Table
 
-from frolic.local import moto_patches
+from frolic_tools.local import moto_patches
 
 REGION = "us-east-1"
 

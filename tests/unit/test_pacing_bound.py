@@ -1,4 +1,4 @@
-"""The greedy bound (frolic.sim.bound): the most coupons any allocator under the
+"""The greedy bound (frolic_tools.sim.bound): the most coupons any allocator under the
 schedule cap can have out by each second, hence the least leftover and shortfall."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 
 from frolic.pacing.policy import POLICIES
 from frolic.pacing.schedule import ReleaseSchedule
-from frolic.sim.bound import greedy_curve, schedule_cap
-from frolic.sim.metrics import measure
-from frolic.sim.simulator import SimulationConfig, simulate
+from frolic_tools.sim.bound import greedy_curve, schedule_cap
+from frolic_tools.sim.metrics import measure
+from frolic_tools.sim.simulator import SimulationConfig, simulate
 from tests.doubles import EagerPacing
 from tests.strategies import configs, traces
 

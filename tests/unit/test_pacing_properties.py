@@ -8,12 +8,12 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from frolic.allocation.allocator import Allocator, virtual_wait
-from frolic.allocation.memory import InMemoryGames, InMemoryStore, numbered_codes
 from frolic.allocation.ports import GameRules, Play
 from frolic.pacing.schedule import ReleaseSchedule
-from frolic.sim.metrics import measure
-from frolic.sim.simulator import SimulationConfig, simulate
-from frolic.sim.traffic import poisson
+from frolic_tools.sim.memory import InMemoryGames, InMemoryStore, numbered_codes
+from frolic_tools.sim.metrics import measure
+from frolic_tools.sim.simulator import SimulationConfig, simulate
+from frolic_tools.sim.traffic import poisson
 from tests.doubles import GreedyPacing
 from tests.sim_checks import assert_no_overspend_nor_double_binding, assert_within_the_schedule_cap
 from tests.strategies import configs, traces

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from frolic.sim.metrics import PacingReport, measure
-from frolic.sim.simulator import SimulationConfig, simulate
-from frolic.sim.traffic import burst_trace, generate_trace, night_trace, read_trace
+from frolic_tools.sim.metrics import PacingReport, measure
+from frolic_tools.sim.simulator import SimulationConfig, simulate
+from frolic_tools.sim.traffic import burst_trace, generate_trace, night_trace, read_trace
 
 TRAFFIC = Path(__file__).parents[1] / "data" / "traffic"
 MAX_DEVIATION = {"flat": 0.5, "ramp": 0.5, "opening_rush": 1.5, "sparse": 1.0}

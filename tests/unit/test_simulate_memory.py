@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from frolic.allocation.memory import InMemoryStore, WriteMeter
 from frolic.allocation.ports import Outcome, Play
 from frolic.models import PlayStatus
-from frolic.sim.simulator import SimulationConfig, simulate
+from frolic_tools.sim.memory import InMemoryStore, WriteMeter
+from frolic_tools.sim.simulator import SimulationConfig, simulate
 
 GAME = "memory-game"
 START = 1_900_000_000.0

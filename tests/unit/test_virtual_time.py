@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from frolic.sim.virtual_time import VirtualTime
+from frolic_tools.sim.virtual_time import VirtualTime
 
 
 def test_tasks_interleave_in_the_order_of_their_instants() -> None:

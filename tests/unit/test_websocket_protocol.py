@@ -1,4 +1,4 @@
-"""RFC 6455 as frolic.local speaks it: keys, masking, frames, messages, limits, and a
+"""RFC 6455 as frolic_tools.local speaks it: keys, masking, frames, messages, limits, and a
 client and server talking over a real socket pair."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from frolic.local.websocket_protocol import (
+from frolic_tools.local.websocket_protocol import (
     MAX_MESSAGE_BYTES,
     CloseCode,
     ConnectionClosedError,

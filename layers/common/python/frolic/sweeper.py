@@ -40,7 +40,7 @@ from frolic.observability import logger, metrics
 from frolic.settings import Settings
 
 #: How often it runs: the EventBridge rule (infra/constructs/schedule.py) and the local
-#: stack's emulation of it (frolic/local/schedules.py).
+#: stack's emulation of it (frolic_tools/local/schedules.py).
 EVERY_SECONDS: Final = 60.0
 #: A run stops taking new work after this long, well inside its schedule's minute and
 #: the function's timeout; the next run carries on from the indexes.

@@ -10,7 +10,7 @@ one-play-per-interval rule, and sometimes resending a play the way a flaky clien
 Plays arrive as a Poisson process (faster during an opening rush), each given to an idle
 player. An arrival that finds no idle player is counted, never dropped quietly; so is a
 play that gets no final result within reel + grace + margin (20 s). The figures go to
-`frolic.crowd_report.CrowdReport`.
+`frolic_tools.crowd.report.CrowdReport`.
 
 Threads: one per player. A WebSocket player's thread reads its socket (results are
 pushed to it); a REST player's thread sends and polls. The caller's thread runs the
@@ -48,9 +48,16 @@ from types import TracebackType
 from typing import Any, Final, Self, TextIO
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from frolic.crowd_report import FINAL_STATUSES, CrowdReport, IssuedSample, PlayRecord, percentile
-from frolic.local.client import LocalClient, Reply
-from frolic.local.websocket_protocol import (
+from frolic.pacing.schedule import ReleaseSchedule
+from frolic_tools.crowd.report import (
+    FINAL_STATUSES,
+    CrowdReport,
+    IssuedSample,
+    PlayRecord,
+    percentile,
+)
+from frolic_tools.local.client import LocalClient, Reply
+from frolic_tools.local.websocket_protocol import (
     MAX_HANDSHAKE_BYTES,
     ConnectionClosedError,
     HandshakeRefusedError,
@@ -62,7 +69,6 @@ from frolic.local.websocket_protocol import (
     new_key,
     parse_response_head,
 )
-from frolic.pacing.schedule import ReleaseSchedule
 
 #: The reel spins this long; the expiry watcher allows the grace on top; the crowd waits
 #: a margin more before it calls a play lost (README: "answers every player before the
@@ -1120,7 +1126,7 @@ def create_campaign(
 ) -> DemoCampaign:
     """A campaign with one game LIVE from now for `minutes`, made the way a marketer
     would: over the admin API, each brand's coupon pool uploaded as a CSV file.
-    (`frolic.local.create_demo_game` generates its codes instead; the demo exercises
+    (`frolic_tools.local.create_demo_game` generates its codes instead; the demo exercises
     the upload a marketer really uses.)"""
 
     def call(method: str, path: str, body: Any) -> Any:
@@ -1209,8 +1215,8 @@ def run_demo(
     game's whole window, then the report and `reconcile`. CrowdError or
     LocalStackError (one line) when it cannot start."""
     # Imported here: the local stack needs moto's server, a dev dependency.
-    from frolic.dal.reconcile import reconcile  # noqa: PLC0415
-    from frolic.local.stack import LocalStack  # noqa: PLC0415
+    from frolic_tools.local.stack import LocalStack  # noqa: PLC0415
+    from frolic_tools.reconcile import reconcile  # noqa: PLC0415
 
     multiplier, rush_seconds = DEMO_RUSH
     base_rate = rate if rate is not None else demo_rate(players, multiplier)

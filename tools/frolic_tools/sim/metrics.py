@@ -8,9 +8,9 @@ import itertools
 from dataclasses import dataclass
 from typing import Any
 
-from frolic.chart import Series, render_line_chart
-from frolic.sim.bound import greedy_curve
-from frolic.sim.simulator import SimulationRun
+from frolic_tools.chart import Series, render_line_chart
+from frolic_tools.sim.bound import greedy_curve
+from frolic_tools.sim.simulator import SimulationRun
 
 DECILES = 10
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from frolic.local.functions import ACCOUNT
+from frolic_tools.local.functions import ACCOUNT
 
 STAGE: Final = "local"
 API_ID: Final = "frolocal01"

@@ -13,8 +13,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from frolic.local.events import SocketInfo
-from frolic.local.websocket_protocol import ConnectionClosedError, WebSocket
+from frolic_tools.local.events import SocketInfo
+from frolic_tools.local.websocket_protocol import ConnectionClosedError, WebSocket
 
 
 class Connection:

@@ -1,5 +1,5 @@
 """moto, patched for the local stack: faster, and its streams right. Installed by moto's
-server process (`frolic.local.moto_server`), never in the handlers' process or the
+server process (`frolic_tools.local.moto_server`), never in the handlers' process or the
 other tests' in-process moto. Each patch checks that moto's internals are what it
 expects; if not, that patch is skipped (with a warning) and moto's own way stays.
 
@@ -63,7 +63,7 @@ from collections.abc import Callable
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
-log = logging.getLogger("frolic.local")
+log = logging.getLogger("frolic_tools.local")
 
 _lock = threading.Lock()
 _installed: dict[str, Any] = {}

@@ -1,10 +1,10 @@
 """The production allocator, one per shard, racing in virtual time.
 
-The sequential simulator (frolic.sim.simulator) decides batches one after another
+The sequential simulator (frolic_tools.sim.simulator) decides batches one after another
 against a store that answers at once; that measures pacing, not what concurrency does
 to a hot game. Here every allocator runs at the same time, as Lambda runs one per shard
 (or `parallelization` per shard), and every call to the store takes the time the
-latency model (frolic.sim.latency) draws for it. The allocators are the real
+latency model (frolic_tools.sim.latency) draws for it. The allocators are the real
 `Allocator`, each with its own connection to shared in-memory tables that stand in for
 DynamoDB call for call and run the same claim protocol as the DynamoDB store
 (frolic.allocation.claims): a commit is judged at the instant it lands, against the
@@ -28,14 +28,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from frolic.allocation.allocator import Allocator
-from frolic.allocation.memory import InMemoryGames, InMemoryStore, WriteMeter
 from frolic.allocation.ports import Outcome, Play
 from frolic.models import PlayStatus
 from frolic.observability import logger
 from frolic.pacing.policy import POLICIES
 from frolic.settings import Settings
-from frolic.sim.latency import LatencyModel
-from frolic.sim.simulator import (
+from frolic_tools.sim.latency import LatencyModel
+from frolic_tools.sim.memory import InMemoryGames, InMemoryStore, WriteMeter
+from frolic_tools.sim.simulator import (
     EPOCH,
     GAME_ID,
     OUTCOME_RETENTION_SECONDS,
@@ -49,7 +49,7 @@ from frolic.sim.simulator import (
     record_outcome,
     stock,
 )
-from frolic.sim.virtual_time import VirtualTime
+from frolic_tools.sim.virtual_time import VirtualTime
 
 #: The deployed defaults: when a pending play expires (reel and grace), and up to what
 #: age its result may still go out in a batch.

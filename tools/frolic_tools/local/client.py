@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import quote, urlsplit
 
-from frolic.local.websocket_protocol import WebSocketClient, connect
+from frolic_tools.local.websocket_protocol import WebSocketClient, connect
 
 _NO_PROXY: Final = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 _UNSET: Final = object()

@@ -26,11 +26,12 @@ from typing import TYPE_CHECKING, Any, Final, Self
 import boto3
 
 from frolic.dal import clients
-from frolic.dal.schema import create_tables
-from frolic.local.devauth import DevTokens
-from frolic.local.functions import REGION, LocalFunctions
-from frolic.local.gateway import WS_PATH, Gateway
-from frolic.local.mappings import (
+from frolic.observability import logger as handler_logger
+from frolic.settings import Settings, settings
+from frolic_tools.local.devauth import DevTokens
+from frolic_tools.local.functions import REGION, LocalFunctions
+from frolic_tools.local.gateway import WS_PATH, Gateway
+from frolic_tools.local.mappings import (
     ALLOCATE,
     DELIVER,
     EXPIRY,
@@ -48,17 +49,16 @@ from frolic.local.mappings import (
     StreamRecord,
     play_deadline,
 )
-from frolic.local.moto_server import MotoServer, MotoStats
-from frolic.local.paths import FUNCTIONS_ROOT, WEB_ROOT
-from frolic.local.schedules import SCHEDULES, ScheduledRule
-from frolic.observability import logger as handler_logger
-from frolic.settings import Settings, settings
+from frolic_tools.local.moto_server import MotoServer, MotoStats
+from frolic_tools.local.paths import FUNCTIONS_ROOT, WEB_ROOT
+from frolic_tools.local.schedules import SCHEDULES, ScheduledRule
+from frolic_tools.schema import create_tables
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_kinesis import KinesisClient
 
-log = logging.getLogger("frolic.local")
+log = logging.getLogger("frolic_tools.local")
 
 DEFAULT_SHARDS: Final = 4
 FAKE_CREDENTIAL: Final = "testing"

@@ -1,4 +1,4 @@
-"""Print the REST API's OpenAPI document: `python -m frolic.admin.openapi > docs/openapi.json`.
+"""Print the REST API's OpenAPI document: `python -m frolic_tools.openapi > docs/openapi.json`.
 
 The document comes from the same `build_app` the Lambda serves, so the committed copy
 can be checked against the code (tests/integration/test_admin_api.py does). Building
@@ -15,7 +15,6 @@ from typing import Any
 import boto3
 
 from frolic.admin.app import build_app, openapi_document
-from frolic.allocation.memory import InMemoryGames
 from frolic.dal.catalog import Catalog
 from frolic.dal.pools import CouponPools
 from frolic.dal.redemptions import Redemptions
@@ -24,6 +23,7 @@ from frolic.dal.sessions import Sessions
 from frolic.ingest import PlayIntake
 from frolic.player_api import build_player_app
 from frolic.settings import Settings
+from frolic_tools.sim.memory import InMemoryGames
 
 #: Any region will do: the client only exists to satisfy the adapters' constructors.
 OFFLINE_REGION = "us-east-1"

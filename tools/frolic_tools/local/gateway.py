@@ -28,8 +28,8 @@ from typing import Any, Final
 from urllib.parse import parse_qsl, unquote
 
 from frolic.auth import ADMIN_GROUP
-from frolic.local.connections import Connection, Connections
-from frolic.local.devauth import (
+from frolic_tools.local.connections import Connection, Connections
+from frolic_tools.local.devauth import (
     DevTokens,
     InvalidTokenError,
     TokenRequestError,
@@ -37,7 +37,7 @@ from frolic.local.devauth import (
     bearer_token,
     parse_token_request,
 )
-from frolic.local.events import (
+from frolic_tools.local.events import (
     Caller,
     SocketInfo,
     connect_event,
@@ -46,8 +46,8 @@ from frolic.local.events import (
     new_connection_id,
     rest_event,
 )
-from frolic.local.functions import FunctionError, LocalFunctions
-from frolic.local.routes import (
+from frolic_tools.local.functions import FunctionError, LocalFunctions
+from frolic_tools.local.routes import (
     MethodNotAllowed,
     RestMatch,
     content_type,
@@ -55,7 +55,7 @@ from frolic.local.routes import (
     page_redirect,
     static_file,
 )
-from frolic.local.websocket_protocol import (
+from frolic_tools.local.websocket_protocol import (
     MAX_MESSAGE_BYTES,
     CloseCode,
     ConnectionClosedError,
@@ -66,7 +66,7 @@ from frolic.local.websocket_protocol import (
     server_handshake_response,
 )
 
-log = logging.getLogger("frolic.local")
+log = logging.getLogger("frolic_tools.local")
 
 #: Bodies above this are refused here, as API Gateway's REST payload limit (10 MB) does;
 #: the functions hold their own, smaller limits (16 KB for plays, 5 MiB for CSV uploads).

@@ -1,6 +1,6 @@
 """`frolic capacity`: size a game before it starts, by simulating it.
 
-Runs the concurrent model (frolic.sim.concurrent: one production allocator per shard,
+Runs the concurrent model (frolic_tools.sim.concurrent: one production allocator per shard,
 racing in virtual time, each store call taking the time the latency model draws) on a
 trace and reports what AWS must take at the peak, records a second per Kinesis shard
 and write units a second on the hottest DynamoDB item, and what the races and the
@@ -16,11 +16,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from frolic import pricing
 from frolic.models import PlayEvent, PlayStatus
-from frolic.sim.concurrent import ConcurrencyConfig, ConcurrencyStats, simulate_concurrently
-from frolic.sim.metrics import PacingReport, measure
-from frolic.sim.simulator import SimulationConfig, SimulationRun
+from frolic_tools.sim import pricing
+from frolic_tools.sim.concurrent import ConcurrencyConfig, ConcurrencyStats, simulate_concurrently
+from frolic_tools.sim.metrics import PacingReport, measure
+from frolic_tools.sim.simulator import SimulationConfig, SimulationRun
 
 SHARD_RECORDS_PER_SECOND = 1000
 SHARD_MIB_PER_SECOND = 1.0

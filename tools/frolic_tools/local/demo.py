@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 from urllib.parse import quote
 
-from frolic.local.client import LocalClient
+from frolic_tools.local.client import LocalClient
 
 DEMO_BUDGETS: Final = (150, 100, 50)
 DEMO_BRANDS: Final = ("Aurora Coffee", "Bolt Bikes", "Cirrus Air")

@@ -48,13 +48,13 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from botocore.exceptions import ClientError
 
-from frolic.local.functions import ACCOUNT, REGION, FunctionError, function_arn
 from frolic.models import PlayStatus
+from frolic_tools.local.functions import ACCOUNT, REGION, FunctionError, function_arn
 
 if TYPE_CHECKING:
     from mypy_boto3_kinesis import KinesisClient
 
-log = logging.getLogger("frolic.local")
+log = logging.getLogger("frolic_tools.local")
 
 FINAL_STATUSES: Final = tuple(status.value for status in PlayStatus if status.is_final)
 #: How many on-failure entries are kept (the newest): memory stays flat.

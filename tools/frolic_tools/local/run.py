@@ -12,9 +12,9 @@ from collections.abc import Callable
 from types import FrameType
 from typing import TextIO
 
-from frolic.local.client import ApiError
-from frolic.local.demo import create_demo_game
-from frolic.local.stack import FAKE_CREDENTIAL, LocalStack, LocalStackError
+from frolic_tools.local.client import ApiError
+from frolic_tools.local.demo import create_demo_game
+from frolic_tools.local.stack import FAKE_CREDENTIAL, LocalStack, LocalStackError
 
 
 def run(*, host: str, port: int, demo: bool, verbose: bool, out: TextIO = sys.stdout) -> int:

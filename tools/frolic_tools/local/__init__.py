@@ -5,7 +5,7 @@ WebSocket and the Management API callback), and pollers for Lambda's event-sourc
 mappings. See ARCHITECTURE §5 and `stack.LocalStack`.
 
 The names below are imported on first use, so that moto's server process, which runs
-`frolic.local.moto_server`, does not load the stack, boto3 and the handlers' libraries.
+`frolic_tools.local.moto_server`, does not load the stack, boto3 and the handlers' libraries.
 """
 
 from __future__ import annotations
@@ -14,18 +14,18 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from frolic.local.client import ApiError, LocalClient, Reply
-    from frolic.local.demo import DemoGame, create_demo_game
-    from frolic.local.stack import LocalStack, LocalStackError
+    from frolic_tools.local.client import ApiError, LocalClient, Reply
+    from frolic_tools.local.demo import DemoGame, create_demo_game
+    from frolic_tools.local.stack import LocalStack, LocalStackError
 
 _WHERE = {
-    "ApiError": "frolic.local.client",
-    "LocalClient": "frolic.local.client",
-    "Reply": "frolic.local.client",
-    "DemoGame": "frolic.local.demo",
-    "create_demo_game": "frolic.local.demo",
-    "LocalStack": "frolic.local.stack",
-    "LocalStackError": "frolic.local.stack",
+    "ApiError": "frolic_tools.local.client",
+    "LocalClient": "frolic_tools.local.client",
+    "Reply": "frolic_tools.local.client",
+    "DemoGame": "frolic_tools.local.demo",
+    "create_demo_game": "frolic_tools.local.demo",
+    "LocalStack": "frolic_tools.local.stack",
+    "LocalStackError": "frolic_tools.local.stack",
 }
 
 __all__ = [

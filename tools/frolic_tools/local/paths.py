@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Final
 
-#: layers/common/python/frolic/local/paths.py → the repository root.
-REPO_ROOT: Final = Path(__file__).resolve().parents[5]
+#: tools/frolic_tools/local/paths.py → the repository root.
+REPO_ROOT: Final = Path(__file__).resolve().parents[3]
 FUNCTIONS_ROOT: Final = REPO_ROOT / "functions"
 WEB_ROOT: Final = REPO_ROOT / "web"

@@ -18,15 +18,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from frolic.allocation.allocator import Allocator, virtual_wait
-from frolic.allocation.memory import InMemoryGames, InMemoryStore, WriteMeter, numbered_codes
 from frolic.allocation.ports import GameRules, Outcome, Play
 from frolic.models import PlayStatus
 from frolic.pacing.policy import POLICIES
 from frolic.pacing.schedule import ReleaseSchedule
 from frolic.partition import partition_key, shard_index
+from frolic_tools.sim.memory import InMemoryGames, InMemoryStore, WriteMeter, numbered_codes
 
 if TYPE_CHECKING:
-    from frolic.sim.concurrent import ConcurrencyStats
+    from frolic_tools.sim.concurrent import ConcurrencyStats
 
 GAME_ID = "sim-game"
 #: Virtual clock origin: any fixed instant works; this one keeps timestamps realistic.

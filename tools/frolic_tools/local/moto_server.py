@@ -6,7 +6,7 @@ moto has a core of its own.
 
 Why one request at a time: moto's backends are plain Python objects with no locking.
 The child serves HTTP/1.1 with keep-alive from a single event loop
-(`frolic.local.http_loop`), which hands moto one complete request at a time and writes
+(`frolic_tools.local.http_loop`), which hands moto one complete request at a time and writes
 its whole answer before taking the next: moto never sees two requests at once, and a
 slow client stalls nobody.
 
@@ -41,7 +41,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-log = logging.getLogger("frolic.local")
+log = logging.getLogger("frolic_tools.local")
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -154,7 +154,7 @@ class MotoServer:
                 [
                     sys.executable,
                     "-m",
-                    "frolic.local.moto_server",
+                    "frolic_tools.local.moto_server",
                     "--host",
                     self._host,
                     "--port",
@@ -346,8 +346,8 @@ def _child_app(stats: MotoStats) -> WSGIApp:
 
 def serve(host: str, port: int, control_fd: int) -> int:
     """The child: serve until the parent goes away or SIGTERM."""
-    from frolic.local import moto_patches  # noqa: PLC0415
-    from frolic.local.http_loop import LoopServer, Request  # noqa: PLC0415
+    from frolic_tools.local import moto_patches  # noqa: PLC0415
+    from frolic_tools.local.http_loop import LoopServer, Request  # noqa: PLC0415
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     control = socket.socket(fileno=control_fd)

@@ -1,6 +1,6 @@
 """What a crowd run saw, and how it is told: counts, latency percentiles, JSON, charts.
 
-Kept apart from `frolic.crowd` (which drives sockets and threads) so the figures can be
+Kept apart from `frolic_tools.crowd` (which drives sockets and threads) so the figures can be
 computed, tested and rendered from plain records. Every play the crowd sends ends up in
 exactly one bucket here: answered (with its final status), refused at intake, failed to
 send, or no result by its deadline. Arrivals that found no idle player are counted too.
@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from frolic.chart import Series, render_line_chart
+from frolic_tools.chart import Series, render_line_chart
 
 #: A play is decided when its status is one of these (`pending` is not).
 FINAL_STATUSES: Final = frozenset({"won", "lost", "rejected", "expired"})

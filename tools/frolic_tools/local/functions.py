@@ -54,7 +54,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from frolic.observability import logger, metrics
 
-log = logging.getLogger("frolic.local")
+log = logging.getLogger("frolic_tools.local")
 
 REGION: Final = "us-east-1"
 ACCOUNT: Final = "123456789012"

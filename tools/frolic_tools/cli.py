@@ -15,17 +15,17 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
-from frolic import pricing
-from frolic.dal.reconcile import reconcile
 from frolic.models import GameConfig
 from frolic.pacing.policy import POLICIES
 from frolic.settings import settings
-from frolic.sim.capacity import plan_capacity
-from frolic.sim.concurrent import MAX_PARALLELIZATION, ConcurrencyConfig
-from frolic.sim.latency import LatencyModel
-from frolic.sim.metrics import PacingReport, measure, pacing_chart
-from frolic.sim.simulator import SimulationConfig, simulate
-from frolic.sim.traffic import TraceError, read_trace
+from frolic_tools.reconcile import reconcile
+from frolic_tools.sim import pricing
+from frolic_tools.sim.capacity import plan_capacity
+from frolic_tools.sim.concurrent import MAX_PARALLELIZATION, ConcurrencyConfig
+from frolic_tools.sim.latency import LatencyModel
+from frolic_tools.sim.metrics import PacingReport, measure, pacing_chart
+from frolic_tools.sim.simulator import SimulationConfig, simulate
+from frolic_tools.sim.traffic import TraceError, read_trace
 
 EXIT_USAGE = 2
 
@@ -125,7 +125,7 @@ def _build_parser() -> argparse.ArgumentParser:
         type=_positive_float,
         default=1.0,
         metavar="X",
-        help="multiply every figure of the latency model (frolic/sim/latency.py)",
+        help="multiply every figure of the latency model (frolic_tools/sim/latency.py)",
     )
     cap.add_argument("--json", action="store_true", help="print one JSON object")
     cap.set_defaults(handler=_capacity)
@@ -263,8 +263,8 @@ def _seconds(value: float | None) -> str:
 def _local(args: argparse.Namespace) -> int:
     try:
         # Imported here: the local stack needs moto[server], a dev dependency.
-        from frolic.local import LocalStackError  # noqa: PLC0415
-        from frolic.local.run import run  # noqa: PLC0415
+        from frolic_tools.local import LocalStackError  # noqa: PLC0415
+        from frolic_tools.local.run import run  # noqa: PLC0415
     except ImportError as error:
         raise UsageError(
             f"frolic local: {error.name or 'a dependency'} is missing; "
@@ -511,7 +511,7 @@ def _add_demo_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
 def _crowd(args: argparse.Namespace) -> int:
     try:
         # Imported here: the crowd's client lives beside the local stack (dev extras).
-        from frolic import crowd as crowds  # noqa: PLC0415
+        from frolic_tools import crowd as crowds  # noqa: PLC0415
     except ImportError as error:
         raise UsageError(
             f"frolic crowd: {error.name or 'a dependency'} is missing; "
@@ -524,7 +524,7 @@ def _crowd(args: argparse.Namespace) -> int:
 
 
 def _run_crowd(args: argparse.Namespace) -> int:
-    from frolic import crowd as crowds  # noqa: PLC0415
+    from frolic_tools import crowd as crowds  # noqa: PLC0415
 
     api = crowds.check_api_url(args.api)
     tokens = crowds.read_tokens(args.tokens) if args.tokens is not None else None
@@ -589,8 +589,8 @@ def _run_crowd(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     try:
         # Imported here: the local stack needs moto[server], a dev dependency.
-        from frolic import crowd as crowds  # noqa: PLC0415
-        from frolic.local import LocalStackError  # noqa: PLC0415
+        from frolic_tools import crowd as crowds  # noqa: PLC0415
+        from frolic_tools.local import LocalStackError  # noqa: PLC0415
     except ImportError as error:
         raise UsageError(
             f"frolic demo: {error.name or 'a dependency'} is missing; "

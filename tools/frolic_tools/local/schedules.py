@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from frolic.local.functions import ACCOUNT, REGION, FunctionError
 from frolic.sweeper import EVERY_SECONDS as SWEEP_EVERY_SECONDS
+from frolic_tools.local.functions import ACCOUNT, REGION, FunctionError
 
-log = logging.getLogger("frolic.local")
+log = logging.getLogger("frolic_tools.local")
 
 
 @dataclass(frozen=True, slots=True)

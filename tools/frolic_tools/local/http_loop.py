@@ -31,7 +31,7 @@ from http import HTTPStatus
 from typing import Any, Final
 from urllib.parse import unquote
 
-log = logging.getLogger("frolic.local")
+log = logging.getLogger("frolic_tools.local")
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 

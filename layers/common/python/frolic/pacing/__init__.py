@@ -1,0 +1,1 @@
+"""The pacing rule: release schedule, arrival rate, quiet spells, per-play odds. Pure."""
