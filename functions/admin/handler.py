@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import boto3
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.config import Config
 
 from frolic.admin.app import build_app
 from frolic.admin.budgets import MAX_UPLOAD_BYTES
 from frolic.dal.catalog import Catalog
+from frolic.dal.clients import admin_dynamodb
 from frolic.dal.pools import CouponPools
 from frolic.dal.redemptions import Redemptions
 from frolic.dal.reports import GameReports
@@ -21,33 +20,16 @@ from frolic.http import CorsPolicy, resolve
 from frolic.observability import logger, metrics, tracer
 from frolic.settings import settings
 
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
-
-#: A marketer waits, not a crowd: a coupon upload writes 99-item transactions, so reads
-#: may take longer than on the play path, within API Gateway's 29-second limit.
-_CONFIG = Config(
-    connect_timeout=2,
-    read_timeout=10,
-    retries={"mode": "standard", "max_attempts": 3},
-)
-
-
 #: The gate in front of the routes; the upload route checks the decoded size itself, and
 #: base64 (binary media) makes a body a third larger on the wire.
 BODY_LIMIT = 2 * MAX_UPLOAD_BYTES
 
 
 @cache
-def _dynamodb() -> DynamoDBClient:
-    return boto3.client("dynamodb", endpoint_url=settings().aws_endpoint_url, config=_CONFIG)
-
-
-@cache
 def _app() -> APIGatewayRestResolver:
     """Built on the first request of a cold start, then reused."""
     config = settings()
-    db = _dynamodb()
+    db = admin_dynamodb()
     return build_app(
         Catalog(db, config),
         CouponPools(db, config),

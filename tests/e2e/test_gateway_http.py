@@ -13,7 +13,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from frolic.dal.push import is_gone
+from frolic.dal.errors import is_gone
 from frolic_tools.local import LocalClient, LocalStack
 from frolic_tools.local.gateway import MAX_BODY_BYTES
 from frolic_tools.local.websocket_protocol import ConnectionClosedError

@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -52,6 +53,8 @@ def test_the_tree_keeps_every_contract(tmp_path: Path) -> None:
     [
         ("models.py", "import frolic_tools.chart", "The runtime never imports the tooling"),
         ("pacing/policy.py", "import moto", "The runtime never imports the tooling"),
+        ("ingest.py", "import botocore.exceptions", "Only the DAL talks to AWS"),
+        ("allocation/allocator.py", "import boto3", "Only the DAL talks to AWS"),
     ],
 )
 def test_a_forbidden_import_breaks_its_contract(
@@ -66,3 +69,16 @@ def test_a_forbidden_import_breaks_its_contract(
     # Then the run fails and names the contract
     assert result.returncode != 0
     assert f"{contract} BROKEN" in result.stdout
+
+
+def test_every_runtime_module_outside_the_dal_is_held_to_the_dal_contract() -> None:
+    # A module added beside the others is covered only if the contract lists it
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    (dal_contract,) = (c for c in config["contracts"] if c["name"] == "Only the DAL talks to AWS")
+    top_level = {
+        f"frolic.{path.stem if path.is_file() else path.name}"
+        for path in RUNTIME.iterdir()
+        if (path.suffix == ".py" and path.name != "__init__.py")
+        or (path.is_dir() and (path / "__init__.py").exists())
+    }
+    assert set(dal_contract["source_modules"]) == top_level - {"frolic.dal"}

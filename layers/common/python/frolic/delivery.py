@@ -17,7 +17,7 @@ that its own player opened (invariant 6), and coupon codes never reach logs or m
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -26,16 +26,15 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
     DynamoDBRecord,
     DynamoDBRecordEventName,
 )
-from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
 
 from frolic.dal import codec
 from frolic.dal.catalog import BrandNames, with_brand_names
+from frolic.dal.coupon_issue import CouponBinding
 from frolic.dal.push import Push
 from frolic.dal.result_indexes import ResultIndexes
 from frolic.dal.sessions import Sessions
-from frolic.dal.tables import code_key, coupon_key
 from frolic.models import CouponStatus, PlayStatus
 from frolic.observability import logger, metrics
 from frolic.settings import Settings
@@ -43,7 +42,6 @@ from frolic.settings import Settings
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-_CONDITION_FAILED = "ConditionalCheckFailedException"
 _ACTING_EVENTS = frozenset({DynamoDBRecordEventName.INSERT, DynamoDBRecordEventName.MODIFY})
 
 
@@ -194,8 +192,7 @@ class CouponIssuer:
     def __init__(
         self, client: DynamoDBClient, settings: Settings, clock: Callable[[], float] = time.time
     ) -> None:
-        self._db = client
-        self._state = settings.state_table
+        self._coupons = CouponBinding(client, settings)
         self._indexes = ResultIndexes(client, settings)
         self._clock = clock
 
@@ -212,54 +209,27 @@ class CouponIssuer:
         """The leased coupon → ISSUED to this play, once; a replay finds it done and moves
         on. (RESERVED for this play: a coupon bound by the transactions of releases
         before batch leases.)"""
-        where = self._read(code_key(grant.code))
+        where = self._coupons.code_entry(grant.code)
         if (
             where.get("gameId") != result.game_id
             or where.get("brandId") != grant.brand_id
             or not isinstance(where.get("ordinal"), int)
         ):
             return self._anomaly(result, "won code is not in the game's pool")
-        key = coupon_key(result.game_id, grant.brand_id, where["ordinal"], int(where.get("sub", 0)))
-        try:
-            self._db.update_item(
-                TableName=self._state,
-                Key=codec.dump(key),
-                UpdateExpression=(
-                    "SET #status = :issued, issuedAt = :now, playId = :play, userId = :user"
-                ),
-                ConditionExpression=(
-                    "code = :code AND (#status = :available"
-                    " OR (#status = :reserved AND playId = :play))"
-                ),
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=codec.dump(
-                    {
-                        ":issued": CouponStatus.ISSUED.value,
-                        ":reserved": CouponStatus.RESERVED.value,
-                        ":available": CouponStatus.AVAILABLE.value,
-                        ":play": result.play_id,
-                        ":user": result.user_id,
-                        ":code": grant.code,
-                        ":now": self._clock(),
-                    }
-                ),
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] != _CONDITION_FAILED:
-                raise
-            coupon = self._read(key)
+        refused = self._coupons.bind(
+            where,
+            code=grant.code,
+            play_id=result.play_id,
+            user_id=result.user_id,
+            now=self._clock(),
+        )
+        if refused is not None:
             already = {CouponStatus.ISSUED.value, CouponStatus.REDEEMED.value}
-            if coupon.get("playId") != result.play_id or coupon.get("status") not in already:
+            if refused.get("playId") != result.play_id or refused.get("status") not in already:
                 return self._anomaly(result, "won code is issued to another play")
             return Issue.ALREADY
         metrics.add_metric(name="CouponsIssued", unit=MetricUnit.Count, value=1)
         return Issue.NOW
-
-    def _read(self, key: Mapping[str, str]) -> dict[str, Any]:
-        response = self._db.get_item(
-            TableName=self._state, Key=codec.dump(key), ConsistentRead=True
-        )
-        return codec.load(response.get("Item", {}))
 
     def _anomaly(self, result: ResultImage, what: str) -> Issue:
         """Each ordinal is leased to one batch and its code written into one result, so

@@ -23,8 +23,8 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
     DynamoDBRecordEventName,
 )
 
-from frolic.dal import codec
 from frolic.dal.pending import end_pending
+from frolic.dal.plays import result_status
 from frolic.delivery import images
 from frolic.models import PlayStatus
 from frolic.observability import logger, metrics
@@ -79,15 +79,7 @@ class ExpiryWatcher:
 
     def expire(self, play_id: str) -> bool:
         """Expire the play if it is still pending; False when a result is already there."""
-        key = codec.dump({"playId": play_id})
-        current = self._db.get_item(
-            TableName=self._results,
-            Key=key,
-            ConsistentRead=True,
-            ProjectionExpression="#status",
-            ExpressionAttributeNames={"#status": "status"},
-        )
-        if codec.load(current.get("Item", {})).get("status") != PlayStatus.PENDING.value:
+        if result_status(self._db, self._results, play_id) != PlayStatus.PENDING.value:
             return False
         ended = end_pending(
             self._db,

@@ -19,21 +19,19 @@ the interval has passed.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
 from pydantic import AwareDatetime, Field
 
 from frolic.allocation.ports import GameDirectory, GameRules, Play
 from frolic.auth import Principal
-from frolic.dal import codec
 from frolic.dal.catalog import with_brand_names
-from frolic.dal.items import LAST_PUT, pending_item
+from frolic.dal.items import LAST_PUT
+from frolic.dal.plays import put_on_stream, read_result, record_pending
 from frolic.dal.stamps import stamp_if_due
 from frolic.dal.tables import play_pace_key
 from frolic.models import (
@@ -45,7 +43,6 @@ from frolic.models import (
     PlayEvent,
     PlayStatus,
 )
-from frolic.partition import partition_key
 from frolic.settings import Settings
 from frolic.stream import play_from_event
 
@@ -156,7 +153,7 @@ class PlayIntake:
             if resent is None:
                 raise
             return resent
-        if not self._record_pending(play):
+        if not record_pending(self._db, self._results, play):
             resent = self._resend(event, play, now)
             if resent is None:  # gone between the two writes: only its TTL deletes it
                 raise PlayIdTakenError("this playId is too old to be played; send a new one")
@@ -165,11 +162,7 @@ class PlayIntake:
         return Accepted(event.play_id, QUEUED)
 
     def _put(self, event: PlayEvent) -> None:
-        self._kinesis.put_record(
-            StreamName=self._stream,
-            Data=json.dumps(event.to_wire()).encode(),
-            PartitionKey=partition_key(event.play_id),
-        )
+        put_on_stream(self._kinesis, self._stream, event)
 
     def _take_play_slot(self, rules: GameRules, play: Play, now: float) -> None:
         """One conditional write per request: of parallel plays from one player (on
@@ -190,20 +183,6 @@ class PlayIntake:
         if not slot.written:
             last = float(slot.item.get("lastPlayAt", now))
             raise TooManyPlaysError(max(1, math.ceil(last + interval - now)))
-
-    def _record_pending(self, play: Play) -> bool:
-        """Write the pending item if the playId is new; False if it is taken."""
-        try:
-            self._db.put_item(
-                TableName=self._results,
-                Item=codec.dump(pending_item(play)),
-                ConditionExpression="attribute_not_exists(playId)",
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
-            return False
-        return True
 
     def _resend(self, event: PlayEvent, play: Play, now: float) -> Accepted | None:
         """The answer to a resend of a play already taken, or None if there is no such
@@ -261,10 +240,7 @@ def read_play(
     brand_names: Callable[[str], str | None] = lambda _: None,
 ) -> dict[str, Any]:
     """The player's view of their own play."""
-    raw = db.get_item(
-        TableName=settings.results_table, Key={"playId": {"S": play_id}}, ConsistentRead=True
-    ).get("Item")
-    item = codec.load(raw) if raw else None
+    item = read_result(db, settings.results_table, play_id)
     if item is None or item.get("userId") != principal.user_id:
         raise PlayNotFoundError(play_id)
     view: dict[str, Any] = {

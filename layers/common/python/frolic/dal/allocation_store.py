@@ -27,8 +27,6 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from botocore.exceptions import ClientError
-
 from frolic.allocation.claims import BatchClaims, ClaimStats, CounterImage, Lease, Ordinal
 from frolic.allocation.ports import (
     ARRIVAL_LOOKBACK_MINUTES,
@@ -44,9 +42,10 @@ from frolic.allocation.ports import (
     Wish,
 )
 from frolic.dal import codec
-from frolic.dal.batches import backoff, batch_get, chunks, condition_failed, refused_item
+from frolic.dal.batches import backoff, batch_get, chunks
 from frolic.dal.budgets import read_game_budgets
 from frolic.dal.cache import ExpiringCache
+from frolic.dal.errors import ClientError, refused_item, written
 from frolic.dal.items import model_from_item, outcome_from_item, outcome_item
 from frolic.dal.pending import end_pending
 from frolic.dal.tables import (
@@ -169,15 +168,13 @@ class DynamoAllocationStore:
                 "ConditionExpression": "through = :seen",
                 "ExpressionAttributeValues": {":seen": {"N": str(replacing.through)}},
             }
-        try:
-            self._db.put_item(
+        written(
+            lambda: self._db.put_item(
                 TableName=self._state,
                 Item=codec.dump(traffic_key(game_id) | _history_item(history)),
                 **guard,
             )
-        except ClientError as error:
-            if not condition_failed(error):
-                raise
+        )
 
     def count_closing(self, game_id: str, batch: str, plays: int) -> int:
         # The set of counted batches stays small: only batches decided after the close.
@@ -295,17 +292,15 @@ class DynamoAllocationStore:
             raise FenceCrossedError
 
     def _put_if_undecided(self, outcome: Outcome) -> None:
-        try:
-            self._db.put_item(
+        written(
+            lambda: self._db.put_item(
                 TableName=self._results,
                 Item=codec.dump(outcome_item(outcome)),
                 ConditionExpression="attribute_not_exists(playId) OR #status = :pending",
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues={":pending": {"S": PlayStatus.PENDING.value}},
             )
-        except ClientError as error:
-            if not condition_failed(error):
-                raise
+        )
 
     # -- ClaimBackend -------------------------------------------------------------------
     def admit(self, game_id: str, plays: Sequence[Play], max_wins_per_user: int) -> set[str]:
@@ -313,8 +308,8 @@ class DynamoAllocationStore:
         return {play.play_id for play, ok in zip(plays, admitted, strict=True) if not ok}
 
     def _admit(self, game_id: str, play: Play, max_wins_per_user: int) -> bool:
-        try:
-            self._db.update_item(
+        return written(
+            lambda: self._db.update_item(
                 TableName=self._state,
                 Key=codec.dump(wins_key(game_id, play.user_id)),
                 UpdateExpression="ADD wonPlays :play",
@@ -328,11 +323,7 @@ class DynamoAllocationStore:
                     ":most": {"N": str(max_wins_per_user)},
                 },
             )
-        except ClientError as error:
-            if not condition_failed(error):
-                raise
-            return False
-        return True
+        )
 
     def give_back(self, game_id: str, plays: Sequence[Play]) -> None:
         self._fan_out(

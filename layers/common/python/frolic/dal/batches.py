@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar, cast
-
-from botocore.exceptions import ClientError
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from frolic.allocation.ports import BATCH_GET_LIMIT
 from frolic.dal import codec
@@ -36,20 +34,6 @@ def retry_delay(attempt: int) -> float:
 def backoff(attempt: int) -> None:
     """Wait before retrying what DynamoDB left unprocessed."""
     time.sleep(retry_delay(attempt))
-
-
-def condition_failed(error: ClientError) -> bool:
-    """Whether a write was refused by its condition (and nothing else went wrong)."""
-    return error.response["Error"]["Code"] == "ConditionalCheckFailedException"
-
-
-def refused_item(error: ClientError) -> dict[str, Any] | None:
-    """The item as it stood when a write's condition refused it (asked for with
-    ReturnValuesOnConditionCheckFailure=ALL_OLD; empty if there was none), or None when
-    the error is anything other than a refusal."""
-    if not condition_failed(error):
-        return None
-    return codec.load(cast("dict[str, Any]", error.response.get("Item") or {}))
 
 
 def batch_get(client: DynamoDBClient, table: str, keys: Sequence[Any]) -> list[dict[str, Any]]:

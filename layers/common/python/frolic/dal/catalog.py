@@ -18,11 +18,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
 from frolic.dal import codec
 from frolic.dal.batches import query_partition
 from frolic.dal.cache import ExpiringCache
+from frolic.dal.errors import (
+    ITEM_CONDITION_FAILED,
+    ClientError,
+    cancellation_reasons,
+    condition_failed,
+)
 from frolic.dal.items import model_from_item, model_item
 from frolic.dal.tables import (
     BRAND_PREFIX,
@@ -122,16 +126,6 @@ def _moved_window(
     return new_start, new_end
 
 
-def _cancellation_codes(error: ClientError) -> list[str]:
-    if error.response["Error"]["Code"] != "TransactionCanceledException":
-        raise error
-    return [reason.get("Code", "None") for reason in error.response.get("CancellationReasons", [])]
-
-
-def _conditional_failure(error: ClientError) -> bool:
-    return error.response["Error"]["Code"] == "ConditionalCheckFailedException"
-
-
 class Catalog:
     def __init__(
         self,
@@ -159,7 +153,7 @@ class Catalog:
                 ConditionExpression="attribute_not_exists(pk)",
             )
         except ClientError as error:
-            if _conditional_failure(error):
+            if condition_failed(error):
                 raise ConflictError("a campaign with this id already exists") from None
             raise
         return campaign
@@ -204,7 +198,7 @@ class Catalog:
                     ExpressionAttributeValues=codec.dump({":seen": revision}),
                 )
             except ClientError as error:
-                if _conditional_failure(error):
+                if condition_failed(error):
                     continue
                 raise
             return updated
@@ -244,8 +238,10 @@ class Catalog:
             try:
                 self._db.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
             except ClientError as error:
-                codes = _cancellation_codes(error)
-                if "ConditionalCheckFailed" in codes[:2]:
+                codes = cancellation_reasons(error)
+                if codes is None:
+                    raise
+                if ITEM_CONDITION_FAILED in codes[:2]:
                     raise ConflictError("a game with this id already exists") from None
                 continue
             return game
@@ -307,7 +303,8 @@ class Catalog:
             try:
                 self._db.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
             except ClientError as error:
-                _cancellation_codes(error)
+                if cancellation_reasons(error) is None:
+                    raise
                 continue
             return updated
         raise ConflictError("the game kept changing during this edit; try again")
@@ -372,7 +369,7 @@ class Catalog:
                 ConditionExpression="attribute_not_exists(pk)",
             )
         except ClientError as error:
-            if _conditional_failure(error):
+            if condition_failed(error):
                 raise ConflictError("a brand with this id already exists") from None
             raise
         return brand

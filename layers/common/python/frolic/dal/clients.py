@@ -32,6 +32,23 @@ def dynamodb() -> DynamoDBClient:
     return boto3.client("dynamodb", endpoint_url=settings().aws_endpoint_url, config=CLIENT_CONFIG)
 
 
+#: A marketer waits, not a crowd: a coupon upload writes 99-item transactions, so reads
+#: may take longer than on the play path, within API Gateway's 29-second limit.
+ADMIN_CLIENT_CONFIG = Config(
+    connect_timeout=2,
+    read_timeout=10,
+    retries={"mode": "standard", "max_attempts": 3},
+)
+
+
+@cache
+def admin_dynamodb() -> DynamoDBClient:
+    """The admin API's client: longer reads than the play path's."""
+    return boto3.client(
+        "dynamodb", endpoint_url=settings().aws_endpoint_url, config=ADMIN_CLIENT_CONFIG
+    )
+
+
 @cache
 def kinesis() -> KinesisClient:
     return boto3.client("kinesis", endpoint_url=settings().aws_endpoint_url, config=CLIENT_CONFIG)

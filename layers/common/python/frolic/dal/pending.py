@@ -10,10 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from botocore.exceptions import ClientError
-
 from frolic.dal import codec
-from frolic.dal.batches import condition_failed
+from frolic.dal.errors import written
 from frolic.dal.tables import SWEEP_PARTITION, SWEEP_SORT
 from frolic.models import PlayStatus
 
@@ -43,8 +41,8 @@ def end_pending(
     if user_id is not None:
         condition += " AND userId = :user"
         values[":user"] = user_id
-    try:
-        db.update_item(
+    return written(
+        lambda: db.update_item(
             TableName=table,
             Key={"playId": {"S": play_id}},
             UpdateExpression=(
@@ -58,8 +56,4 @@ def end_pending(
             },
             ExpressionAttributeValues=codec.dump(values),
         )
-    except ClientError as error:
-        if condition_failed(error):
-            return False
-        raise
-    return True
+    )

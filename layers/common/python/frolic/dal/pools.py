@@ -31,13 +31,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
 from frolic.allocation.sub_budgets import DEAL_STEP, next_step, rebalance, split
 from frolic.dal import codec
 from frolic.dal.batches import backoff, batch_get
 from frolic.dal.budgets import StoredBudget, StoredCounter, read_budget
 from frolic.dal.catalog import ConflictError
+from frolic.dal.errors import ITEM_CONDITION_FAILED, ClientError, cancellation_reasons
 from frolic.dal.tables import audit_key, code_key, counter_key, coupon_key
 from frolic.models import CouponStatus
 from frolic.settings import Settings
@@ -151,7 +150,7 @@ class CouponPools:
                     )
                 )
             except ClientError as error:
-                if error.response["Error"]["Code"] != "TransactionCanceledException":
+                if cancellation_reasons(error) is None:
                     raise
                 backoff(attempt)  # issued moved past a new share, or another change landed
                 continue
@@ -346,13 +345,13 @@ class CouponPools:
                     TransactItems=self._append_items(stored, sub, codes, upload)
                 )
             except ClientError as error:
-                if error.response["Error"]["Code"] != "TransactionCanceledException":
+                reasons = cancellation_reasons(error)
+                if reasons is None:
                     raise
-                reasons = error.response.get("CancellationReasons", [])
                 taken = {
                     codes[i // 2]
                     for i, reason in enumerate(reasons[: 2 * len(codes)])
-                    if i % 2 == 0 and reason.get("Code") == "ConditionalCheckFailed"
+                    if i % 2 == 0 and reason == ITEM_CONDITION_FAILED
                 }
                 if taken:
                     return 0, taken, stored

@@ -14,15 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
 
+from frolic.dal.errors import ClientError, is_gone
 from frolic.settings import Settings
 
 if TYPE_CHECKING:
     from mypy_boto3_apigatewaymanagementapi import ApiGatewayManagementApiClient
 
-_GONE_CODES = frozenset({"GoneException", "410"})
-_GONE_STATUS = 410
 #: A push is a hint: a short wait and few retries, then the record's own retry takes over.
 _CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"mode": "standard", "max_attempts": 3})
 
@@ -46,12 +44,6 @@ def callback_url(
 def management_client(endpoint_url: str) -> ApiGatewayManagementApiClient:
     """A client for one stage's endpoint; build it at first use, never at import."""
     return boto3.client("apigatewaymanagementapi", endpoint_url=endpoint_url, config=_CONFIG)
-
-
-def is_gone(error: ClientError) -> bool:
-    """API Gateway's 410 for a closed socket (the local gateway may send it bare)."""
-    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    return error.response.get("Error", {}).get("Code") in _GONE_CODES or status == _GONE_STATUS
 
 
 class Push:

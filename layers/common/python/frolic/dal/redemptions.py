@@ -12,10 +12,9 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
-from botocore.exceptions import ClientError
-
 from frolic.dal import codec
 from frolic.dal.catalog import ConflictError, NotFoundError
+from frolic.dal.errors import ClientError, condition_failed
 from frolic.dal.tables import code_key, coupon_key
 from frolic.models import BoundaryModel, CouponCode, CouponStatus, Identifier
 from frolic.settings import Settings
@@ -65,7 +64,7 @@ class Redemptions:
                 ),
             )
         except ClientError as error:
-            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            if not condition_failed(error):
                 raise
             raise self._refusal(key, code) from None
         return Redemption(code=code, game_id=game_id, brand_id=brand_id)

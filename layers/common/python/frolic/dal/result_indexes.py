@@ -10,10 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
 from frolic.dal import codec
-from frolic.dal.batches import condition_failed
+from frolic.dal.errors import written
 from frolic.dal.tables import (
     PENDING_PREFIX,
     PENDING_SHARDS,
@@ -58,8 +56,8 @@ class ResultIndexes:
         """Out of the index as a win awaiting issue; False when it was not there (a
         replay, or a result written before the index existed). No write is made then,
         so no stream record either."""
-        try:
-            self._db.update_item(
+        return written(
+            lambda: self._db.update_item(
                 TableName=self._results,
                 Key={RESULTS_KEY: {"S": play_id}},
                 UpdateExpression="REMOVE #sweep, #sweepAt",
@@ -67,11 +65,7 @@ class ResultIndexes:
                 ExpressionAttributeNames={"#sweep": SWEEP_PARTITION, "#sweepAt": SWEEP_SORT},
                 ExpressionAttributeValues={":unissued": {"S": UNISSUED_PREFIX}},
             )
-        except ClientError as error:
-            if condition_failed(error):
-                return False
-            raise
-        return True
+        )
 
     def _older(self, shards: Iterable[str], before: float) -> Iterator[str]:
         """One Query per shard (each, in normal running, answers nothing), paged."""

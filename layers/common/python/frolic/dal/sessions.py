@@ -20,9 +20,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from botocore.exceptions import ClientError
-
 from frolic.dal import codec
+from frolic.dal.errors import ClientError, condition_failed
 from frolic.dal.tables import TTL_ATTRIBUTE, connection_key, ticket_key
 from frolic.settings import Settings
 
@@ -34,7 +33,6 @@ TICKET_SECONDS = 30
 CONNECTION_SECONDS = 2 * 3600
 #: `secrets.token_urlsafe(24)` gives 32 characters; anything far off is not ours.
 _TICKET_SHAPE = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
-_CONDITION_FAILED = "ConditionalCheckFailedException"
 
 
 class Sessions:
@@ -76,7 +74,7 @@ class Sessions:
                 ReturnValues="ALL_OLD",
             )
         except ClientError as error:
-            if error.response["Error"]["Code"] == _CONDITION_FAILED:
+            if condition_failed(error):
                 return None
             raise
         item = codec.load(response.get("Attributes", {}))

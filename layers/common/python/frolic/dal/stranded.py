@@ -45,11 +45,11 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from botocore.exceptions import ClientError
 
 from frolic.dal import codec
-from frolic.dal.batches import backoff, batch_get, condition_failed
+from frolic.dal.batches import backoff, batch_get
 from frolic.dal.budgets import StoredCounter, read_game_budgets
+from frolic.dal.errors import ITEM_CONDITION_FAILED, ClientError, cancellation_reasons, written
 from frolic.dal.tables import TTL_ATTRIBUTE, code_key, counter_key, coupon_key, sweep_key
 from frolic.models import CouponStatus
 from frolic.observability import logger, metrics
@@ -68,8 +68,6 @@ VOID_ATTEMPTS = 3
 #: Sweep items outlive their game for as long as its results do.
 SWEEP_RETENTION_SECONDS = 90 * 24 * 3600
 
-_CANCELLED = "TransactionCanceledException"
-_FAILED = "ConditionalCheckFailed"
 # The order of a void's transaction items, to read its cancellation reasons.
 _COUPON, _RETURNED, _INDEX, _COUNTER = range(4)
 
@@ -249,12 +247,9 @@ class StrandedLeases:
                     TransactItems=self._void_items(game_id, brand_id, sub, coupon, pool)
                 )
             except ClientError as error:
-                if error.response["Error"]["Code"] != _CANCELLED:
+                reasons = cancellation_reasons(error)
+                if reasons is None:
                     raise
-                reasons = [
-                    str(reason.get("Code"))
-                    for reason in error.response.get("CancellationReasons", [])
-                ]
                 if _failed(reasons, _COUPON):
                     return _Void.SETTLED, pool
                 if _failed(reasons, _INDEX):
@@ -375,12 +370,8 @@ class StrandedLeases:
                 "ConditionExpression": "version = :read",
                 "ExpressionAttributeValues": codec.dump({":read": sweep.version}),
             }
-        try:
-            self._db.put_item(TableName=self._state, Item=codec.dump(item), **guard)
-        except ClientError as error:
-            if not condition_failed(error):
-                raise
+        written(lambda: self._db.put_item(TableName=self._state, Item=codec.dump(item), **guard))
 
 
 def _failed(reasons: Sequence[str], index: int) -> bool:
-    return index < len(reasons) and reasons[index] == _FAILED
+    return index < len(reasons) and reasons[index] == ITEM_CONDITION_FAILED
