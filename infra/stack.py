@@ -115,7 +115,7 @@ class FrolicStack(Stack):
         data.sessions.grant_read_write_data(functions.ingest)
         plays.stream.grant_write(functions.ingest)
         functions.ingest.add_environment("PLAY_STREAM", plays.stream.stream_name)
-        # allocate: the only writer of budgets, coupons and decided results.
+        # allocate: leases coupons (budget counters) and writes decided results.
         data.results.grant_read_write_data(functions.allocate)
         data.state.grant_read_write_data(functions.allocate)
         data.draw_key.grant_read(functions.allocate)

@@ -39,7 +39,7 @@ from pydantic import TypeAdapter
 
 from frolic.models import Identifier
 
-#: Per stage, across all clients: well above a busy game (ARCHITECTURE §4 puts the
+#: Per stage, across all clients: well above a busy game (docs/architecture.md § Limits puts the
 #: account at 10,000 requests/s shared with the WebSocket callbacks).
 REST_RATE_LIMIT: Final = 2000
 REST_BURST_LIMIT: Final = 1000

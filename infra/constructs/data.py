@@ -66,7 +66,7 @@ class Data(Construct):
         self.draw_key = secretsmanager.Secret(
             self,
             "DrawKey",
-            description="HMAC key of the allocator's per-play random draw",
+            description="Secret key of the allocator's keyed per-play random draw",
             generate_secret_string=secretsmanager.SecretStringGenerator(
                 password_length=64, exclude_punctuation=True
             ),

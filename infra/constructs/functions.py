@@ -52,8 +52,7 @@ class DepsLayerMissingError(FileNotFoundError):
 
 
 class Functions(Construct):
-    """ingest, allocate, deliver (+ its expiry entry point), the sweeper, ws_connect and
-    admin."""
+    """ingest, allocate, deliver, expiry, the sweeper, ws_connect and admin."""
 
     def __init__(
         self,

@@ -1,6 +1,6 @@
 """The play stream, and the event-source mappings that turn streams into work.
 
-At-least-once is the contract everywhere (ARCHITECTURE §2): a failed record is retried
+At-least-once everywhere (docs/architecture.md § Replay safety): a failed record is retried
 a bounded number of times, bisected out of its batch, and finally sent, by its
 coordinates (shard, sequence numbers), to an on-failure queue, so a poison record can
 never hold a shard back and never vanishes without trace.
@@ -35,8 +35,8 @@ FINAL_STATUSES = tuple(
 
 class PlayStream(Construct):
     """Kinesis between ingest and the allocator: encrypted with the AWS-managed key,
-    on demand unless a shard count is given (ARCHITECTURE §4: 1,000 records/s per
-    shard; ingest spreads a game's plays over several partition keys)."""
+    on demand unless a shard count is given (docs/architecture.md § Limits: 1,000 records/s per
+    shard; each play's playId is its own key, so a game spreads over every shard)."""
 
     def __init__(
         self, scope: Construct, construct_id: str, *, shard_count: int | None = None

@@ -35,7 +35,7 @@ JSON_KEYS = {
 
 #: A small bursty trace: quiet seconds, a spike, a tail (deterministic, no RNG).
 BURSTY = [(7 * s) % 13 + (40 if 20 <= s < 25 else 0) for s in range(90)]
-#: The ARCHITECTURE §3 example, shrunk: flat 50 plays/s for ten minutes.
+#: The docs/architecture.md § Pacing example, shrunk: flat 50 plays/s for ten minutes.
 FLAT = [50] * 600
 
 
@@ -304,7 +304,7 @@ def test_a_trace_without_plays(tmp_path: Path, capsys: pytest.CaptureFixture[str
 def test_seed_policy_exhausts_early_and_frolic_follows_the_schedule(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # Given a flat trace, many more plays than coupons (ARCHITECTURE §3's failure case)
+    # Given a flat trace, many more plays than coupons (docs/architecture.md § Pacing, seed rule)
     path = write_trace(tmp_path, FLAT)
     # When both policies run it
     seed = simulate_json(capsys, path, "--policy", "seed", budget=100)

@@ -2,7 +2,7 @@
 
 moto's server stands in for DynamoDB and Kinesis, a local gateway for API Gateway (REST,
 WebSocket and the Management API callback), and pollers for Lambda's event-source
-mappings. See ARCHITECTURE §5 and `stack.LocalStack`.
+mappings. See docs/architecture.md § Local stack and `stack.LocalStack`.
 
 The names below are imported on first use, so that moto's server process, which runs
 `frolic_tools.local.moto_server`, does not load the stack, boto3 and the handlers' libraries.

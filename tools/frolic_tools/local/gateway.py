@@ -73,7 +73,7 @@ log = logging.getLogger("frolic_tools.local")
 MAX_BODY_BYTES: Final = 10 * 1000 * 1000
 WS_PATH: Final = "/ws"
 CONNECTIONS_PREFIX: Final = "/@connections/"
-#: API Gateway's WebSocket limits (ARCHITECTURE §4): 10 minutes idle, 2 hours in all.
+#: API Gateway's WebSocket limits (docs/architecture.md § Limits): 10 minutes idle, 2 hours in all.
 IDLE_SECONDS: Final = 600.0
 MAX_CONNECTION_SECONDS: Final = 7200.0
 #: How long a closing handshake may wait for the peer's close frame.

@@ -1,4 +1,4 @@
-"""The bound to beat (ARCHITECTURE §3): the most coupons any allocator held to the
+"""The bound to beat (docs/architecture.md § Measures): the most coupons any allocator held to the
 schedule cap can have out by each second of a trace.
 
 A greedy allocator gives a coupon to every play while `issued < cap(t)`. No allocator

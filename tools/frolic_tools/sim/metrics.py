@@ -1,4 +1,4 @@
-"""The pacing measures of ARCHITECTURE §3, computed from a simulation run, beside the
+"""Pacing measures (docs/architecture.md § Measures) computed from a simulation run, beside the
 least leftover and shortfall any allocator under the schedule cap could have had on the
 same trace (sim.bound): what is left beyond those is the pacing's own doing."""
 

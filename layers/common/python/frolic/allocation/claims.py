@@ -9,7 +9,7 @@ The allocator draws a whole batch before it writes anything. Then:
    winners: a conditional ADD that holds only while the counter stays within the
    schedule cap, its share of the budget and its pool. The ordinals it passed over are
    the batch's alone, so no coupon can go to two plays, and the cap holds however many
-   allocators lease at once (ARCHITECTURE §2, invariants 1, 2 and 5).
+   allocators lease at once (docs/architecture.md § Invariants: 1, 2 and 5).
 3. **Codes.** The leased ordinals' codes come in one batched read; the won results go
    out with the batch's other results, and delivery issues each coupon to its play.
 
