@@ -31,6 +31,7 @@ import boto3
 from moto import mock_aws
 from readme import refresh_section
 
+from frolic.allocate import StreamAllocator
 from frolic.allocation.allocator import Allocator, virtual_wait
 from frolic.allocation.ports import GameRules
 from frolic.auth import Principal
@@ -43,9 +44,8 @@ from frolic.ingest import PlayIntake, PlayRequest
 from frolic.models import Game, GameStatus, PlayStatus
 from frolic.pacing.policy import FrolicPacing
 from frolic.settings import Settings
-from frolic.stream import StreamAllocator
 from frolic_tools.reconcile import reconcile
-from frolic_tools.schema import create_tables
+from frolic_tools.schema import LOCAL_STREAM, create_tables, local_settings
 from frolic_tools.sim.memory import InMemoryGames
 
 PLAYS = 1000
@@ -268,7 +268,7 @@ def _frolic(db: Any, settings: Settings, start: float) -> FrolicRun:
     """Ingest then allocate 1,000 plays, each stage on its own metered client."""
     rules = _seed(db, settings, start, budget=int(PLAYS * WIN_RATE))
     kinesis = boto3.client("kinesis", region_name="us-east-1")
-    kinesis.create_stream(StreamName=settings.play_stream, ShardCount=1)
+    kinesis.create_stream(StreamName=LOCAL_STREAM, ShardCount=1)
     clock = {"now": start}
     ingest_db = boto3.client("dynamodb", region_name="us-east-1")
     ingest, ingest_index = Meter(), IndexMeter(db)
@@ -291,9 +291,9 @@ def _frolic(db: Any, settings: Settings, start: float) -> FrolicRun:
         intake.accept(
             Principal(f"player-{n}", frozenset()), PlayRequest(play_id=f"play-{n}", game_id=GAME_ID)
         )
-    shard = kinesis.list_shards(StreamName=settings.play_stream)["Shards"][0]["ShardId"]
+    shard = kinesis.list_shards(StreamName=LOCAL_STREAM)["Shards"][0]["ShardId"]
     iterator = kinesis.get_shard_iterator(
-        StreamName=settings.play_stream, ShardId=shard, ShardIteratorType="TRIM_HORIZON"
+        StreamName=LOCAL_STREAM, ShardId=shard, ShardIteratorType="TRIM_HORIZON"
     )["ShardIterator"]
     while len(records) < PLAYS:
         page = kinesis.get_records(ShardIterator=iterator, Limit=BATCH)
@@ -486,7 +486,7 @@ def main() -> int:
     )
     os.environ.pop("AWS_ENDPOINT_URL", None)
     with mock_aws():
-        settings = Settings()
+        settings = local_settings()
         db = boto3.client("dynamodb", region_name="us-east-1")
         create_tables(db, settings)
         start = time.time() - WINDOW_SECONDS - 30

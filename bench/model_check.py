@@ -43,7 +43,7 @@ from frolic.models import Game, GameStatus
 from frolic.observability import logger
 from frolic.settings import Settings
 from frolic_tools.local.moto_server import MotoServer
-from frolic_tools.schema import create_tables
+from frolic_tools.schema import create_tables, local_settings
 from frolic_tools.sim.latency import LatencyModel
 from frolic_tools.sim.memory import InMemoryStore, numbered_codes
 from frolic_tools.sim.virtual_time import VirtualTime
@@ -148,7 +148,7 @@ def run_real(scenario: Scenario, latency: LatencyModel) -> Outcome:
     server = MotoServer()
     server.start()
     try:
-        settings = Settings(AWS_ENDPOINT_URL=server.url)
+        settings = local_settings(AWS_ENDPOINT_URL=server.url)
         admin = _client(server.url)
         create_tables(admin, settings)
         _live_game(admin, settings)

@@ -69,7 +69,6 @@
     message_too_large: "The message was too large.",
     unknown_action: "The server did not understand the request.",
     unauthenticated: "Your session has ended. Please sign in again.",
-    unauthorized: "Your session has ended. Please sign in again.",
     forbidden: "This account isn't allowed to do that.",
     not_found: "That was not found.",
     payload_too_large: "That is too large to send.",

@@ -18,7 +18,10 @@ from frolic.dal.redemptions import Redemptions
 from frolic.dal.reports import GameReports
 from frolic.http import CorsPolicy, resolve
 from frolic.observability import logger, metrics, tracer
-from frolic.settings import settings
+from frolic.settings import settings_at_cold_start
+
+#: Checked as the execution environment starts: without them this function refuses to.
+SETTINGS = settings_at_cold_start("admin")
 
 #: The gate in front of the routes; the upload route checks the decoded size itself, and
 #: base64 (binary media) makes a body a third larger on the wire.
@@ -28,13 +31,12 @@ BODY_LIMIT = 2 * MAX_UPLOAD_BYTES
 @cache
 def _app() -> APIGatewayRestResolver:
     """Built on the first request of a cold start, then reused."""
-    config = settings()
     db = admin_dynamodb()
     return build_app(
-        Catalog(db, config),
-        CouponPools(db, config),
-        GameReports(db, config),
-        Redemptions(db, config),
+        Catalog(db, SETTINGS),
+        CouponPools(db, SETTINGS),
+        GameReports(db, SETTINGS),
+        Redemptions(db, SETTINGS),
     )
 
 
@@ -44,5 +46,5 @@ def _app() -> APIGatewayRestResolver:
 @tracer.capture_lambda_handler(capture_response=False)  # a redeem answer holds a code
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    cors = CorsPolicy.from_settings(settings())
+    cors = CorsPolicy.from_settings(SETTINGS)
     return resolve(_app(), event, context, limit=BODY_LIMIT, cors=cors)

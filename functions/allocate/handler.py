@@ -8,22 +8,24 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from frolic.allocate import StreamAllocator, sleep_until
 from frolic.allocation.allocator import Allocator
 from frolic.dal.allocation_store import DynamoAllocationStore, DynamoGameDirectory
 from frolic.dal.clients import draw_key, dynamodb
 from frolic.observability import logger, metrics, tracer
 from frolic.pacing.policy import FrolicPacing
-from frolic.settings import settings
-from frolic.stream import StreamAllocator, sleep_until
+from frolic.settings import settings_at_cold_start
+
+#: Checked as the execution environment starts: without them this function refuses to.
+SETTINGS = settings_at_cold_start("allocate")
 
 
 @cache
 def _stream_allocator() -> StreamAllocator:
-    config = settings()
-    store = DynamoAllocationStore(dynamodb(), config)
+    store = DynamoAllocationStore(dynamodb(), SETTINGS)
     allocator = Allocator(
         store=store,
-        games=DynamoGameDirectory(dynamodb(), config),
+        games=DynamoGameDirectory(dynamodb(), SETTINGS),
         policy=FrolicPacing(),
         draw_key=draw_key(),
         wait_until=sleep_until,

@@ -1,4 +1,4 @@
-"""Results stream → coupons issued and results pushed: see frolic.delivery."""
+"""Results stream → coupons issued and results pushed: see frolic.deliver."""
 
 from __future__ import annotations
 
@@ -11,18 +11,20 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from frolic.dal.clients import dynamodb
 from frolic.dal.push import Push, callback_url, management_client
 from frolic.dal.sessions import Sessions
-from frolic.delivery import Deliverer
+from frolic.deliver import Deliverer
 from frolic.observability import logger, metrics, tracer
-from frolic.settings import settings
+from frolic.settings import settings_at_cold_start
 from frolic.stream_records import each_stream_record
+
+#: Checked as the execution environment starts: without them this function refuses to.
+SETTINGS = settings_at_cold_start("deliver")
 
 
 @cache
 def _deliverer() -> Deliverer:
     """Built on the first invocation, reused while the execution environment lives."""
-    config = settings()
-    push = Push(management_client(callback_url(config)))
-    return Deliverer(dynamodb(), Sessions(dynamodb(), config), push, config)
+    push = Push(management_client(callback_url(SETTINGS)))
+    return Deliverer(dynamodb(), Sessions(dynamodb(), SETTINGS), push, SETTINGS)
 
 
 @logger.inject_lambda_context

@@ -12,14 +12,17 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from frolic.dal.clients import dynamodb
 from frolic.expiry import ExpiryWatcher
 from frolic.observability import logger, metrics, tracer
-from frolic.settings import settings
+from frolic.settings import settings_at_cold_start
 from frolic.stream_records import each_stream_record
+
+#: Checked as the execution environment starts: without them this function refuses to.
+SETTINGS = settings_at_cold_start("expiry")
 
 
 @cache
 def _watcher() -> ExpiryWatcher:
     """Built on the first invocation, reused while the execution environment lives."""
-    return ExpiryWatcher(dynamodb(), settings())
+    return ExpiryWatcher(dynamodb(), SETTINGS)
 
 
 @logger.inject_lambda_context

@@ -18,22 +18,23 @@ from frolic.http import CorsPolicy, resolve
 from frolic.ingest import PlayIntake
 from frolic.observability import logger, metrics, tracer
 from frolic.player_api import build_player_app
-from frolic.settings import settings
+from frolic.settings import settings_at_cold_start
 from frolic.ws_play import WebSocketPlays
+
+#: Checked as the execution environment starts: without them this function refuses to.
+SETTINGS = settings_at_cold_start("ingest")
 
 
 @cache
 def _intake() -> PlayIntake:
-    config = settings()
-    games = DynamoGameDirectory(dynamodb(), config)
-    return PlayIntake(db=dynamodb(), kinesis=kinesis(), settings=config, games=games)
+    games = DynamoGameDirectory(dynamodb(), SETTINGS)
+    return PlayIntake(db=dynamodb(), kinesis=kinesis(), settings=SETTINGS, games=games)
 
 
 @cache
 def _app() -> APIGatewayRestResolver:
-    config = settings()
-    sessions = Sessions(dynamodb(), config)
-    return build_player_app(intake=_intake(), db=dynamodb(), settings=config, sessions=sessions)
+    sessions = Sessions(dynamodb(), SETTINGS)
+    return build_player_app(intake=_intake(), db=dynamodb(), settings=SETTINGS, sessions=sessions)
 
 
 @cache
@@ -43,9 +44,8 @@ def _push(endpoint_url: str) -> Push:
 
 @cache
 def _socket_plays() -> WebSocketPlays:
-    config = settings()
-    sessions = Sessions(dynamodb(), config)
-    return WebSocketPlays(intake=_intake(), sessions=sessions, push_for=_push, settings=config)
+    sessions = Sessions(dynamodb(), SETTINGS)
+    return WebSocketPlays(intake=_intake(), sessions=sessions, push_for=_push, settings=SETTINGS)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
@@ -54,4 +54,4 @@ def _socket_plays() -> WebSocketPlays:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if "connectionId" in event.get("requestContext", {}):
         return _socket_plays().handle(APIGatewayWebSocketEvent(event))
-    return resolve(_app(), event, context, cors=CorsPolicy.from_settings(settings()))
+    return resolve(_app(), event, context, cors=CorsPolicy.from_settings(SETTINGS))

@@ -1,5 +1,5 @@
 """Scheduled every minute: stuck plays expired, stuck won coupons issued, stranded
-ordinals returned. See frolic.sweeper."""
+ordinals returned. See frolic.sweep."""
 
 from __future__ import annotations
 
@@ -13,24 +13,27 @@ from frolic.dal.catalog import Catalog
 from frolic.dal.clients import dynamodb
 from frolic.dal.result_indexes import ResultIndexes
 from frolic.dal.stranded import StrandedLeases
-from frolic.delivery import CouponIssuer
+from frolic.deliver import CouponIssuer
 from frolic.expiry import ExpiryWatcher
 from frolic.observability import logger, metrics, tracer
-from frolic.settings import settings
-from frolic.sweeper import Sweeper
+from frolic.settings import settings_at_cold_start
+from frolic.sweep import Sweeper
+
+#: Checked as the execution environment starts: without them this function refuses to.
+SETTINGS = settings_at_cold_start("sweep")
 
 
 @cache
 def _sweeper() -> Sweeper:
     """Built on the first invocation, reused while the execution environment lives."""
-    config, client = settings(), dynamodb()
+    client = dynamodb()
     return Sweeper(
-        ResultIndexes(client, config),
-        ExpiryWatcher(client, config),
-        CouponIssuer(client, config),
-        config,
-        stranded=StrandedLeases(client, config),
-        games=Catalog(client, config).games_in_play,
+        ResultIndexes(client, SETTINGS),
+        ExpiryWatcher(client, SETTINGS),
+        CouponIssuer(client, SETTINGS),
+        SETTINGS,
+        stranded=StrandedLeases(client, SETTINGS),
+        games=Catalog(client, SETTINGS).games_in_play,
     )
 
 

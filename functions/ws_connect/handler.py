@@ -1,4 +1,4 @@
-"""WebSocket `$connect`, `$disconnect` and `$default`: see frolic.websocket."""
+"""WebSocket `$connect`, `$disconnect` and `$default`: see frolic.ws_connect."""
 
 from __future__ import annotations
 
@@ -12,8 +12,11 @@ from frolic.dal.clients import dynamodb
 from frolic.dal.push import Push, management_client
 from frolic.dal.sessions import Sessions
 from frolic.observability import logger, metrics, tracer
-from frolic.settings import settings
-from frolic.websocket import WebSocketRoutes
+from frolic.settings import settings_at_cold_start
+from frolic.ws_connect import WebSocketRoutes
+
+#: Checked as the execution environment starts: without them this function refuses to.
+SETTINGS = settings_at_cold_start("ws_connect")
 
 
 @cache
@@ -24,8 +27,7 @@ def _push(endpoint_url: str) -> Push:
 @cache
 def _routes() -> WebSocketRoutes:
     """Built on the first invocation, reused while the execution environment lives."""
-    config = settings()
-    return WebSocketRoutes(Sessions(dynamodb(), config), _push, config)
+    return WebSocketRoutes(Sessions(dynamodb(), SETTINGS), _push, SETTINGS)
 
 
 @logger.inject_lambda_context

@@ -22,7 +22,7 @@ from aws_cdk import aws_logs as logs
 from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
-from frolic.sweeper import RUN_SECONDS as SWEEP_RUN_SECONDS
+from frolic.sweep import RUN_SECONDS as SWEEP_RUN_SECONDS
 from infra.build_layer import DEPS_LAYER_DIR, PYTHON_VERSION
 
 ROOT: Final = Path(__file__).resolve().parents[2]

@@ -34,7 +34,7 @@ FIVE_MINUTES: Final = Duration.minutes(5)
 #: A play is decided within its reel; a consumer this far behind delays every result.
 ALLOCATE_LAG_ALARM_MS: Final = 5_000
 DELIVER_LAG_ALARM_MS: Final = 10_000
-#: What the sweeper (frolic/sweeper.py) emits only when a stream consumer left work
+#: What the sweeper (frolic/sweep.py) emits only when a stream consumer left work
 #: undone past its bound; any of it is worth a look.
 SWEPT: Final = {
     "PlaysSweptExpired": "expired plays the expiry watcher left pending",

@@ -2,7 +2,7 @@
 
 The stream consumers give up on a record in the end (bounded retries and record age);
 the sweeper is the backstop that finds, through the results table's sparse index,
-what they left undone (frolic/sweeper.py). An EventBridge rule is enough: a missed or
+what they left undone (frolic/sweep.py). An EventBridge rule is enough: a missed or
 failed run is covered by the next one a minute later.
 """
 
@@ -16,7 +16,7 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from frolic.sweeper import EVERY_SECONDS
+from frolic.sweep import EVERY_SECONDS
 
 SWEEP_EVERY: Final = Duration.seconds(EVERY_SECONDS)
 

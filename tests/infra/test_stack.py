@@ -24,7 +24,8 @@ from frolic.dal.tables import (
     SWEEP_SORT,
     TTL_ATTRIBUTE,
 )
-from frolic.sweeper import RUN_SECONDS as SWEEP_RUN_SECONDS
+from frolic.settings import FUNCTION_NEEDS
+from frolic.sweep import RUN_SECONDS as SWEEP_RUN_SECONDS
 from infra.app import build
 from infra.build_layer import requirements
 from infra.constructs.functions import METRICS_NAMESPACE, SERVICE_NAME, DepsLayerMissingError
@@ -326,6 +327,11 @@ def test_environment_wiring(synth: Synth) -> None:
     assert all("DRAW_KEY" not in v for v in env.values()), "the key itself never in env"
     secret_id = logical_id(synth.stack, synth.stack.data.draw_key)
     assert env["allocate"]["DRAW_KEY_SECRET_ARN"] == {"Ref": secret_id}
+    # And each function is given what it refuses to start without
+    assert env.keys() == FUNCTION_NEEDS.keys()
+    for name, needs in FUNCTION_NEEDS.items():
+        for alternatives in needs:
+            assert any(setting in env[name] for setting in alternatives), (name, alternatives)
 
 
 def test_metric_names_match_the_code() -> None:
@@ -626,10 +632,10 @@ def test_alarms_cover_lag_errors_throttles_queues_and_dynamodb(synth: Synth) -> 
 
 def test_the_sweeper_acting_raises_an_alarm(synth: Synth) -> None:
     """The metrics the code emits only when a stream consumer left work undone."""
-    from frolic import sweeper
+    from frolic import sweep
     from frolic.dal import stranded
 
-    source = Path(sweeper.__file__).read_text() + Path(stranded.__file__).read_text()
+    source = Path(sweep.__file__).read_text() + Path(stranded.__file__).read_text()
     alarmed = {
         metric: a["Properties"]
         for a in synth.of_type("AWS::CloudWatch::Alarm").values()

@@ -6,8 +6,7 @@ import pytest
 from botocore.client import BaseClient
 from moto import mock_aws
 
-from frolic.settings import Settings
-from frolic_tools.schema import create_tables
+from frolic_tools.schema import LOCAL_RESOURCES, create_tables, local_settings
 from tests.integration import dynamo_rules
 from tests.integration.push_fixtures import clock, push_stub, sessions
 from tests.integration.world import World
@@ -29,9 +28,18 @@ def dynamodb_rules(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(BaseClient, "_make_api_call", checked)
 
 
+#: Loopback port 9 (discard): a push that reached it would fail, not leave the machine.
+UNUSED_CALLBACK_URL = "http://127.0.0.1:9/unused"
+
+
 @pytest.fixture
 def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Credentials moto accepts, so nothing can reach a real account."""
+    """Credentials moto accepts, so nothing can reach a real account; the local resource
+    names, which a handler loaded here reads as a deployed one reads its own."""
+    for name, value in LOCAL_RESOURCES.items():
+        monkeypatch.setenv(name, value)
+    # A push function refuses to start without its callback; nothing listens here.
+    monkeypatch.setenv("WEBSOCKET_CALLBACK_URL", UNUSED_CALLBACK_URL)
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
@@ -42,6 +50,6 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def world(aws_env: None) -> Iterator[World]:
     with mock_aws():
         db = boto3.client("dynamodb", region_name="us-east-1")
-        settings = Settings()
+        settings = local_settings()
         create_tables(db, settings)
         yield World(db, settings)

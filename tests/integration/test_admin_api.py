@@ -33,9 +33,9 @@ from frolic.dal.tables import (
     coupon_key,
 )
 from frolic.models import MAX_GAME_SECONDS, CouponStatus
-from frolic.settings import Settings, settings
+from frolic.settings import settings
 from frolic_tools.openapi import admin_document, generate, render
-from frolic_tools.schema import create_tables
+from frolic_tools.schema import create_tables, local_settings
 from tests.integration.admin_fixtures import (
     ADMIN,
     AdminApi,
@@ -65,13 +65,13 @@ GAME_END = "2030-01-10T13:00:00Z"
 def dynamodb(aws_env: None) -> Iterator[DynamoDBClient]:
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
-        create_tables(client, Settings())
+        create_tables(client, local_settings())
         yield client
 
 
 @pytest.fixture
 def api(dynamodb: DynamoDBClient) -> AdminApi:
-    return AdminApi(dynamodb, Settings())
+    return AdminApi(dynamodb, local_settings())
 
 
 # -- helpers --------------------------------------------------------------------------
@@ -323,7 +323,7 @@ def test_brands_are_created_listed_and_read(api: AdminApi) -> None:
 
 def test_a_taken_id_is_never_overwritten(dynamodb: DynamoDBClient) -> None:
     # Given an id generator that repeats itself
-    api = AdminApi(dynamodb, Settings(), new_id=lambda: "same-id")
+    api = AdminApi(dynamodb, local_settings(), new_id=lambda: "same-id")
     campaign_id = new_campaign(api)
     new_game(api, campaign_id)
     new_brand(api, "Acme")
@@ -811,7 +811,7 @@ def test_every_admin_route_needs_the_admin_group(
     api: AdminApi, method: str, path: str, body: Any
 ) -> None:
     anonymous = api.call(method, path, body, anonymous=True)
-    assert (anonymous.status, anonymous.body["error"]) == (401, "unauthorized")
+    assert (anonymous.status, anonymous.body["error"]) == (401, "unauthenticated")
     player = api.call(method, path, body, claims=player_claims())
     assert (player.status, player.body["error"]) == (403, "forbidden")
     # The guard comes before validation: a non-admin learns nothing about valid bodies
@@ -903,7 +903,7 @@ def test_handler_serves_the_api_and_never_logs_a_code(
     try:
         with mock_aws():
             db = boto3.client("dynamodb", region_name="us-east-1")
-            create_tables(db, Settings())
+            create_tables(db, local_settings())
             handler = _load_handler()
 
             def invoke(method: str, path: str, body: str | None, content_type: str) -> Reply:
@@ -941,7 +941,7 @@ def test_handler_serves_the_api_and_never_logs_a_code(
             assert uploaded.body["added"] == 1
             not_yet = invoke("POST", f"/admin/coupons/{secret}/redeem", None, "application/json")
             assert not_yet.status == 409
-            api = AdminApi(db, Settings())
+            api = AdminApi(db, local_settings())
             move_coupon(api, secret, CouponStatus.ISSUED)
             redeemed = invoke("POST", f"/admin/coupons/{secret}/redeem", None, "application/json")
             assert redeemed.status == 200

@@ -10,13 +10,13 @@ import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from botocore.exceptions import ClientError, ConnectionClosedError
 
+from frolic.allocate import MALFORMED, play_from_event
 from frolic.dal import codec
 from frolic.dal.items import pending_item
 from frolic.dal.pools import BudgetBelowIssuedError
 from frolic.dal.tables import arrivals_key, closing_key
 from frolic.expiry import ExpiryWatcher
 from frolic.models import PlayEvent, PlayStatus
-from frolic.stream import MALFORMED, play_from_event
 from tests.doubles import GreedyPacing
 from tests.integration.crashes import (
     Crash,

@@ -17,6 +17,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from frolic.http import CorsPolicy, resolve
 from frolic.models import GameConfig
 from frolic.settings import Settings, settings
+from frolic_tools.schema import LOCAL_STREAM
 from tests.integration import admin_fixtures
 from tests.integration.admin_fixtures import (
     AdminApi,
@@ -55,7 +56,7 @@ def assert_readable_by(response: dict[str, Any], origin: str) -> None:
 def player_app(world: World) -> Iterator[APIGatewayRestResolver]:
     """A live game with one play per 10 s, and player-1's play p-0 accepted."""
     kinesis = boto3.client("kinesis", region_name="us-east-1")
-    kinesis.create_stream(StreamName=world.settings.play_stream, ShardCount=1)
+    kinesis.create_stream(StreamName=LOCAL_STREAM, ShardCount=1)
     world.live_game(config=GameConfig(min_seconds_between_plays=10))
     world.budget("brand-a", 5)
     app = world.player_app(kinesis)
@@ -264,7 +265,7 @@ def loaded_settings(monkeypatch: pytest.MonkeyPatch, origins: str | None) -> Set
     ],
 )
 def test_allowed_origins_are_read_from_the_environment(
-    monkeypatch: pytest.MonkeyPatch, origins: str
+    aws_env: None, monkeypatch: pytest.MonkeyPatch, origins: str
 ) -> None:
     loaded = loaded_settings(monkeypatch, origins)
     assert loaded.cors_allowed_origins == frozenset({SITE, EXTRA})
@@ -275,7 +276,7 @@ def test_allowed_origins_are_read_from_the_environment(
 
 @pytest.mark.parametrize("origins", [None, "", " , "])
 def test_no_origins_in_the_environment_means_same_origin_pages_only(
-    monkeypatch: pytest.MonkeyPatch, origins: str | None
+    aws_env: None, monkeypatch: pytest.MonkeyPatch, origins: str | None
 ) -> None:
     loaded = loaded_settings(monkeypatch, origins)
     assert loaded.cors_allowed_origins == frozenset()

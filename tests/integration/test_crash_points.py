@@ -33,6 +33,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from botocore.config import Config
 from moto import mock_aws
 
+from frolic.allocate import StreamAllocator
 from frolic.allocation.allocator import Allocator
 from frolic.auth import Principal
 from frolic.dal import codec
@@ -41,15 +42,13 @@ from frolic.dal.push import Push
 from frolic.dal.result_indexes import ResultIndexes
 from frolic.dal.sessions import Sessions
 from frolic.dal.stranded import StrandedLeases
-from frolic.delivery import CouponIssuer, Deliverer
+from frolic.deliver import CouponIssuer, Deliverer
 from frolic.expiry import ExpiryWatcher
 from frolic.ingest import IngestRefusedError, PlayIntake, PlayRequest
 from frolic.models import CouponStatus, GameConfig, PlayStatus
-from frolic.settings import Settings
-from frolic.stream import StreamAllocator
-from frolic.sweeper import Sweeper
+from frolic.sweep import Sweeper
 from frolic_tools.local.mappings import DynamoStreamShard, KinesisShard, ShardCoordinates
-from frolic_tools.schema import create_tables
+from frolic_tools.schema import LOCAL_STREAM, create_tables, local_settings
 from tests.doubles import GreedyPacing
 from tests.integration.crashes import FAULTS
 from tests.integration.world import DRAW_KEY, GAME, World
@@ -167,18 +166,18 @@ class Path:
 
     def __init__(self, rig: Rig) -> None:
         self.rig = rig
-        self.settings = Settings()
+        self.settings = local_settings()
         self.db: Any = boto3.client("dynamodb", region_name=REGION)
         create_tables(self.db, self.settings)
         self.world = World(self.db, self.settings)
         self.clock = self.world.clock
         kinesis = boto3.client("kinesis", region_name=REGION)
-        kinesis.create_stream(StreamName=self.settings.play_stream, ShardCount=1)
-        stream = kinesis.describe_stream(StreamName=self.settings.play_stream)
+        kinesis.create_stream(StreamName=LOCAL_STREAM, ShardCount=1)
+        stream = kinesis.describe_stream(StreamName=LOCAL_STREAM)
         description = stream["StreamDescription"]
         self.plays_shard = KinesisShard(
             kinesis,
-            stream_name=self.settings.play_stream,
+            stream_name=LOCAL_STREAM,
             coordinates=ShardCoordinates(
                 "kinesis", description["StreamARN"], description["Shards"][0]["ShardId"]
             ),

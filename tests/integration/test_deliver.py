@@ -20,7 +20,7 @@ from frolic.dal.items import outcome_item, pending_item
 from frolic.dal.redemptions import Redemptions
 from frolic.dal.sessions import Sessions
 from frolic.dal.tables import coupon_key
-from frolic.delivery import Deliverer, Delivery, ResultImage, result_message
+from frolic.deliver import Deliverer, Delivery, ResultImage, result_message
 from frolic.models import CouponStatus, PlayStatus
 from tests.integration.apigw import FakeContext
 from tests.integration.push_fixtures import (

@@ -10,7 +10,7 @@ from frolic.settings import settings
 
 
 @pytest.fixture
-def fresh_settings() -> Iterator[None]:
+def fresh_settings(aws_env: None) -> Iterator[None]:
     settings.cache_clear()
     clients.draw_key.cache_clear()
     yield

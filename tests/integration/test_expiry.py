@@ -14,7 +14,7 @@ from frolic.allocation.ports import Outcome, Play
 from frolic.dal import codec
 from frolic.dal.items import outcome_item, pending_item
 from frolic.dal.sessions import Sessions
-from frolic.delivery import Deliverer
+from frolic.deliver import Deliverer
 from frolic.expiry import EXPIRED_REASON, Expiry, ExpiryWatcher
 from frolic.models import PlayStatus
 from tests.integration.apigw import FakeContext

@@ -16,6 +16,7 @@ from frolic.dal.sessions import Sessions
 from frolic.http import resolve
 from frolic.ingest import PlayRequest
 from frolic.models import MAX_GAME_SECONDS, GameStatus
+from frolic_tools.schema import LOCAL_STREAM
 from tests.doubles import GreedyPacing
 from tests.integration.apigw import json_body, rest_event
 from tests.integration.world import GAME, START, World
@@ -26,7 +27,7 @@ PLAYER = Principal("player-1", frozenset())
 @pytest.fixture
 def player_api(world: World) -> Iterator[Any]:
     kinesis = boto3.client("kinesis", region_name="us-east-1")
-    kinesis.create_stream(StreamName=world.settings.play_stream, ShardCount=2)
+    kinesis.create_stream(StreamName=LOCAL_STREAM, ShardCount=2)
     world.live_game()
     world.budget("brand-a", 5)
     world.brand("brand-a", "Acme Coffee")
@@ -42,9 +43,9 @@ def _call(app: Any, event: dict[str, Any]) -> dict[str, Any]:
 def _stream_records(world: World, kinesis: Any) -> list[dict[str, Any]]:
     """Everything on the play stream, as Lambda would be handed it."""
     records = []
-    for shard in kinesis.list_shards(StreamName=world.settings.play_stream)["Shards"]:
+    for shard in kinesis.list_shards(StreamName=LOCAL_STREAM)["Shards"]:
         iterator = kinesis.get_shard_iterator(
-            StreamName=world.settings.play_stream,
+            StreamName=LOCAL_STREAM,
             ShardId=shard["ShardId"],
             ShardIteratorType="TRIM_HORIZON",
         )["ShardIterator"]

@@ -13,6 +13,7 @@ from frolic.http import resolve
 from frolic.ingest import PlayIntake, PlayRequest, TooManyPlaysError
 from frolic.models import GameConfig
 from frolic.player_api import build_player_app
+from frolic_tools.schema import LOCAL_STREAM
 from tests.integration.apigw import json_body, rest_event
 from tests.integration.world import GAME, World
 
@@ -24,7 +25,7 @@ def _intake(world: World, db: Any = None) -> PlayIntake:
 @pytest.fixture
 def stream(world: World) -> None:
     boto3.client("kinesis", region_name="us-east-1").create_stream(
-        StreamName=world.settings.play_stream, ShardCount=1
+        StreamName=LOCAL_STREAM, ShardCount=1
     )
 
 

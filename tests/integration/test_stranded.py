@@ -21,7 +21,7 @@ from frolic.dal.reports import GameReports
 from frolic.dal.sessions import Sessions
 from frolic.dal.stranded import VOID_ATTEMPTS, StrandedLeases
 from frolic.dal.tables import code_key, counter_key, coupon_key
-from frolic.delivery import Deliverer
+from frolic.deliver import Deliverer
 from frolic.models import CouponStatus
 from frolic.observability import metrics
 from tests.doubles import GreedyPacing

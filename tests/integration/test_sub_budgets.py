@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from frolic.allocate import play_from_event
 from frolic.allocation.ports import Outcome, Play, Route, Wish
 from frolic.dal import codec
 from frolic.dal.budgets import StoredBudget, read_budget
@@ -13,7 +14,6 @@ from frolic.dal.items import pending_item
 from frolic.dal.pools import CountersFixedError
 from frolic.dal.tables import audit_key, code_key, counter_key, coupon_key
 from frolic.models import PlayStatus
-from frolic.stream import play_from_event
 from tests.doubles import GreedyPacing
 from tests.integration.world import GAME, START, World
 

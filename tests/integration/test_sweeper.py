@@ -28,11 +28,11 @@ from frolic.dal.tables import (
     UNISSUED_SHARDS,
     coupon_key,
 )
-from frolic.delivery import CouponIssuer, Deliverer
+from frolic.deliver import CouponIssuer, Deliverer
 from frolic.expiry import EXPIRED_REASON, ExpiryWatcher
 from frolic.models import CouponStatus, GameStatus, PlayStatus
 from frolic.observability import metrics
-from frolic.sweeper import RECENTLY_ENDED_SECONDS, Sweeper
+from frolic.sweep import RECENTLY_ENDED_SECONDS, Sweeper
 from tests.integration.apigw import FakeContext
 from tests.integration.push_fixtures import (
     ManualClock,

@@ -16,8 +16,8 @@ import pytest
 from frolic.dal.push import Push, callback_url
 from frolic.dal.sessions import CONNECTION_SECONDS, TICKET_SECONDS, Sessions
 from frolic.dal.tables import ticket_key
-from frolic.settings import Settings
-from frolic.websocket import MAX_MESSAGE_BYTES, WebSocketRoutes, reply_to
+from frolic.ws_connect import MAX_MESSAGE_BYTES, WebSocketRoutes, reply_to
+from frolic_tools.schema import local_settings
 from tests.integration.apigw import FakeContext
 from tests.integration.push_fixtures import (
     ENDPOINT,
@@ -300,7 +300,9 @@ def test_an_answer_to_a_closed_socket_forgets_the_connection(
 
 
 def test_the_configured_callback_url_wins_over_the_event() -> None:
-    local = Settings(WEBSOCKET_CALLBACK_URL="http://127.0.0.1:3001/local")
+    local = local_settings(WEBSOCKET_CALLBACK_URL="http://127.0.0.1:3001/local")
 
     assert callback_url(local, "abc.example.com", "prod") == "http://127.0.0.1:3001/local"
-    assert callback_url(Settings(), "abc.example.com", "prod") == "https://abc.example.com/prod"
+    assert (
+        callback_url(local_settings(), "abc.example.com", "prod") == "https://abc.example.com/prod"
+    )

@@ -12,6 +12,7 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayWebSocketEven
 
 from frolic.dal.sessions import Sessions
 from frolic.ws_play import WebSocketPlays
+from frolic_tools.schema import LOCAL_STREAM
 from tests.integration.push_fixtures import PushStub, message_event
 from tests.integration.world import GAME, World
 
@@ -19,7 +20,7 @@ from tests.integration.world import GAME, World
 @pytest.fixture
 def sockets(world: World, push_stub: PushStub) -> Iterator[tuple[WebSocketPlays, Any]]:
     kinesis = boto3.client("kinesis", region_name="us-east-1")
-    kinesis.create_stream(StreamName=world.settings.play_stream, ShardCount=1)
+    kinesis.create_stream(StreamName=LOCAL_STREAM, ShardCount=1)
     world.live_game()
     world.budget("brand-a", 5)
     sessions = Sessions(world.db, world.settings, clock=world.clock)

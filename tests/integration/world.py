@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
+from frolic.allocate import StreamAllocator
 from frolic.allocation.allocator import Allocator
 from frolic.allocation.ports import GameDirectory
 from frolic.dal import codec
@@ -23,7 +24,6 @@ from frolic.models import Brand, Game, GameConfig, GameStatus, PlayEvent
 from frolic.pacing.policy import FrolicPacing, PacingPolicy
 from frolic.player_api import build_player_app
 from frolic.settings import Settings
-from frolic.stream import StreamAllocator
 from frolic_tools.reconcile import ReconcileReport, reconcile
 
 if TYPE_CHECKING:

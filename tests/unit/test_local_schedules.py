@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from frolic.sweeper import EVERY_SECONDS
+from frolic.sweep import EVERY_SECONDS
 from frolic_tools.local.functions import ENTRY_POINTS, LocalFunctions
 from frolic_tools.local.paths import FUNCTIONS_ROOT
 from frolic_tools.local.schedules import SCHEDULES, SWEEP, ScheduledRule, rule_arn

@@ -22,7 +22,7 @@ from frolic.dal.reports import GameReports
 from frolic.dal.sessions import Sessions
 from frolic.ingest import PlayIntake
 from frolic.player_api import build_player_app
-from frolic.settings import Settings
+from frolic_tools.schema import local_settings
 from frolic_tools.sim.memory import InMemoryGames
 
 #: Any region will do: the client only exists to satisfy the adapters' constructors.
@@ -31,7 +31,7 @@ OFFLINE_REGION = "us-east-1"
 
 def admin_document() -> dict[str, Any]:
     """The admin API's own contract, as its Lambda serves it at GET /openapi.json."""
-    settings = Settings()
+    settings = local_settings()
     client = boto3.client("dynamodb", region_name=OFFLINE_REGION)
     return openapi_document(
         build_app(
@@ -45,7 +45,7 @@ def admin_document() -> dict[str, Any]:
 
 def generate() -> dict[str, Any]:
     """The whole REST contract: the admin API with the players' routes merged in."""
-    settings = Settings()
+    settings = local_settings()
     client = boto3.client("dynamodb", region_name=OFFLINE_REGION)
     admin = admin_document()
     intake = PlayIntake(

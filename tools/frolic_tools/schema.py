@@ -1,8 +1,10 @@
-"""Table definitions for moto and the local stack, from the same key constants as CDK."""
+"""Table definitions for moto and the local stack, from the same key constants as CDK,
+and the names the local stack, tests and benches give their tables and stream (the
+runtime has no default names: a deployed function is told its own)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from frolic.dal.tables import (
     RESULTS_KEY,
@@ -18,6 +20,21 @@ from frolic.settings import Settings
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+
+
+#: The local stack's resource names, as environment variables.
+LOCAL_RESOURCES: Final = {
+    "RESULTS_TABLE": "frolic-results",
+    "STATE_TABLE": "frolic-state",
+    "SESSIONS_TABLE": "frolic-sessions",
+    "PLAY_STREAM": "frolic-plays",
+}
+LOCAL_STREAM: Final = LOCAL_RESOURCES["PLAY_STREAM"]
+
+
+def local_settings(**overrides: str) -> Settings:
+    """Settings naming the local resources; `overrides` by environment name."""
+    return Settings.model_validate({**LOCAL_RESOURCES, **overrides})
 
 
 def table_definitions(settings: Settings) -> list[dict[str, Any]]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from frolic.sweeper import EVERY_SECONDS as SWEEP_EVERY_SECONDS
+from frolic.sweep import EVERY_SECONDS as SWEEP_EVERY_SECONDS
 from frolic_tools.local.functions import ACCOUNT, REGION, FunctionError
 
 log = logging.getLogger("frolic_tools.local")

@@ -52,7 +52,7 @@ from frolic_tools.local.mappings import (
 from frolic_tools.local.moto_server import MotoServer, MotoStats
 from frolic_tools.local.paths import FUNCTIONS_ROOT, WEB_ROOT
 from frolic_tools.local.schedules import SCHEDULES, ScheduledRule
-from frolic_tools.schema import create_tables
+from frolic_tools.schema import LOCAL_RESOURCES, LOCAL_STREAM, create_tables
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -220,8 +220,8 @@ class LocalStack:
         dynamodb: DynamoDBClient = session.client("dynamodb", endpoint_url=self.moto_url)
         kinesis: KinesisClient = session.client("kinesis", endpoint_url=self.moto_url)
         create_tables(dynamodb, config)
-        kinesis.create_stream(StreamName=config.play_stream, ShardCount=self._shards)
-        kinesis.get_waiter("stream_exists").wait(StreamName=config.play_stream)
+        kinesis.create_stream(StreamName=LOCAL_STREAM, ShardCount=self._shards)
+        kinesis.get_waiter("stream_exists").wait(StreamName=LOCAL_STREAM)
         self._functions = LocalFunctions(self._functions_root)
         self._gateway.attach(self._functions)
         self._gateway.start()
@@ -243,6 +243,7 @@ class LocalStack:
             "AWS_EC2_METADATA_DISABLED": "true",
             "NO_PROXY": "127.0.0.1,localhost,::1",
             "no_proxy": "127.0.0.1,localhost,::1",
+            **LOCAL_RESOURCES,
             "WEBSOCKET_CALLBACK_URL": callback,
             "DRAW_KEY": secrets.token_hex(32),
             "POWERTOOLS_TRACE_DISABLED": "true",
@@ -279,11 +280,11 @@ class LocalStack:
         kinesis: KinesisClient,
         config: Settings,
     ) -> None:
-        stream = kinesis.describe_stream_summary(StreamName=config.play_stream)
+        stream = kinesis.describe_stream_summary(StreamName=LOCAL_STREAM)
         stream_arn = stream["StreamDescriptionSummary"]["StreamARN"]
-        for shard in kinesis.list_shards(StreamName=config.play_stream)["Shards"]:
+        for shard in kinesis.list_shards(StreamName=LOCAL_STREAM)["Shards"]:
             coordinates = ShardCoordinates("kinesis", stream_arn, shard["ShardId"])
-            source = KinesisShard(kinesis, stream_name=config.play_stream, coordinates=coordinates)
+            source = KinesisShard(kinesis, stream_name=LOCAL_STREAM, coordinates=coordinates)
             self._add_poller(ALLOCATE, source, doorbell=True)
 
         streams: Any = session.client("dynamodbstreams", endpoint_url=self.moto_url)

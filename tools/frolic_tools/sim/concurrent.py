@@ -32,7 +32,7 @@ from frolic.allocation.ports import Outcome, Play
 from frolic.models import PlayStatus
 from frolic.observability import logger
 from frolic.pacing.policy import POLICIES
-from frolic.settings import Settings
+from frolic_tools.schema import local_settings
 from frolic_tools.sim.latency import LatencyModel
 from frolic_tools.sim.memory import InMemoryGames, InMemoryStore, WriteMeter
 from frolic_tools.sim.simulator import (
@@ -53,8 +53,8 @@ from frolic_tools.sim.virtual_time import VirtualTime
 
 #: The deployed defaults: when a pending play expires (reel and grace), and up to what
 #: age its result may still go out in a batch.
-EXPIRY_SECONDS = Settings().expiry_seconds
-BATCH_WRITE_CUTOFF_SECONDS = Settings().batch_write_cutoff_seconds
+EXPIRY_SECONDS = local_settings().expiry_seconds
+BATCH_WRITE_CUTOFF_SECONDS = local_settings().batch_write_cutoff_seconds
 #: The mapping polls an empty shard once a second (AWS Lambda docs, Kinesis).
 POLL_INTERVAL_SECONDS = 1.0
 MAX_PARALLELIZATION = 10

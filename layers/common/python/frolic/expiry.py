@@ -25,7 +25,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 
 from frolic.dal.pending import end_pending
 from frolic.dal.plays import result_status
-from frolic.delivery import images
+from frolic.deliver import images
 from frolic.models import PlayStatus
 from frolic.observability import logger, metrics
 from frolic.settings import Settings

@@ -14,26 +14,55 @@ errors included, from the page.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any, Final
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError as RouteNotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+    ResponseValidationError,
+)
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from frolic.auth import AuthenticationError, ForbiddenError
 from frolic.models import FieldError, describe_errors
+from frolic.observability import logger
 from frolic.settings import Settings
 
 
 class ErrorBody(BaseModel):
-    """Every error the API answers: a stable code, and what to fix."""
+    """Every error either API answers: a stable code, and what to fix."""
 
-    error: str
+    error: str = Field(
+        description=(
+            "A stable code: invalid_request (400), unauthenticated (401), forbidden (403), "
+            "not_found (404), conflict (409), payload_too_large (413), "
+            "unsupported_media_type (415), internal_error (500), or a route's own refusal "
+            "named in its responses"
+        )
+    )
     message: str | None = None
     fields: list[FieldError] | None = None
+
+
+#: The codes both APIs share; a route's own refusals (a game not live, a budget missing)
+#: carry their codes on their exceptions.
+INVALID_REQUEST: Final = "invalid_request"
+UNAUTHENTICATED: Final = "unauthenticated"
+FORBIDDEN: Final = "forbidden"
+NOT_FOUND: Final = "not_found"
+CONFLICT: Final = "conflict"
+PAYLOAD_TOO_LARGE: Final = "payload_too_large"
+UNSUPPORTED_MEDIA_TYPE: Final = "unsupported_media_type"
+INTERNAL_ERROR: Final = "internal_error"
+
+#: Every route may answer this; documented on each.
+SERVER_ERROR: Final = "Our failure: logged with its trace, answered without detail"
 
 
 def documented(
@@ -41,7 +70,7 @@ def documented(
 ) -> dict[int, OpenAPIResponse]:
     """A route's OpenAPI responses: its success, and each error with its JSON body."""
     found: dict[int, Any] = {status: {"description": description}}
-    for code, meaning in sorted(errors.items()):
+    for code, meaning in sorted({**errors, 500: SERVER_ERROR}.items()):
         found[code] = {
             "description": meaning,
             "content": {"application/json": {"model": ErrorBody}},
@@ -53,26 +82,39 @@ def documented(
 MAX_BODY_BYTES = 16 * 1024
 
 
-class PayloadTooLargeError(Exception):
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"the request body is over the {limit:,}-byte limit")
-        self.limit = limit
+class InvalidRequestError(ValueError):
+    """A body or parameter a route parses itself (not through Powertools) is wrong: 400."""
+
+    def __init__(self, fields: list[FieldError]) -> None:
+        super().__init__("invalid request")
+        self.fields = fields
+
+
+class PayloadTooLargeError(ValueError):
+    """The body is over a stated limit: 413."""
+
+
+class UnsupportedMediaTypeError(ValueError):
+    """A Content-Type the route does not read: 415."""
+
+
+def error_body(code: str, message: str, fields: Sequence[FieldError] | None = None) -> str:
+    """The one JSON shape of an error, whoever answers it."""
+    body = ErrorBody(error=code, message=message, fields=list(fields) if fields else None)
+    return body.model_dump_json(exclude_none=True)
 
 
 def error_response(
     status: int,
     code: str,
     message: str,
-    fields: Sequence[dict[str, str]] | None = None,
+    fields: Sequence[FieldError] | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response[str]:
-    body: dict[str, Any] = {"error": code, "message": message}
-    if fields:
-        body["fields"] = list(fields)
     return Response(
         status_code=status,
         content_type=content_types.APPLICATION_JSON,
-        body=json.dumps(body),
+        body=error_body(code, message, fields),
         headers=headers,
     )
 
@@ -83,24 +125,93 @@ def json_response(status: int, body: Any) -> Response[str]:
     )
 
 
-def install_error_handlers(app: APIGatewayRestResolver) -> None:
-    @app.exception_handler(RequestValidationError)
+def _not_asked() -> None:
+    return None
+
+
+def install_error_handlers(
+    app: APIGatewayRestResolver, *, admit: Callable[[], None] = _not_asked
+) -> None:
+    """The errors both APIs answer alike, each exception type to one status, and a
+    catch-all that logs our own failures and answers 500 without detail.
+
+    Powertools refuses an invalid or unreadable body before any middleware runs; an API
+    whose middleware checks the caller passes that check as `admit`, so a caller it would
+    refuse gets its 401 or 403 first and learns nothing of what a valid body looks like.
+    """
+
+    def admitted_first(respond: Callable[[], Response[str]]) -> Response[str]:
+        try:
+            admit()
+        except AuthenticationError as error:
+            return unauthenticated(error)
+        except ForbiddenError as error:
+            return forbidden(error)
+        return respond()
+
+    def invalid(fields: Sequence[FieldError]) -> Response[str]:
+        return error_response(400, INVALID_REQUEST, "the request is not valid", fields)
+
     def invalid_request(error: RequestValidationError) -> Response[str]:
-        fields = [f.model_dump() for f in describe_errors(error.errors())]
-        return error_response(400, "invalid_request", "the request is not valid", fields)
+        return admitted_first(lambda: invalid(describe_errors(error.errors())))
 
-    @app.exception_handler(UnicodeDecodeError)
+    def unsupported_content(_: RequestUnsupportedContentType) -> Response[str]:
+        return admitted_first(
+            lambda: error_response(415, UNSUPPORTED_MEDIA_TYPE, "send the body as application/json")
+        )
+
+    def invalid_fields(error: InvalidRequestError) -> Response[str]:
+        return invalid(error.fields)
+
     def not_text(_: UnicodeDecodeError) -> Response[str]:
-        fields = [{"field": "body", "message": "the body must be UTF-8 text"}]
-        return error_response(400, "invalid_request", "the request is not valid", fields)
+        return invalid([FieldError(field="body", message="the body must be UTF-8 text")])
 
-    @app.exception_handler(AuthenticationError)
     def unauthenticated(error: AuthenticationError) -> Response[str]:
-        return error_response(401, "unauthenticated", str(error))
+        return error_response(401, UNAUTHENTICATED, str(error))
 
-    @app.exception_handler(ForbiddenError)
     def forbidden(error: ForbiddenError) -> Response[str]:
-        return error_response(403, "forbidden", str(error))
+        return error_response(403, FORBIDDEN, str(error))
+
+    def no_route(_: RouteNotFoundError) -> Response[str]:
+        return error_response(404, NOT_FOUND, "no such route")
+
+    def too_large(error: PayloadTooLargeError) -> Response[str]:
+        return error_response(413, PAYLOAD_TOO_LARGE, str(error))
+
+    def unsupported(error: UnsupportedMediaTypeError) -> Response[str]:
+        return error_response(415, UNSUPPORTED_MEDIA_TYPE, str(error))
+
+    def server_error(error: Exception) -> Response[str]:
+        """Our fault, not the client's: logged with its trace here, never sent."""
+        logger.exception("request failed", extra={"error_type": type(error).__name__})
+        return error_response(500, INTERNAL_ERROR, "something went wrong")
+
+    handlers: dict[type[Exception], Callable[[Any], Response[str]]] = {
+        RequestValidationError: invalid_request,
+        RequestUnsupportedContentType: unsupported_content,
+        InvalidRequestError: invalid_fields,
+        UnicodeDecodeError: not_text,
+        AuthenticationError: unauthenticated,
+        ForbiddenError: forbidden,
+        RouteNotFoundError: no_route,
+        PayloadTooLargeError: too_large,
+        UnsupportedMediaTypeError: unsupported,
+        ResponseValidationError: server_error,
+        Exception: server_error,
+    }
+    for exception_type, handler in handlers.items():
+        app.exception_handler(exception_type)(handler)
+
+
+def new_resolver() -> APIGatewayRestResolver:
+    """Both APIs' resolver: requests validated from the routes' types, a response that
+    fails its own model is our 500, and debug off (Powertools' debug mode prints whole
+    events, and a redeem path or a result holds a coupon code)."""
+    return APIGatewayRestResolver(
+        enable_validation=True,
+        response_validation_error_http_code=HTTPStatus.INTERNAL_SERVER_ERROR,
+        debug=False,
+    )
 
 
 def _body_size(event: dict[str, Any]) -> int:
@@ -157,12 +268,13 @@ def _answer(
     app: APIGatewayRestResolver, event: dict[str, Any], context: Any, limit: int
 ) -> dict[str, Any]:
     if _body_size(event) > limit:
-        return _refusal(413, "payload_too_large", str(PayloadTooLargeError(limit)))
+        message = f"the request body is over the {limit:,}-byte limit"
+        return _refusal(413, PAYLOAD_TOO_LARGE, message)
     media_type = _media_type(event)
     if event.get("body") and media_type and media_type not in READABLE_MEDIA_TYPES:
         return _refusal(
             415,
-            "unsupported_media_type",
+            UNSUPPORTED_MEDIA_TYPE,
             f"send {' or '.join(sorted(READABLE_MEDIA_TYPES))}, not {media_type}",
         )
     response: dict[str, Any] = app.resolve(event, context)
@@ -212,6 +324,6 @@ def _refusal(status: int, code: str, message: str) -> dict[str, Any]:
         "statusCode": status,
         "headers": {"Content-Type": content_types.APPLICATION_JSON},
         "multiValueHeaders": {},
-        "body": json.dumps({"error": code, "message": message}),
+        "body": error_body(code, message),
         "isBase64Encoded": False,
     }

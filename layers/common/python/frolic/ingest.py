@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import AwareDatetime, Field
 
+from frolic.allocate import play_from_event
 from frolic.allocation.ports import GameDirectory, GameRules, Play
 from frolic.auth import Principal
 from frolic.dal.catalog import with_brand_names
@@ -43,8 +44,7 @@ from frolic.models import (
     PlayEvent,
     PlayStatus,
 )
-from frolic.settings import Settings
-from frolic.stream import play_from_event
+from frolic.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -117,6 +117,8 @@ class PlayIntake:
         self._kinesis = kinesis
         self._results = settings.results_table
         self._state = settings.state_table
+        if settings.play_stream is None:
+            raise SettingsError("ingest puts plays on the stream: set PLAY_STREAM")
         self._stream = settings.play_stream
         self._reput_seconds = settings.play_reput_seconds
         self._games = games

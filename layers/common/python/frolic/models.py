@@ -11,7 +11,7 @@ A play takes five shapes on its way, each for one boundary:
 - `Play` (frolic.allocation.ports): the allocator's plain dataclass of the same play,
   parsed once per record and cheap to pass around a batch.
 - `Outcome` (frolic.allocation.ports): a decided play, with its grants or reason.
-- `ResultImage` (frolic.delivery): a result item as the DynamoDB stream shows it to
+- `ResultImage` (frolic.deliver): a result item as the DynamoDB stream shows it to
   deliver, which pushes it; lenient, because it reads what the DAL wrote.
 """
 

@@ -12,10 +12,12 @@ from frolic.auth import Principal, principal_from_event
 from frolic.dal.catalog import BrandNames
 from frolic.dal.sessions import Sessions
 from frolic.http import (
+    NOT_FOUND,
     documented,
     error_response,
     install_error_handlers,
     json_response,
+    new_resolver,
 )
 from frolic.ingest import (
     IngestRefusedError,
@@ -43,7 +45,7 @@ PLAYER_ERRORS = {
 def build_player_app(
     *, intake: PlayIntake, db: DynamoDBClient, settings: Settings, sessions: Sessions
 ) -> APIGatewayRestResolver:
-    app = APIGatewayRestResolver(enable_validation=True)
+    app = new_resolver()
     brand_names = BrandNames(db, settings)
     install_error_handlers(app)
 
@@ -59,7 +61,7 @@ def build_player_app(
 
     @app.exception_handler(PlayNotFoundError)
     def not_found(error: PlayNotFoundError) -> Response[str]:
-        return error_response(404, "not_found", "no such play")
+        return error_response(404, NOT_FOUND, "no such play")
 
     @app.post(
         "/plays",

@@ -1,20 +1,31 @@
-"""Runtime settings, read from the environment once per process and validated."""
+"""Runtime settings, read from the environment once per process and validated.
+
+Nothing that names a resource has a default: a function deployed without its tables,
+stream, callback URL or draw key would otherwise run against names it guessed. Each
+function checks what it needs as its execution environment starts
+(`settings_at_cold_start`) and refuses to start, saying which setting is missing.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from functools import cache
+from typing import Final
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from frolic.observability import logger
 
 
 class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
-    results_table: str = Field(alias="RESULTS_TABLE", default="frolic-results")
-    state_table: str = Field(alias="STATE_TABLE", default="frolic-state")
-    sessions_table: str = Field(alias="SESSIONS_TABLE", default="frolic-sessions")
-    play_stream: str = Field(alias="PLAY_STREAM", default="frolic-plays")
+    results_table: str = Field(alias="RESULTS_TABLE", min_length=1)
+    state_table: str = Field(alias="STATE_TABLE", min_length=1)
+    sessions_table: str = Field(alias="SESSIONS_TABLE", min_length=1)
+    #: Only ingest puts plays on the stream (FUNCTION_NEEDS says who needs what).
+    play_stream: str | None = Field(alias="PLAY_STREAM", default=None)
     #: Keys the per-play draw; players must not know it (see frolic.pacing.draw). No
     #: default: a known key would let anyone pick winning playIds. The local stack
     #: sets a random one; a deployed allocator reads its secret instead.
@@ -79,3 +90,48 @@ class Settings(BaseModel):
 @cache
 def settings() -> Settings:
     return Settings.model_validate(dict(os.environ))
+
+
+#: Beyond the three tables every function reads: what each one cannot run without.
+#: Each entry is a set of alternatives, one of which must be set.
+FUNCTION_NEEDS: Final[Mapping[str, tuple[tuple[str, ...], ...]]] = {
+    "ingest": (("PLAY_STREAM",), ("WEBSOCKET_CALLBACK_URL",)),
+    "allocate": (("DRAW_KEY_SECRET_ARN", "DRAW_KEY"),),
+    "deliver": (("WEBSOCKET_CALLBACK_URL",),),
+    "expiry": (),
+    "sweep": (),
+    "ws_connect": (),
+    "admin": (),
+}
+
+
+class SettingsError(RuntimeError):
+    """A function's settings are missing or invalid: it refuses to start."""
+
+
+def settings_at_cold_start(function: str) -> Settings:
+    """The function's settings, checked as its execution environment starts. Missing or
+    invalid ones are logged by name (never by value) and the start fails, so a
+    misconfigured deploy shows up as an init error, not as wrong answers later."""
+    try:
+        config = settings()
+    except ValidationError as error:
+        invalid = sorted({str(e["loc"][0]) for e in error.errors() if e["loc"]})
+        logger.error("settings invalid; refusing to start", function=function, settings=invalid)
+        raise SettingsError(f"{function}: set {', '.join(invalid)}") from None
+    fields = {field.alias: name for name, field in Settings.model_fields.items()}
+    missing = [
+        " or ".join(names)
+        for names in FUNCTION_NEEDS[function]
+        if not any(_is_set(getattr(config, fields[name])) for name in names)
+    ]
+    if missing:
+        logger.error("settings missing; refusing to start", function=function, settings=missing)
+        raise SettingsError(f"{function}: set {', '.join(missing)}")
+    return config
+
+
+def _is_set(value: object) -> bool:
+    if isinstance(value, SecretStr):
+        return bool(value.get_secret_value())
+    return bool(value)

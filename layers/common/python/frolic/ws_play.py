@@ -20,7 +20,7 @@ from frolic.ingest import IngestRefusedError, PlayIntake, PlayRequest, TooManyPl
 from frolic.models import field_errors
 from frolic.observability import logger
 from frolic.settings import Settings
-from frolic.websocket import BadMessageError, error_message, read_message
+from frolic.ws_connect import BadMessageError, error_message, read_message
 
 OK: Final = {"statusCode": 200}
 

@@ -1,9 +1,9 @@
 """The marketers' admin API: Powertools routers over the catalog, pools and reports.
 
 This module holds what every router shares: camelCase path parameters, the end-time
-check that names `endTime`, the error body, the HTTP-only errors the routers raise (their
-status is chosen by type in `frolic.admin.app`), the OpenAPI description of error
-responses, and the caller the admin guard put in the context.
+check that names `endTime`, the OpenAPI description of error responses, and the caller
+the admin guard put in the context. The errors and their bodies are `frolic.http`'s,
+shared with the player API.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pydantic import AfterValidator, AwareDatetime, ValidationInfo
 
 from frolic.auth import AuthenticationError, Principal
 from frolic.http import documented
-from frolic.models import FieldError, Identifier
+from frolic.models import Identifier
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
@@ -41,22 +41,6 @@ def _after_start(end: datetime, info: ValidationInfo) -> datetime:
 
 #: A request's end time; declare it after `start_time`, which it is checked against.
 EndTime = Annotated[AwareDatetime, AfterValidator(_after_start)]
-
-
-class InvalidRequestError(ValueError):
-    """A body or parameter the routes parse themselves (not through Powertools) is wrong."""
-
-    def __init__(self, fields: list[FieldError]) -> None:
-        super().__init__("invalid request")
-        self.fields = fields
-
-
-class PayloadTooLargeError(ValueError):
-    """The body is over a stated limit: 413."""
-
-
-class UnsupportedMediaTypeError(ValueError):
-    """A Content-Type the route does not read: 415."""
 
 
 _ERROR_DESCRIPTIONS = {

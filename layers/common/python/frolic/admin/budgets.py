@@ -19,18 +19,10 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import Field, TypeAdapter, ValidationError
 
-from frolic.admin import (
-    BrandIdPath,
-    GameIdPath,
-    InvalidRequestError,
-    PayloadTooLargeError,
-    UnsupportedMediaTypeError,
-    caller,
-    new_router,
-    responses,
-)
+from frolic.admin import BrandIdPath, GameIdPath, caller, new_router, responses
 from frolic.dal.catalog import Catalog
 from frolic.dal.pools import MAX_COUNTERS, CouponPools, generate_codes
+from frolic.http import InvalidRequestError, PayloadTooLargeError, UnsupportedMediaTypeError
 from frolic.models import BoundaryModel, CouponCode, FieldError, Identifier, field_errors
 from frolic.observability import logger, metrics
 

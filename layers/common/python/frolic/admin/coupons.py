@@ -8,8 +8,9 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import TypeAdapter, ValidationError
 
-from frolic.admin import InvalidRequestError, caller, new_router, responses
+from frolic.admin import caller, new_router, responses
 from frolic.dal.redemptions import Redemption, Redemptions
+from frolic.http import InvalidRequestError
 from frolic.models import CouponCode, FieldError
 from frolic.observability import logger, metrics
 

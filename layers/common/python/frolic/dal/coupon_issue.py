@@ -1,6 +1,6 @@
 """Binding a won coupon to its play: the one conditional write that makes it ISSUED.
 
-Deliver and the sweeper both come here (`frolic.delivery.CouponIssuer`), so whichever
+Deliver and the sweeper both come here (`frolic.deliver.CouponIssuer`), so whichever
 runs second finds the coupon bound and writes nothing. The condition names the code as
 well as the status, so a coupon whose code was changed by hand is never issued.
 """

@@ -33,7 +33,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import ValidationError
 
 from frolic.dal.result_indexes import ResultIndexes
-from frolic.delivery import CouponIssuer, ResultImage
+from frolic.deliver import CouponIssuer, ResultImage
 from frolic.expiry import ExpiryWatcher
 from frolic.models import PlayStatus
 from frolic.observability import logger, metrics

@@ -7,7 +7,7 @@ identical write, whose old image is already final, pushes nothing. Coupons are i
 before the push, so a retried record never tells a player about a coupon that is not
 yet theirs, and issuing is a conditional write that a replay finds already done. Once
 a win's coupons are issued, the result leaves the index of wins awaiting issue; what
-stays there past a bound, the sweeper (frolic.sweeper) issues with the same code.
+stays there past a bound, the sweeper (frolic.sweep) issues with the same code.
 
 A push is a hint (the result is readable over REST): a closed socket is not a failure,
 an unexpected AWS error is, so the record is retried. A result goes only to a socket
