@@ -36,7 +36,7 @@ from pydantic import TypeAdapter, ValidationError
 from frolic.allocation.allocator import Allocator
 from frolic.allocation.ports import Play
 from frolic.models import Identifier, PlayEvent, PlayStatus
-from frolic.observability import logger, metrics, tracer
+from frolic.observability import logger, logging_keys, metrics, tracer
 
 MALFORMED = "malformed_play"
 _IDENTIFIER: TypeAdapter[str] = TypeAdapter(Identifier)
@@ -132,28 +132,34 @@ class StreamAllocator:
         parsed = _Parsed()
         for record in records:
             sequence = record["kinesis"]["sequenceNumber"]
-            try:
-                raw = base64.b64decode(record["kinesis"]["data"])
-                body = json.loads(raw)
-            except (ValueError, KeyError):
-                body = None
-            try:
-                parsed.plays[sequence] = play_from_event(PlayEvent.model_validate(body))
-                continue
-            except ValidationError:
-                pass
-            named = _named_play(body)
-            if named is None:
-                parsed.skipped += 1
-                logger.error("unreadable record skipped", sequence_number=sequence)
-            else:
-                play_id, user_id = named
-                parsed.malformed[play_id] = user_id
+            with logging_keys(sequence_number=sequence):
+                self._parse_one(parsed, sequence, record)
         if parsed.skipped or parsed.malformed:
             metrics.add_metric(
                 "MalformedRecords", MetricUnit.Count, parsed.skipped + len(parsed.malformed)
             )
         return parsed
+
+    @staticmethod
+    def _parse_one(parsed: _Parsed, sequence: str, record: Mapping[str, Any]) -> None:
+        """A play, a malformed record that names its play (to be rejected), or neither
+        (skipped and logged)."""
+        try:
+            body = json.loads(base64.b64decode(record["kinesis"]["data"]))
+        except (ValueError, KeyError):
+            body = None
+        try:
+            parsed.plays[sequence] = play_from_event(PlayEvent.model_validate(body))
+            return
+        except ValidationError:
+            pass
+        named = _named_play(body)
+        if named is None:
+            parsed.skipped += 1
+            logger.error("unreadable record skipped")
+        else:
+            play_id, user_id = named
+            parsed.malformed[play_id] = user_id
 
     @tracer.capture_method(capture_response=False)
     def _allocate(self, parsed: _Parsed, now: float) -> set[str]:
@@ -163,7 +169,8 @@ class StreamAllocator:
         failed: set[str] = set()
         for game_id, plays in by_game.items():
             try:
-                outcomes = self._allocator.allocate(plays, now)
+                with logging_keys(game_id=game_id):
+                    outcomes = self._allocator.allocate(plays, now)
             except Exception:
                 logger.exception(
                     "allocation failed; the game's records will be retried",
