@@ -61,6 +61,7 @@ PAYLOAD_TOO_LARGE: Final = "payload_too_large"
 UNSUPPORTED_MEDIA_TYPE: Final = "unsupported_media_type"
 INTERNAL_ERROR: Final = "internal_error"
 
+ErrorHandler = Callable[[Any], Response[str]]
 #: Every route may answer this; documented on each.
 SERVER_ERROR: Final = "Our failure: logged with its trace, answered without detail"
 
@@ -186,19 +187,29 @@ def install_error_handlers(
         logger.exception("request failed", extra={"error_type": type(error).__name__})
         return error_response(500, INTERNAL_ERROR, "something went wrong")
 
-    handlers: dict[type[Exception], Callable[[Any], Response[str]]] = {
-        RequestValidationError: invalid_request,
-        RequestUnsupportedContentType: unsupported_content,
-        InvalidRequestError: invalid_fields,
-        UnicodeDecodeError: not_text,
-        AuthenticationError: unauthenticated,
-        ForbiddenError: forbidden,
-        RouteNotFoundError: no_route,
-        PayloadTooLargeError: too_large,
-        UnsupportedMediaTypeError: unsupported,
-        ResponseValidationError: server_error,
-        Exception: server_error,
-    }
+    answer_errors(
+        app,
+        {
+            RequestValidationError: invalid_request,
+            RequestUnsupportedContentType: unsupported_content,
+            InvalidRequestError: invalid_fields,
+            UnicodeDecodeError: not_text,
+            AuthenticationError: unauthenticated,
+            ForbiddenError: forbidden,
+            RouteNotFoundError: no_route,
+            PayloadTooLargeError: too_large,
+            UnsupportedMediaTypeError: unsupported,
+            ResponseValidationError: server_error,
+            Exception: server_error,
+        },
+    )
+
+
+def answer_errors(
+    app: APIGatewayRestResolver, handlers: Mapping[type[Exception], ErrorHandler]
+) -> None:
+    """Each exception type to the handler that answers it (Powertools picks the most
+    specific one a raised error is an instance of)."""
     for exception_type, handler in handlers.items():
         app.exception_handler(exception_type)(handler)
 

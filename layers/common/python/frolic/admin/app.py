@@ -16,7 +16,6 @@ handler real ones.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -40,6 +39,7 @@ from frolic.http import (
     INVALID_REQUEST,
     NOT_FOUND,
     SERVER_ERROR,
+    answer_errors,
     error_response,
     install_error_handlers,
     new_resolver,
@@ -84,17 +84,18 @@ def build_app(
 
     app.use(middlewares=[admin_guard])
     install_error_handlers(app, admit=authorize)
-    handlers: dict[type[Exception], Callable[[Any], Response[str]]] = {
-        InvalidFieldError: _invalid_field,
-        ItemNotFoundError: _item_not_found,
-        ConflictError: _conflict,
-        InvalidTransitionError: _conflict,
-        BudgetBelowIssuedError: _conflict,
-        UploadConflictError: _conflict,
-        NoBudgetError: _no_budget,
-    }
-    for exception_type, handler in handlers.items():
-        app.exception_handler(exception_type)(handler)
+    answer_errors(
+        app,
+        {
+            InvalidFieldError: _invalid_field,
+            ItemNotFoundError: _item_not_found,
+            ConflictError: _conflict,
+            InvalidTransitionError: _conflict,
+            BudgetBelowIssuedError: _conflict,
+            UploadConflictError: _conflict,
+            NoBudgetError: _no_budget,
+        },
+    )
 
     app.include_router(campaigns.router(catalog))
     app.include_router(games.router(catalog))

@@ -27,7 +27,7 @@ from frolic.dal.errors import (
     cancellation_reasons,
     condition_failed,
 )
-from frolic.dal.items import model_from_item, model_item
+from frolic.dal.items import model_from_item, model_item, put_new
 from frolic.dal.tables import (
     BRAND_PREFIX,
     CAMPAIGN_PREFIX,
@@ -231,8 +231,8 @@ class Catalog:
             campaign, revision = self._campaign_and_revision(campaign_id)
             self._check_window(campaign, game)
             items = [
-                _put_new(self._state, model_item(game, game_key(game.game_id), GAME_KIND)),
-                _put_new(self._state, self._index_item(game)),
+                put_new(self._state, model_item(game, game_key(game.game_id), GAME_KIND)),
+                put_new(self._state, self._index_item(game)),
                 self._bump_revision(campaign_id, revision),
             ]
             try:
@@ -398,16 +398,6 @@ class Catalog:
 
 def _campaign(item: dict[str, Any]) -> Campaign:
     return model_from_item(Campaign, {k: v for k, v in item.items() if k != "revision"})
-
-
-def _put_new(table: str, item: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "Put": {
-            "TableName": table,
-            "Item": codec.dump(item),
-            "ConditionExpression": "attribute_not_exists(pk)",
-        }
-    }
 
 
 class BrandNames:

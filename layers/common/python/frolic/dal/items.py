@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from frolic.allocation.ports import Grant, Outcome, Play
+from frolic.dal import codec
 from frolic.dal.tables import (
     SWEEP_PARTITION,
     SWEEP_SORT,
@@ -85,3 +86,14 @@ def outcome_from_item(item: dict[str, Any]) -> Outcome:
         grants=tuple(Grant(c["brandId"], c["code"]) for c in item.get("coupons", ())),
         reason=item.get("reason"),
     )
+
+
+def put_new(table: str, item: dict[str, Any]) -> dict[str, Any]:
+    """A transaction's Put of an item that must not exist yet (keyed by `pk`)."""
+    return {
+        "Put": {
+            "TableName": table,
+            "Item": codec.dump(item),
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+    }

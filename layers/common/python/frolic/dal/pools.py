@@ -37,6 +37,7 @@ from frolic.dal.batches import backoff, batch_get
 from frolic.dal.budgets import StoredBudget, StoredCounter, read_budget
 from frolic.dal.catalog import ConflictError
 from frolic.dal.errors import ITEM_CONDITION_FAILED, ClientError, cancellation_reasons
+from frolic.dal.items import put_new
 from frolic.dal.tables import audit_key, code_key, counter_key, coupon_key
 from frolic.models import CouponStatus
 from frolic.settings import Settings
@@ -376,9 +377,9 @@ class CouponPools:
             ordinal = pool_size + offset
             where = {"gameId": game_id, "brandId": brand_id, "sub": sub, "ordinal": ordinal}
             index = {**code_key(code), "kind": "code", **where, "uploadId": upload}
-            items.append(_put_new(self._state, index))
+            items.append(put_new(self._state, index))
             items.append(
-                _put_new(
+                put_new(
                     self._state,
                     {
                         **coupon_key(game_id, brand_id, ordinal, sub),
@@ -453,14 +454,4 @@ def _merge(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
         f"{second['ConditionExpression']}",
         "ExpressionAttributeValues": first["ExpressionAttributeValues"]
         | second["ExpressionAttributeValues"],
-    }
-
-
-def _put_new(table: str, item: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "Put": {
-            "TableName": table,
-            "Item": codec.dump(item),
-            "ConditionExpression": "attribute_not_exists(pk)",
-        }
     }
