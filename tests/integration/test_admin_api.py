@@ -20,7 +20,7 @@ from moto import mock_aws
 
 from frolic.admin.budgets import MAX_UPLOAD_BYTES, MAX_UPLOAD_LINES
 from frolic.allocation.sub_budgets import DEAL_STEP
-from frolic.dal import codec
+from frolic.dal import clients, codec
 from frolic.dal.allocation_store import DynamoGameDirectory
 from frolic.dal.items import RESULT_RETENTION_SECONDS
 from frolic.dal.pools import GENERATED_ALPHABET
@@ -949,6 +949,7 @@ def test_handler_serves_the_api_and_never_logs_a_code(
             assert twice.status == 409
     finally:
         settings.cache_clear()
+        clients.forget_clients()  # built inside mock_aws: no use outside it
     # Then neither a log record (with all its extra fields) nor a metric holds the code
     logged = "\n".join(repr(vars(record)) for record in caplog.records)
     assert "coupons added" in logged and "coupon redeemed" in logged

@@ -45,7 +45,7 @@ def start(function: str) -> None:
 
 @pytest.mark.parametrize("function", sorted(FUNCTION_NEEDS))
 def test_a_function_without_its_tables_refuses_to_start_and_says_which(
-    function: str, environment: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    function: str, environment: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     # Given every setting the function needs but the results table
     for name, value in TABLES.items():
@@ -56,7 +56,7 @@ def test_a_function_without_its_tables_refuses_to_start_and_says_which(
     # When it starts, then it refuses, and its log names the missing setting
     with pytest.raises(SettingsError, match="RESULTS_TABLE"):
         start(function)
-    assert "refusing to start" in capsys.readouterr().out
+    assert [r.getMessage() for r in caplog.records] == ["settings invalid; refusing to start"]
 
 
 @pytest.mark.parametrize(

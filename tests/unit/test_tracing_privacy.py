@@ -65,5 +65,5 @@ def _traced_methods(path: Path) -> set[str]:
 
 def test_the_allocators_decision_and_claim_have_spans_of_their_own() -> None:
     runtime = ROOT / "layers/common/python/frolic"
-    assert "_allocate" in _traced_methods(runtime / "stream.py")
+    assert "_allocate" in _traced_methods(runtime / "allocate.py")
     assert "claim" in _traced_methods(runtime / "dal/allocation_store.py")

@@ -435,6 +435,4 @@ def _clear_caches() -> None:
     from the environment: drop them so the next use reads the environment as it is."""
     boto3.DEFAULT_SESSION = None
     settings.cache_clear()
-    clients.dynamodb.cache_clear()
-    clients.kinesis.cache_clear()
-    clients.draw_key.cache_clear()
+    clients.forget_clients()

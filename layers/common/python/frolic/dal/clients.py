@@ -73,3 +73,10 @@ def draw_key() -> bytes:
         "secretsmanager", endpoint_url=config.aws_endpoint_url, config=CLIENT_CONFIG
     )
     return secrets.get_secret_value(SecretId=config.draw_key_secret_arn)["SecretString"].encode()
+
+
+def forget_clients() -> None:
+    """Drop every cached client and the draw key, so the next use builds them from the
+    environment as it is then (the local stack and tests change it; Lambda never does)."""
+    for cached in (dynamodb, admin_dynamodb, kinesis, draw_key):
+        cached.cache_clear()
