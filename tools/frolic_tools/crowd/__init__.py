@@ -57,7 +57,6 @@ from frolic_tools.crowd.demo import (
     DEMO_RATE,
     DEMO_RUSH,
     PLAYERS_PER_PEAK_RATE,
-    DemoCampaign,
     DemoOutcome,
     ProgressPrinter,
     create_campaign,
@@ -68,6 +67,7 @@ from frolic_tools.crowd.demo import (
 )
 from frolic_tools.crowd.players import open_websocket
 from frolic_tools.crowd.run import Crowd
+from frolic_tools.local.demo import DemoGame
 
 __all__ = [
     "DEFAULT_PLAY_INTERVAL",
@@ -84,7 +84,7 @@ __all__ = [
     "RESULT_TIMEOUT_SECONDS",
     "Crowd",
     "CrowdError",
-    "DemoCampaign",
+    "DemoGame",
     "DemoOutcome",
     "GameInfo",
     "Progress",

@@ -22,6 +22,7 @@ from frolic_tools.crowd.common import CrowdError, Progress, Schedule, error_code
 from frolic_tools.crowd.report import CrowdReport
 from frolic_tools.crowd.run import Crowd
 from frolic_tools.local.client import LocalClient
+from frolic_tools.local.demo import DemoGame, iso_utc
 
 DEMO_BRANDS: Final = (("Aurora Coffee", 150), ("Bolt Bikes", 100), ("Cirrus Air", 50))
 DEMO_MINUTES: Final = 3.0
@@ -37,20 +38,6 @@ DEMO_RATE: Final = 5.0
 DEMO_MAX_WINS_PER_USER: Final = 3
 
 
-@dataclass(frozen=True, slots=True)
-class DemoCampaign:
-    campaign_id: str
-    game_id: str
-    brand_ids: tuple[str, ...]
-    budgets: tuple[int, ...]
-    starts_at: datetime
-    ends_at: datetime
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
-
-
 def create_campaign(
     admin: LocalClient,
     *,
@@ -58,7 +45,7 @@ def create_campaign(
     brands: Sequence[tuple[str, int]] = DEMO_BRANDS,
     config: dict[str, Any] | None = None,
     name: str = "Frolic crowd demo",
-) -> DemoCampaign:
+) -> DemoGame:
     """A campaign with one game LIVE from now for `minutes`, made the way a marketer
     would: over the admin API, each brand's coupon pool uploaded as a CSV file.
     (`frolic_tools.local.create_demo_game` generates its codes instead; the demo exercises
@@ -75,13 +62,13 @@ def create_campaign(
     campaign = call(
         "POST",
         "/admin/campaigns",
-        {"name": name, "startTime": _iso(starts), "endTime": _iso(ends + timedelta(hours=1))},
+        {"name": name, "startTime": iso_utc(starts), "endTime": iso_utc(ends + timedelta(hours=1))},
     )
     campaign_id = str(campaign["campaignId"])
     game_body: dict[str, Any] = {
         "name": f"{name}: {minutes:g}-minute spin",
-        "startTime": _iso(starts),
-        "endTime": _iso(ends),
+        "startTime": iso_utc(starts),
+        "endTime": iso_utc(ends),
     }
     if config:
         game_body["config"] = config
@@ -106,7 +93,7 @@ def create_campaign(
             raise CrowdError(f"{brand_name}'s pool took {added.get('added')} of {budget} codes")
         brand_ids.append(brand_id)
     call("PATCH", f"/admin/games/{quote(game_id)}", {"status": "LIVE"})
-    return DemoCampaign(
+    return DemoGame(
         campaign_id=campaign_id,
         game_id=game_id,
         brand_ids=tuple(brand_ids),

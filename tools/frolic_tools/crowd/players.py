@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import socket
-import ssl
 from typing import Any
-from urllib.parse import urlsplit
 
 from frolic_tools.crowd.common import (
     POLL_FAST_FOR_SECONDS,
@@ -29,16 +26,10 @@ from frolic_tools.crowd.report import FINAL_STATUSES, PlayRecord
 from frolic_tools.crowd.state import Job, Player, SharedState
 from frolic_tools.local.client import LocalClient, Reply
 from frolic_tools.local.websocket_protocol import (
-    MAX_HANDSHAKE_BYTES,
     ConnectionClosedError,
-    HandshakeRefusedError,
     ProtocolError,
     WebSocketClient,
-    check_server_handshake,
-    client_handshake_request,
     connect,
-    new_key,
-    parse_response_head,
 )
 
 # -- WebSocket players ----------------------------------------------------------------------
@@ -249,37 +240,5 @@ def _resend_over_rest(state: SharedState, client: LocalClient, record: PlayRecor
 
 
 def open_websocket(url: str, *, timeout: float = 5.0) -> WebSocketClient:
-    """`ws://` through the local stack's client; `wss://` (a deployed WebSocket API)
-    through the same client over TLS, which `websocket_protocol.connect` leaves out."""
-    if urlsplit(url).scheme != "wss":
-        return connect(url, timeout=timeout)
-    parts = urlsplit(url)
-    if not parts.hostname:
-        raise ValueError(f"no host in {url!r}")
-    resource = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    raw = socket.create_connection((parts.hostname, parts.port or 443), timeout=timeout)
-    try:
-        sock = ssl.create_default_context().wrap_socket(raw, server_hostname=parts.hostname)
-    except BaseException:
-        raw.close()
-        raise
-    try:
-        key = new_key()
-        sock.sendall(client_handshake_request(parts.netloc, resource, key))
-        data = b""
-        while b"\r\n\r\n" not in data:
-            if len(data) > MAX_HANDSHAKE_BYTES:
-                raise HandshakeRefusedError(0, b"response head too large")
-            chunk = sock.recv(4096)
-            if not chunk:
-                raise ConnectionClosedError(1006, "closed during the handshake")
-            data += chunk
-        head, _, rest = data.partition(b"\r\n\r\n")
-        response = parse_response_head(head)
-        if response.status != 101:
-            raise HandshakeRefusedError(response.status, rest[:200])
-        check_server_handshake(response, key)
-    except BaseException:
-        sock.close()
-        raise
-    return WebSocketClient(sock, is_client=True, io_timeout=SOCKET_READ_SECONDS, buffered=rest)
+    """A player's socket: `ws://` on the local stack, `wss://` on a deployed one."""
+    return connect(url, timeout=timeout)

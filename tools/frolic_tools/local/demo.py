@@ -32,7 +32,8 @@ class DemoGame:
         return f"game {self.game_id}, LIVE until {self.ends_at:%H:%M:%S} UTC; budgets: {brands}"
 
 
-def _iso(moment: datetime) -> str:
+def iso_utc(moment: datetime) -> str:
+    """A UTC instant as the admin API takes it."""
     return moment.isoformat().replace("+00:00", "Z")
 
 
@@ -59,13 +60,13 @@ def create_demo_game(
     campaign = admin.call(
         "POST",
         "/admin/campaigns",
-        {"name": name, "startTime": _iso(starts), "endTime": _iso(ends + timedelta(hours=1))},
+        {"name": name, "startTime": iso_utc(starts), "endTime": iso_utc(ends + timedelta(hours=1))},
     )
     campaign_id: str = campaign["campaignId"]
     game_body: dict[str, Any] = {
         "name": f"{name}: {minutes:g}-minute spin",
-        "startTime": _iso(starts),
-        "endTime": _iso(ends),
+        "startTime": iso_utc(starts),
+        "endTime": iso_utc(ends),
     }
     if config is not None:
         game_body["config"] = dict(config)

@@ -18,6 +18,7 @@ import hashlib
 import os
 import select
 import socket
+import ssl
 import threading
 import time
 from collections import deque
@@ -615,15 +616,23 @@ def connect(
     headers: Iterable[tuple[str, str]] = (),
     max_message_bytes: int = MAX_MESSAGE_BYTES,
 ) -> WebSocketClient:
-    """Open `ws://host:port/path?query`; HandshakeRefusedError carries a refusal's status
-    (a `$connect` that said 401, say) and body."""
+    """Open `ws://host:port/path?query`, or `wss://` (a deployed WebSocket API) over TLS;
+    HandshakeRefusedError carries a refusal's status (a `$connect` that said 401, say)
+    and body."""
     parts = urlsplit(url)
-    if parts.scheme != "ws" or not parts.hostname:
-        raise ValueError(f"expected a ws:// URL, got {url!r}")
-    port = parts.port or 80
+    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+        raise ValueError(f"expected a ws:// or wss:// URL, got {url!r}")
+    secure = parts.scheme == "wss"
+    port = parts.port or (443 if secure else 80)
     resource = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     host = parts.netloc.rpartition("@")[2]
     sock = socket.create_connection((parts.hostname, port), timeout=timeout)
+    if secure:
+        try:
+            sock = ssl.create_default_context().wrap_socket(sock, server_hostname=parts.hostname)
+        except BaseException:
+            sock.close()
+            raise
     try:
         key = new_key()
         sock.sendall(client_handshake_request(host, resource, key, headers))
