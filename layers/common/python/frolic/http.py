@@ -34,22 +34,6 @@ from frolic.models import FieldError, describe_errors
 from frolic.observability import logger
 from frolic.settings import Settings
 
-
-class ErrorBody(BaseModel):
-    """Every error either API answers: a stable code, and what to fix."""
-
-    error: str = Field(
-        description=(
-            "A stable code: invalid_request (400), unauthenticated (401), forbidden (403), "
-            "not_found (404), conflict (409), payload_too_large (413), "
-            "unsupported_media_type (415), internal_error (500), or a route's own refusal "
-            "named in its responses"
-        )
-    )
-    message: str | None = None
-    fields: list[FieldError] | None = None
-
-
 #: The codes both APIs share; a route's own refusals (a game not live, a budget missing)
 #: carry their codes on their exceptions.
 INVALID_REQUEST: Final = "invalid_request"
@@ -60,6 +44,30 @@ CONFLICT: Final = "conflict"
 PAYLOAD_TOO_LARGE: Final = "payload_too_large"
 UNSUPPORTED_MEDIA_TYPE: Final = "unsupported_media_type"
 INTERNAL_ERROR: Final = "internal_error"
+#: Each shared code's status, as OpenAPI documents them.
+SHARED_CODES: Final = {
+    INVALID_REQUEST: 400,
+    UNAUTHENTICATED: 401,
+    FORBIDDEN: 403,
+    NOT_FOUND: 404,
+    CONFLICT: 409,
+    PAYLOAD_TOO_LARGE: 413,
+    UNSUPPORTED_MEDIA_TYPE: 415,
+    INTERNAL_ERROR: 500,
+}
+
+
+class ErrorBody(BaseModel):
+    """Every error either API answers: a stable code, and what to fix."""
+
+    error: str = Field(
+        description="A stable code: "
+        + ", ".join(f"{code} ({status})" for code, status in SHARED_CODES.items())
+        + ", or a route's own refusal named in its responses"
+    )
+    message: str | None = None
+    fields: list[FieldError] | None = None
+
 
 ErrorHandler = Callable[[Any], Response[str]]
 #: Every route may answer this; documented on each.
@@ -120,6 +128,11 @@ def error_response(
     )
 
 
+def invalid_request_response(fields: Sequence[FieldError]) -> Response[str]:
+    """A 400 naming each field the client got wrong."""
+    return error_response(400, INVALID_REQUEST, "the request is not valid", fields)
+
+
 def json_response(status: int, body: Any) -> Response[str]:
     return Response(
         status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body)
@@ -150,11 +163,8 @@ def install_error_handlers(
             return forbidden(error)
         return respond()
 
-    def invalid(fields: Sequence[FieldError]) -> Response[str]:
-        return error_response(400, INVALID_REQUEST, "the request is not valid", fields)
-
     def invalid_request(error: RequestValidationError) -> Response[str]:
-        return admitted_first(lambda: invalid(describe_errors(error.errors())))
+        return admitted_first(lambda: invalid_request_response(describe_errors(error.errors())))
 
     def unsupported_content(_: RequestUnsupportedContentType) -> Response[str]:
         return admitted_first(
@@ -162,10 +172,12 @@ def install_error_handlers(
         )
 
     def invalid_fields(error: InvalidRequestError) -> Response[str]:
-        return invalid(error.fields)
+        return invalid_request_response(error.fields)
 
     def not_text(_: UnicodeDecodeError) -> Response[str]:
-        return invalid([FieldError(field="body", message="the body must be UTF-8 text")])
+        return invalid_request_response(
+            [FieldError(field="body", message="the body must be UTF-8 text")]
+        )
 
     def unauthenticated(error: AuthenticationError) -> Response[str]:
         return error_response(401, UNAUTHENTICATED, str(error))

@@ -36,12 +36,12 @@ from frolic.dal.catalog import NotFoundError as ItemNotFoundError
 from frolic.dal.pools import BudgetBelowIssuedError, NoBudgetError, UploadConflictError
 from frolic.http import (
     CONFLICT,
-    INVALID_REQUEST,
     NOT_FOUND,
     SERVER_ERROR,
     answer_errors,
     error_response,
     install_error_handlers,
+    invalid_request_response,
     new_resolver,
 )
 from frolic.models import FieldError, InvalidTransitionError
@@ -166,8 +166,7 @@ def _schema_name(response: dict[str, Any]) -> str | None:
 
 
 def _invalid_field(error: InvalidFieldError) -> Response[str]:
-    fields = [FieldError(field=error.field, message=error.message)]
-    return error_response(400, INVALID_REQUEST, "the request is not valid", fields)
+    return invalid_request_response([FieldError(field=error.field, message=error.message)])
 
 
 def _item_not_found(error: ItemNotFoundError) -> Response[str]:
