@@ -11,7 +11,7 @@ import argparse
 import time
 from pathlib import Path
 
-from readme import refresh_section
+from readme import publish
 
 from frolic_tools.sim.capacity import CapacityReport, plan_capacity
 from frolic_tools.sim.concurrent import ConcurrencyConfig
@@ -82,10 +82,9 @@ def main() -> int:
             *lines,
         ]
     )
-    if args.out:
-        args.out.write_text(f"# Capacity benchmark\n\n{text}\n")
-    if args.readme:
-        refresh_section(args.readme, args.section, text)
+    publish(
+        text, title="Capacity benchmark", out=args.out, readme=args.readme, section=args.section
+    )
     return 0
 
 

@@ -29,7 +29,7 @@ from typing import Any
 
 import boto3
 from moto import mock_aws
-from readme import refresh_section
+from readme import publish
 
 from frolic.allocate import StreamAllocator
 from frolic.allocation.allocator import Allocator, virtual_wait
@@ -552,12 +552,9 @@ def main() -> int:
         f"{single.busiest}), for the same coupons out ({split.wins} vs {single.wins}).",
     ]
     text = "\n".join(lines)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(f"# Data path benchmark\n\n{text}\n")
-    if args.readme:
-        refresh_section(args.readme, "dataplane", text)
+    publish(
+        text, title="Data path benchmark", out=args.out, readme=args.readme, section="dataplane"
+    )
     return 0
 
 

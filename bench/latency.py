@@ -37,7 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Final
 
-from readme import refresh_section
+from readme import publish
 
 from frolic_tools.crowd import Crowd, CrowdError, Schedule, create_campaign, overload_reason
 from frolic_tools.local import LocalClient, LocalStack
@@ -509,12 +509,7 @@ def main() -> int:
         finally:
             crowd.close()
     text = render(fixed, steps, ceiling, time.perf_counter() - started, args.step_seconds)
-    print(text)
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
-    if args.readme is not None:
-        refresh_section(args.readme, "latency", text)
+    publish(text, title=None, out=args.out, readme=args.readme, section="latency")
     return 0
 
 

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from readme import refresh_section
+from readme import publish
 
 from frolic.allocation.claims import ClaimStats
 from frolic.allocation.ports import AllocationStore, Play, Route, Wish
@@ -322,11 +322,7 @@ def main() -> int:
             *sections,
         ]
     ).rstrip()
-    print(text)
-    if args.out:
-        args.out.write_text(f"# Model check\n\n{text}\n")
-    if args.readme:
-        refresh_section(args.readme, "model-check", text)
+    publish(text, title="Model check", out=args.out, readme=args.readme, section="model-check")
     return 0
 
 
