@@ -48,6 +48,7 @@ from frolic.dal.cache import ExpiringCache
 from frolic.dal.errors import ClientError, refused_item, written
 from frolic.dal.items import model_from_item, outcome_from_item, outcome_item
 from frolic.dal.pending import end_pending
+from frolic.dal.store import StateTableStore
 from frolic.dal.tables import (
     ISSUED_PREFIX,
     TTL_ATTRIBUTE,
@@ -78,18 +79,16 @@ class FenceCrossedError(Exception):
     """A batched result would be sent too close to its play's expiry."""
 
 
-class DynamoAllocationStore:
+class DynamoAllocationStore(StateTableStore):
     def __init__(
         self,
         client: DynamoDBClient,
         settings: Settings,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._db = client
+        super().__init__(client, settings, clock)
         self._results = settings.results_table
-        self._state = settings.state_table
         self._batch_cutoff = settings.batch_write_cutoff_seconds
-        self._clock = clock
         self._claims = BatchClaims(self, late_after=self._batch_cutoff, clock=clock)
         #: Each counter's voided ordinals as last read: the claims speak in coupons, the
         #: counter in ordinals (`frolic.dal.budgets`), and the lease converts.

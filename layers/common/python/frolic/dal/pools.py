@@ -26,10 +26,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from frolic.allocation.sub_budgets import DEAL_STEP, next_step, rebalance, split
 from frolic.dal import codec
@@ -38,12 +37,9 @@ from frolic.dal.budgets import StoredBudget, StoredCounter, read_budget
 from frolic.dal.catalog import ConflictError
 from frolic.dal.errors import ITEM_CONDITION_FAILED, ClientError, cancellation_reasons
 from frolic.dal.items import put_new
+from frolic.dal.store import StateTableStore
 from frolic.dal.tables import audit_key, code_key, counter_key, coupon_key
 from frolic.models import CouponStatus
-from frolic.settings import Settings
-
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
 
 #: Two items per code, the counter and the budget item fit DynamoDB's 100-item transaction.
 CODES_PER_TRANSACTION = DEAL_STEP
@@ -113,14 +109,7 @@ def generate_codes(count: int) -> list[str]:
     ]
 
 
-class CouponPools:
-    def __init__(
-        self, client: DynamoDBClient, settings: Settings, clock: Callable[[], float] = time.time
-    ) -> None:
-        self._db = client
-        self._state = settings.state_table
-        self._clock = clock
-
+class CouponPools(StateTableStore):
     # -- budgets -------------------------------------------------------------------
     def set_budget(
         self,

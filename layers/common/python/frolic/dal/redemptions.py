@@ -8,19 +8,14 @@ code: error messages say what is wrong with "this coupon", never which one.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from frolic.dal import codec
 from frolic.dal.catalog import ConflictError, NotFoundError
 from frolic.dal.errors import ClientError, condition_failed
+from frolic.dal.store import StateTableStore
 from frolic.dal.tables import code_key, coupon_key
 from frolic.models import BoundaryModel, CouponCode, CouponStatus, Identifier
-from frolic.settings import Settings
-
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
 
 UNKNOWN_CODE = "no coupon has this code"
 
@@ -32,14 +27,7 @@ class Redemption(BoundaryModel):
     brand_id: Identifier
 
 
-class Redemptions:
-    def __init__(
-        self, client: DynamoDBClient, settings: Settings, clock: Callable[[], float] = time.time
-    ) -> None:
-        self._db = client
-        self._state = settings.state_table
-        self._clock = clock
-
+class Redemptions(StateTableStore):
     def redeem(self, code: str, actor: str) -> Redemption:
         where = self._get(code_key(code))
         if where is None:

@@ -50,6 +50,7 @@ from frolic.dal import codec
 from frolic.dal.batches import backoff, batch_get
 from frolic.dal.budgets import StoredCounter, read_game_budgets
 from frolic.dal.errors import ITEM_CONDITION_FAILED, ClientError, cancellation_reasons, written
+from frolic.dal.store import StateTableStore
 from frolic.dal.tables import TTL_ATTRIBUTE, code_key, counter_key, coupon_key, sweep_key
 from frolic.models import CouponStatus
 from frolic.observability import logger, metrics
@@ -112,17 +113,15 @@ class _Coupon:
     status: str
 
 
-class StrandedLeases:
+class StrandedLeases(StateTableStore):
     def __init__(
         self,
         client: DynamoDBClient,
         settings: Settings,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._db = client
-        self._state = settings.state_table
+        super().__init__(client, settings, clock)
         self._stranded_after = settings.stranded_after_seconds
-        self._clock = clock
 
     def repair(self, game_id: str, *, won_issued_through: float) -> int:
         """Return the game's stranded ordinals to their budgets; the coupons returned.
