@@ -34,7 +34,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_wafv2 as wafv2
 from cdk_nag import NagPackSuppression, NagSuppressions
-from constructs import Construct
+from constructs import Construct, IConstruct
 from pydantic import TypeAdapter
 
 from frolic.models import Identifier
@@ -147,7 +147,6 @@ class Apis(Construct):
         super().__init__(scope, construct_id)
         if not cors_origins:
             raise ValueError("cors_origins needs at least the site's origin")
-        self._account = self._logging_account()
         self.rest_api = self._rest_api(
             stage_name=stage_name,
             user_pool=user_pool,
@@ -169,22 +168,7 @@ class Apis(Construct):
         """`execute-api:ManageConnections` on this stage's `@connections` only."""
         return self.websocket_stage.grant_management_api_access(grantee)
 
-    def _logging_account(self) -> apigw.CfnAccount:
-        """API Gateway writes execution and WebSocket access logs through one role per
-        account and region; both stages wait for it."""
-        role = iam.Role(
-            self,
-            "CloudWatchRole",
-            assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"),
-            managed_policies=[
-                iam.ManagedPolicy.from_aws_managed_policy_name(
-                    "service-role/AmazonAPIGatewayPushToCloudWatchLogs"
-                )
-            ],
-        )
-        # The account setting outlives this stack (CloudFormation leaves it behind), so
-        # the role must too, or every other API in the region loses its logs on destroy.
-        role.apply_removal_policy(RemovalPolicy.RETAIN)
+    def _suppress_logging_role_policy(self, role: IConstruct) -> None:
         NagSuppressions.add_resource_suppressions(
             role,
             [
@@ -202,7 +186,6 @@ class Apis(Construct):
                 )
             ],
         )
-        return apigw.CfnAccount(self, "Account", cloud_watch_role_arn=role.role_arn)
 
     def _rest_api(
         self,
@@ -222,7 +205,12 @@ class Apis(Construct):
             "Rest",
             description="Frolic: players' plays and results, marketers' admin",
             endpoint_types=[apigw.EndpointType.REGIONAL],
-            cloud_watch_role=False,
+            # API Gateway writes execution and WebSocket access logs through one role
+            # per account and region (AWS::ApiGateway::Account); both stages wait for
+            # it. The setting outlives this stack, so role and setting are retained, or
+            # every other API in the region would lose its logs on destroy.
+            cloud_watch_role=True,
+            cloud_watch_role_removal_policy=RemovalPolicy.RETAIN,
             deploy_options=apigw.StageOptions(
                 stage_name=stage_name,
                 throttling_rate_limit=REST_RATE_LIMIT,
@@ -258,7 +246,9 @@ class Apis(Construct):
                 max_age=CORS_MAX_AGE,
             ),
         )
+        self._account = api.node.find_child("Account")
         api.deployment_stage.node.add_dependency(self._account)
+        self._suppress_logging_role_policy(api.node.find_child("CloudWatchRole"))
 
         # API Gateway's own answers carry no headers a page can use unless told. A
         # gateway response cannot pick an origin from a list, so it echoes the caller's:

@@ -539,9 +539,19 @@ def test_rest_stage_logs_throttles_and_never_traces_data(synth: Synth) -> None:
 
 
 def test_api_gateway_logging_role_survives_the_stack(synth: Synth) -> None:
-    (account,) = synth.of_type("AWS::ApiGateway::Account").values()
+    # Given the one account-level logging setting of the region
+    ((account_id, account),) = synth.of_type("AWS::ApiGateway::Account").items()
     role_id = account["Properties"]["CloudWatchRoleArn"]["Fn::GetAtt"][0]
+    # Then the setting and its role outlive the stack, and both stages wait for them
     assert synth.resources[role_id]["DeletionPolicy"] == "Retain"
+    assert account["DeletionPolicy"] == "Retain"
+    stages = {
+        **synth.of_type("AWS::ApiGateway::Stage"),
+        **synth.of_type("AWS::ApiGatewayV2::Stage"),
+    }
+    assert len(stages) == 2
+    for stage in stages.values():
+        assert account_id in stage.get("DependsOn", [])
 
 
 def test_waf_rate_limits_the_rest_stage(synth: Synth) -> None:
