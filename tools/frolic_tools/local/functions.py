@@ -235,7 +235,11 @@ class ColdStartGate:
                 self._changed.notify_all()
 
 
-class _SharedPowertools:
+class PowertoolsChangedError(RuntimeError):
+    """A Powertools release without an internal the local stack relies on."""
+
+
+class SharedPowertools:
     """Powertools' logger keys per thread and its metrics methods serialized, while the
     functions are loaded (see the module's docstring); `restore` undoes both."""
 
@@ -248,22 +252,35 @@ class _SharedPowertools:
         "clear_metrics",
     )
 
+    _LOGGER_METHODS = ("thread_safe_append_keys", "thread_safe_remove_keys")
+
     def __init__(self) -> None:
-        self._logger_patched = False
-        self._metrics_patched: list[str] = []
-        if hasattr(logger, "thread_safe_append_keys") and hasattr(
-            logger, "thread_safe_remove_keys"
-        ):
-            logger.append_keys = logger.thread_safe_append_keys  # type: ignore[method-assign]
-            logger.remove_keys = logger.thread_safe_remove_keys  # type: ignore[method-assign]
-            self._logger_patched = True
-        provider = getattr(metrics, "provider", None)
+        missing = self.missing()
+        if missing:
+            # Without them one invocation's log keys or metrics would reach another's.
+            raise PowertoolsChangedError(
+                "aws-lambda-powertools no longer has " + ", ".join(missing) + ": pin it "
+                "below this release in pyproject.toml or update frolic_tools.local.functions"
+            )
+        logger.append_keys = logger.thread_safe_append_keys  # type: ignore[method-assign]
+        logger.remove_keys = logger.thread_safe_remove_keys  # type: ignore[method-assign]
+        self._logger_patched = True
+        provider = metrics.provider
         guard = threading.RLock()
+        self._metrics_patched: list[str] = []
         for name in self._METRICS_METHODS:
-            method = getattr(provider, name, None)
-            if callable(method):
-                setattr(provider, name, _serialized(method, guard))
-                self._metrics_patched.append(name)
+            setattr(provider, name, _serialized(getattr(provider, name), guard))
+            self._metrics_patched.append(name)
+
+    @classmethod
+    def missing(cls) -> list[str]:
+        """What the local stack needs of Powertools' internals and this release lacks."""
+        provider = getattr(metrics, "provider", None)
+        return [f"Logger.{n}" for n in cls._LOGGER_METHODS if not hasattr(logger, n)] + [
+            f"metrics provider .{n}"
+            for n in cls._METRICS_METHODS
+            if not callable(getattr(provider, n, None))
+        ]
 
     def restore(self) -> None:
         if self._logger_patched:
@@ -318,7 +335,7 @@ class LocalFunctions:
             )
         self._faults: dict[str, int] = {}
         self.stats = {function: FunctionStats() for function in ENTRY_POINTS}
-        self._powertools = _SharedPowertools()
+        self._powertools = SharedPowertools()
         #: One REST invocation at a time (see the module's docstring).
         self._routing = threading.Lock()
         self._routing_waiting = 0

@@ -146,6 +146,14 @@ def install() -> bool:
         return applied
 
 
+def unapplied() -> list[str]:
+    """The patches not in place after `install`: each names a moto internal that a new
+    release changed (tests/unit/test_library_patches.py fails on any)."""
+    with _lock:
+        missing = [] if _installed else ["transactions"]
+        return missing + [name for name in _PATCHES if name not in _undo]
+
+
 def uninstall() -> None:
     with _lock:
         for undo in reversed(list(_undo.values())):
