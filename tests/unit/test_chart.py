@@ -143,8 +143,13 @@ def test_counts_are_drawn_from_zero_and_the_x_axis_hugs_the_data() -> None:
 
 def test_negative_values_move_the_baseline_below_zero() -> None:
     figure = chart([Series("a", [(0.0, -40.0), (1.0, 10.0)], "tab:red")])
+    figure.canvas.draw()
 
-    assert axes_of(figure).get_ylim()[0] < -40
+    axes = axes_of(figure)
+    assert axes.get_ylim()[0] < -40
+    labels = [label.get_text() for label in axes.get_yticklabels()]
+    assert "0" in labels
+    assert "-0" not in labels
 
 
 def test_all_zero_counts_get_a_whole_unit_of_axis() -> None:
@@ -156,6 +161,8 @@ def test_all_zero_counts_get_a_whole_unit_of_axis() -> None:
 def test_large_and_fractional_ticks_read_plainly() -> None:
     # Given coupons in the millions over a fraction of a minute
     figure = chart([Series("a", [(0.0, 0.0), (0.3, 2_500_000.0)], "tab:red")])
+
+    # When drawn
     figure.canvas.draw()
 
     # Then ticks are grouped and rounded, with no 1e6 offset or float noise
@@ -163,7 +170,11 @@ def test_large_and_fractional_ticks_read_plainly() -> None:
     y_labels = [label.get_text() for label in axes.get_yticklabels()]
     x_labels = [label.get_text() for label in axes.get_xticklabels()]
     assert "2,000,000" in y_labels
-    assert "0.1" in x_labels
+    assert y_labels[0] == "0"
+    assert [float(label) for label in x_labels] == pytest.approx(list(axes.get_xticks()))
+    decimals = {len(label.partition(".")[2]) for label in x_labels}
+    assert len(decimals) == 1  # one number of decimals along the axis: 0.00, 0.05, 0.10
+    assert decimals != {0}
     assert all(len(label) <= len("2,500,000") for label in x_labels + y_labels)
     assert axes.yaxis.get_offset_text().get_text() == ""
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+    from matplotlib.ticker import Formatter
 
 #: 1200 x 675 px at 150 dpi: 8 x 4.5 inches, sharp on a laptop and in a README.
 WIDTH = 1200
@@ -57,7 +58,6 @@ def line_chart(
     import numpy as np  # noqa: PLC0415  (see the module docstring)
     from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415
     from matplotlib.figure import Figure  # noqa: PLC0415
-    from matplotlib.ticker import FuncFormatter  # noqa: PLC0415
 
     figure = Figure(figsize=(width / DPI, height / DPI), dpi=DPI, layout="constrained")
     FigureCanvasAgg(figure)
@@ -89,7 +89,7 @@ def line_chart(
         # All zero (nothing issued yet) would otherwise get a hair-thin axis up to 0.055.
         axes.set_ylim(0, axes.get_ylim()[1] if highest > 0 else 1)
     for axis in (axes.xaxis, axes.yaxis):
-        axis.set_major_formatter(FuncFormatter(_tick_label))
+        axis.set_major_formatter(_plain_ticks())
     axes.grid(True, color="0.9", linewidth=0.8)
     axes.set_axisbelow(True)
     axes.spines[["top", "right"]].set_visible(False)
@@ -98,11 +98,28 @@ def line_chart(
     return figure
 
 
-def _tick_label(value: float, _position: int | None) -> str:
-    """Thousands grouped, no scientific notation or offset, no float noise like 0.30000004."""
-    if value == round(value):
-        return f"{round(value):,}"
-    return f"{value:,.6f}".rstrip("0")
+def _plain_ticks() -> Formatter:
+    """Tick labels with thousands grouped, one number of decimals along an axis (0.0, 0.5,
+    1.0 rather than 0, 0.5, 1), and never an offset or 1e6 that readers must apply."""
+    from matplotlib.ticker import Formatter  # noqa: PLC0415  (see the module docstring)
+
+    class PlainTicks(Formatter):
+        def __call__(self, x: float, pos: int | None = None) -> str:
+            return self.format_ticks([x])[0]
+
+        def format_ticks(self, values: Sequence[float]) -> list[str]:
+            decimals = max((_decimals(v) for v in values), default=0)
+            # Adding 0.0 turns the -0.0 that rounding may leave into 0.0.
+            return [f"{round(v, decimals) + 0.0:,.{decimals}f}" for v in values]
+
+    return PlainTicks()
+
+
+def _decimals(value: float) -> int:
+    """The fewest decimals (up to 6) that show the value, float noise aside."""
+    return next(
+        (d for d in range(6) if abs(round(value, d) - value) <= 1e-9 * max(1.0, abs(value))), 6
+    )
 
 
 def write_png(figure: Figure, path: Path) -> None:
