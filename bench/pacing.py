@@ -22,6 +22,7 @@ from pathlib import Path
 
 from readme import refresh_section
 
+from frolic_tools.chart import write_png
 from frolic_tools.sim.metrics import PacingReport, measure, pacing_chart
 from frolic_tools.sim.simulator import SimulationConfig, simulate
 from frolic_tools.sim.traffic import generate_trace, read_trace
@@ -92,13 +93,13 @@ def _comparison(trace: str, frolic: Row, seed: Row) -> str:
 
 
 def _chart(path: Path, trace: str, frolic: PacingReport, seed: PacingReport) -> None:
-    png = pacing_chart(
+    chart = pacing_chart(
         f"{trace}: coupons issued, budget {frolic.budget:,}",
         frolic.schedule_curve,
         {"frolic": frolic.issued_curve, "seed rule": seed.issued_curve},
         bound=frolic.bound_curve,
     )
-    path.write_bytes(png)
+    write_png(chart, path)
 
 
 def main() -> int:

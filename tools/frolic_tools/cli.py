@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from frolic.models import GameConfig
 from frolic.pacing.policy import POLICIES
 from frolic.settings import settings
+from frolic_tools.chart import write_png
 from frolic_tools.reconcile import reconcile
 from frolic_tools.sim import pricing
 from frolic_tools.sim.capacity import plan_capacity
@@ -328,11 +329,11 @@ def _run_facts(config: SimulationConfig) -> dict[str, object]:
 
 
 def _write_chart(report: PacingReport, path: Path, *, title: str) -> None:
-    png = pacing_chart(
+    chart = pacing_chart(
         title, report.schedule_curve, {"issued": report.issued_curve}, bound=report.bound_curve
     )
     try:
-        path.write_bytes(png)
+        write_png(chart, path)
     except OSError as error:
         raise UsageError(f"frolic simulate: cannot write {path}: {error.strerror}") from None
 

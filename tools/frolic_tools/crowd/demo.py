@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Final, TextIO
 from urllib.parse import quote
 
+from frolic_tools.chart import write_png
 from frolic_tools.crowd.common import CrowdError, Progress, Schedule, error_code
 from frolic_tools.crowd.report import CrowdReport
 from frolic_tools.crowd.run import Crowd
@@ -214,11 +215,11 @@ def run_demo(
 def write_charts(report: CrowdReport, pacing: Path, latency: Path) -> list[Path]:
     """The pacing and latency charts that have data; the paths written."""
     written: list[Path] = []
-    for path, png in ((pacing, report.pacing_chart()), (latency, report.latency_chart())):
-        if png is None:
+    for path, chart in ((pacing, report.pacing_chart()), (latency, report.latency_chart())):
+        if chart is None:
             continue
         try:
-            path.write_bytes(png)
+            write_png(chart, path)
         except OSError as error:
             raise CrowdError(f"cannot write {path}: {error.strerror or error}") from None
         written.append(path)

@@ -17,9 +17,12 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from frolic_tools.chart import Series, render_line_chart
+from frolic_tools.chart import Series, line_chart
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 #: A play is decided when its status is one of these (`pending` is not).
 FINAL_STATUSES: Final = frozenset({"won", "lost", "rejected", "expired"})
@@ -339,7 +342,7 @@ class CrowdReport:
         lines.append("  verdict           " + ("; ".join(problems) if problems else "ok"))
         return "\n".join(lines)
 
-    def pacing_chart(self) -> bytes | None:
+    def pacing_chart(self) -> Figure | None:
         """Coupons issued against the release schedule, in minutes from the game's
         start: the admin report read every 2 s, and its own per-minute curve. None
         without an admin token's samples."""
@@ -349,13 +352,14 @@ class CrowdReport:
             Series(
                 "release schedule",
                 [(s / 60, v) for s, v in self.schedule],
-                (150, 150, 150),
+                "tab:gray",
                 dashed=True,
             ),
             Series(
                 "issued (admin report, every 2 s)",
                 [(s.seconds / 60, s.issued) for s in self.samples],
-                (220, 60, 40),
+                "tab:red",
+                steps=True,
             ),
         ]
         if self.report_curve:
@@ -365,29 +369,31 @@ class CrowdReport:
                     "issued by each minute's end (report curve)",
                     [(0.0, 0.0)]
                     + [(min(p["minute"] + 1, last_minute), p["issued"]) for p in self.report_curve],
-                    (40, 90, 200),
+                    "tab:blue",
                     dashed=True,
                 )
             )
-        return render_line_chart(
+        return line_chart(
             series,
             title=f"{self.title or 'game ' + self.game_id}: coupons issued vs schedule",
-            x_label="minutes into the game",
+            x_label="time into the game (min)",
             y_label="coupons issued",
         )
 
-    def latency_chart(self) -> bytes | None:
-        """The latency CDF: which share of answered plays had their result within x s."""
+    def latency_chart(self) -> Figure | None:
+        """The latency CDF: which share of answered plays had their result within x s,
+        drawn as the step function it is, with the percentiles the summary prints."""
         values = self.latencies()
         if not values:
             return None
         count = len(values)
         points = [(0.0, 0.0)] + [(v, 100 * (i + 1) / count) for i, v in enumerate(values)]
-        return render_line_chart(
-            [Series("answered plays", points, (40, 90, 200))],
-            title="play sent to result received",
-            x_label="seconds",
-            y_label="% of answered plays",
+        marks = ", ".join(f"p{pct} {percentile(values, pct):.3f} s" for pct in PERCENTILES)
+        return line_chart(
+            [Series(f"{count:,} answered plays ({marks})", points, "tab:blue", steps=True)],
+            title="Latency: play sent to result received",
+            x_label="latency (s)",
+            y_label="answered plays (%)",
         )
 
 

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from frolic_tools.chart import Series, render_line_chart
+from frolic_tools.chart import Series, line_chart
 from frolic_tools.sim.bound import greedy_curve
 from frolic_tools.sim.simulator import SimulationRun
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 DECILES = 10
 
@@ -152,11 +155,14 @@ def decile_spread(run: SimulationRun) -> float | None:
     return max(rates) / lowest if lowest > 0 else None
 
 
-_ISSUED_COLOURS = ((220, 60, 40), (60, 110, 220), (40, 160, 90))
-_BOUND_COLOUR = (150, 80, 190)
+_ISSUED_COLOURS = ("tab:red", "tab:blue", "tab:green")
+SCHEDULE_COLOUR = "tab:gray"
+BOUND_COLOUR = "tab:purple"
 BOUND_LABEL = "greedy under the cap (most out possible)"
-#: Points drawn per curve at most: a few per pixel column of the 900-px plot.
+#: Points drawn per curve at most: a few per pixel column of the chart.
 CHART_POINTS = 3600
+#: Windows longer than this (in seconds) are charted in hours rather than minutes.
+LONG_WINDOW = 6 * 3600
 
 
 def pacing_chart(
@@ -164,27 +170,30 @@ def pacing_chart(
     schedule: list[float],
     issued: dict[str, list[int]],
     bound: list[int] | None = None,
-) -> bytes:
-    """A PNG of issued coupons (one curve per label) against the release schedule and,
-    if given, the greedy bound.
+) -> Figure:
+    """Issued coupons (one curve per label) against the release schedule and, if given,
+    the greedy bound.
 
     A week-long window has 604,800 seconds; the curves are cumulative, so every k-th
-    second draws the same picture at a fraction of the memory and time.
+    second draws the same picture at a fraction of the memory and time. Counts of coupons
+    are drawn as steps; the schedule releases continuously, so it is a line.
     """
     step = max(1, len(schedule) // CHART_POINTS)
     seconds = list(range(step - 1, len(schedule), step))
     if seconds and seconds[-1] != len(schedule) - 1:
         seconds.append(len(schedule) - 1)
-    minutes = [(second + 1) / 60 for second in seconds]
+    unit, unit_seconds = ("h", 3600) if len(schedule) > LONG_WINDOW else ("min", 60)
+    times = [(second + 1) / unit_seconds for second in seconds]
 
     def points(curve: list[int] | list[float]) -> list[tuple[float, float]]:
-        return list(zip(minutes, (curve[second] for second in seconds), strict=True))
+        # Nothing is released or issued when the game opens.
+        return [(0.0, 0.0), *zip(times, (curve[second] for second in seconds), strict=True)]
 
-    series = [Series("release schedule", points(schedule), (150, 150, 150), dashed=True)]
+    series = [Series("release schedule", points(schedule), SCHEDULE_COLOUR, dashed=True)]
     if bound is not None:
-        series.append(Series(BOUND_LABEL, points(bound), _BOUND_COLOUR, dashed=True))
+        series.append(Series(BOUND_LABEL, points(bound), BOUND_COLOUR, dashed=True, steps=True))
     for (label, curve), colour in zip(issued.items(), _ISSUED_COLOURS, strict=False):
-        series.append(Series(label, points(curve), colour))
-    return render_line_chart(
-        series, title=title, x_label="minutes into the game", y_label="coupons issued"
+        series.append(Series(label, points(curve), colour, steps=True))
+    return line_chart(
+        series, title=title, x_label=f"time into the game ({unit})", y_label="coupons issued"
     )
