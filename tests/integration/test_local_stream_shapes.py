@@ -21,19 +21,8 @@ from botocore.config import Config
 from moto import mock_aws
 
 from frolic.dal.tables import RESULTS_KEY
-from frolic_tools.local.mappings import (
-    ALLOCATE,
-    DELIVER,
-    BatchRunner,
-    DynamoStreamShard,
-    FailureList,
-    KinesisShard,
-    MappingConfig,
-    MappingStats,
-    ShardCoordinates,
-    ShardSource,
-    matches,
-)
+from frolic_tools.local import mappings
+from frolic_tools.local.mappings import ALLOCATE, DELIVER, MappingConfig, ShardCoordinates
 from frolic_tools.schema import LOCAL_STREAM, create_tables, local_settings
 
 REGION = "us-east-1"
@@ -45,15 +34,15 @@ def aws(aws_env: None) -> Iterator[None]:
         yield
 
 
-def batches_of(config: MappingConfig, source: ShardSource) -> list[dict[str, Any]]:
+def batches_of(config: MappingConfig, source: mappings.ShardSource) -> list[dict[str, Any]]:
     """Every batch the mapping's runner hands its function for what the shard holds."""
     handed: list[dict[str, Any]] = []
-    runner = BatchRunner(
+    runner = mappings.BatchRunner(
         config,
         source.coordinates,
         invoke=handed.append,
-        failures=FailureList(),
-        stats=MappingStats(),
+        failures=mappings.FailureList(),
+        stats=mappings.MappingStats(),
     )
     assert runner.run(source.fetch(config.batch_size))
     return handed
@@ -71,7 +60,7 @@ def test_kinesis_batches_are_what_lambda_hands_allocate(aws: None) -> None:
         kinesis.put_record(StreamName=LOCAL_STREAM, Data=data, PartitionKey=key)["SequenceNumber"]
         for key, data in sent
     ]
-    source = KinesisShard(
+    source = mappings.KinesisShard(
         kinesis,
         stream_name=LOCAL_STREAM,
         coordinates=ShardCoordinates("kinesis", description["StreamARN"], shard_id),
@@ -111,7 +100,7 @@ def test_results_stream_batches_are_what_lambda_hands_deliver_and_expiry(aws: No
     shard_id = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"][0][
         "ShardId"
     ]
-    source = DynamoStreamShard(
+    source = mappings.DynamoStreamShard(
         streams, coordinates=ShardCoordinates("dynamodb", stream_arn, shard_id)
     )
 
@@ -133,7 +122,7 @@ def test_results_stream_batches_are_what_lambda_hands_deliver_and_expiry(aws: No
     sequences = [int(r.dynamodb.SequenceNumber) for r in records]
     assert sequences == sorted(set(sequences))
     # the filters the mappings deploy read these records as Lambda's filters would
-    assert [matches(DELIVER.filter_pattern or {}, r) for r in batch["Records"]] == [
+    assert [mappings.matches(DELIVER.filter_pattern or {}, r) for r in batch["Records"]] == [
         False,
         True,
         False,

@@ -21,16 +21,8 @@ from aws_lambda_powertools.utilities.parser.models import (
     DynamoDBStreamLambdaOnFailureDestinationModel,
 )
 
-from frolic_tools.local import gateway
-from frolic_tools.local.events import (
-    Caller,
-    SocketInfo,
-    connect_event,
-    disconnect_event,
-    message_event,
-    new_connection_id,
-    rest_event,
-)
+from frolic_tools.local import events, gateway
+from frolic_tools.local.events import Caller, SocketInfo
 from frolic_tools.local.functions import FunctionError, function_arn
 from frolic_tools.local.mappings import (
     DELIVER,
@@ -64,7 +56,7 @@ def _rest(**overrides: Any) -> dict[str, Any]:
         "caller": CALLER,
         "domain": DOMAIN,
     }
-    return rest_event(**(arguments | overrides))
+    return events.rest_event(**(arguments | overrides))
 
 
 # -- REST -------------------------------------------------------------------------------
@@ -140,10 +132,12 @@ def test_every_method_the_gateway_serves_is_one_a_rest_api_passes_on(method: str
 
 @pytest.fixture(params=[CALLER, IPV6_CALLER], ids=["ipv4", "ipv6"])
 def socket(request: pytest.FixtureRequest) -> SocketInfo:
-    return SocketInfo(new_connection_id(), int(time.time() * 1000), request.param, DOMAIN)
+    return SocketInfo(events.new_connection_id(), int(time.time() * 1000), request.param, DOMAIN)
 
 
-def _assert_connection(context: Any, socket: SocketInfo) -> None:
+def _assert_socket_event(context: Any, socket: SocketInfo, route: str, kind: str) -> None:
+    """Route and type as API Gateway names them, and the connection's own details."""
+    assert (context.route_key, context.event_type, context.message_direction) == (route, kind, "IN")
     assert context.connection_id == socket.connection_id
     assert _ms(context.connected_at) == socket.connected_at_ms
     assert context.connected_at.tzinfo == UTC
@@ -154,7 +148,7 @@ def _assert_connection(context: Any, socket: SocketInfo) -> None:
 
 
 def test_a_connect_event_reads_back_as_the_handshake_was_made(socket: SocketInfo) -> None:
-    event = connect_event(
+    event = events.connect_event(
         socket,
         headers=[
             ("Host", DOMAIN),
@@ -165,12 +159,7 @@ def test_a_connect_event_reads_back_as_the_handshake_was_made(socket: SocketInfo
     )
     parsed = APIGatewayWebSocketConnectEventModel.model_validate(event)
     context = parsed.request_context
-    assert (context.route_key, context.event_type, context.message_direction) == (
-        "$connect",
-        "CONNECT",
-        "IN",
-    )
-    _assert_connection(context, socket)
+    _assert_socket_event(context, socket, "$connect", "CONNECT")
     assert parsed.headers["Sec-WebSocket-Protocol"] == "b"
     assert parsed.multi_value_headers["Sec-WebSocket-Protocol"] == ["a", "b"]
     assert event["queryStringParameters"] == {"ticket": "t-1"}
@@ -181,41 +170,33 @@ def test_a_connect_event_reads_back_as_the_handshake_was_made(socket: SocketInfo
 def test_a_message_event_carries_its_route_body_and_a_message_id(
     socket: SocketInfo, body: str, encoded: bool
 ) -> None:
-    event = message_event(socket, route_key="$default", body=body, is_base64_encoded=encoded)
+    event = events.message_event(socket, route_key="$default", body=body, is_base64_encoded=encoded)
     parsed = APIGatewayWebSocketMessageEventModel.model_validate(event)
     context = parsed.request_context
-    assert (context.route_key, context.event_type, context.message_direction) == (
-        "$default",
-        "MESSAGE",
-        "IN",
-    )
     assert context.message_id
-    _assert_connection(context, socket)
+    _assert_socket_event(context, socket, "$default", "MESSAGE")
     assert (parsed.body, parsed.is_base64_encoded) == (body, encoded)
 
 
 def test_a_disconnect_event_carries_the_close_code_and_reason(socket: SocketInfo) -> None:
-    event = disconnect_event(socket, status_code=1001, reason="Going away")
+    event = events.disconnect_event(socket, status_code=1001, reason="Going away")
     parsed = APIGatewayWebSocketDisconnectEventModel.model_validate(event)
     context = parsed.request_context
-    assert (context.route_key, context.event_type, context.message_direction) == (
-        "$disconnect",
-        "DISCONNECT",
-        "IN",
-    )
     assert (context.disconnect_status_code, context.disconnect_reason) == (1001, "Going away")
-    _assert_connection(context, socket)
+    _assert_socket_event(context, socket, "$disconnect", "DISCONNECT")
     assert parsed.headers["Host"] == DOMAIN
 
 
 def test_only_a_message_event_has_a_message_id(socket: SocketInfo) -> None:
     """API Gateway's rule, which the REST model also enforces on WebSocket contexts."""
-    events = {
-        "CONNECT": connect_event(socket, headers=[("Host", DOMAIN)], query=[]),
-        "MESSAGE": message_event(socket, route_key="$default", body="x", is_base64_encoded=False),
-        "DISCONNECT": disconnect_event(socket, status_code=1000, reason=""),
+    by_kind = {
+        "CONNECT": events.connect_event(socket, headers=[("Host", DOMAIN)], query=[]),
+        "MESSAGE": events.message_event(
+            socket, route_key="$default", body="x", is_base64_encoded=False
+        ),
+        "DISCONNECT": events.disconnect_event(socket, status_code=1000, reason=""),
     }
-    with_id = {kind for kind, event in events.items() if "messageId" in event["requestContext"]}
+    with_id = {kind for kind, event in by_kind.items() if "messageId" in event["requestContext"]}
     assert with_id == {"MESSAGE"}
 
 
