@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import uuid
 from collections.abc import Callable
@@ -18,13 +17,13 @@ from frolic.dal.pools import CouponPools
 from frolic.dal.redemptions import Redemptions
 from frolic.dal.reports import GameReports
 from frolic.settings import Settings
+from tests.integration.apigw import API_DOMAIN, api_request
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 ADMIN = "marketer-1"
 PLAYER = "player-1"
-REQUEST_EPOCH_MS = 1_900_000_000_000
 
 
 @dataclass
@@ -42,7 +41,7 @@ class TickingClock:
 def rest_event(
     method: str,
     path: str,
-    body: str | None = None,
+    body: str | bytes | None = None,
     *,
     content_type: str | None = "application/json",
     claims: dict[str, str] | None = None,
@@ -50,44 +49,25 @@ def rest_event(
     extra_headers: dict[str, str] | None = None,
     query: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """What API Gateway (REST, Lambda proxy, Cognito authorizer) hands the function."""
+    """What API Gateway (REST, Lambda proxy, Cognito authorizer) hands the function.
+    With `is_base64`, `body` is the event's body field verbatim, already base64 (or not
+    base64 at all, which API Gateway never sends)."""
     headers = {
         "Accept": "application/json",
-        "Host": "abc123.execute-api.us-east-1.amazonaws.com",
+        "Host": API_DOMAIN,
         "User-Agent": "pytest",
         "X-Forwarded-Proto": "https",
         **({"Content-Type": content_type} if content_type else {}),
         **(extra_headers or {}),
     }
-    request_context: dict[str, Any] = {
-        "accountId": "123456789012",
-        "apiId": "abc123",
-        "domainName": "abc123.execute-api.us-east-1.amazonaws.com",
-        "httpMethod": method,
-        "path": f"/prod{path}",
-        "protocol": "HTTP/1.1",
-        "requestId": str(uuid.uuid4()),
-        "requestTimeEpoch": REQUEST_EPOCH_MS,
-        "resourcePath": "/{proxy+}",
-        "stage": "prod",
-        "identity": {"sourceIp": "203.0.113.7", "userAgent": "pytest"},
-    }
-    if claims is not None:
-        request_context["authorizer"] = {"claims": claims}
-    return {
-        "resource": "/{proxy+}",
-        "path": path,
-        "httpMethod": method,
-        "headers": headers,
-        "multiValueHeaders": {name: [value] for name, value in headers.items()},
-        "queryStringParameters": query,
-        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
-        "pathParameters": {"proxy": path.lstrip("/")},
-        "stageVariables": None,
-        "requestContext": request_context,
-        "body": body,
-        "isBase64Encoded": is_base64,
-    }
+    raw = body.encode() if isinstance(body, str) else body or b""
+    event = api_request(
+        method, path, headers=headers, body=b"" if is_base64 else raw, query=query, claims=claims
+    )
+    if is_base64:
+        assert isinstance(body, str), "a base64 body field is text"
+        event["body"], event["isBase64Encoded"] = body, True
+    return event
 
 
 def admin_claims(user: str = ADMIN) -> dict[str, str]:
@@ -156,20 +136,12 @@ class AdminApi:
         is_base64: bool = False,
         query: dict[str, str] | None = None,
     ) -> Reply:
-        """JSON `body`, or `raw` text (bytes are sent base64-encoded, as API Gateway does
-        for binary media types)."""
-        if raw is not None:
-            if isinstance(raw, bytes):
-                text: str | None = base64.b64encode(raw).decode()
-                is_base64 = True
-            else:
-                text = raw
-        else:
-            text = json.dumps(body) if body is not None else None
+        """JSON `body`, or `raw` as it is: text, or bytes (sent base64-encoded when they
+        are not UTF-8, as the local gateway sends them)."""
         event = rest_event(
             method,
             path,
-            text,
+            raw if raw is not None else (json.dumps(body) if body is not None else None),
             content_type=content_type,
             claims=None if anonymous else (claims or admin_claims()),
             is_base64=is_base64,
