@@ -1,9 +1,11 @@
-"""A small HTTP client for the local stack, on urllib: what the demo, the crowd and the
-e2e tests use to act as a player or a marketer over the real HTTP API.
+"""A small HTTP and WebSocket client for a Frolic stack, on urllib and websockets: what
+the demo, the crowd and the e2e tests use to act as a player or a marketer over the real
+API.
 
 It never goes through a proxy (the stack is on loopback) and never raises for an HTTP
 status: `request` answers every status; `call` raises ApiError for 4xx/5xx when the
-caller only wants the happy path.
+caller only wants the happy path. Sockets are websockets' blocking client, over `ws://`
+or `wss://`.
 """
 
 from __future__ import annotations
@@ -16,10 +18,29 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import quote, urlsplit
 
-from frolic_tools.local.websocket_protocol import WebSocketClient, connect
+from websockets.sync.client import ClientConnection, connect
+
+from frolic_tools.local.websocket_server import MAX_MESSAGE_BYTES
 
 _NO_PROXY: Final = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 _UNSET: Final = object()
+#: How long a closing handshake waits for the server's close frame.
+CLOSE_TIMEOUT_SECONDS: Final = 2.0
+
+
+def open_websocket(url: str, *, timeout: float = 5.0) -> ClientConnection:
+    """A player's socket: `ws://` on the local stack, `wss://` on a deployed one. A
+    refused handshake is websockets' InvalidStatus (its `response.status_code`)."""
+    return connect(
+        url,
+        open_timeout=timeout,
+        close_timeout=CLOSE_TIMEOUT_SECONDS,
+        max_size=MAX_MESSAGE_BYTES,
+        compression=None,  # the local gateway takes no extensions: skip the offer
+        proxy=None,
+        ping_interval=None,  # a browser's app does not ping either; no keepalive thread
+        legacy=True,  # a plain connection: callers close it (or use it in `with`)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,9 +139,9 @@ class LocalClient:
         ticket: str = self.call("POST", "/ws-ticket")["ticket"]
         return ticket
 
-    def open_socket(self, *, timeout: float = 5.0) -> WebSocketClient:
+    def open_socket(self, *, timeout: float = 5.0) -> ClientConnection:
         """The player's results socket, opened with a fresh ticket."""
-        return connect(f"{self.ws_url}?ticket={quote(self.ws_ticket())}", timeout=timeout)
+        return open_websocket(f"{self.ws_url}?ticket={quote(self.ws_ticket())}", timeout=timeout)
 
     def play(self, play_id: str, game_id: str) -> Reply:
         return self.request("POST", "/plays", body={"playId": play_id, "gameId": game_id})
