@@ -68,7 +68,8 @@ class Crowd:
         self.players = players
         self.ws_players = round(players * ws_share)
         self._tokens = list(tokens) if tokens is not None else None
-        self._base = LocalClient(self.api, timeout=http_timeout)
+        # A kept-alive connection for every thread that may call at once.
+        self._base = LocalClient(self.api, timeout=http_timeout, pool_size=players + SETUP_WORKERS)
         self._admin = self._base.with_token(admin_token) if admin_token else None
         self._clock = clock
         self._tag = uuid.uuid4().hex[:10]
