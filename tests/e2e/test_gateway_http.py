@@ -12,11 +12,11 @@ from urllib.parse import urlsplit
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from websockets.exceptions import ConnectionClosed
 
 from frolic.dal.errors import is_gone
 from frolic_tools.local import LocalClient, LocalStack
 from frolic_tools.local.gateway import MAX_BODY_BYTES
-from frolic_tools.local.websocket_protocol import ConnectionClosedError
 from tests.e2e.conftest import PAGES, SECRET
 from tests.e2e.waiting import wait_for
 
@@ -174,7 +174,7 @@ def test_a_coupon_upload_larger_than_a_mebibyte_reaches_the_admin_function(
         (b"GET / HTTP/1.1\r\n" + b"X-A: b\r\n" * 120 + b"\r\n", 431),
         (b"POST /plays HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n", 400),
         (b"POST /plays HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
-        (b"GET /ws HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        (b"GET /ws HTTP/1.1\r\nHost: x\r\n\r\n", 426),  # not an upgrade: Upgrade Required
     ],
 )
 def test_malformed_http_gets_a_json_error_and_the_gateway_keeps_serving(
@@ -216,13 +216,14 @@ def test_pushes_reach_an_open_socket_until_it_is_deleted(
             lambda: set(stack.connection_ids()) - before, timeout=5, what="the new connection"
         )
         client.post_to_connection(ConnectionId=connection_id, Data=b'{"type":"hello"}')
-        assert json.loads(socket_client.recv_text(timeout=5)) == {"type": "hello"}
+        assert json.loads(socket_client.recv(timeout=5)) == {"type": "hello"}
         info = client.get_connection(ConnectionId=connection_id)
         assert info["Identity"]["SourceIp"] == "127.0.0.1"
         client.delete_connection(ConnectionId=connection_id)
-        with pytest.raises(ConnectionClosedError) as closed:
-            socket_client.recv_text(timeout=5)
-        assert closed.value.code == 1000
+        with pytest.raises(ConnectionClosed) as closed:
+            socket_client.recv(timeout=5)
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 1000
         with pytest.raises(ClientError) as gone:
             client.post_to_connection(ConnectionId=connection_id, Data=b"{}")
         assert is_gone(gone.value)

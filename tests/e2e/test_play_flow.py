@@ -9,9 +9,11 @@ from collections import Counter
 from typing import Any
 
 import pytest
+from websockets.exceptions import InvalidStatus
+from websockets.protocol import State
 
 from frolic_tools.local import DemoGame, LocalClient, LocalStack
-from frolic_tools.local.websocket_protocol import HandshakeRefusedError, connect
+from frolic_tools.local.client import open_websocket
 from tests.e2e.waiting import FINAL, final_result, receive_until, wait_for
 
 
@@ -37,11 +39,11 @@ def test_socket_plays_are_queued_then_get_exactly_one_result_each(
     ]
     with player.open_socket() as socket_client:
         for play_id in plays:
-            socket_client.send_text(play_message(play_id, game.game_id))
-        socket_client.send_text(play_message(plays[0], game.game_id))  # a client's resend
+            socket_client.send(play_message(play_id, game.game_id))
+        socket_client.send(play_message(plays[0], game.game_id))  # a client's resend
         for text in malformed:
-            socket_client.send_text(text)
-        socket_client.send_binary(b"\xff\xfe binary")
+            socket_client.send(text)
+        socket_client.send(b"\xff\xfe binary")
 
         def all_in(messages: list[dict[str, Any]]) -> bool:
             results = {m["playId"] for m in messages if m.get("type") == "result"}
@@ -50,9 +52,9 @@ def test_socket_plays_are_queued_then_get_exactly_one_result_each(
 
         messages = receive_until(socket_client, all_in)
         # Whatever was still on its way is in before the answer to a later ping.
-        socket_client.send_text(json.dumps({"action": "ping"}))
+        socket_client.send(json.dumps({"action": "ping"}))
         messages += receive_until(socket_client, lambda got: {"type": "pong"} in got)
-        assert socket_client.closed_with is None  # bad messages never cost the socket
+        assert socket_client.state is State.OPEN  # bad messages never cost the socket
 
     for play_id in plays:
         about = [m for m in messages if m.get("playId") == play_id]
@@ -97,19 +99,19 @@ def test_a_socket_without_a_valid_ticket_is_refused_at_the_handshake(
     stack: LocalStack, query: str
 ) -> None:
     before = set(stack.connection_ids())
-    with pytest.raises(HandshakeRefusedError) as refused:
-        connect(stack.ws_url + query)
-    assert refused.value.status == 401
+    with pytest.raises(InvalidStatus) as refused:
+        open_websocket(stack.ws_url + query)
+    assert refused.value.response.status_code == 401
     assert set(stack.connection_ids()) <= before
 
 
 def test_a_ticket_opens_one_socket_only(stack: LocalStack, anonymous: LocalClient) -> None:
     player = anonymous.as_user(new_play_id("ticket-holder"))
     ticket = player.ws_ticket()
-    with connect(f"{stack.ws_url}?ticket={ticket}"):
-        with pytest.raises(HandshakeRefusedError) as refused:
-            connect(f"{stack.ws_url}?ticket={ticket}")
-        assert refused.value.status == 401
+    with open_websocket(f"{stack.ws_url}?ticket={ticket}"):
+        with pytest.raises(InvalidStatus) as refused:
+            open_websocket(f"{stack.ws_url}?ticket={ticket}")
+        assert refused.value.response.status_code == 401
 
 
 def test_a_result_for_a_closed_socket_is_still_read_over_rest(
@@ -119,8 +121,8 @@ def test_a_result_for_a_closed_socket_is_still_read_over_rest(
     play_id = new_play_id("left")
     before = set(stack.connection_ids())
     socket_client = player.open_socket()
-    socket_client.send_text(play_message(play_id, game.game_id))
-    assert json.loads(socket_client.recv_text(timeout=10))["type"] == "queued"
+    socket_client.send(play_message(play_id, game.game_id))
+    assert json.loads(socket_client.recv(timeout=10))["type"] == "queued"
     socket_client.close()
     wait_for(
         lambda: set(stack.connection_ids()) <= before, timeout=5, what="the socket to be dropped"

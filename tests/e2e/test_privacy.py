@@ -42,7 +42,7 @@ def test_no_coupon_code_appears_in_any_log_of_a_run_with_winners(
         play_id = f"privacy-{round_number}-{uuid.uuid4().hex[:8]}"
         if round_number % 2:
             with player.open_socket() as socket_client:
-                socket_client.send_text(
+                socket_client.send(
                     json.dumps({"action": "play", "playId": play_id, "gameId": game.game_id})
                 )
                 receive_until(

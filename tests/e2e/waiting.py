@@ -7,8 +7,9 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from websockets.sync.client import ClientConnection
+
 from frolic_tools.local import LocalClient
-from frolic_tools.local.websocket_protocol import WebSocketClient
 
 T = TypeVar("T")
 FINAL = frozenset({"won", "lost", "rejected", "expired"})
@@ -40,7 +41,7 @@ def final_result(player: LocalClient, play_id: str, *, timeout: float = 20.0) ->
 
 
 def receive_until(
-    socket: WebSocketClient,
+    socket: ClientConnection,
     done: Callable[[list[dict[str, Any]]], bool],
     *,
     timeout: float = 20.0,
@@ -53,7 +54,7 @@ def receive_until(
         if remaining <= 0:
             raise AssertionError(f"timed out; received so far: {messages}")
         try:
-            messages.append(json.loads(socket.recv_text(timeout=remaining)))
+            messages.append(json.loads(socket.recv(timeout=remaining)))
         except TimeoutError:
             continue
     return messages

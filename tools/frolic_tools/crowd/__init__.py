@@ -27,7 +27,8 @@ Where each part lives:
 - `common`: the constants, `CrowdError`, `Schedule`, `GameInfo`, `Progress`, the state of
   a run and the small readers of replies and arguments (`read_tokens`, `check_api_url`);
 - `state`: what the scheduler and the players' threads share, behind one lock;
-- `players`: what a player's thread does, over a socket or over REST (`open_websocket`);
+- `players`: what a player's thread does, over a socket or over REST (its socket comes
+  from `frolic_tools.local.client.open_websocket`, re-exported here);
 - `scheduler`: the arrivals, the socket resends and the socket deadlines of one run;
 - `watch`: the progress snapshots, the admin-report sampler, the check of resent plays;
 - `api`: the calls besides plays (dev tokens, the game, tickets, the admin report);
@@ -65,8 +66,8 @@ from frolic_tools.crowd.demo import (
     run_demo,
     write_charts,
 )
-from frolic_tools.crowd.players import open_websocket
 from frolic_tools.crowd.run import Crowd
+from frolic_tools.local.client import open_websocket
 from frolic_tools.local.demo import DemoGame
 
 __all__ = [

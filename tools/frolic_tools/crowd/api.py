@@ -11,6 +11,9 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
+from websockets.exceptions import InvalidStatus, WebSocketException
+from websockets.sync.client import ClientConnection
+
 from frolic_tools.crowd.common import (
     DEFAULT_PLAY_INTERVAL,
     CrowdError,
@@ -18,14 +21,7 @@ from frolic_tools.crowd.common import (
     brief,
     error_code,
 )
-from frolic_tools.crowd.players import open_websocket
-from frolic_tools.local.client import LocalClient, Reply
-from frolic_tools.local.websocket_protocol import (
-    ConnectionClosedError,
-    HandshakeRefusedError,
-    ProtocolError,
-    WebSocketClient,
-)
+from frolic_tools.local.client import LocalClient, Reply, open_websocket
 
 
 def call(client: LocalClient, api: str, method: str, path: str, body: Any = None) -> Reply:
@@ -85,7 +81,7 @@ def read_game(admin: LocalClient, api: str, game_id: str) -> GameInfo:
         raise CrowdError(f"{api} answered GET {path} with an unexpected body") from None
 
 
-def open_player_socket(client: LocalClient, api: str, ws_url: str) -> WebSocketClient:
+def open_player_socket(client: LocalClient, api: str, ws_url: str) -> ClientConnection:
     """A ticket for the player (`POST /ws-ticket`), then its socket."""
     reply = call(client, api, "POST", "/ws-ticket")
     if reply.status != 200:
@@ -97,9 +93,9 @@ def open_player_socket(client: LocalClient, api: str, ws_url: str) -> WebSocketC
     url = f"{ws_url}?ticket={quote(ticket, safe='')}"
     try:
         return open_websocket(url)
-    except HandshakeRefusedError as error:
-        raise CrowdError(f"{ws_url} refused the socket: {error.status}") from None
-    except (OSError, ProtocolError, ConnectionClosedError, ValueError) as error:
+    except InvalidStatus as error:
+        raise CrowdError(f"{ws_url} refused the socket: {error.response.status_code}") from None
+    except (OSError, WebSocketException, ValueError) as error:
         raise CrowdError(f"cannot open a socket at {ws_url}: {brief(error)}") from None
 
 

@@ -9,9 +9,10 @@ their plays through the `SharedState`, under its lock, as the scheduler does.
 
 from __future__ import annotations
 
-import contextlib
 import json
 from typing import Any
+
+from websockets.exceptions import ConnectionClosed
 
 from frolic_tools.crowd.common import (
     POLL_FAST_FOR_SECONDS,
@@ -25,12 +26,6 @@ from frolic_tools.crowd.common import (
 from frolic_tools.crowd.report import FINAL_STATUSES, PlayRecord
 from frolic_tools.crowd.state import Job, Player, SharedState
 from frolic_tools.local.client import LocalClient, Reply
-from frolic_tools.local.websocket_protocol import (
-    ConnectionClosedError,
-    ProtocolError,
-    WebSocketClient,
-    connect,
-)
 
 # -- WebSocket players ----------------------------------------------------------------------
 
@@ -42,18 +37,15 @@ def read_socket(state: SharedState, player: Player) -> None:
     assert sock is not None
     while not state.closing.is_set():
         try:
-            text = sock.recv_text(timeout=SOCKET_READ_SECONDS)
+            text = sock.recv(timeout=SOCKET_READ_SECONDS)
         except TimeoutError:
             continue
-        except (ConnectionClosedError, ProtocolError, OSError):
+        except ConnectionClosed:
             break
         on_message(state, text, state.clock())
+    sock.close()  # the closing handshake, or nothing when the socket is already gone
     if state.closing.is_set():
-        with contextlib.suppress(OSError, ConnectionClosedError, ProtocolError):
-            sock.close(timeout=2.0)
         return
-    with contextlib.suppress(OSError, ConnectionClosedError, ProtocolError):
-        sock.close(timeout=0.5)
     with state.lock:
         player.socket = None
         state.sockets_lost += 1
@@ -72,7 +64,7 @@ def read_socket(state: SharedState, player: Player) -> None:
     rest_loop(state, player)
 
 
-def on_message(state: SharedState, text: str, now: float) -> None:
+def on_message(state: SharedState, text: str | bytes, now: float) -> None:
     """One message pushed on a player's socket: an answer to a play (or to its resend),
     or its result."""
     try:
@@ -234,11 +226,3 @@ def _resend_over_rest(state: SharedState, client: LocalClient, record: PlayRecor
         state.close_resend(
             record, status_of(reply) if reply.status == 202 else f"error {error_code(reply)}"
         )
-
-
-# -- sockets --------------------------------------------------------------------------------
-
-
-def open_websocket(url: str, *, timeout: float = 5.0) -> WebSocketClient:
-    """A player's socket: `ws://` on the local stack, `wss://` on a deployed one."""
-    return connect(url, timeout=timeout)

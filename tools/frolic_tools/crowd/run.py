@@ -8,7 +8,6 @@ report. The players' threads (`players`) share the plays through one `SharedStat
 
 from __future__ import annotations
 
-import contextlib
 import heapq
 import itertools
 import random
@@ -39,7 +38,6 @@ from frolic_tools.crowd.scheduler import Scheduler
 from frolic_tools.crowd.state import Player, SharedState
 from frolic_tools.crowd.watch import sample, verify_duplicates, watch
 from frolic_tools.local.client import LocalClient
-from frolic_tools.local.websocket_protocol import ConnectionClosedError, ProtocolError
 
 
 class Crowd:
@@ -70,7 +68,8 @@ class Crowd:
         self.players = players
         self.ws_players = round(players * ws_share)
         self._tokens = list(tokens) if tokens is not None else None
-        self._base = LocalClient(self.api, timeout=http_timeout)
+        # A kept-alive connection for every thread that may call at once.
+        self._base = LocalClient(self.api, timeout=http_timeout, pool_size=players + SETUP_WORKERS)
         self._admin = self._base.with_token(admin_token) if admin_token else None
         self._clock = clock
         self._tag = uuid.uuid4().hex[:10]
@@ -128,8 +127,7 @@ class Crowd:
         failed = next((f.exception() for f in futures if f.exception() is not None), None)
         if failed is not None:
             for sock in opened:
-                with contextlib.suppress(OSError, ConnectionClosedError, ProtocolError):
-                    sock.close(timeout=0.5)
+                sock.close()
             raise failed
         for player, sock in zip(self._players, opened, strict=False):
             player.socket = sock

@@ -15,10 +15,11 @@ import random
 from collections import deque
 from collections.abc import Iterator, Sequence
 
+from websockets.exceptions import ConnectionClosed
+
 from frolic_tools.crowd.common import RESEND_DELAY_SECONDS, TICK_SECONDS, RunState
 from frolic_tools.crowd.report import PlayRecord
 from frolic_tools.crowd.state import Job, Player, SharedState
-from frolic_tools.local.websocket_protocol import ConnectionClosedError
 
 
 class Scheduler:
@@ -140,8 +141,8 @@ class Scheduler:
         with state.lock:
             record.sent = state.clock()
         try:
-            sock.send_text(message)
-        except ConnectionClosedError:
+            sock.send(message)
+        except ConnectionClosed:
             # The socket died under us: this play goes over REST instead, and the
             # player's reader turns into a REST player once it notices.
             with state.lock:
@@ -169,8 +170,8 @@ class Scheduler:
         assert sock is not None
         message = json.dumps({"action": "play", "playId": record.play_id, "gameId": state.game_id})
         try:
-            sock.send_text(message)
-        except ConnectionClosedError:
+            sock.send(message)
+        except ConnectionClosed:
             with state.lock:
                 record.resent = None
                 state.close_resend(record, "not resent: its socket closed")

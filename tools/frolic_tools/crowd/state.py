@@ -16,6 +16,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from websockets.sync.client import ClientConnection
+
 from frolic_tools.crowd.common import (
     DEFAULT_PLAY_INTERVAL,
     INTERVAL_MARGIN_SECONDS,
@@ -23,7 +25,6 @@ from frolic_tools.crowd.common import (
 )
 from frolic_tools.crowd.report import PlayRecord
 from frolic_tools.local.client import LocalClient
-from frolic_tools.local.websocket_protocol import WebSocketClient
 
 
 @dataclass(eq=False)
@@ -33,7 +34,7 @@ class Player:
 
     index: int
     client: LocalClient
-    socket: WebSocketClient | None = None
+    socket: ClientConnection | None = None
     inbox: queue.SimpleQueue[Job | None] = field(default_factory=queue.SimpleQueue)
     thread: threading.Thread | None = None
 

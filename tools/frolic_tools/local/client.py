@@ -1,25 +1,56 @@
-"""A small HTTP client for the local stack, on urllib: what the demo, the crowd and the
-e2e tests use to act as a player or a marketer over the real HTTP API.
+"""A small HTTP and WebSocket client for a Frolic stack: what the demo, the crowd and the
+e2e tests use to act as a player or a marketer over the real API.
 
-It never goes through a proxy (the stack is on loopback) and never raises for an HTTP
-status: `request` answers every status; `call` raises ApiError for 4xx/5xx when the
-caller only wants the happy path.
+Requests go through a urllib3 pool that a client shares with every client derived from
+it (`with_token`, `as_user`), so a player's plays reuse kept-alive connections instead of
+paying a TCP (and, on a deployed stack, TLS) handshake each; urllib3 rather than httpx
+because it is already installed (botocore's transport) and does all this needs.
+
+It never goes through a proxy and never raises for an HTTP status: `request` answers
+every status (a failed transport is an OSError); `call` raises ApiError for 4xx/5xx when
+the caller only wants the happy path. Sockets are websockets' blocking client, over
+`ws://` or `wss://`.
 """
 
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import quote, urlsplit
 
-from frolic_tools.local.websocket_protocol import WebSocketClient, connect
+import urllib3
+from websockets.sync.client import ClientConnection, connect
 
-_NO_PROXY: Final = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+from frolic_tools.local.websocket_server import MAX_MESSAGE_BYTES
+
 _UNSET: Final = object()
+#: Kept-alive connections per host: one per thread that calls at once (a crowd's REST
+#: players); beyond it a connection is opened for the call and dropped after it.
+DEFAULT_POOL_SIZE: Final = 16
+#: Failed connections and reads are not retried (a play is not sent twice behind the
+#: caller's back); redirects are followed, as a browser would.
+_RETRIES: Final = urllib3.Retry(
+    total=None, connect=0, read=0, status=0, other=0, redirect=5, raise_on_redirect=False
+)
+#: How long a closing handshake waits for the server's close frame.
+CLOSE_TIMEOUT_SECONDS: Final = 2.0
+
+
+def open_websocket(url: str, *, timeout: float = 5.0) -> ClientConnection:
+    """A player's socket: `ws://` on the local stack, `wss://` on a deployed one. A
+    refused handshake is websockets' InvalidStatus (its `response.status_code`)."""
+    return connect(
+        url,
+        open_timeout=timeout,
+        close_timeout=CLOSE_TIMEOUT_SECONDS,
+        max_size=MAX_MESSAGE_BYTES,
+        compression=None,  # the local gateway takes no extensions: skip the offer
+        proxy=None,
+        ping_interval=None,  # a browser's app does not ping either; no keepalive thread
+        legacy=True,  # a plain connection: callers close it (or use it in `with`)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,10 +78,23 @@ class ApiError(Exception):
 
 
 class LocalClient:
-    def __init__(self, base_url: str, *, token: str | None = None, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token: str | None = None,
+        timeout: float = 10.0,
+        pool_size: int = DEFAULT_POOL_SIZE,
+        pool: urllib3.PoolManager | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.token = token
         self.timeout = timeout
+        self._pool = pool or urllib3.PoolManager(
+            maxsize=pool_size,
+            retries=_RETRIES,
+            timeout=urllib3.Timeout(connect=timeout, read=timeout),
+        )
 
     @property
     def ws_url(self) -> str:
@@ -58,7 +102,8 @@ class LocalClient:
         return f"ws://{parts.netloc}/ws"
 
     def with_token(self, token: str | None) -> LocalClient:
-        return LocalClient(self.base_url, token=token, timeout=self.timeout)
+        """The same API as another user, over the same connection pool."""
+        return LocalClient(self.base_url, token=token, timeout=self.timeout, pool=self._pool)
 
     def request(
         self,
@@ -80,21 +125,15 @@ class LocalClient:
             sent_headers["Content-Type"] = content_type
         if self.token is not None:
             sent_headers.setdefault("Authorization", f"Bearer {self.token}")
-        request = urllib.request.Request(
-            self.base_url + path, data=data, headers=sent_headers, method=method
-        )
         try:
-            with _NO_PROXY.open(request, timeout=self.timeout) as response:
-                return Reply(
-                    response.status,
-                    response.read(),
-                    {k.lower(): v for k, v in response.headers.items()},
-                )
-        except urllib.error.HTTPError as error:
-            with error:
-                return Reply(
-                    error.code, error.read(), {k.lower(): v for k, v in error.headers.items()}
-                )
+            response = self._pool.request(
+                method, self.base_url + path, body=data, headers=sent_headers
+            )
+        except urllib3.exceptions.HTTPError as error:
+            raise _transport_error(f"{method} {path}", error) from error
+        return Reply(
+            response.status, response.data, {k.lower(): v for k, v in response.headers.items()}
+        )
 
     def call(self, method: str, path: str, body: Any = _UNSET) -> Any:
         """The decoded JSON answer of a successful request, else ApiError."""
@@ -118,12 +157,27 @@ class LocalClient:
         ticket: str = self.call("POST", "/ws-ticket")["ticket"]
         return ticket
 
-    def open_socket(self, *, timeout: float = 5.0) -> WebSocketClient:
+    def open_socket(self, *, timeout: float = 5.0) -> ClientConnection:
         """The player's results socket, opened with a fresh ticket."""
-        return connect(f"{self.ws_url}?ticket={quote(self.ws_ticket())}", timeout=timeout)
+        return open_websocket(f"{self.ws_url}?ticket={quote(self.ws_ticket())}", timeout=timeout)
 
     def play(self, play_id: str, game_id: str) -> Reply:
         return self.request("POST", "/plays", body={"playId": play_id, "gameId": game_id})
 
     def result(self, play_id: str) -> Reply:
         return self.request("GET", f"/plays/{quote(play_id, safe='')}")
+
+
+def _transport_error(what: str, error: urllib3.exceptions.HTTPError) -> OSError:
+    """urllib3's failure as the OSError callers catch (TimeoutError for a timeout),
+    naming what lies under its retry wrapper (a refused connection, say)."""
+    cause: Exception = error
+    if isinstance(error, urllib3.exceptions.MaxRetryError) and error.reason is not None:
+        cause = error.reason
+    # A refused connection is a ConnectTimeoutError too, for urllib3 1.x's sake.
+    timed_out = isinstance(cause, urllib3.exceptions.TimeoutError) and not isinstance(
+        cause, urllib3.exceptions.NewConnectionError
+    )
+    if timed_out:
+        return TimeoutError(f"{what}: {cause}")
+    return ConnectionError(f"{what}: {cause}")

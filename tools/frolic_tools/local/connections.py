@@ -7,18 +7,17 @@ anything else is 410 Gone, as in AWS, which is how `deliver` learns a player lef
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from datetime import UTC, datetime
 from typing import Any
 
 from frolic_tools.local.events import SocketInfo
-from frolic_tools.local.websocket_protocol import ConnectionClosedError, WebSocket
+from frolic_tools.local.websocket_server import ServerSocket, SocketClosedError
 
 
 class Connection:
-    def __init__(self, info: SocketInfo, socket: WebSocket) -> None:
+    def __init__(self, info: SocketInfo, socket: ServerSocket) -> None:
         self.info = info
         self.socket = socket
         self.opened = time.monotonic()
@@ -33,7 +32,7 @@ class Connection:
 
     @property
     def is_open(self) -> bool:
-        return not self.socket.closed and not self.socket.close_sent
+        return self.socket.is_open
 
     def touch(self) -> None:
         self.last_active = time.monotonic()
@@ -87,8 +86,8 @@ class Connections:
         if connection is None:
             return False
         try:
-            connection.socket.send_data(data)
-        except ConnectionClosedError:
+            connection.socket.send(data)
+        except SocketClosedError:
             return False
         return True
 
@@ -98,8 +97,7 @@ class Connections:
         if connection is None:
             return False
         connection.closing_since = time.monotonic()
-        with contextlib.suppress(ConnectionClosedError):
-            connection.socket.send_close(code, reason)
+        connection.socket.send_close(code, reason)
         return True
 
     def close_all(self, code: int, reason: str) -> None:
@@ -107,6 +105,5 @@ class Connections:
         with self._lock:
             connections = list(self._by_id.values())
         for connection in connections:
-            with contextlib.suppress(ConnectionClosedError):
-                connection.socket.send_close(code, reason)
+            connection.socket.send_close(code, reason)
             connection.socket.abort()

@@ -1,10 +1,10 @@
 """The local gateway: one port that plays API Gateway (REST and WebSocket), the
 Management API callback, the dev token issuer and a static file server.
 
-Standard library only: a ThreadingHTTPServer, so each client connection has a thread
-(a WebSocket keeps its thread for its lifetime, reading frames and invoking the routes
-in order). Handlers run through `LocalFunctions`, one invocation at a time; the
-callback route never invokes anything, so a handler pushing to a socket from inside
+A ThreadingHTTPServer, so each client connection has a thread (a WebSocket keeps its
+thread for its lifetime, reading frames through websockets' sans-I/O protocol and
+invoking the routes in order). Handlers run through `LocalFunctions`, one invocation at
+a time; the callback route never invokes anything, so a handler pushing to a socket from inside
 an invocation is answered at once. No input can take the gateway down: malformed HTTP
 gets a JSON 4xx, an unexpected failure a JSON 5xx, and the server keeps serving.
 """
@@ -21,10 +21,11 @@ import socketserver
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol
 from urllib.parse import parse_qsl, unquote
 
 from frolic.auth import ADMIN_GROUP
@@ -46,7 +47,7 @@ from frolic_tools.local.events import (
     new_connection_id,
     rest_event,
 )
-from frolic_tools.local.functions import FunctionError, LocalFunctions
+from frolic_tools.local.functions import FunctionError
 from frolic_tools.local.routes import (
     MethodNotAllowed,
     RestMatch,
@@ -55,15 +56,11 @@ from frolic_tools.local.routes import (
     page_redirect,
     static_file,
 )
-from frolic_tools.local.websocket_protocol import (
+from frolic_tools.local.websocket_server import (
     MAX_MESSAGE_BYTES,
-    CloseCode,
-    ConnectionClosedError,
-    HandshakeError,
     Message,
-    WebSocket,
-    check_client_handshake,
-    server_handshake_response,
+    ServerSocket,
+    SocketClosedError,
 )
 
 log = logging.getLogger("frolic_tools.local")
@@ -73,17 +70,31 @@ log = logging.getLogger("frolic_tools.local")
 MAX_BODY_BYTES: Final = 10 * 1000 * 1000
 WS_PATH: Final = "/ws"
 CONNECTIONS_PREFIX: Final = "/@connections/"
-#: API Gateway's WebSocket limits (docs/architecture.md § Limits): 10 minutes idle, 2 hours in all.
-IDLE_SECONDS: Final = 600.0
-MAX_CONNECTION_SECONDS: Final = 7200.0
-#: How long a closing handshake may wait for the peer's close frame.
-CLOSE_WAIT_SECONDS: Final = 2.0
-#: How often an idle socket's reader wakes up to check the limits above.
-IDLE_CHECK_SECONDS: Final = 10.0
+#: Close codes the gateway sends (RFC 6455 § 7.4.1).
+CLOSE_NORMAL: Final = 1000
+CLOSE_GOING_AWAY: Final = 1001
 #: Routes a WebSocket message can select (`$request.body.action`); others go to $default.
 SOCKET_ROUTES: Final = {"play": "ingest"}
 UNAUTHORIZED: Final = {"error": "unauthenticated", "message": "Unauthorized"}
 INTERNAL_ERROR: Final = {"message": "Internal server error"}
+
+
+@dataclass(frozen=True, slots=True)
+class SocketLimits:
+    """API Gateway's WebSocket limits (docs/architecture.md § Limits); tests shorten them."""
+
+    idle_seconds: float = 600.0
+    max_connection_seconds: float = 7200.0
+    #: How long a closing handshake may wait for the peer's close frame.
+    close_wait_seconds: float = 2.0
+    #: How often an idle socket's reader wakes up to check the limits above.
+    check_seconds: float = 10.0
+
+
+class Functions(Protocol):
+    """What the gateway needs of `LocalFunctions`: invoke a handler, or FunctionError."""
+
+    def invoke(self, function: str, event: dict[str, Any]) -> Any: ...
 
 
 def route_key(text: str) -> str:
@@ -105,12 +116,14 @@ class Gateway:
         tokens: DevTokens,
         web_root: Path | None,
         status: Callable[[], dict[str, Any]],
+        limits: SocketLimits | None = None,
     ) -> None:
         self.tokens = tokens
         self.web_root = web_root
         self.status = status
+        self.limits = limits or SocketLimits()
         self.connections = Connections()
-        self.functions: LocalFunctions | None = None
+        self.functions: Functions | None = None
         self.stopping = False
         self._server = _Server(host, port, self)
         self._thread: threading.Thread | None = None
@@ -119,7 +132,7 @@ class Gateway:
     def port(self) -> int:
         return int(self._server.server_address[1])
 
-    def attach(self, functions: LocalFunctions) -> None:
+    def attach(self, functions: Functions) -> None:
         """The functions are loaded once the port is known (their settings name it)."""
         self.functions = functions
 
@@ -137,7 +150,7 @@ class Gateway:
         if self._thread is not None:
             self._server.shutdown()
             self._thread.join()
-        self.connections.close_all(CloseCode.GOING_AWAY, "the local stack is stopping")
+        self.connections.close_all(CLOSE_GOING_AWAY, "the local stack is stopping")
         self._server.drop_clients(timeout=5.0)
         self._server.server_close()
 
@@ -145,26 +158,27 @@ class Gateway:
 
     def serve_socket(self, connection: Connection) -> None:
         """Read the connection's messages until it ends, then `$disconnect`."""
-        ws = connection.socket
-        code, reason = int(CloseCode.ABNORMAL), "connection lost"
+        ws, limits = connection.socket, self.limits
+        code, reason = 1006, "connection lost"  # unless the socket says otherwise
         try:
             while True:
-                if ws.close_sent and connection.closing_since is None:
+                if ws.closing and connection.closing_since is None:
                     connection.closing_since = time.monotonic()
                 if (
                     connection.closing_since is not None
-                    and time.monotonic() - connection.closing_since > CLOSE_WAIT_SECONDS
+                    and time.monotonic() - connection.closing_since > limits.close_wait_seconds
                 ):
                     break
-                # Idle sockets are looked at every few seconds (limits of minutes);
-                # one that is closing, every second (it gets CLOSE_WAIT_SECONDS).
-                closing = ws.close_sent or connection.closing_since is not None
+                # Idle sockets are looked at every few seconds (limits of minutes); one
+                # that is closing, more often (it gets close_wait_seconds).
+                closing = connection.closing_since is not None
+                wait = limits.close_wait_seconds / 2 if closing else limits.check_seconds
                 try:
-                    message = ws.recv(timeout=1.0 if closing else IDLE_CHECK_SECONDS)
+                    message = ws.recv(timeout=wait)
                 except TimeoutError:
                     self._enforce_limits(connection)
                     continue
-                except ConnectionClosedError as closed:
+                except SocketClosedError as closed:
                     code, reason = closed.code, closed.reason
                     break
                 connection.touch()
@@ -178,14 +192,14 @@ class Gateway:
                 )
 
     def _enforce_limits(self, connection: Connection) -> None:
-        now = time.monotonic()
+        now, limits = time.monotonic(), self.limits
         if self.stopping:
             connection.socket.abort()
         elif connection.closing_since is None and (
-            now - connection.last_active > IDLE_SECONDS
-            or now - connection.opened > MAX_CONNECTION_SECONDS
+            now - connection.last_active > limits.idle_seconds
+            or now - connection.opened > limits.max_connection_seconds
         ):
-            self.connections.close(connection.connection_id, CloseCode.GOING_AWAY, "Going away")
+            self.connections.close(connection.connection_id, CLOSE_GOING_AWAY, "Going away")
 
     def _on_message(self, connection: Connection, message: Message) -> None:
         if message.text is None:
@@ -342,9 +356,6 @@ class _Handler(BaseHTTPRequestHandler):
     ) -> None:
         body = json.dumps(payload, separators=(",", ":")).encode()
         self._send(status, body, "application/json", headers, close=close)
-
-    def _lower_headers(self) -> dict[str, str]:
-        return {name.lower(): value for name, value in self.headers.items()}
 
     def _caller(self) -> Caller:
         return Caller(str(self.client_address[0]), self.headers.get("User-Agent", ""))
@@ -617,7 +628,7 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 self._json(200, connection.describe())
         elif self.command == "DELETE":
-            if connections.close(connection_id, CloseCode.NORMAL, ""):
+            if connections.close(connection_id, CLOSE_NORMAL, ""):
                 self._send(204, b"", None)
             else:
                 self._gone()
@@ -650,13 +661,21 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _upgrade(self, query: str) -> None:
         gateway = self.gateway
-        try:
-            key = check_client_handshake(self.command, self._lower_headers())
-        except HandshakeError as error:
+        ws = ServerSocket(
+            self.connection,
+            method=self.command,
+            path=self.path,
+            version=self.request_version,
+            headers=self.headers.items(),
+        )
+        if not ws.acceptable:
+            refusal = ws.answer
+            headers = [(k, v) for k, v in refusal.headers.raw_items() if k in ("Allow", "Upgrade")]
+            message = refusal.body.decode("utf-8", "replace").strip().partition("\n")[0]
             self._json(
-                error.status,
-                {"error": "bad_handshake", "message": error.message},
-                list(error.headers.items()),
+                refusal.status_code,
+                {"error": "bad_handshake", "message": message},
+                headers,
                 close=True,
             )
             return
@@ -688,9 +707,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._proxy_response(answer)
             return
         self.close_connection = True
-        self.wfile.write(server_handshake_response(key))
-        connection = Connection(info, WebSocket(self.connection, is_client=False))
-        gateway.connections.add(connection)
+        connection = Connection(info, ws)
+        gateway.connections.add(connection)  # listed before the client can know its id
+        ws.open()
         log.debug("gateway: socket %s open", info.connection_id)
         gateway.serve_socket(connection)
 
