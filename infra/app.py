@@ -6,6 +6,9 @@ Context (all optional, `-c key=value`):
   parallelizationFactor concurrent batches per shard for allocate and deliver, 1-10 (1)
   alarmEmail            e-mail address subscribed to the alarm topic
   retainData            "false" lets a throwaway stage delete its tables, pool and key
+  signInDomain          prefix of the managed login's domain,
+                        <prefix>.auth.<region>.amazoncognito.com (default
+                        frolic-<stage>-<account>)
   allowedOrigins        web origins, besides the stack's own CloudFront site, whose pages
                         may call the REST API (comma-separated, e.g.
                         https://play.example.com,http://localhost:8000)
@@ -35,6 +38,9 @@ from infra.build_layer import DEPS_LAYER_DIR  # noqa: E402
 from infra.stack import FrolicStack  # noqa: E402
 
 MAX_PARALLELIZATION_FACTOR = 10
+DOMAIN_PREFIX = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+#: Words Cognito refuses in a domain prefix.
+RESERVED_WORDS = ("aws", "amazon", "cognito")
 #: An origin: scheme, host and optional port; no path, no slash (any case, see _origins).
 ORIGIN = re.compile(r"https?://[a-z0-9.-]+(:[0-9]{1,5})?", re.IGNORECASE)
 
@@ -76,6 +82,19 @@ def _origins(app: App, key: str) -> tuple[str, ...]:
     return tuple(origin.lower() for origin in origins)
 
 
+def _domain_prefix(app: App, key: str, stage: str) -> str | None:
+    """Cognito takes lowercase letters, digits and dashes, without the words it keeps for
+    itself; the default carries the stage, so the stage is checked too."""
+    value = app.node.try_get_context(key) or None
+    checked = str(value) if value is not None else f"frolic-{stage.lower()}"
+    if not DOMAIN_PREFIX.fullmatch(checked) or any(w in checked for w in RESERVED_WORDS):
+        raise SystemExit(
+            f"context {key}: {checked!r} cannot prefix a Cognito domain (lowercase letters, "
+            f"digits and dashes, none of {', '.join(RESERVED_WORDS)}); set {key}"
+        )
+    return None if value is None else checked
+
+
 def build(app: App, *, deps_layer_dir: Path = DEPS_LAYER_DIR) -> FrolicStack:
     """The stack for this app's context; separate from main() so tests can call it."""
     stage = str(app.node.try_get_context("stage") or "dev")
@@ -97,6 +116,7 @@ def build(app: App, *, deps_layer_dir: Path = DEPS_LAYER_DIR) -> FrolicStack:
         alarm_email=app.node.try_get_context("alarmEmail") or None,
         retain_data=_bool(app, "retainData", default=True),
         extra_origins=_origins(app, "allowedOrigins"),
+        sign_in_domain_prefix=_domain_prefix(app, "signInDomain", stage),
         deps_layer_dir=deps_layer_dir,
         env=Environment(account=account, region=region) if account and region else None,
         description=f"Frolic paced coupon jackpots ({stage})",

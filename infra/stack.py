@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from aws_cdk import CfnOutput, RemovalPolicy, Stack
+from aws_cdk import Aws, CfnOutput, Fn, RemovalPolicy, Stack
 from cdk_nag import NagPackSuppression, NagSuppressions, RegexAppliesTo
 from constructs import Construct
 
@@ -51,6 +51,7 @@ class FrolicStack(Stack):
         alarm_email: str | None = None,
         retain_data: bool = True,
         extra_origins: Sequence[str] = (),
+        sign_in_domain_prefix: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -62,7 +63,15 @@ class FrolicStack(Stack):
 
         self.data = data = Data(self, "Data", removal_policy=removal)
         self.plays = plays = PlayStream(self, "PlayStream", shard_count=shard_count)
-        self.auth = auth = Auth(self, "Auth", removal_policy=removal)
+        self.auth = auth = Auth(
+            self,
+            "Auth",
+            removal_policy=removal,
+            page_origins=cors_origins,
+            # Unique in the region: the stage and the account.
+            domain_prefix=sign_in_domain_prefix
+            or Fn.join("-", ["frolic", stage_name.lower(), Aws.ACCOUNT_ID]),
+        )
         self.functions = functions = Functions(
             self,
             "Functions",
@@ -90,7 +99,7 @@ class FrolicStack(Stack):
                 api_url=apis.rest_api.url,
                 websocket_url=apis.websocket_stage.url,
                 sign_in=cognito_sign_in(
-                    region=self.region, client_id=auth.client.user_pool_client_id
+                    client_id=auth.client.user_pool_client_id, domain_url=auth.domain.base_url()
                 ),
             )
         )
@@ -185,6 +194,7 @@ class FrolicStack(Stack):
             ("WebSocketUrl", apis.websocket_stage.url, "Results WebSocket (wss://)"),
             ("UserPoolId", auth.user_pool.user_pool_id, "Cognito user pool"),
             ("UserPoolClientId", auth.client.user_pool_client_id, "Cognito app client"),
+            ("SignInUrl", auth.domain.base_url(), "Cognito managed login (sign-in, sign-up)"),
             ("ResultsTableName", data.results.table_name, "Results table"),
             ("StateTableName", data.state.table_name, "State table"),
             ("SessionsTableName", data.sessions.table_name, "Sessions table"),

@@ -14,6 +14,8 @@
 
   var REPORT_EVERY_MS = 2000;
   var REPORT_RETRY_MS = 5000;
+  /** How often a signed-in page checks that its ID token has a while to live. */
+  var SESSION_CHECK_MS = 60 * 1000;
   var MAX_UPLOAD_BYTES = 5 * 1024 * 1024; // the API's limit (413 beyond)
   var MAX_GENERATE = 100000;
 
@@ -228,68 +230,53 @@
     $("admin-signed-in-name").textContent = signedIn ? state.auth.userId : "";
   }
 
-  /** In AWS the console signs in with an email and a password (Cognito); locally a name. */
-  function setUpSignInForm() {
-    if (!F.signInNeedsPassword()) return;
-    var input = $("admin-name");
-    document.querySelector('label[for="admin-name"]').textContent = "Email";
-    input.type = "email";
-    input.setAttribute("maxlength", "128");
-    $("admin-password-field").hidden = false;
-  }
-
-  function signInProblem(input, words) {
-    input.setAttribute("aria-invalid", "true");
-    say("error", words);
-    input.focus();
-  }
-
+  /** Off to the login page (Cognito's managed login, or the dev issuer locally). */
   function signIn(event) {
     event.preventDefault();
-    var input = $("admin-name");
-    var password = $("admin-password");
-    var withPassword = F.signInNeedsPassword();
-    var name = withPassword ? input.value.trim() : F.toUserId(input.value);
-    if (!name) {
-      signInProblem(input, withPassword ? "Enter your email address first." : "Enter your marketer name first.");
-      return;
-    }
-    input.removeAttribute("aria-invalid");
-    if (withPassword && !password.value) {
-      signInProblem(password, "Enter your password.");
-      return;
-    }
-    password.removeAttribute("aria-invalid");
     var button = $("admin-sign-in");
     button.disabled = true;
-    say("busy", "Signing in\u2026");
-    F.signIn(name, password.value, { admin: true })
+    say("busy", "Taking you to sign in\u2026");
+    F.beginSignIn("admin").catch(function (error) {
+      button.disabled = false;
+      sayError(error, "Sign-in failed");
+    });
+  }
+
+  /** Back from the login page, or a session kept from before: show the console. */
+  function resumeSession() {
+    return F.finishSignIn("admin")
       .then(function (signedIn) {
-        password.value = "";
-        state.auth = { token: signedIn.token, userId: signedIn.userId };
-        F.session.set("admin", state.auth);
-        renderAuth();
-        say("ok", "Signed in as " + signedIn.userId + ".");
-        loadAll();
-        $("campaign-name").focus();
+        if (signedIn) say("ok", "Signed in as " + signedIn.userId + ".");
+        return signedIn || F.freshSession("admin");
       })
       .catch(function (error) {
         sayError(error, "Sign-in failed");
-      })
-      .finally(function () {
-        button.disabled = false;
+        return null;
       });
+  }
+
+  /** Refresh the ID token before it ends; a refused refresh is a session that ended. */
+  function keepSessionFresh() {
+    if (!state.auth) return;
+    F.freshSession("admin").then(
+      function (current) {
+        if (current) state.auth = current;
+        else sessionEnded();
+      },
+      function () {
+        /* offline: the next tick tries again */
+      }
+    );
   }
 
   function signOut() {
     state.auth = null;
-    F.session.clear("admin");
     stopReport();
     renderAuth();
     F.replaceChildren($("campaign-list"));
     F.replaceChildren($("brand-list"));
-    say("info", "Signed out.");
-    $("admin-name").focus();
+    say("info", "Signing out\u2026");
+    F.signOut("admin");
   }
 
   function sessionEnded() {
@@ -1012,7 +999,6 @@
   // ---------------------------------------------------------------- wiring
 
   function init() {
-    setUpSignInForm();
     $("admin-signin-form").addEventListener("submit", signIn);
     $("admin-sign-out").addEventListener("click", signOut);
     $("campaign-form").addEventListener("submit", createCampaign);
@@ -1048,15 +1034,20 @@
     });
 
     setDefaultTimes();
-    state.auth = F.session.get("admin");
-    if (state.auth) $("admin-name").value = state.auth.userId;
-    renderAuth();
-    if (state.auth) loadAll();
-    var fromUrl = new URLSearchParams(window.location.search).get("game");
-    if (fromUrl && F.IDENTIFIER.test(fromUrl)) {
-      useGame(fromUrl);
-      if (state.auth) startReport(fromUrl);
-    }
+    setInterval(keepSessionFresh, SESSION_CHECK_MS);
+    document.addEventListener("visibilitychange", function () {
+      if (document.visibilityState === "visible") keepSessionFresh();
+    });
+    resumeSession().then(function (signedIn) {
+      state.auth = signedIn;
+      renderAuth();
+      if (state.auth) loadAll();
+      var fromUrl = new URLSearchParams(window.location.search).get("game");
+      if (fromUrl && F.IDENTIFIER.test(fromUrl)) {
+        useGame(fromUrl);
+        if (state.auth) startReport(fromUrl);
+      }
+    });
   }
 
   function sumBudget(report) {

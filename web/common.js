@@ -75,18 +75,9 @@
     unsupported_media_type: "The server can't read that kind of file.",
     no_budget: "Set this brand's budget for the game before adding coupons.",
     conflict: "That conflicts with what is already stored.",
-    // signing in with Cognito (the deployed pages)
-    sign_in_failed: "That email and password don't match an account. Check them and try again.",
-    account_not_confirmed: "This account isn't confirmed yet. Confirm your email address first.",
-    password_reset_required: "This account's password must be reset before it can sign in.",
-    too_many_sign_ins: "Too many sign-in attempts. Please wait a minute and try again.",
-    too_many_password_attempts:
-      "Too many wrong passwords for this account, so it is locked for a while. " +
-      "Wait a few minutes, then try again.",
-    account_disabled: "This account has been disabled. Ask the organiser if you think that's wrong.",
-    sign_in_step_unsupported:
-      "This account needs a step this page can't do (a new password or a one-time code). " +
-      "Ask the organiser to finish setting it up.",
+    // signing in (Cognito's managed login in AWS, the dev issuer locally)
+    sign_in_failed: "Signing in didn't finish. Please try again.",
+    sign_in_expired: "Your sign-in has ended. Please sign in again.",
     sign_in_unavailable: "Signing in isn't working right now. Please try again later.",
     sign_in_misconfigured: "This page's sign-in isn't set up correctly. Please tell the organiser.",
     not_a_marketer_account: "This account isn't a marketer account (the admin group).",
@@ -237,74 +228,228 @@
   // ---------------------------------------------------------------- auth
 
   /**
-   * The local stack's dev issuer (POST /dev/token, local only): a token for any user id,
-   * an admin one with {admin: true}. Used when the page has no `frolic-auth` setting.
+   * Where the pages sign in: `<meta name="frolic-auth" content="clientId=…; domain=https://…">`,
+   * Cognito's managed login in AWS. An empty tag (the local stack) means the dev issuer
+   * on this origin, which answers the same endpoints: one sign-in code path for both.
+   * { invalid: true } when the tag is set but unusable, so the page says so.
    */
-  function acquireToken(userId, opts) {
-    var payload = { userId: userId };
-    if (opts && opts.admin) payload.admin = true;
-    return request("/dev/token", { method: "POST", json: payload }).then(function (data) {
-      if (!data || typeof data.token !== "string" || !data.token) {
-        throw ApiError(0, "bad_response", "no token in the answer");
-      }
-      return data.token;
-    });
-  }
-
-  /**
-   * `<meta name="frolic-auth" content="region=eu-west-1; clientId=…">`: the Cognito app
-   * client the deployed pages sign in with. null when the tag is empty (local stack);
-   * { invalid: true } when it is set but unusable, so the page says so instead of
-   * quietly falling back to the dev issuer.
-   */
-  function cognitoClient() {
+  function identityProvider() {
     var raw = metaContent("frolic-auth");
-    if (!raw) return null;
+    if (!raw) {
+      return { clientId: "frolic-local", domain: pageOrigin() + "/dev" };
+    }
     var setting = {};
     raw.split(";").forEach(function (pair) {
       var at = pair.indexOf("=");
       if (at > 0) setting[pair.slice(0, at).trim()] = pair.slice(at + 1).trim();
     });
-    var region = setting.region || "";
     var clientId = setting.clientId || "";
-    // Both end up in a URL and a request: accept only what AWS issues.
-    if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(region) || !/^[A-Za-z0-9]{1,128}$/.test(clientId)) {
+    var domain = (setting.domain || "").replace(/\/+$/, "");
+    // Both end up in URLs the browser is sent to: accept only what AWS issues.
+    if (!/^[A-Za-z0-9]{1,128}$/.test(clientId) || !/^https:\/\/[a-z0-9.-]+$/.test(domain)) {
       return { invalid: true };
     }
-    return { region: region, clientId: clientId };
+    return { clientId: clientId, domain: domain };
   }
 
-  /** True when the page signs in with an email and a password (Cognito, in AWS). */
-  function signInNeedsPassword() {
-    return cognitoClient() !== null;
+  function pageOrigin() {
+    return window.location.protocol + "//" + window.location.host;
   }
 
-  /** Cognito's error types, as the stable codes PLAIN_WORDS explains. */
-  var COGNITO_ERRORS = {
-    NotAuthorizedException: "sign_in_failed",
-    UserNotFoundException: "sign_in_failed",
-    UserNotConfirmedException: "account_not_confirmed",
-    PasswordResetRequiredException: "password_reset_required",
-    TooManyRequestsException: "too_many_sign_ins",
-    LimitExceededException: "too_many_sign_ins",
-    TooManyFailedAttemptsException: "too_many_sign_ins",
+  /** Managed login returns only to a page's own URL (CloudFront: / and /admin). */
+  function returnUrl(role) {
+    return pageOrigin() + (role === "admin" ? "/admin" : "/");
+  }
+
+  var OAUTH_SCOPE = "openid email profile";
+  /** Refresh this long before the ID token expires (and at once on a page that wakes). */
+  var REFRESH_MARGIN_MS = 5 * 60 * 1000;
+
+  function base64Url(bytes) {
+    var binary = "";
+    for (var i = 0; i < bytes.length; i++) binary += String.fromCharCode(bytes[i]);
+    return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  }
+
+  function randomText(byteCount) {
+    var bytes = new Uint8Array(byteCount);
+    window.crypto.getRandomValues(bytes);
+    return base64Url(bytes);
+  }
+
+  /** PKCE's S256 challenge of a verifier (RFC 7636). */
+  function codeChallenge(verifier) {
+    return window.crypto.subtle
+      .digest("SHA-256", new TextEncoder().encode(verifier))
+      .then(function (digest) {
+        return base64Url(new Uint8Array(digest));
+      });
+  }
+
+  /** The sign-in under way, kept across the trip to the login page and back. */
+  var pending = {
+    key: "frolic.signin.pending",
+    put: function (value) {
+      window.sessionStorage.setItem(pending.key, JSON.stringify(value));
+    },
+    take: function () {
+      try {
+        var raw = window.sessionStorage.getItem(pending.key);
+        window.sessionStorage.removeItem(pending.key);
+        return raw ? JSON.parse(raw) : null;
+      } catch (_) {
+        return null;
+      }
+    },
   };
 
-  /** NotAuthorizedException is also a locked or a disabled account: only its message
-   *  tells them from a wrong password. */
-  var NOT_AUTHORIZED_MESSAGES = [
-    [/password attempts exceeded/i, "too_many_password_attempts"],
-    [/user is disabled/i, "account_disabled"],
-  ];
+  /**
+   * Send the browser to the login page (or, with opts.signUp, the sign-up page), with a
+   * fresh state and PKCE verifier. Rejects only when it cannot go.
+   */
+  function beginSignIn(role, opts) {
+    var provider = identityProvider();
+    if (provider.invalid) return Promise.reject(ApiError(0, "sign_in_misconfigured", ""));
+    var verifier = randomText(48);
+    var state = randomText(24);
+    return codeChallenge(verifier).then(function (challenge) {
+      // The page's query (?game=…) comes back with the session: the return URL cannot carry it.
+      pending.put({ state: state, verifier: verifier, role: role, search: window.location.search });
+      var query = new URLSearchParams({
+        client_id: provider.clientId,
+        response_type: "code",
+        scope: OAUTH_SCOPE,
+        redirect_uri: returnUrl(role),
+        state: state,
+        code_challenge: challenge,
+        code_challenge_method: "S256",
+      });
+      var path = opts && opts.signUp ? "/signup" : "/oauth2/authorize";
+      window.location.assign(provider.domain + path + "?" + query.toString());
+    });
+  }
 
-  function cognitoErrorCode(type, message) {
-    if (type === "NotAuthorizedException") {
-      for (var i = 0; i < NOT_AUTHORIZED_MESSAGES.length; i++) {
-        if (NOT_AUTHORIZED_MESSAGES[i][0].test(message)) return NOT_AUTHORIZED_MESSAGES[i][1];
-      }
+  /** The token endpoint (/oauth2/token), form-encoded, as OAuth asks. */
+  function tokenRequest(provider, fields) {
+    var init = {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams(fields).toString(),
+      credentials: "omit",
+      cache: "no-store",
+    };
+    return fetchText(provider.domain + "/oauth2/token", init).then(function (answer) {
+      var data = parseJson(answer.text) || {};
+      if (answer.response.ok && typeof data.id_token === "string" && data.id_token) return data;
+      var code = data.error === "invalid_grant" ? "sign_in_expired" : "sign_in_unavailable";
+      throw ApiError(answer.response.status, code, String(data.error_description || ""));
+    });
+  }
+
+  /** A session from the token endpoint's answer, for the role the page signs in as. */
+  function sessionFrom(tokens, role, refreshToken) {
+    var claims = tokenClaims(tokens.id_token);
+    var isAdmin = groupsOf(claims).indexOf("admin") >= 0;
+    if (role === "admin" && !isAdmin) throw ApiError(403, "not_a_marketer_account", "");
+    if (role !== "admin" && isAdmin) throw ApiError(403, "not_a_player_account", "");
+    var seconds = Number(tokens.expires_in) > 0 ? Number(tokens.expires_in) : 3600;
+    return {
+      token: tokens.id_token,
+      refreshToken: refreshToken,
+      expiresAt: Date.now() + seconds * 1000,
+      userId: String(claims.email || claims["cognito:username"] || claims.sub || ""),
+    };
+  }
+
+  /**
+   * On a page that the login page sent back (?code=…&state=…): redeem the code with
+   * the verifier kept for it, store the session and clean the URL. Resolves with the
+   * session, or null when the URL carries no sign-in.
+   */
+  function finishSignIn(role) {
+    var params = new URLSearchParams(window.location.search);
+    var code = params.get("code");
+    var state = params.get("state");
+    var error = params.get("error");
+    if (!code && !error) return Promise.resolve(null);
+    var started = pending.take();
+    var search = started && typeof started.search === "string" ? started.search : "";
+    window.history.replaceState(null, "", window.location.pathname + search);
+    if (error) return Promise.reject(ApiError(0, "sign_in_failed", String(error)));
+    // A code this tab did not ask for (another tab's, or forged) is not redeemed.
+    if (!started || started.role !== role || started.state !== state) {
+      return Promise.reject(ApiError(0, "sign_in_failed", ""));
     }
-    if (Object.prototype.hasOwnProperty.call(COGNITO_ERRORS, type)) return COGNITO_ERRORS[type];
-    return "sign_in_unavailable";
+    var provider = identityProvider();
+    if (provider.invalid) return Promise.reject(ApiError(0, "sign_in_misconfigured", ""));
+    return tokenRequest(provider, {
+      grant_type: "authorization_code",
+      client_id: provider.clientId,
+      code: code,
+      redirect_uri: returnUrl(role),
+      code_verifier: started.verifier,
+    }).then(function (tokens) {
+      var signedIn = sessionFrom(tokens, role, String(tokens.refresh_token || ""));
+      session.set(role, signedIn);
+      return signedIn;
+    });
+  }
+
+  /**
+   * The role's session with an ID token good for a while yet: refreshed through the
+   * token endpoint when it is near its end. Resolves null when signed out, or when the
+   * refresh token is no longer good (revoked, or past its 30 days).
+   */
+  function freshSession(role) {
+    var current = session.get(role);
+    if (!current) return Promise.resolve(null);
+    if (current.expiresAt - Date.now() > REFRESH_MARGIN_MS) return Promise.resolve(current);
+    var provider = identityProvider();
+    if (provider.invalid || !current.refreshToken) {
+      session.clear(role);
+      return Promise.resolve(null);
+    }
+    return tokenRequest(provider, {
+      grant_type: "refresh_token",
+      client_id: provider.clientId,
+      refresh_token: current.refreshToken,
+    }).then(
+      function (tokens) {
+        var renewed = sessionFrom(tokens, role, current.refreshToken);
+        session.set(role, renewed);
+        return renewed;
+      },
+      function (error) {
+        if (error.code !== "sign_in_expired") throw error;
+        session.clear(role);
+        return null;
+      }
+    );
+  }
+
+  /**
+   * Sign out here and at the identity provider: revoke the refresh token, then end the
+   * login page's own session (its /logout sends the browser back to this page).
+   */
+  function signOut(role) {
+    var current = session.get(role);
+    session.clear(role);
+    var provider = identityProvider();
+    if (provider.invalid) return Promise.resolve();
+    var revoked = current && current.refreshToken
+      ? fetchText(provider.domain + "/oauth2/revoke", {
+          method: "POST",
+          headers: { "Content-Type": "application/x-www-form-urlencoded" },
+          body: new URLSearchParams({ token: current.refreshToken, client_id: provider.clientId }).toString(),
+          credentials: "omit",
+        }).catch(function () {
+          /* the token still ends with its 30 days */
+        })
+      : Promise.resolve();
+    return revoked.then(function () {
+      var query = new URLSearchParams({ client_id: provider.clientId, logout_uri: returnUrl(role) });
+      window.location.assign(provider.domain + "/logout?" + query.toString());
+    });
   }
 
   /** The claims of a JWT, read only to show who signed in (the API verifies tokens). */
@@ -326,83 +471,8 @@
     return Array.isArray(groups) ? groups.map(String) : [];
   }
 
-  /**
-   * Cognito's InitiateAuth with USER_PASSWORD_AUTH, over fetch: no SDK, no build step.
-   * Resolves with the ID token, which is what the REST API's authorizer takes.
-   */
-  function cognitoIdToken(client, username, password) {
-    var init = {
-      method: "POST",
-      headers: {
-        "Content-Type": "application/x-amz-json-1.1",
-        "X-Amz-Target": "AWSCognitoIdentityProviderService.InitiateAuth",
-      },
-      body: JSON.stringify({
-        AuthFlow: "USER_PASSWORD_AUTH",
-        ClientId: client.clientId,
-        AuthParameters: { USERNAME: username, PASSWORD: password },
-      }),
-      credentials: "omit",
-      cache: "no-store",
-    };
-    var endpoint = "https://cognito-idp." + client.region + ".amazonaws.com/";
-    return fetchText(endpoint, init).then(function (answer) {
-      var data = parseJson(answer.text) || {};
-      var result = data.AuthenticationResult;
-      if (answer.response.ok && result && typeof result.IdToken === "string" && result.IdToken) {
-        return result.IdToken;
-      }
-      if (answer.response.ok && typeof data.ChallengeName === "string") {
-        // A new password or a one-time code: steps these pages do not offer.
-        throw ApiError(answer.response.status, "sign_in_step_unsupported", "");
-      }
-      var type = typeof data.__type === "string" ? data.__type.split("#").pop() : "";
-      var message = typeof data.message === "string" ? data.message : "";
-      throw ApiError(answer.response.status, cognitoErrorCode(type, message), message);
-    });
-  }
-
-  /**
-   * The one way the pages sign in. Resolves with { token, userId }, where userId is the
-   * name the page shows. opts.admin: the marketer console (an admin account).
-   *  - No `frolic-auth` setting (local stack): `name` becomes a user id and the dev
-   *    issuer hands out a token; `password` is not used.
-   *  - Cognito (AWS): `name` is the account's email; the page shows the token's email.
-   *    An account in the wrong role is refused here, before the API would refuse it.
-   */
-  function signIn(name, password, opts) {
-    var admin = !!(opts && opts.admin);
-    var client = cognitoClient();
-    if (!client) {
-      var userId = toUserId(name);
-      if (!userId) return Promise.reject(ApiError(0, "invalid_request", "no user name"));
-      return acquireToken(userId, { admin: admin }).then(function (token) {
-        return { token: token, userId: userId };
-      });
-    }
-    if (client.invalid) return Promise.reject(ApiError(0, "sign_in_misconfigured", ""));
-    var username = String(name || "").trim();
-    return cognitoIdToken(client, username, String(password || "")).then(function (token) {
-      var claims = tokenClaims(token);
-      var isAdmin = groupsOf(claims).indexOf("admin") >= 0;
-      if (admin && !isAdmin) throw ApiError(403, "not_a_marketer_account", "");
-      if (!admin && isAdmin) throw ApiError(403, "not_a_player_account", "");
-      var shown = typeof claims.email === "string" && claims.email ? claims.email : username;
-      return { token: token, userId: shown };
-    });
-  }
-
   /** User ids are identifiers on the server: 1-64 of A-Z a-z 0-9 _ . : - */
   var IDENTIFIER = /^[A-Za-z0-9_.:-]{1,64}$/;
-
-  /** A name as typed ("Ann Lee") to a user id the API accepts ("Ann-Lee"); "" if none. */
-  function toUserId(name) {
-    return String(name || "")
-      .trim()
-      .replace(/\s+/g, "-")
-      .replace(/[^A-Za-z0-9_.:-]/g, "")
-      .slice(0, 64);
-  }
 
   /** Tokens per role ("player" / "admin") in sessionStorage: gone when the tab closes. */
   var session = {
@@ -590,11 +660,11 @@
     plainWords: plainWords,
     describeError: describeError,
     request: request,
-    acquireToken: acquireToken,
-    signIn: signIn,
-    signInNeedsPassword: signInNeedsPassword,
+    beginSignIn: beginSignIn,
+    finishSignIn: finishSignIn,
+    freshSession: freshSession,
+    signOut: signOut,
     IDENTIFIER: IDENTIFIER,
-    toUserId: toUserId,
     session: session,
     h: h,
     replaceChildren: replaceChildren,

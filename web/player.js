@@ -24,6 +24,7 @@
   var WS_ACK_MS = 3000; // no "queued"/"error" frame by then: resend over REST (safe)
   var PING_EVERY_MS = 5 * 60 * 1000; // API Gateway drops idle sockets after 10 minutes
   var BACKOFF_MS = [1000, 2000, 4000, 8000, 15000, 30000];
+  var SESSION_CHECK_MS = 60 * 1000; // how often a signed-in page checks its ID token has a while to live
   var POST_RETRIES = 2; // network failures on POST /plays are retried (same payload)
   // Frolic takes one play per player per interval (10 s by default; 429 too_many_plays
   // beyond). Spins are ~10 s anyway; this keeps a quick second press from being refused.
@@ -38,12 +39,8 @@
   };
   var el = {
     signinForm: $("signin-form"),
-    name: $("player-name"),
-    nameLabel: document.querySelector('label[for="player-name"]'),
-    nameHint: $("player-name-hint"),
-    passwordField: $("player-password-field"),
-    password: $("player-password"),
     signIn: $("sign-in"),
+    signUp: $("sign-up"),
     signedIn: $("signed-in"),
     signedInName: $("signed-in-name"),
     signOut: $("sign-out"),
@@ -383,63 +380,53 @@
     updateSpinHint();
   }
 
-  /** In AWS the page signs in with an email and a password (Cognito); locally a name. */
-  function setUpSignInForm() {
-    if (!F.signInNeedsPassword()) return;
-    el.nameLabel.textContent = "Email";
-    el.name.type = "email";
-    el.name.setAttribute("autocomplete", "username");
-    el.name.setAttribute("maxlength", "128");
-    el.nameHint.textContent = "The email address of your Frolic account.";
-    el.passwordField.hidden = false;
-  }
-
-  function signInProblem(input, words) {
-    input.setAttribute("aria-invalid", "true");
-    F.showMessage(el.signinMessage, "error", words);
-    input.focus();
+  /** Off to the login page (Cognito's managed login, or the dev issuer locally), or
+   *  with `signUp` to the page that makes an account. */
+  function goSignIn(signUp) {
+    el.signIn.disabled = true;
+    el.signUp.disabled = true;
+    F.showMessage(el.signinMessage, "busy", "Taking you to sign in\u2026");
+    F.beginSignIn("player", { signUp: signUp }).catch(function (error) {
+      el.signIn.disabled = false;
+      el.signUp.disabled = false;
+      F.showError(el.signinMessage, error);
+    });
   }
 
   function signIn(event) {
     event.preventDefault();
-    var withPassword = F.signInNeedsPassword();
-    var name = withPassword ? el.name.value.trim() : F.toUserId(el.name.value);
-    if (!name) {
-      signInProblem(el.name, withPassword ? "Enter your email address first." : "Enter a player name first.");
-      return;
-    }
-    el.name.removeAttribute("aria-invalid");
-    if (withPassword && !el.password.value) {
-      signInProblem(el.password, "Enter your password.");
-      return;
-    }
-    el.password.removeAttribute("aria-invalid");
-    el.signIn.disabled = true;
-    el.signinForm.setAttribute("aria-busy", "true");
-    F.showMessage(el.signinMessage, "busy", "Signing in\u2026");
-    F.signIn(name, el.password.value, { admin: false })
+    goSignIn(false);
+  }
+
+  /** Back from the login page, or a session kept from before. */
+  function resumeSession() {
+    return F.finishSignIn("player")
       .then(function (signedIn) {
-        el.password.value = "";
-        state.auth = { token: signedIn.token, userId: signedIn.userId };
-        F.session.set("player", state.auth);
-        F.replaceChildren(el.signinMessage);
-        renderAuth();
-        connect(true);
-        (el.gameId.value.trim() ? el.spin : el.gameId).focus();
+        return signedIn || F.freshSession("player");
       })
       .catch(function (error) {
         F.showError(el.signinMessage, error);
-      })
-      .finally(function () {
-        el.signIn.disabled = false;
-        el.signinForm.removeAttribute("aria-busy");
+        return null;
       });
+  }
+
+  /** Refresh the ID token before it ends; a refused refresh is a session that ended. */
+  function keepSessionFresh() {
+    if (!state.auth) return;
+    F.freshSession("player").then(
+      function (current) {
+        if (current) state.auth = current;
+        else sessionEnded();
+      },
+      function () {
+        /* offline: the next tick tries again */
+      }
+    );
   }
 
   function signOut() {
     plays.clear();
     state.auth = null;
-    F.session.clear("player");
     disconnect();
     abandonPlay();
     state.coupons = [];
@@ -448,8 +435,8 @@
     F.replaceChildren(el.result);
     el.result.dataset.status = "none";
     renderAuth();
-    F.showMessage(el.signinMessage, "info", "Signed out.");
-    el.name.focus();
+    F.showMessage(el.signinMessage, "info", "Signing out\u2026");
+    F.signOut("player");
   }
 
   /** A 401 anywhere: the token is no longer good. */
@@ -720,7 +707,7 @@
     }
     if (!state.auth) {
       F.showMessage(el.signinMessage, "error", "Sign in first, then spin.");
-      el.name.focus();
+      el.signIn.focus();
       return;
     }
     var gameId = currentGameId();
@@ -1169,8 +1156,10 @@
   // ---------------------------------------------------------------- wiring
 
   function init() {
-    setUpSignInForm();
     el.signinForm.addEventListener("submit", signIn);
+    el.signUp.addEventListener("click", function () {
+      goSignIn(true);
+    });
     el.signOut.addEventListener("click", signOut);
     el.gameId.addEventListener("input", onGameInput);
     el.gameId.addEventListener("keydown", function (event) {
@@ -1180,14 +1169,6 @@
       }
     });
     el.spin.addEventListener("click", spin);
-
-    var fromUrl = new URLSearchParams(window.location.search).get("game");
-    if (fromUrl && validGameId(fromUrl.trim())) {
-      el.gameId.value = fromUrl.trim();
-      rememberGame(fromUrl.trim());
-    } else {
-      el.gameId.value = rememberedGame();
-    }
 
     window.addEventListener("online", function () {
       if (state.auth && !socketOpen()) connect(true);
@@ -1200,14 +1181,28 @@
       if (document.visibilityState === "visible" && state.auth && !socketOpen()) connect(true);
     });
 
-    state.auth = F.session.get("player");
-    if (state.auth) el.name.value = state.auth.userId;
-    renderAuth();
-    onGameInput();
-    if (state.auth) {
-      connect(true);
-      recover();
-    }
+    setInterval(keepSessionFresh, SESSION_CHECK_MS);
+    document.addEventListener("visibilitychange", function () {
+      if (document.visibilityState === "visible") keepSessionFresh();
+    });
+
+    // After the session: a sign-in brings the page's ?game=… back with it.
+    resumeSession().then(function (signedIn) {
+      var fromUrl = new URLSearchParams(window.location.search).get("game");
+      if (fromUrl && validGameId(fromUrl.trim())) {
+        el.gameId.value = fromUrl.trim();
+        rememberGame(fromUrl.trim());
+      } else {
+        el.gameId.value = rememberedGame();
+      }
+      state.auth = signedIn;
+      renderAuth();
+      onGameInput();
+      if (state.auth) {
+        connect(true);
+        recover();
+      }
+    });
   }
 
   init();

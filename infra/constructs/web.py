@@ -84,9 +84,10 @@ class PageSettings:
         }
 
 
-def cognito_sign_in(*, region: str, client_id: str) -> str:
-    """The `frolic-auth` value: where web/common.js sends `InitiateAuth`."""
-    return f"region={region}; clientId={client_id}"
+def cognito_sign_in(*, client_id: str, domain_url: str) -> str:
+    """The `frolic-auth` value: the app client and the managed login's base URL, whose
+    /oauth2/authorize and /oauth2/token web/common.js uses."""
+    return f"clientId={client_id}; domain={domain_url}"
 
 
 def render_page(page: str, settings: PageSettings) -> str:
@@ -262,7 +263,8 @@ class Web(Construct):
     def _security_headers(self) -> cloudfront.ResponseHeadersPolicy:
         """HSTS, no sniffing, no framing, no referrer, and a CSP as strict as the pages:
         their own scripts and styles, and calls to this region's API Gateway endpoints
-        (REST over https, results over wss) and Cognito (sign-in).
+        (REST over https, results over wss) and the managed login's token endpoint
+        (any `*.auth.<region>.amazoncognito.com` domain, for the same reason as below).
 
         connect-src allows any `*.execute-api` host in the region, not only this stack's
         two APIs: naming their hosts here would make the distribution depend on the APIs,
@@ -280,7 +282,7 @@ class Web(Construct):
                 "style-src 'self'",
                 "img-src 'self'",
                 f"connect-src 'self' https://{api_hosts} wss://{api_hosts} "
-                f"https://cognito-idp.{region}.amazonaws.com",
+                f"https://*.auth.{region}.amazoncognito.com",
                 "object-src 'none'",
                 "base-uri 'none'",
                 "form-action 'self'",

@@ -603,6 +603,49 @@ def test_user_pool_has_the_admin_group_the_code_checks(synth: Synth) -> None:
     )
 
 
+def test_pages_sign_in_through_managed_login_with_the_code_flow(synth: Synth) -> None:
+    # Given the app client the pages use
+    ((_, client),) = synth.of_type("AWS::Cognito::UserPoolClient").items()
+    properties = client["Properties"]
+    # Then it is public, runs the authorization-code flow only, and refreshes
+    assert properties["GenerateSecret"] is False
+    assert properties["AllowedOAuthFlows"] == ["code"]
+    assert properties["AllowedOAuthFlowsUserPoolClient"] is True
+    assert set(properties["AllowedOAuthScopes"]) == {"openid", "email", "profile"}
+    assert properties["SupportedIdentityProviders"] == ["COGNITO"]
+    assert properties["EnableTokenRevocation"] is True
+    # and no browser sends it a password: the one password flow needs AWS credentials
+    assert set(properties["ExplicitAuthFlows"]) == {
+        "ALLOW_USER_SRP_AUTH",
+        "ALLOW_ADMIN_USER_PASSWORD_AUTH",
+        "ALLOW_REFRESH_TOKEN_AUTH",
+    }
+    # And Cognito sends people back only to the site's two pages
+    site = synth.stack.web.origin
+    assert properties["CallbackURLs"] == [
+        synth.stack.resolve(f"{site}/"),
+        synth.stack.resolve(f"{site}/admin"),
+    ]
+    assert properties["LogoutURLs"] == properties["CallbackURLs"]
+    # And the managed login has its domain, the newer version, and Cognito's style
+    (domain,) = synth.of_type("AWS::Cognito::UserPoolDomain").values()
+    assert domain["Properties"]["ManagedLoginVersion"] == 2
+    (branding,) = synth.of_type("AWS::Cognito::ManagedLoginBranding").values()
+    assert branding["Properties"]["UseCognitoProvidedValues"] is True
+
+
+def test_managed_login_sends_people_back_only_where_cognito_allows() -> None:
+    from infra.constructs.auth import page_urls
+
+    urls = page_urls(["https://site.example", "http://localhost:8000", "http://10.0.0.1:80"])
+    assert urls == [
+        "https://site.example/",
+        "https://site.example/admin",
+        "http://localhost:8000/",
+        "http://localhost:8000/admin",
+    ]
+
+
 # --- monitoring and outputs -------------------------------------------------------------
 
 

@@ -97,6 +97,10 @@ class DevTokens:
             iss={"essential": True, "value": ISSUER},
         )
 
+    @property
+    def lifetime_seconds(self) -> float:
+        return self._lifetime
+
     def issue(
         self, user_id: str, *, admin: bool = False, lifetime_seconds: float | None = None
     ) -> str:

@@ -38,6 +38,8 @@ from frolic_tools.local.devauth import (
     bearer_token,
     parse_token_request,
 )
+from frolic_tools.local.devoauth import PREFIX as DEV_PREFIX
+from frolic_tools.local.devoauth import DevAuthorization, OAuthError
 from frolic_tools.local.events import (
     Caller,
     SocketInfo,
@@ -49,6 +51,7 @@ from frolic_tools.local.events import (
 )
 from frolic_tools.local.functions import FunctionError
 from frolic_tools.local.routes import (
+    PAGES,
     MethodNotAllowed,
     RestMatch,
     content_type,
@@ -64,6 +67,24 @@ from frolic_tools.local.websocket_server import (
 )
 
 log = logging.getLogger("frolic_tools.local")
+
+#: The dev issuer's stand-ins for managed login's endpoints, by path, and their methods.
+DEV_SIGN_IN_ROUTES: Final = {
+    f"{DEV_PREFIX}/oauth2/authorize": "authorize",
+    f"{DEV_PREFIX}/signup": "signup",
+    f"{DEV_PREFIX}/oauth2/token": "token",
+    f"{DEV_PREFIX}/oauth2/revoke": "revoke",
+    f"{DEV_PREFIX}/logout": "logout",
+}
+DEV_SIGN_IN_METHODS: Final = {
+    "authorize": ("GET", "POST"),
+    "signup": ("GET",),
+    "token": ("POST",),
+    "revoke": ("POST",),
+    "logout": ("GET",),
+}
+#: Tokens and login pages are never cached, as the token endpoint's answers say.
+NO_STORE: Final = (("Cache-Control", "no-store"),)
 
 #: Bodies above this are refused here, as API Gateway's REST payload limit (10 MB) does;
 #: the functions hold their own, smaller limits (16 KB for plays, 5 MiB for CSV uploads).
@@ -119,6 +140,9 @@ class Gateway:
         limits: SocketLimits | None = None,
     ) -> None:
         self.tokens = tokens
+        self.sign_in = DevAuthorization(
+            tokens, pages=PAGES, token_seconds=int(tokens.lifetime_seconds)
+        )
         self.web_root = web_root
         self.status = status
         self.limits = limits or SocketLimits()
@@ -417,6 +441,9 @@ class _Handler(BaseHTTPRequestHandler):
         if raw_path == "/dev/status":
             self._dev_status()
             return
+        if raw_path in DEV_SIGN_IN_ROUTES:
+            self._dev_sign_in(DEV_SIGN_IN_ROUTES[raw_path], query, body)
+            return
         path = unquote(raw_path)
         match = match_rest(self.command, path)
         if isinstance(match, RestMatch):
@@ -592,6 +619,33 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(403, {"error": "forbidden", "message": "the status is for admins"})
             return
         self._json(200, self.gateway.status())
+
+    def _dev_sign_in(self, route: str, query: str, body: bytes) -> None:
+        """Managed login's endpoints, as the dev issuer plays them (`devoauth`)."""
+        methods = DEV_SIGN_IN_METHODS[route]
+        if self.command not in methods:
+            self._method_not_allowed(methods)
+            return
+        params = dict(parse_qsl(query if self.command == "GET" else body.decode(errors="replace")))
+        origin = f"http://{self._domain()}"
+        sign_in = self.gateway.sign_in
+        try:
+            if route in ("authorize", "signup") and self.command == "GET":
+                request = sign_in.authorize_request(params, origin=origin)
+                page = sign_in.login_page(request, sign_up=route == "signup")
+                self._send(200, page.encode(), "text/html; charset=utf-8", NO_STORE)
+            elif route == "authorize":
+                self._send(302, b"", None, [("Location", sign_in.sign_in(params, origin=origin))])
+            elif route == "token":
+                self._json(200, sign_in.token(params), NO_STORE)
+            elif route == "revoke":
+                sign_in.revoke(params)
+                self._send(200, b"", None)
+            else:
+                target = sign_in.logout_target(params, origin=origin)
+                self._send(302, b"", None, [("Location", target)])
+        except OAuthError as error:
+            self._json(400, {"error": error.error, "error_description": error.description})
 
     # -- Management API -----------------------------------------------------------------
 
