@@ -23,5 +23,6 @@ class StateTableStore:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._db = client
+        self._settings = settings
         self._state = settings.state_table
         self._clock = clock

@@ -38,8 +38,7 @@ win the same code again, and the marketer's numbers do not move.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any
@@ -54,10 +53,9 @@ from frolic.dal.store import StateTableStore
 from frolic.dal.tables import TTL_ATTRIBUTE, code_key, counter_key, coupon_key, sweep_key
 from frolic.models import CouponStatus
 from frolic.observability import logger, metrics
-from frolic.settings import Settings
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
+    pass
 
 #: Newly leased ordinals one run reads per counter at most; the next run goes on.
 CHECKS_PER_RUN = 2_000
@@ -114,15 +112,6 @@ class _Coupon:
 
 
 class StrandedLeases(StateTableStore):
-    def __init__(
-        self,
-        client: DynamoDBClient,
-        settings: Settings,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        super().__init__(client, settings, clock)
-        self._stranded_after = settings.stranded_after_seconds
-
     def repair(self, game_id: str, *, won_issued_through: float) -> int:
         """Return the game's stranded ordinals to their budgets; the coupons returned.
 
@@ -133,7 +122,7 @@ class StrandedLeases(StateTableStore):
         started. Passing a later instant could void a coupon a won result still holds.
         """
         now = self._clock()
-        void_before = min(now, won_issued_through) - self._stranded_after
+        void_before = min(now, won_issued_through) - self._settings.stranded_after_seconds
         counters = [
             (budget.brand_id, counter)
             for budget in read_game_budgets(self._db, self._state, game_id)
