@@ -29,7 +29,8 @@ lint: $(STAMP)
 
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-# The browser tests (tests/e2e/test_browser.py) drive Debian's Chromium headless.
+# The browser tests (tests/e2e/test_browser.py) drive Debian's Chromium headless through
+# Playwright, which never downloads a browser of its own (`playwright install` is not run).
 chromium:
 	@[ -n "$$FROLIC_CHROMIUM" ] || command -v chromium >/dev/null 2>&1 || command -v chromium-headless-shell >/dev/null 2>&1 || { \
 	  echo "Installing Debian's chromium for the browser tests"; \

@@ -1,5 +1,5 @@
-"""The real pages in a real browser: headless Chromium, driven over CDP (`browser.py`),
-against the package's local stack.
+"""The real pages in a real browser: Debian's headless Chromium under Playwright
+(`browser.py`), against the package's local stack.
 
 Why a browser at all: the other e2e tests speak HTTP and WebSockets the way the pages
 should; only a browser shows that the pages really do (their scripts load and run,
@@ -7,44 +7,51 @@ their forms send what the API takes, the socket goes live, the reels land on the
 result). A missing Chromium fails these tests with the install command: a skip would
 hide a broken page behind a green run.
 
-Screenshots go to tests/e2e/artifacts/ (git-ignored), for a person to look at.
+Every wait is Playwright's own: actions wait for their element, `expect` retries its
+assertion until it holds or its timeout passes. Pictures of the pages go to
+out/screenshots/ for the README's readers; a failed test leaves its last picture and a
+Playwright trace in tests/e2e/artifacts/ (both git-ignored).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import Browser, Error, Page, expect, sync_playwright
 
 from frolic_tools.local import LocalClient, LocalStack, create_demo_game
-from frolic_tools.local.paths import WEB_ROOT
-from tests.e2e.browser import Chromium, ChromiumNotFoundError, Page, find_chromium
+from frolic_tools.local.paths import REPO_ROOT, WEB_ROOT
+from tests.e2e.browser import (
+    ENV_BINARY,
+    VIEWPORT,
+    ChromiumNotFoundError,
+    PageWatch,
+    find_chromium,
+    launch_chromium,
+)
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
-FINAL = ("won", "lost", "rejected", "expired")
+SCREENSHOTS = REPO_ROOT / "out" / "screenshots"
+FINAL_STATUS = re.compile(r"^(won|lost|rejected|expired)$")
+#: Each step answers within a second or two locally; the margin is for a loaded machine.
+STEP_MS = 10_000
 #: The reels run ~10 s and the page then polls for up to 20 s; a result shows well inside.
-RESULT_SECONDS = 20.0
+RESULT_MS = 20_000
 
-
-def js(selector: str, expression: str) -> str:
-    """A condition on one element, `el`; false while the element is not there."""
-    return f"(el => !!el && ({expression}))(document.querySelector({json.dumps(selector)}))"
+expect.set_options(timeout=STEP_MS)
 
 
 @pytest.fixture(scope="module")
-def artifacts() -> Path:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    return ARTIFACTS
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Chromium]:
-    """One browser for the module (a second or two to start); each test gets its own tab."""
+def browser() -> Iterator[Browser]:
+    """One browser for the module (a second or two to start); each test gets its own
+    context, so no cookie or storage leaks from one test to the next."""
     binary: str | None = None
     try:
         binary = find_chromium()
@@ -52,8 +59,12 @@ def browser() -> Iterator[Chromium]:
         missing = str(error)
     if binary is None:
         pytest.fail(missing, pytrace=False)  # outside the except: one message, no chain
-    with Chromium.launch(binary) as running:
-        yield running
+    with sync_playwright() as playwright:
+        running = launch_chromium(playwright, binary)
+        try:
+            yield running
+        finally:
+            running.close()
 
 
 @pytest.fixture(scope="module")
@@ -74,101 +85,162 @@ def site(stack: LocalStack) -> Iterator[str]:
 
 
 @pytest.fixture
-def page(browser: Chromium, artifacts: Path, request: pytest.FixtureRequest) -> Iterator[Page]:
-    """A fresh tab; when the test failed, its last picture is kept for the post-mortem."""
-    failure_picture = artifacts / f"{request.node.name}-failure.png"
-    failure_picture.unlink(missing_ok=True)  # an old run's failure is not this run's
-    tab = browser.new_page()
+def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
+    """A fresh tab, traced; a failed test keeps its trace and last picture."""
+    failure_picture = ARTIFACTS / f"{request.node.name}-failure.png"
+    failure_trace = ARTIFACTS / f"{request.node.name}-trace.zip"
+    for stale in (failure_picture, failure_trace):  # an old run's failure is not this run's
+        stale.unlink(missing_ok=True)
+    context = browser.new_context(viewport=VIEWPORT)
+    context.set_default_timeout(STEP_MS)
+    context.tracing.start(screenshots=True, snapshots=True)
+    tab = context.new_page()
     failed_before = request.session.testsfailed
     try:
         yield tab
     finally:
         if request.session.testsfailed > failed_before:
-            with contextlib.suppress(AssertionError):  # the tab may be what broke
-                tab.screenshot(failure_picture, full_page=True)
-        tab.close()
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            with contextlib.suppress(Error):  # the tab may be what broke
+                tab.screenshot(path=failure_picture, full_page=True)
+                context.tracing.stop(path=failure_trace)
+        else:
+            context.tracing.stop()
+        context.close()
 
 
-def status_says(page: Page, words: str, timeout: float = 10.0) -> str:
-    """Wait until the admin page's status line reports success with `words` in it.
+@pytest.fixture
+def watch(page: Page) -> PageWatch:
+    return PageWatch.on(page)
 
-    An error there fails at once with the page's own words, instead of a timeout.
-    """
-    condition = js(
-        "#status-message",
-        "el.dataset.kind === 'error' ? 'error: ' + el.innerText"
-        f" : (el.dataset.kind === 'ok' && el.innerText.includes({words!r}) ? el.innerText : '')",
-    )
-    said = str(page.wait_for(condition, timeout, what=f"the status line to say {words!r}"))
-    assert not said.startswith("error: "), said
-    return said
+
+def sign_in_as_marketer(page: Page, site: str, name: str) -> None:
+    page.goto(f"{site}/admin")
+    page.locator("#admin-name").fill(name)
+    page.locator("#admin-sign-in").click()
+    status_says(page, f"Signed in as {name.replace(' ', '-')}")
+
+
+def status_says(page: Page, words: str) -> None:
+    """The admin page's status line reports success with `words` in it. An error there
+    shows in the failure message as the text the line holds."""
+    status = page.locator("#status-message")
+    expect(status).to_contain_text(words)
+    expect(status).to_have_attribute("data-kind", "ok")
+
+
+def picture(name: str) -> Path:
+    """Where the README's picture `name` goes (out/screenshots/, made on first use)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS / name
+
+
+def created_id(page: Page, selector: str, attribute: str) -> str:
+    """The id a create request answered, once the page shows it."""
+    created = page.locator(selector)
+    expect(created).to_have_attribute(attribute, re.compile(r".+"))
+    value = created.get_attribute(attribute)
+    assert value
+    return value
+
+
+def test_a_missing_browser_fails_with_the_install_command(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv(ENV_BINARY, raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(AssertionError, match=r"looked for chromium.*apt-get install -y chromium"):
+        find_chromium()
+
+    monkeypatch.setenv(ENV_BINARY, str(tmp_path / "no-such-chromium"))
+    with pytest.raises(AssertionError, match=rf"{ENV_BINARY}=.*is not an executable file"):
+        find_chromium()
+
+
+def test_frolic_chromium_names_the_browser_over_path(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    on_path = tmp_path / "bin"
+    on_path.mkdir()
+    for name in ("chromium", "my-chromium"):
+        (on_path / name).write_text("#!/bin/sh\n")
+        (on_path / name).chmod(0o755)
+    monkeypatch.setenv("PATH", str(on_path))
+    monkeypatch.delenv(ENV_BINARY, raising=False)
+    assert find_chromium() == str(on_path / "chromium")
+    monkeypatch.setenv(ENV_BINARY, "my-chromium")
+    assert find_chromium() == str(on_path / "my-chromium")
 
 
 def test_a_marketer_sets_up_a_live_game_in_the_admin_page(
-    site: str, page: Page, admin: LocalClient, artifacts: Path, tmp_path: Path
+    site: str,
+    page: Page,
+    watch: PageWatch,
+    admin: LocalClient,
+    tmp_path: Path,
 ) -> None:
-    page.navigate(f"{site}/admin")
-    page.fill("#admin-name", "browser marketer")
-    page.click("#admin-sign-in")
-    status_says(page, "Signed in as browser-marketer")
+    sign_in_as_marketer(page, site, "browser marketer")
 
-    page.fill("#campaign-name", "Browser spring")
-    page.click("#create-campaign")
-    campaign_id = page.wait_for(js("#created-campaign", "el.dataset.campaignId"))
-    assert page.evaluate("document.querySelector('#game-campaign').value") == campaign_id
+    page.locator("#campaign-name").fill("Browser spring")
+    page.locator("#create-campaign").click()
+    campaign_id = created_id(page, "#created-campaign", "data-campaign-id")
+    expect(page.locator("#game-campaign")).to_have_value(campaign_id)
 
-    page.fill("#game-name", "Browser noon spin")
-    page.click("#create-game")
-    game_id = str(page.wait_for(js("#created-game", "el.dataset.gameId")))
+    page.locator("#game-name").fill("Browser noon spin")
+    page.locator("#create-game").click()
+    game_id = created_id(page, "#created-game", "data-game-id")
 
-    page.fill("#brand-name", "Browser Bagels")
-    page.click("#create-brand")
-    brand_id = str(page.wait_for(js("#created-brand", "el.dataset.brandId")))
+    page.locator("#brand-name").fill("Browser Bagels")
+    page.locator("#create-brand").click()
+    brand_id = created_id(page, "#created-brand", "data-brand-id")
 
-    page.fill("#budget-amount", "3")
-    page.click("#set-budget")
+    page.locator("#budget-amount").fill("3")
+    page.locator("#set-budget").click()
     status_says(page, "is now 3")
 
     csv = tmp_path / "codes.csv"
     csv.write_text("code\nBAGEL-0001\nBAGEL-0002\nBAGEL-0003\n")
-    page.set_files("#coupon-file", [csv])
-    page.click("#upload-coupons")
-    page.wait_for(js("#upload-result", "el.dataset.added !== undefined"))
-    assert page.attribute("#upload-result", "data-added") == "3"
-    assert page.attribute("#upload-result", "data-pool-size") == "3"
+    page.locator("#coupon-file").set_input_files(csv)
+    page.locator("#upload-coupons").click()
+    upload = page.locator("#upload-result")
+    expect(upload).to_have_attribute("data-added", "3")
+    expect(upload).to_have_attribute("data-pool-size", "3")
 
-    page.fill("#game-status", "LIVE")
-    page.click("#set-status")
+    page.locator("#game-status").select_option("LIVE")
+    page.locator("#set-status").click()
     status_says(page, f"Game {game_id} is now LIVE")
 
-    page.click("#show-report")
-    page.wait_for(
-        js("#report", f"el.dataset.state === 'loaded' && el.dataset.reportGame === {game_id!r}")
+    page.locator("#show-report").click()
+    report = page.locator("#report")
+    expect(report).to_have_attribute("data-report-game", game_id)
+    expect(report).to_have_attribute("data-state", "loaded")
+    rows = page.locator("#brand-rows tr")
+    expect(rows).to_have_count(1)
+    expect(rows.first.locator(":scope > *")).to_have_text(
+        [f"Browser Bagels ({brand_id})", "3", "0", "3", "3"]
     )
-    cells = page.evaluate(
-        "[...document.querySelectorAll('#brand-rows tr')]"
-        ".map(tr => [...tr.children].map(c => c.innerText.trim()))"
+    expect(page.locator("#chart-summary")).to_have_text(re.compile(r"^Minute "))
+    # One read of both: the summary moves on as the game runs and the report refreshes.
+    summary, label = page.evaluate(
+        "[document.querySelector('#chart-summary').innerText.trim(),"
+        " document.querySelector('#pacing-chart').getAttribute('aria-label')]"
     )
-    assert cells == [[f"Browser Bagels ({brand_id})", "3", "0", "3", "3"]]
-    summary = page.text("#chart-summary")
-    assert summary.startswith("Minute "), summary
-    assert page.attribute("#pacing-chart", "aria-label") == f"Pacing chart. {summary}"
-    inked = page.evaluate(
-        "(c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
-        " let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i]) n++; return n; })"
-        "(document.querySelector('#pacing-chart'))"
+    assert label == f"Pacing chart. {summary}"
+    inked = page.locator("#pacing-chart").evaluate(
+        "c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+        " let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i]) n++; return n; }"
     )
     assert inked > 1000, f"the pacing chart drew only {inked} pixels"
     # The campaign list follows the status change with its own request.
-    page.wait_for(js(f"#campaign-list [data-game={game_id!r}] .badge", "el.innerText === 'LIVE'"))
+    expect(page.locator(f"#campaign-list [data-game='{game_id}'] .badge")).to_have_text("LIVE")
 
-    page.screenshot(artifacts / "admin-report.png", selector="#report")
-    page.screenshot(artifacts / "admin-page.png", full_page=True)
+    report.screenshot(path=picture("admin-report.png"))
+    page.screenshot(path=picture("admin-console.png"), full_page=True)
 
     # What the page showed is what the API holds.
     assert admin.call("GET", f"/admin/games/{game_id}")["status"] == "LIVE"
-    report = admin.call("GET", f"/admin/games/{game_id}/report")
-    assert report["brands"] == [
+    held = admin.call("GET", f"/admin/games/{game_id}/report")
+    assert held["brands"] == [
         {
             "brandId": brand_id,
             "budget": 3,
@@ -178,12 +250,12 @@ def test_a_marketer_sets_up_a_live_game_in_the_admin_page(
             "counters": 1,
         }
     ]
-    assert page.errors == []
-    assert page.network_errors == []
+    assert watch.errors == []
+    assert watch.network_errors == []
 
 
 def test_a_marketer_splits_a_hot_budget_over_counters_in_the_admin_page(
-    site: str, page: Page, admin: LocalClient
+    site: str, page: Page, watch: PageWatch, admin: LocalClient
 ) -> None:
     # Given a game and a brand, made over the API
     now = datetime.now(UTC).replace(microsecond=0)
@@ -196,26 +268,29 @@ def test_a_marketer_splits_a_hot_budget_over_counters_in_the_admin_page(
         "POST", f"/admin/campaigns/{campaign['campaignId']}/games", {"name": "TV spot", **window}
     )
     brand = admin.call("POST", "/admin/brands", {"name": "Hot Bagels"})
-    page.navigate(f"{site}/admin")
-    page.fill("#admin-name", "hot marketer")
-    page.click("#admin-sign-in")
-    status_says(page, "Signed in as hot-marketer")
+    sign_in_as_marketer(page, site, "hot marketer")
     # When the marketer sets a budget of 40 over 4 counters
-    page.fill("#budget-game", game["gameId"])
-    page.fill("#budget-brand", brand["brandId"])
-    page.fill("#budget-amount", "40")
-    page.fill("#budget-counters", "4")
-    page.click("#set-budget")
+    page.locator("#budget-game").fill(game["gameId"])
+    page.locator("#budget-brand").fill(brand["brandId"])
+    page.locator("#budget-amount").fill("40")
+    page.locator("#budget-counters").fill("4")
+    page.locator("#set-budget").click()
     # Then the page says so, forgets the split for the next brand, and the API holds it
     status_says(page, "split over 4 counters")
-    assert page.evaluate("document.querySelector('#budget-counters').value") == ""
+    expect(page.locator("#budget-counters")).to_have_value("")
+    budget_card = page.locator("section.card", has=page.locator("#budget-form"))
+    budget_card.screenshot(path=picture("admin-budget.png"))
     report = admin.call("GET", f"/admin/games/{game['gameId']}/report")
     assert [(b["budget"], b["counters"]) for b in report["brands"]] == [(40, 4)]
-    assert page.errors == []
+    assert watch.errors == []
 
 
 def test_a_player_signs_in_spins_and_wins_a_coupon(
-    site: str, page: Page, anonymous: LocalClient, stack: LocalStack, artifacts: Path
+    site: str,
+    page: Page,
+    watch: PageWatch,
+    anonymous: LocalClient,
+    stack: LocalStack,
 ) -> None:
     # Half a minute into a five-minute window with 60 coupons and no plays yet, the
     # schedule owes ~6 coupons and one play is all the traffic there is: the pacing
@@ -228,34 +303,32 @@ def test_a_player_signs_in_spins_and_wins_a_coupon(
         start=datetime.now(UTC) - timedelta(seconds=30),
         name="Browser spin",
     )
-    page.navigate(f"{site}/?game={game.game_id}")
-    assert page.evaluate("document.querySelector('#game-id').value") == game.game_id
+    page.goto(f"{site}/?game={game.game_id}")
+    expect(page.locator("#game-id")).to_have_value(game.game_id)
     sockets_before = set(stack.connection_ids())
-    page.fill("#player-name", "Browser Player")
-    page.click("#sign-in")
-    page.wait_for(js("#connection-status", "el.dataset.state === 'live'"), 10.0)
-    assert page.text("#signed-in-name") == "Browser-Player"
+    page.locator("#player-name").fill("Browser Player")
+    page.locator("#sign-in").click()
+    expect(page.locator("#connection-status")).to_have_attribute("data-state", "live")
+    expect(page.locator("#signed-in-name")).to_have_text("Browser-Player")
     assert set(stack.connection_ids()) - sockets_before, (
         "the page is live, the gateway has no socket"
     )
-    page.screenshot(artifacts / "player-live.png")
+    page.screenshot(path=picture("player-live.png"))
 
-    page.click("#spin")
-    page.wait_for(js("#spin", "el.getAttribute('aria-disabled') === 'true'"))
-    page.screenshot(artifacts / "player-spinning.png")
-    status = page.wait_for(
-        js("#result", f"{list(FINAL)!r}.includes(el.dataset.status) && el.dataset.status"),
-        RESULT_SECONDS,
-        what="a final result on #result",
-    )
+    spin = page.locator("#spin")
+    spin.click()
+    expect(spin).to_have_attribute("aria-disabled", "true")
+    page.screenshot(path=picture("player-spinning.png"))
+    result = page.locator("#result")
+    expect(result).to_have_attribute("data-status", FINAL_STATUS, timeout=RESULT_MS)
     # The reels land with a short bounce: picture them once it is over.
-    page.wait_for("document.getAnimations().every(a => a.animationName !== 'land')")
-    page.screenshot(artifacts / "player-result.png", full_page=True)
-    assert status == "won", f"the first play should win; the page says {page.text('#result')!r}"
+    page.wait_for_function("document.getAnimations().every(a => a.animationName !== 'land')")
+    page.screenshot(path=picture("player-result.png"), full_page=True)
+    expect(result, "the first play should win").to_have_attribute("data-status", "won")
 
-    code = page.text("#coupon-code")
+    code = page.locator("#coupon-code").inner_text().strip()
     assert code
-    play_id = page.attribute("#result", "data-play-id")
+    play_id = result.get_attribute("data-play-id")
     assert play_id
     reply = anonymous.as_user("Browser-Player").result(play_id)
     assert reply.status == 200, f"GET /plays/{play_id}: {reply.status} {reply.body!r}"
@@ -263,16 +336,24 @@ def test_a_player_signs_in_spins_and_wins_a_coupon(
     assert view["status"] == "won"
     assert view["coupon"]["code"] == code
     assert view["coupon"]["brandId"] == game.brand_ids[0]
-    assert page.evaluate("document.querySelectorAll('#coupons li').length") == 1
+    expect(page.locator("#coupons li")).to_have_count(1)
+
+    # The play went over the page's one socket, opened with a ticket, and was queued.
+    assert [re.sub(r"ticket=[^&]+", "ticket=…", s.url) for s in watch.sockets] == [
+        f"{site.replace('http', 'ws', 1)}/ws?ticket=…"
+    ]
+    sent = [json.loads(frame) for frame in watch.frames_sent]
+    assert {"action": "play", "playId": play_id, "gameId": game.game_id} in sent
+    received = [json.loads(frame) for frame in watch.frames_received]
+    assert next(m["type"] for m in received if m.get("playId") == play_id) == "queued"
 
     # The code stays out of every URL the page opened and of the storage it keeps.
     assert code not in page.url
-    requested = page.evaluate("performance.getEntriesByType('resource').map(e => e.name)")
-    assert requested, "the page made no requests?"
-    assert not [url for url in requested if code in url]
+    assert watch.requested, "the page made no requests?"
+    assert not [url for url in watch.requested if code in url]
     assert code not in page.evaluate("JSON.stringify(Object.entries(localStorage))")
     assert code not in page.evaluate("JSON.stringify(Object.entries(sessionStorage))")
-    assert not [message for message in page.console if code in message.text]
-    assert page.errors == []
+    assert not [text for text in watch.console if code in text]
+    assert watch.errors == []
     # A 404 while polling for a play not yet stored is the page's protocol; nothing else.
-    assert [line for line in page.network_errors if "/plays/" not in line] == []
+    assert [line for line in watch.network_errors if "/plays/" not in line] == []
