@@ -114,11 +114,21 @@ def watch(page: Page) -> PageWatch:
     return PageWatch.on(page)
 
 
-def sign_in_as_marketer(page: Page, site: str, name: str) -> None:
+def on_the_login_page(page: Page, user_id: str, *, marketer: bool) -> None:
+    """The dev issuer's stand-in for managed login: the page sent the browser here with
+    a PKCE challenge; continuing sends it back with a code the page redeems."""
+    expect(page).to_have_url(re.compile(r"/dev/oauth2/authorize\?"))
+    page.locator("#dev-user-id").fill(user_id)
+    expect(page.locator("#dev-admin")).to_be_checked(checked=marketer)
+    page.locator("#dev-sign-in").click()
+
+
+def sign_in_as_marketer(page: Page, site: str, user_id: str) -> None:
     page.goto(f"{site}/admin")
-    page.locator("#admin-name").fill(name)
     page.locator("#admin-sign-in").click()
-    status_says(page, f"Signed in as {name.replace(' ', '-')}")
+    on_the_login_page(page, user_id, marketer=True)
+    status_says(page, f"Signed in as {user_id}")
+    expect(page).to_have_url(f"{site}/admin")
 
 
 def status_says(page: Page, words: str) -> None:
@@ -179,7 +189,7 @@ def test_a_marketer_sets_up_a_live_game_in_the_admin_page(
     admin: LocalClient,
     tmp_path: Path,
 ) -> None:
-    sign_in_as_marketer(page, site, "browser marketer")
+    sign_in_as_marketer(page, site, "browser-marketer")
 
     page.locator("#campaign-name").fill("Browser spring")
     page.locator("#create-campaign").click()
@@ -268,7 +278,7 @@ def test_a_marketer_splits_a_hot_budget_over_counters_in_the_admin_page(
         "POST", f"/admin/campaigns/{campaign['campaignId']}/games", {"name": "TV spot", **window}
     )
     brand = admin.call("POST", "/admin/brands", {"name": "Hot Bagels"})
-    sign_in_as_marketer(page, site, "hot marketer")
+    sign_in_as_marketer(page, site, "hot-marketer")
     # When the marketer sets a budget of 40 over 4 counters
     page.locator("#budget-game").fill(game["gameId"])
     page.locator("#budget-brand").fill(brand["brandId"])
@@ -306,8 +316,12 @@ def test_a_player_signs_in_spins_and_wins_a_coupon(
     page.goto(f"{site}/?game={game.game_id}")
     expect(page.locator("#game-id")).to_have_value(game.game_id)
     sockets_before = set(stack.connection_ids())
-    page.locator("#player-name").fill("Browser Player")
     page.locator("#sign-in").click()
+    page.screenshot(path=picture("dev-login.png"))
+    on_the_login_page(page, "Browser-Player", marketer=False)
+    # Back on the page with its game, and no code left in the address bar
+    expect(page).to_have_url(f"{site}/?game={game.game_id}")
+    expect(page.locator("#game-id")).to_have_value(game.game_id)
     expect(page.locator("#connection-status")).to_have_attribute("data-state", "live")
     expect(page.locator("#signed-in-name")).to_have_text("Browser-Player")
     assert set(stack.connection_ids()) - sockets_before, (
@@ -357,3 +371,52 @@ def test_a_player_signs_in_spins_and_wins_a_coupon(
     assert watch.errors == []
     # A 404 while polling for a play not yet stored is the page's protocol; nothing else.
     assert [line for line in watch.network_errors if "/plays/" not in line] == []
+
+
+def test_a_player_session_refreshes_its_token_and_signs_out_at_the_issuer(
+    site: str, page: Page
+) -> None:
+    # Given a player signed in through the login page
+    page.goto(f"{site}/")
+    page.locator("#sign-in").click()
+    on_the_login_page(page, "Refresh-Player", marketer=False)
+    expect(page.locator("#signed-in-name")).to_have_text("Refresh-Player")
+    kept = page.evaluate("JSON.parse(sessionStorage.getItem('frolic.player.session'))")
+    assert kept["refreshToken"]
+
+    # When its ID token is about to end and the page looks at it again
+    page.evaluate(
+        """() => {
+          const key = 'frolic.player.session';
+          const session = JSON.parse(sessionStorage.getItem(key));
+          session.expiresAt = Date.now() - 1;
+          sessionStorage.setItem(key, JSON.stringify(session));
+          document.dispatchEvent(new Event('visibilitychange'));
+        }"""
+    )
+    # Then the refresh token bought a fresh ID token, for hours
+    page.wait_for_function(
+        """() => {
+          const session = JSON.parse(sessionStorage.getItem('frolic.player.session'));
+          return session && session.expiresAt > Date.now() + 3600 * 1000;
+        }"""
+    )
+    expect(page.locator("#signed-in-name")).to_have_text("Refresh-Player")
+
+    # When the player signs out
+    page.locator("#sign-out").click()
+    # Then the issuer's logout sends the page back signed out, and the refresh token
+    # it held is revoked
+    expect(page).to_have_url(f"{site}/")
+    expect(page.locator("#sign-in")).to_be_visible()
+    assert page.evaluate("sessionStorage.getItem('frolic.player.session')") is None
+    refused = page.request.post(
+        f"{site}/dev/oauth2/token",
+        form={
+            "grant_type": "refresh_token",
+            "client_id": "frolic-local",
+            "refresh_token": kept["refreshToken"],
+        },
+    )
+    assert refused.status == 400
+    assert refused.json()["error"] == "invalid_grant"
