@@ -45,6 +45,10 @@ searches. Where the value is a plain dict whose keys are all member names (how m
 holds items), the patch takes the members straight from the dict and lets the generic
 code do the rest: the same bytes (tests/unit/test_moto_patches.py compares them).
 
+More patches, registered here, live in `moto_dispatch` (the JSON-protocol requests
+straight to their handlers without moto's Flask apps, request ids drawn in one call,
+plain attribute values written as they are).
+
 moto's service list and its handlers' method names, read once
 ---------------------------------------------------------------
 The server finds each request's backend by checking the host against the list of
@@ -62,6 +66,8 @@ import threading
 from collections.abc import Callable
 from types import ModuleType, SimpleNamespace
 from typing import Any
+
+from frolic_tools.local import moto_dispatch
 
 log = logging.getLogger("frolic_tools.local")
 
@@ -393,4 +399,7 @@ _PATCHES: dict[str, Callable[[], Callable[[], None] | None]] = {
     "service list": _patch_module_list,
     "method names": _patch_method_names,
     "attribute values": _patch_attribute_values,
+    "plain values": moto_dispatch.patch_plain_values,
+    "direct dispatch": moto_dispatch.patch_dispatch,
+    "request ids": moto_dispatch.patch_request_ids,
 }
