@@ -47,7 +47,8 @@ code do the rest: the same bytes (tests/unit/test_moto_patches.py compares them)
 
 More patches, registered here, live in `moto_dispatch` (the JSON-protocol requests
 straight to their handlers without moto's Flask apps, request ids drawn in one call,
-plain attribute values written as they are).
+plain attribute values written as they are) and `moto_expressions` (each DynamoDB
+expression parsed once).
 
 moto's service list and its handlers' method names, read once
 ---------------------------------------------------------------
@@ -67,7 +68,7 @@ from collections.abc import Callable
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
-from frolic_tools.local import moto_dispatch
+from frolic_tools.local import moto_dispatch, moto_expressions
 
 log = logging.getLogger("frolic_tools.local")
 
@@ -402,4 +403,7 @@ _PATCHES: dict[str, Callable[[], Callable[[], None] | None]] = {
     "plain values": moto_dispatch.patch_plain_values,
     "direct dispatch": moto_dispatch.patch_dispatch,
     "request ids": moto_dispatch.patch_request_ids,
+    "update expressions": moto_expressions.patch_update_expressions,
+    "conditions": moto_expressions.patch_conditions,
+    "tree walks": moto_expressions.patch_tree_walks,
 }
