@@ -25,6 +25,7 @@ from frolic_tools.local.mappings import (
     ShardPoller,
     SharedShard,
     StreamRecord,
+    Turns,
 )
 
 SHARD = ShardCoordinates("dynamodb", "arn:aws:dynamodb:us-east-1:1:table/r/stream/x", "shard-1")
@@ -157,6 +158,87 @@ def test_after_a_short_page_a_poller_reads_again_only_when_its_doorbell_rings() 
         stop.set()
         bell.close()
         poller.join(timeout=10)
+
+
+class WatchedTurns(Turns):
+    """Turns that tell which threads are waiting for one."""
+
+    def __init__(self, environments: int, stop: threading.Event) -> None:
+        super().__init__(environments, stop)
+        self.changed = threading.Condition()
+        self.waiting: set[str] = set()
+
+    def take(self) -> bool:
+        name = threading.current_thread().name
+        with self.changed:
+            self.waiting.add(name)
+            self.changed.notify_all()
+        try:
+            return super().take()
+        finally:
+            with self.changed:
+                self.waiting.discard(name)
+
+
+def test_pollers_sharing_one_environment_read_their_shards_only_on_their_turn() -> None:
+    """While one shard's batch runs, another shard's poller waits for its turn before it
+    reads: then it reads everything that arrived meanwhile, as one batch."""
+    first, second = ListSource(), ListSource()
+    second.coordinates = ShardCoordinates("kinesis", "arn:stream", "shard-2")
+    first.records = [record(1, time.time())]
+    bells = {"shard-1": Doorbell(), "shard-2": Doorbell()}
+    stop = threading.Event()
+    turns = WatchedTurns(1, stop)
+    batches: list[list[str]] = []
+    done = threading.Event()
+
+    def invoke(event: dict[str, Any]) -> Any:
+        batches.append([str(r["sequence"]) for r in event["Records"]])
+        if len(batches) > 1:
+            done.set()
+            return None
+        # The first shard's batch runs; the second shard gets a record and its poller,
+        # rung, waits for the turn this batch holds. Then another record comes.
+        with second.lock:
+            second.records.append(record(2, time.time()))
+        bells["shard-2"].ring()
+        with turns.changed:
+            waiting = turns.changed.wait_for(
+                lambda: "frolic-local-allocate-shard-2" in turns.waiting, timeout=20.0
+            )
+        assert waiting, "the second shard's poller did not wait for its turn"
+        with second.lock:
+            second.records.append(record(3, time.time()))
+        bells["shard-2"].ring()
+        return None
+
+    config = MappingConfig(
+        name="allocate",
+        function="allocate",
+        batch_size=100,
+        retries=0,
+        max_record_age_seconds=3600.0,
+        poll_seconds=600.0,
+    )
+    pollers = []
+    for source in (first, second):
+        stats = MappingStats()
+        runner = BatchRunner(
+            config, source.coordinates, invoke=invoke, failures=FailureList(), stats=stats
+        )
+        bell = bells[source.coordinates.shard_id]
+        pollers.append(ShardPoller(config, source, runner, stats, stop, doorbell=bell, turns=turns))
+    for poller in pollers:
+        poller.start()
+    try:
+        assert done.wait(timeout=20.0), "the second shard's records never ran"
+        assert batches == [["1"], ["2", "3"]]
+    finally:
+        stop.set()
+        for bell in bells.values():
+            bell.close()
+        for poller in pollers:
+            poller.join(timeout=10)
 
 
 def test_two_subscribers_of_a_shared_shard_each_get_every_record_in_order() -> None:

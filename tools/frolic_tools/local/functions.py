@@ -9,9 +9,10 @@ waits for one in the order it asked, so a function runs at most that many invoca
 at once and different functions run side by side. Most of an invocation is spent
 waiting for moto, which answers from a process of its own; the pools let those waits
 overlap instead of queueing every invocation behind every other. Ingest, which every
-play goes through, gets several environments; the stream functions one each, as the
-mappings invoke them one batch at a time per shard (and allocate's batches grow while
-its one environment is busy, which spares moto per-batch work).
+play goes through, gets several environments; the stream functions one each: their
+mappings' pollers take turns at it, each reading its shard when its turn comes, so
+allocate's batches grow while its one environment is busy, which spares moto and
+botocore per-batch work (see `mappings`).
 
 What the environments share in this process is made safe for that:
 - an environment's module state is only touched by one invocation at a time;
@@ -427,6 +428,10 @@ class LocalFunctions:
             raise KeyError(function)
         with self._lock:
             self._faults[function] = self._faults.get(function, 0) + count
+
+    def environments(self, function: str) -> int:
+        """How many execution environments the function has."""
+        return len(self._pools[function].environments)
 
     def waiting(self, function: str) -> int:
         """How many invocations of the function wait for an environment."""

@@ -17,6 +17,13 @@ deploys (checked against it by tests/e2e/test_mapping_semantics.py):
   never their content) go to the on-failure list, which keeps the last N entries, and
   the shard moves on: a poison record cannot hold it back.
 
+Environments: a function has fewer execution environments here than AWS would give it
+(allocate has one for its four shards, see `functions`). Its pollers take turns
+(`Turns`): a poller reads its shard only once it has an environment to run the batch in,
+so a batch holds everything that arrived while the others ran, and a busy function
+gets fewer, larger batches (each costs moto and botocore the same few requests whatever
+its size). A poller waiting out a retry's backoff lets the others have their turn.
+
 The expiry mapping differs in one respect: it hands its function each pending play only
 once the play's deadline has passed, instead of invoking at once and letting the
 function sleep. The function's own wait is then zero, so it can share the single
@@ -581,6 +588,33 @@ class Doorbell:
             )
 
 
+class Turns:
+    """The turns a mapping's pollers take at its function's environments: as many at a
+    time as it has environments. `pause` waits between retries without a turn held."""
+
+    def __init__(self, environments: int, stop: threading.Event) -> None:
+        self._free = threading.Semaphore(environments)
+        self._stop = stop
+
+    def take(self) -> bool:
+        """Wait for a turn; False (and no turn) once the stack is stopping."""
+        while not self._free.acquire(timeout=0.5):
+            if self._stop.is_set():
+                return False
+        return True
+
+    def give_back(self) -> None:
+        self._free.release()
+
+    def pause(self, seconds: float) -> bool:
+        """A turn holder's wait between retries, its turn lent to the others meanwhile;
+        False when the stack is stopping."""
+        self.give_back()
+        stopping = self._stop.wait(seconds)
+        self._free.acquire()  # the turn back (whoever has it gives it back, even stopping)
+        return not stopping
+
+
 class ShardPoller:
     """One mapping on one shard, in a thread of its own: fetch, filter, hold until due,
     run. An unexpected error is logged and the poller carries on after a pause."""
@@ -596,6 +630,7 @@ class ShardPoller:
         due_at: Callable[[StreamRecord], float] | None = None,
         max_backlog: int = MAX_BACKLOG,
         doorbell: Doorbell | None = None,
+        turns: Turns | None = None,
     ) -> None:
         self.config = config
         self._source = source
@@ -605,6 +640,7 @@ class ShardPoller:
         self._due_at = due_at
         self._max_backlog = max_backlog
         self._doorbell = doorbell
+        self._turns = turns
         self._pending: deque[StreamRecord] = deque()
         self._thread = threading.Thread(
             target=self._run,
@@ -623,14 +659,20 @@ class ShardPoller:
         self._thread.join(timeout)
 
     def _run(self) -> None:
-        doorbell = self._doorbell
+        doorbell, turns = self._doorbell, self._turns
         while not self._stop.is_set():
             try:
                 rang = doorbell.rings if doorbell is not None else 0
-                full = self._fetch()
-                batch = self._take_due()
-                if batch and not self._runner.run(batch):
+                if turns is not None and not turns.take():
                     return
+                try:
+                    full = self._fetch()
+                    batch = self._take_due()
+                    if batch and not self._runner.run(batch):
+                        return
+                finally:
+                    if turns is not None:
+                        turns.give_back()
                 if full or (batch and (doorbell is None or self._pending)):
                     continue  # maybe more behind it: read on at once
                 if doorbell is not None:

@@ -46,6 +46,7 @@ from frolic_tools.local.mappings import (
     ShardSource,
     SharedShard,
     StreamRecord,
+    Turns,
     play_deadline,
 )
 from frolic_tools.local.moto_server import MotoServer, MotoStats
@@ -110,6 +111,7 @@ class LocalStack:
         self._pollers: list[ShardPoller] = []
         self._schedules: list[ScheduledRule] = []
         self._stats: dict[str, MappingStats] = {}
+        self._turns: dict[str, Turns] = {}
         self._stop_polling = threading.Event()
         self._saved_environment: dict[str, str | None] = {}
         self._saved_log_level: int | None = None
@@ -336,20 +338,28 @@ class LocalStack:
         def invoke(event: dict[str, Any]) -> Any:
             return functions.invoke(mapping.function, event)
 
-        def pause(seconds: float) -> bool:
-            return not self._stop_polling.wait(seconds)
-
+        # The mapping's pollers take turns at the function's environments (see mappings).
+        turns = self._turns.setdefault(
+            config.name, Turns(functions.environments(mapping.function), self._stop_polling)
+        )
         runner = BatchRunner(
             mapping,
             source.coordinates,
             invoke=invoke,
             failures=self.failures,
             stats=stats,
-            pause=pause,
+            pause=turns.pause,
         )
         self._pollers.append(
             ShardPoller(
-                mapping, source, runner, stats, self._stop_polling, due_at=due_at, doorbell=bell
+                mapping,
+                source,
+                runner,
+                stats,
+                self._stop_polling,
+                due_at=due_at,
+                doorbell=bell,
+                turns=turns,
             )
         )
 
