@@ -400,6 +400,61 @@ def test_a_gone_socket_is_forgotten_and_the_record_still_succeeds(
     push_stub.assert_all_used()
 
 
+def test_a_sockets_owner_is_read_once_for_all_its_results(
+    world: World, feed: Feed, sessions: Sessions, push_stub: PushStub
+) -> None:
+    sessions.open(CONN, "alice")
+    owner_reads: list[str] = []
+    world.db.meta.events.register(
+        "before-parameter-build.dynamodb.GetItem",
+        lambda params, **_: (
+            owner_reads.append(params["Key"]["pk"]["S"])
+            if params["TableName"] == world.settings.sessions_table
+            else None
+        ),
+    )
+    plays = [a_play(n) for n in range(3)]
+    for _ in plays:
+        push_stub.expect_post(CONN)
+
+    failed = feed(
+        *(
+            feed.record("MODIFY", old=pending_item(p), new=decided(p, PlayStatus.LOST))
+            for p in plays
+        )
+    )
+
+    assert failed == []
+    assert owner_reads == [f"CONN#{CONN}"]
+    assert [m["playId"] for m in push_stub.messages_to(CONN)] == ["play-0", "play-1", "play-2"]
+
+
+def test_a_known_socket_closed_since_gets_a_push_that_reaches_no_one(
+    feed: Feed, sessions: Sessions, push_stub: PushStub
+) -> None:
+    """Its owner was read for an earlier result; the socket has closed since. The push is
+    tried and refused as gone, as for any socket that closed during the push."""
+    sessions.open(CONN, "alice")
+    earlier, later = a_play(1), a_play(2)
+    push_stub.expect_post(CONN)
+    assert (
+        feed(
+            feed.record("MODIFY", old=pending_item(earlier), new=decided(earlier, PlayStatus.LOST))
+        )
+        == []
+    )
+    sessions.close(CONN)
+    push_stub.expect_gone(CONN)
+
+    failed = feed(
+        feed.record("MODIFY", old=pending_item(later), new=decided(later, PlayStatus.LOST))
+    )
+
+    assert failed == []
+    assert sessions.owner(CONN) is None
+    push_stub.assert_all_used()
+
+
 def test_an_unexpected_push_error_fails_only_that_record(
     feed: Feed, sessions: Sessions, push_stub: PushStub
 ) -> None:

@@ -12,6 +12,9 @@ stays there past a bound, the sweeper (frolic.sweep) issues with the same code.
 A push is a hint (the result is readable over REST): a closed socket is not a failure,
 an unexpected AWS error is, so the record is retried. A result goes only to a socket
 that its own player opened (invariant 6), and coupon codes never reach logs or metrics.
+The socket's owner is read from its sessions item once per environment (`KnownOwners`):
+the item never changes while it exists, and a connection id is never reused, so a push
+to a socket closed since reaches no one (its 410 is the ordinary "gone").
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from frolic.dal.catalog import BrandNames, with_brand_names
 from frolic.dal.coupon_issue import CouponBinding
 from frolic.dal.push import Push
 from frolic.dal.result_indexes import ResultIndexes
-from frolic.dal.sessions import Sessions
+from frolic.dal.sessions import KnownOwners, Sessions
 from frolic.models import CouponStatus, PlayStatus
 from frolic.observability import logger, metrics
 from frolic.settings import Settings
@@ -140,6 +143,7 @@ class Deliverer:
     ) -> None:
         self._issuer = CouponIssuer(client, settings, clock)
         self._sessions = sessions
+        self._owners = KnownOwners(sessions)
         self._push = push
         self._brand_names = brand_names or BrandNames(client, settings)
 
@@ -162,7 +166,7 @@ class Deliverer:
         connection_id = result.connection_id
         if not connection_id:
             return Delivery.NO_SOCKET
-        owner = self._sessions.owner(connection_id)
+        owner = self._owners.owner(connection_id)
         if owner is None:
             return Delivery.NO_SOCKET
         if owner != result.user_id:
@@ -172,6 +176,7 @@ class Deliverer:
         if self._push.send(connection_id, result_message(result, self._brand_names)):
             metrics.add_metric(name="ResultPushed", unit=MetricUnit.Count, value=1)
             return Delivery.PUSHED
+        self._owners.forget(connection_id)
         self._sessions.close(connection_id)
         metrics.add_metric(name="ResultPushGone", unit=MetricUnit.Count, value=1)
         return Delivery.GONE
