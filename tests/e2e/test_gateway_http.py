@@ -9,6 +9,7 @@ import socket
 from typing import Any
 from urllib.parse import urlsplit
 
+import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -232,3 +233,31 @@ def test_pushes_reach_an_open_socket_until_it_is_deleted(
 def test_the_functions_push_through_this_gateway(stack: LocalStack) -> None:
     callback = urlsplit(stack.settings.websocket_callback_url or "")
     assert (callback.scheme, callback.hostname, callback.port) == ("http", "127.0.0.1", stack.port)
+
+
+def test_the_functions_call_moto_unsigned_and_the_management_api_signed(
+    stack: LocalStack,
+) -> None:
+    """The handlers' clients come from boto3's default session, as the stack sets it:
+    moto (which checks no signature) answers their unsigned calls, while the gateway
+    serves only signed Management API calls."""
+    session = boto3.DEFAULT_SESSION
+    assert session is not None
+    sent: list[tuple[int, bool]] = []
+
+    def note(request: Any, **_: Any) -> None:
+        sent.append((urlsplit(request.url).port or 0, "Authorization" in request.headers))
+
+    db = session.client("dynamodb", endpoint_url=stack.moto_url)
+    push = session.client(
+        "apigatewaymanagementapi",
+        endpoint_url=stack.base_url,
+        config=Config(retries={"max_attempts": 1}),
+    )
+    for client in (db, push):
+        client.meta.events.register("before-send", note)
+    assert db.list_tables()["TableNames"]  # found by its target, unsigned
+    with pytest.raises(ClientError) as refused:
+        push.get_connection(ConnectionId="no-such-connection")
+    assert is_gone(refused.value)  # served (a 410), not refused as unsigned (a 403)
+    assert sent == [(urlsplit(stack.moto_url).port or 0, False), (stack.port, True)]

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Self
 
 import boto3
+import botocore
 
 from frolic.dal import clients
 from frolic.observability import logger as handler_logger
@@ -62,6 +63,8 @@ log = logging.getLogger("frolic_tools.local")
 
 DEFAULT_SHARDS: Final = 4
 FAKE_CREDENTIAL: Final = "testing"
+#: botocore's names (hyphenized service ids) of what the functions call moto for.
+UNSIGNED_SERVICES: Final = ("dynamodb", "dynamodb-streams", "kinesis")
 _single_stack = threading.Lock()
 
 
@@ -217,7 +220,7 @@ class LocalStack:
             raise LocalStackError(str(error)) from None
         self._set_environment()
         config = settings()
-        session = self.boto3_session()
+        session = self._moto_session(self.boto3_session())
         dynamodb: DynamoDBClient = session.client("dynamodb", endpoint_url=self.moto_url)
         kinesis: KinesisClient = session.client("kinesis", endpoint_url=self.moto_url)
         create_tables(dynamodb, config)
@@ -259,8 +262,23 @@ class LocalStack:
             os.environ.pop(name, None)
         os.environ.update(environment)
         _clear_caches()
+        # The handlers build their clients from boto3's default session.
+        boto3.DEFAULT_SESSION = self._moto_session(boto3.session.Session())
         self._saved_log_level = handler_logger.log_level
         handler_logger.setLevel(self._handler_log_level)
+
+    def _moto_session(self, session: boto3.session.Session) -> boto3.session.Session:
+        """The session, its requests to moto's DynamoDB, Streams and Kinesis unsigned.
+
+        moto checks no signature, and signing was a fifth of each call's CPU in this
+        process. moto finds an unsigned request's service by its X-Amz-Target, which
+        only the `moto_dispatch` patch does, so this waits for moto to say it is
+        patched. The Management API calls to the gateway stay signed: it serves only
+        those, so that a web page cannot push to players."""
+        if self._moto.patched:
+            for service in UNSIGNED_SERVICES:
+                session.events.register(f"choose-signer.{service}", _unsigned)
+        return session
 
     def _restore_environment(self) -> None:
         for name, value in self._saved_environment.items():
@@ -432,6 +450,10 @@ class LocalStack:
             "onFailure": self.failures.entries(),
             "onFailureTotal": self.failures.total,
         }
+
+
+def _unsigned(**_: Any) -> Any:
+    return botocore.UNSIGNED
 
 
 def _clear_caches() -> None:
