@@ -12,7 +12,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from frolic.dal.allocation_store import DynamoGameDirectory
 from frolic.dal.clients import dynamodb, kinesis
-from frolic.dal.push import Push, management_client
 from frolic.dal.sessions import Sessions
 from frolic.http import CorsPolicy, resolve
 from frolic.ingest import PlayIntake
@@ -38,14 +37,8 @@ def _app() -> APIGatewayRestResolver:
 
 
 @cache
-def _push(endpoint_url: str) -> Push:
-    return Push(management_client(endpoint_url))
-
-
-@cache
 def _socket_plays() -> WebSocketPlays:
-    sessions = Sessions(dynamodb(), SETTINGS)
-    return WebSocketPlays(intake=_intake(), sessions=sessions, push_for=_push, settings=SETTINGS)
+    return WebSocketPlays(intake=_intake(), sessions=Sessions(dynamodb(), SETTINGS))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

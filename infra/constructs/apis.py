@@ -409,9 +409,12 @@ class Apis(Construct):
             disconnect_route_options=apigwv2.WebSocketRouteOptions(integration=sockets),
             default_route_options=apigwv2.WebSocketRouteOptions(integration=sockets),
         )
+        # A route response: ingest's answer (`queued`, or why not) goes back to the
+        # socket as the integration's response, without a Management API call per play.
         api.add_route(
             "play",
             integration=integrations.WebSocketLambdaIntegration("Play", ingest),
+            return_response=True,
         )
         access_logs = logs.LogGroup(self, "WebSocketAccessLogs", retention=LOG_RETENTION)
         stage = apigwv2.WebSocketStage(

@@ -586,6 +586,15 @@ def test_websocket_routes_and_stage(synth: Synth) -> None:
         "$default": "ws_connect",
         "play": "ingest",
     }
+    # The play route answers the socket itself (the local gateway's ROUTE_RESPONSES).
+    answering = {
+        route["Properties"]["RouteKey"]
+        for route in synth.of_type("AWS::ApiGatewayV2::Route").values()
+        if route["Properties"].get("RouteResponseSelectionExpression") == "$default"
+    }
+    assert answering == {"play"}
+    (response,) = synth.of_type("AWS::ApiGatewayV2::RouteResponse").values()
+    assert response["Properties"]["RouteResponseKey"] == "$default"
     (stage,) = synth.of_type("AWS::ApiGatewayV2::Stage").values()
     properties = stage["Properties"]
     assert properties["DefaultRouteSettings"]["ThrottlingRateLimit"] > 0

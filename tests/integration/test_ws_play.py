@@ -1,4 +1,5 @@
-"""The WebSocket `play` action: the player is the socket's owner, the answer a frame."""
+"""The WebSocket `play` action: the player is the socket's owner, the answer a frame,
+returned as the route's response (API Gateway sends it to the socket)."""
 
 from __future__ import annotations
 
@@ -13,43 +14,36 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayWebSocketEven
 from frolic.dal.sessions import CONNECTION_SECONDS, Sessions
 from frolic.ws_play import WebSocketPlays
 from frolic_tools.schema import LOCAL_STREAM
-from tests.integration.push_fixtures import PushStub, message_event
+from tests.integration.push_fixtures import message_event
 from tests.integration.world import GAME, World
 
 
 @pytest.fixture
-def sockets(world: World, push_stub: PushStub) -> Iterator[tuple[WebSocketPlays, Any]]:
+def sockets(world: World) -> Iterator[tuple[WebSocketPlays, Any]]:
     kinesis = boto3.client("kinesis", region_name="us-east-1")
     kinesis.create_stream(StreamName=LOCAL_STREAM, ShardCount=1)
     world.live_game()
     world.budget("brand-a", 5)
     sessions = Sessions(world.db, world.settings, clock=world.clock)
     sessions.open("conn-1", "player-1")
-    intake = world.intake(kinesis)
-    plays = WebSocketPlays(
-        intake=intake,
-        sessions=sessions,
-        push_for=lambda _: push_stub.push(),
-        settings=world.settings,
-    )
-    yield plays, kinesis
+    yield WebSocketPlays(intake=world.intake(kinesis), sessions=sessions), kinesis
 
 
 def _send(plays: WebSocketPlays, connection: str, body: Any) -> dict[str, Any]:
+    """The frame the route response carries to the socket."""
     text = body if isinstance(body, str) else json.dumps(body)
-    return plays.handle(APIGatewayWebSocketEvent(message_event(connection, text)))
+    response = plays.handle(APIGatewayWebSocketEvent(message_event(connection, text)))
+    assert response["statusCode"] == 200
+    frame: dict[str, Any] = json.loads(response["body"])
+    return frame
 
 
 def test_a_play_on_the_socket_is_queued_for_the_sockets_player(
-    world: World, push_stub: PushStub, sockets: tuple[WebSocketPlays, Any]
+    world: World, sockets: tuple[WebSocketPlays, Any]
 ) -> None:
     plays, _ = sockets
-    push_stub.expect_post("conn-1")
-    response = _send(plays, "conn-1", {"action": "play", "playId": "p-1", "gameId": GAME})
-    assert response == {"statusCode": 200}
-    assert push_stub.messages_to("conn-1") == [
-        {"type": "queued", "playId": "p-1", "status": "queued"}
-    ]
+    frame = _send(plays, "conn-1", {"action": "play", "playId": "p-1", "gameId": GAME})
+    assert frame == {"type": "queued", "playId": "p-1", "status": "queued"}
     pending = world.result("p-1")
     assert (pending["userId"], pending["connectionId"]) == ("player-1", "conn-1")
 
@@ -63,16 +57,10 @@ def test_a_play_on_the_socket_is_queued_for_the_sockets_player(
     ],
 )
 def test_a_bad_play_gets_an_error_frame_and_nothing_is_recorded(
-    world: World,
-    push_stub: PushStub,
-    sockets: tuple[WebSocketPlays, Any],
-    body: Any,
-    error: str,
+    world: World, sockets: tuple[WebSocketPlays, Any], body: Any, error: str
 ) -> None:
     plays, _ = sockets
-    push_stub.expect_post("conn-1")
-    _send(plays, "conn-1", body)
-    [frame] = push_stub.messages_to("conn-1")
+    frame = _send(plays, "conn-1", body)
     assert (frame["type"], frame["error"]) == ("error", error)
     if error == "invalid_request":
         assert [f["field"] for f in frame["fields"]] == ["gameId"]
@@ -82,28 +70,15 @@ def test_a_bad_play_gets_an_error_frame_and_nothing_is_recorded(
 
 
 def test_a_socket_nobody_opened_with_a_ticket_cannot_play(
-    world: World, push_stub: PushStub, sockets: tuple[WebSocketPlays, Any]
+    sockets: tuple[WebSocketPlays, Any],
 ) -> None:
     plays, _ = sockets
-    push_stub.expect_post("conn-stranger")
-    _send(plays, "conn-stranger", {"action": "play", "playId": "p-9", "gameId": GAME})
-    [frame] = push_stub.messages_to("conn-stranger")
+    frame = _send(plays, "conn-stranger", {"action": "play", "playId": "p-9", "gameId": GAME})
     assert frame["error"] == "unauthenticated"
 
 
-def test_a_socket_gone_before_the_answer_is_forgotten(
-    world: World, push_stub: PushStub, sockets: tuple[WebSocketPlays, Any]
-) -> None:
-    plays, _ = sockets
-    push_stub.expect_gone("conn-1")
-    _send(plays, "conn-1", {"action": "play", "playId": "p-1", "gameId": GAME})
-    assert Sessions(world.db, world.settings, clock=world.clock).owner("conn-1") is None
-    # The play itself was taken: its result will be readable over REST
-    assert world.result("p-1")["status"] == "pending"
-
-
 def test_a_flood_of_resends_on_the_socket_puts_the_play_once_more(
-    world: World, push_stub: PushStub, sockets: tuple[WebSocketPlays, Any]
+    sockets: tuple[WebSocketPlays, Any],
 ) -> None:
     plays, kinesis = sockets
     puts: list[str] = []
@@ -112,11 +87,7 @@ def test_a_flood_of_resends_on_the_socket_puts_the_play_once_more(
         lambda params, **_: puts.append(params["PartitionKey"]),
     )
     message = {"action": "play", "playId": "p-1", "gameId": GAME}
-    for _ in range(50):
-        push_stub.expect_post("conn-1")
-        _send(plays, "conn-1", message)
-    frames = push_stub.messages_to("conn-1")
-    assert len(frames) == 50
+    frames = [_send(plays, "conn-1", message) for _ in range(50)]
     assert {frame["status"] for frame in frames} == {"queued"}
     assert len(puts) == 2  # the play, and the first resend's copy
 
@@ -134,30 +105,27 @@ def _sessions_reads(world: World) -> list[str]:
 
 
 def test_a_sockets_owner_is_read_once_for_all_its_plays(
-    world: World, push_stub: PushStub, sockets: tuple[WebSocketPlays, Any]
+    world: World, sockets: tuple[WebSocketPlays, Any]
 ) -> None:
     plays, _ = sockets
     reads = _sessions_reads(world)
-    for n in range(3):
-        push_stub.expect_post("conn-1")
+    frames = [
         _send(plays, "conn-1", {"action": "play", "playId": f"p-{n}", "gameId": GAME})
+        for n in range(3)
+    ]
     assert len(reads) == 1
-    frames = push_stub.messages_to("conn-1")
     assert frames[0] == {"type": "queued", "playId": "p-0", "status": "queued"}
     # The later plays are the same player's: refused by that player's play slot.
     assert [frame["error"] for frame in frames[1:]] == ["too_many_plays"] * 2
 
 
 def test_a_known_socket_past_its_life_cannot_play(
-    world: World, push_stub: PushStub, sockets: tuple[WebSocketPlays, Any]
+    world: World, sockets: tuple[WebSocketPlays, Any]
 ) -> None:
     plays, _ = sockets
-    push_stub.expect_post("conn-1")
     _send(plays, "conn-1", {"action": "play", "playId": "p-1", "gameId": GAME})
     world.clock.now += CONNECTION_SECONDS + 1  # the item outlived its 2 h (TTL is late)
     reads = _sessions_reads(world)
-    push_stub.expect_post("conn-1")
-    _send(plays, "conn-1", {"action": "play", "playId": "p-2", "gameId": GAME})
-    [_, frame] = push_stub.messages_to("conn-1")
+    frame = _send(plays, "conn-1", {"action": "play", "playId": "p-2", "gameId": GAME})
     assert frame["error"] == "unauthenticated"
     assert reads == []  # the item's expiry was known: it never changes

@@ -96,6 +96,9 @@ CLOSE_NORMAL: Final = 1000
 CLOSE_GOING_AWAY: Final = 1001
 #: Routes a WebSocket message can select (`$request.body.action`); others go to $default.
 SOCKET_ROUTES: Final = {"play": "ingest"}
+#: Routes with a route response (infra/constructs/apis.py, `return_response`): the body
+#: the integration answers goes back to the socket, as API Gateway sends it.
+ROUTE_RESPONSES: Final = frozenset({"play"})
 UNAUTHORIZED: Final = {"error": "unauthenticated", "message": "Unauthorized"}
 INTERNAL_ERROR: Final = {"message": "Internal server error"}
 
@@ -234,7 +237,8 @@ class Gateway:
         event = message_event(
             connection.info, route_key=route, body=body, is_base64_encoded=is_base64
         )
-        if not self._invoke_quietly(function, event):
+        failed, answer = self._invoke(function, event)
+        if failed:
             # What API Gateway tells a client whose integration failed.
             reply = {
                 **INTERNAL_ERROR,
@@ -242,16 +246,23 @@ class Gateway:
                 "requestId": event["requestContext"]["requestId"],
             }
             self.connections.post(connection.connection_id, json.dumps(reply).encode())
+        elif route in ROUTE_RESPONSES and isinstance(answer, dict):
+            response = answer.get("body")
+            if isinstance(response, str) and response:
+                self.connections.post(connection.connection_id, response.encode())
+
+    def _invoke(self, function: str, event: dict[str, Any]) -> tuple[bool, Any]:
+        """(failed, the function's answer); a failure is already logged."""
+        if self.functions is None:
+            return True, None
+        try:
+            return False, self.functions.invoke(function, event)
+        except FunctionError:
+            return True, None
 
     def _invoke_quietly(self, function: str, event: dict[str, Any]) -> bool:
         """Invoke for effect; False when the function failed (already logged)."""
-        if self.functions is None:
-            return False
-        try:
-            self.functions.invoke(function, event)
-        except FunctionError:
-            return False
-        return True
+        return not self._invoke(function, event)[0]
 
 
 class _Server(ThreadingHTTPServer):

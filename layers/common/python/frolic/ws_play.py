@@ -3,52 +3,39 @@
 A socket carries no token: its player is whoever redeemed the ticket that opened it
 (recorded by `$connect`; read once per connection and environment: `KnownOwners`). The
 play keeps its connection id, so `deliver` can push the result without a lookup; the
-answer here is only `queued` (or why not).
+answer here is only `queued` (or why not), returned as the route's response, which API
+Gateway sends to the socket (no Management API call per play).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, Final
+import json
+from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import APIGatewayWebSocketEvent
 from pydantic import ValidationError
 
 from frolic.auth import Principal
-from frolic.dal.push import Push, callback_url
 from frolic.dal.sessions import KnownOwners, Sessions
 from frolic.ingest import IngestRefusedError, PlayIntake, PlayRequest, TooManyPlaysError
 from frolic.models import field_errors
 from frolic.observability import logger
-from frolic.settings import Settings
 from frolic.ws_connect import BadMessageError, error_message, read_message
-
-OK: Final = {"statusCode": 200}
 
 
 class WebSocketPlays:
-    def __init__(
-        self,
-        *,
-        intake: PlayIntake,
-        sessions: Sessions,
-        push_for: Callable[[str], Push],
-        settings: Settings,
-    ) -> None:
+    def __init__(self, *, intake: PlayIntake, sessions: Sessions) -> None:
         self._intake = intake
-        self._sessions = sessions
         self._owners = KnownOwners(sessions)
-        self._push_for = push_for
-        self._settings = settings
 
     def handle(self, event: APIGatewayWebSocketEvent) -> dict[str, Any]:
+        """The play's answer, as the route response API Gateway sends to the socket."""
         context = event.request_context
         reply = self.play(context.connection_id, event.body, bool(event.get("isBase64Encoded")))
-        endpoint = callback_url(self._settings, context.domain_name, context.stage)
-        if not self._push_for(endpoint).send(context.connection_id, reply):
-            self._owners.forget(context.connection_id)
-            self._sessions.close(context.connection_id)
-        return dict(OK)
+        return {
+            "statusCode": 200,
+            "body": json.dumps(reply, separators=(",", ":"), ensure_ascii=False),
+        }
 
     def play(self, connection_id: str, body: str | None, is_base64_encoded: bool) -> dict[str, Any]:
         try:
