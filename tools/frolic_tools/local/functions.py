@@ -9,7 +9,8 @@ waits for one in the order it asked, so a function runs at most that many invoca
 at once and different functions run side by side. Most of an invocation is spent
 waiting for moto, which answers from a process of its own; the pools let those waits
 overlap instead of queueing every invocation behind every other. Ingest, which every
-play goes through, gets several environments; the stream functions one each: their
+play goes through, gets several environments, and deliver one per lane of the results
+stream (see `lanes`); the other stream functions one each: their
 mappings' pollers take turns at it, each reading its shard when its turn comes, so
 allocate's batches grow while its one environment is busy, which spares moto and
 botocore per-batch work (see `mappings`).
@@ -76,7 +77,7 @@ ENVIRONMENTS: Final = {
     "ingest": 4,
     "allocate": 1,
     "ws_connect": 2,
-    "deliver": 1,
+    "deliver": 4,
     "expiry": 1,
     "sweep": 1,
     "admin": 2,

@@ -351,6 +351,12 @@ class BatchRunner:
 # -- reading the streams ------------------------------------------------------------------
 
 
+class Runner(Protocol):
+    """A shard's batches through its function: a `BatchRunner`, or several at once."""
+
+    def run(self, records: Sequence[StreamRecord]) -> bool: ...
+
+
 class ShardSource(Protocol):
     coordinates: ShardCoordinates
 
@@ -623,7 +629,7 @@ class ShardPoller:
         self,
         config: MappingConfig,
         source: ShardSource,
-        runner: BatchRunner,
+        runner: Runner,
         stats: MappingStats,
         stop: threading.Event,
         *,

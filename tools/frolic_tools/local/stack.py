@@ -29,8 +29,9 @@ from frolic.dal import clients
 from frolic.observability import logger as handler_logger
 from frolic.settings import Settings, settings
 from frolic_tools.local.devauth import DevTokens
-from frolic_tools.local.functions import REGION, LocalFunctions
+from frolic_tools.local.functions import ENVIRONMENTS, REGION, LocalFunctions
 from frolic_tools.local.gateway import WS_PATH, Gateway
+from frolic_tools.local.lanes import Lanes, stream_item_key
 from frolic_tools.local.mappings import (
     ALLOCATE,
     DELIVER,
@@ -42,6 +43,7 @@ from frolic_tools.local.mappings import (
     KinesisShard,
     MappingConfig,
     MappingStats,
+    Runner,
     ShardCoordinates,
     ShardPoller,
     ShardSource,
@@ -63,6 +65,9 @@ log = logging.getLogger("frolic_tools.local")
 
 DEFAULT_SHARDS: Final = 4
 FAKE_CREDENTIAL: Final = "testing"
+#: Deliver's batches at once on the results stream's one shard (see `lanes`): as
+#: many as its environments.
+RESULTS_LANES: Final = ENVIRONMENTS["deliver"]
 #: botocore's names (hyphenized service ids) of what the functions call moto for.
 UNSIGNED_SERVICES: Final = ("dynamodb", "dynamodb-streams", "kinesis")
 _single_stack = threading.Lock()
@@ -115,6 +120,7 @@ class LocalStack:
         self._schedules: list[ScheduledRule] = []
         self._stats: dict[str, MappingStats] = {}
         self._turns: dict[str, Turns] = {}
+        self._lanes: list[Lanes] = []
         self._stop_polling = threading.Event()
         self._saved_environment: dict[str, str | None] = {}
         self._saved_log_level: int | None = None
@@ -318,7 +324,7 @@ class LocalStack:
                     streams, coordinates=coordinates, follow_iterators=self._moto.patched
                 )
             )
-            self._add_poller(DELIVER, reader.subscribe(), doorbell=True)
+            self._add_poller(DELIVER, reader.subscribe(), doorbell=True, lanes=RESULTS_LANES)
             self._add_poller(
                 EXPIRY, reader.subscribe(), due_at=play_deadline(config.expiry_seconds)
             )
@@ -341,6 +347,7 @@ class LocalStack:
         *,
         due_at: Callable[[StreamRecord], float] | None = None,
         doorbell: bool = False,
+        lanes: int = 1,
     ) -> None:
         functions = self.functions
         stats = self._stats.setdefault(config.name, MappingStats())
@@ -360,14 +367,21 @@ class LocalStack:
         turns = self._turns.setdefault(
             config.name, Turns(functions.environments(mapping.function), self._stop_polling)
         )
-        runner = BatchRunner(
-            mapping,
-            source.coordinates,
-            invoke=invoke,
-            failures=self.failures,
-            stats=stats,
-            pause=turns.pause,
-        )
+        runners = [
+            BatchRunner(
+                mapping,
+                source.coordinates,
+                invoke=invoke,
+                failures=self.failures,
+                stats=stats,
+                pause=turns.pause if lanes == 1 else self._pause,
+            )
+            for _ in range(lanes)
+        ]
+        runner: Runner = runners[0]
+        if lanes > 1:
+            runner = Lanes(runners, stream_item_key, name=f"frolic-local-{config.name}-lane")
+            self._lanes.append(runner)
         self._pollers.append(
             ShardPoller(
                 mapping,
@@ -380,6 +394,9 @@ class LocalStack:
                 turns=turns,
             )
         )
+
+    def _pause(self, seconds: float) -> bool:
+        return not self._stop_polling.wait(seconds)
 
     def _ring(self, stream_arn: str, shard_id: str) -> None:
         """moto's server says a request added records to this shard."""
@@ -400,6 +417,9 @@ class LocalStack:
             for poller in self._pollers:
                 poller.join(timeout=10)
             self._pollers.clear()
+            for lanes in self._lanes:
+                lanes.close()
+            self._lanes.clear()
             for rule in self._schedules:
                 rule.join(timeout=10)
             self._schedules.clear()
