@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from typing import Any
 
-from frolic_tools.local.lanes import Lanes, stream_item_key
+from frolic_tools.local.lanes import Lanes, result_socket_or_key
 from frolic_tools.local.mappings import StreamRecord
 
 
@@ -33,7 +34,7 @@ class Lane:
 def test_lanes_run_at_once_and_keep_each_keys_records_together_in_order() -> None:
     together = threading.Barrier(2)
     runners = [Lane(together), Lane(together)]
-    lanes = Lanes(runners, stream_item_key, name="test-lane")
+    lanes = Lanes(runners, result_socket_or_key, name="test-lane")
     try:
         plays = ["a", "b", "c", "d", "e", "f"]
         records = [change(n, plays[n % len(plays)]) for n in range(24)]
@@ -52,10 +53,24 @@ def test_lanes_run_at_once_and_keep_each_keys_records_together_in_order() -> Non
         lanes.close()
 
 
+def test_a_results_record_goes_by_its_socket_else_by_its_key() -> None:
+    def record(image: str, keys: dict[str, Any], socket: str | None) -> StreamRecord:
+        item: dict[str, Any] = dict(keys)
+        if socket is not None:
+            item["connectionId"] = {"S": socket}
+        return StreamRecord("1", 0.0, {"dynamodb": {"Keys": keys, image: item}})
+
+    key = {"playId": {"S": "p-1"}}
+    # Every record of a play's item: its INSERT and MODIFY (new image), its REMOVE (old).
+    on_socket = {result_socket_or_key(record(i, key, "c-1")) for i in ("NewImage", "OldImage")}
+    assert on_socket == {"socket:c-1"}
+    assert result_socket_or_key(record("NewImage", key, None)) == 'key:{"playId":{"S":"p-1"}}'
+
+
 def test_a_batch_is_unfinished_if_any_lane_was_interrupted() -> None:
     together = threading.Barrier(2)
     runners = [Lane(together, answer=True), Lane(together, answer=False)]
-    lanes = Lanes(runners, stream_item_key, name="test-lane")
+    lanes = Lanes(runners, result_socket_or_key, name="test-lane")
     try:
         records = [change(n, play) for n, play in enumerate("abcdef")]
         assert not lanes.run(records)

@@ -3,11 +3,11 @@
 moto gives a table's change stream one shard, where DynamoDB splits a busy table's
 stream over several, each read by its own poller: run one batch at a time, the local
 results stream would let `deliver` push one result at a time, however many sockets
-wait. So the stack splits each batch by partition key over a few lanes and runs the
-lanes at once, each with a `BatchRunner` of its own (its own retries, bisection and
-on-failure entries). Records with one key share a lane and keep their order, which is
-all Lambda promises (and all Frolic relies on: docs/architecture.md § Replay safety).
-The next batch starts once every lane has finished this one.
+wait. So the stack splits each batch over a few lanes and runs the lanes at once, each
+with a `BatchRunner` of its own (its own retries, bisection and on-failure entries).
+Records with one key share a lane and keep their order, which is all Lambda promises
+(and all Frolic relies on: docs/architecture.md § Replay safety). The next batch
+starts once every lane has finished this one.
 """
 
 from __future__ import annotations
@@ -20,10 +20,17 @@ from concurrent.futures import ThreadPoolExecutor
 from frolic_tools.local.mappings import Runner, StreamRecord
 
 
-def stream_item_key(record: StreamRecord) -> str:
-    """A change-stream record's partition key: its item's key attributes."""
-    keys = record.event.get("dynamodb", {}).get("Keys", {})
-    return json.dumps(keys, sort_keys=True, separators=(",", ":"))
+def result_socket_or_key(record: StreamRecord) -> str:
+    """Where a results-stream record goes: the play's socket (`connectionId`, which
+    every image of a play's item carries), else the item's key. Either way an item's
+    records share a lane; by socket, one player's results also leave in order, from one
+    environment (whose `KnownOwners` then knows the socket)."""
+    body = record.event.get("dynamodb", {})
+    for image in ("NewImage", "OldImage"):
+        socket = body.get(image, {}).get("connectionId", {}).get("S")
+        if isinstance(socket, str):
+            return "socket:" + socket
+    return "key:" + json.dumps(body.get("Keys", {}), sort_keys=True, separators=(",", ":"))
 
 
 class Lanes:

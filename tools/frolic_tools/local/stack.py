@@ -31,7 +31,7 @@ from frolic.settings import Settings, settings
 from frolic_tools.local.devauth import DevTokens
 from frolic_tools.local.functions import ENVIRONMENTS, REGION, LocalFunctions
 from frolic_tools.local.gateway import WS_PATH, Gateway
-from frolic_tools.local.lanes import Lanes, stream_item_key
+from frolic_tools.local.lanes import Lanes, result_socket_or_key
 from frolic_tools.local.mappings import (
     ALLOCATE,
     DELIVER,
@@ -380,7 +380,7 @@ class LocalStack:
         ]
         runner: Runner = runners[0]
         if lanes > 1:
-            runner = Lanes(runners, stream_item_key, name=f"frolic-local-{config.name}-lane")
+            runner = Lanes(runners, result_socket_or_key, name=f"frolic-local-{config.name}-lane")
             self._lanes.append(runner)
         self._pollers.append(
             ShardPoller(
