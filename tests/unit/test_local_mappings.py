@@ -55,6 +55,31 @@ class ListSource:
             return page
 
 
+#: An interval far longer than a test may take: only a ring can wake its pollers.
+RING_ONLY = MappingConfig(
+    name="allocate",
+    function="allocate",
+    batch_size=100,
+    retries=0,
+    max_record_age_seconds=3600.0,
+    poll_seconds=600.0,
+)
+
+
+def ring_only_poller(
+    source: Any,
+    invoke: Any,
+    stop: threading.Event,
+    bell: Doorbell,
+    turns: Turns | None = None,
+) -> ShardPoller:
+    stats = MappingStats()
+    runner = BatchRunner(
+        RING_ONLY, source.coordinates, invoke=invoke, failures=FailureList(), stats=stats
+    )
+    return ShardPoller(RING_ONLY, source, runner, stats, stop, doorbell=bell, turns=turns)
+
+
 def test_a_ring_is_not_missed_between_a_read_and_the_wait() -> None:
     bell = Doorbell()
     seen = bell.rings
@@ -77,18 +102,7 @@ def test_a_poller_reads_as_soon_as_its_doorbell_rings() -> None:
         done.set()
         return None
 
-    # An interval far longer than the test may take: only the ring can wake it.
-    slow = MappingConfig(
-        name="allocate",
-        function="allocate",
-        batch_size=100,
-        retries=0,
-        max_record_age_seconds=3600.0,
-        poll_seconds=600.0,
-    )
-    stats = MappingStats()
-    runner = BatchRunner(slow, SHARD, invoke=invoke, failures=FailureList(), stats=stats)
-    poller = ShardPoller(slow, source, runner, stats, stop, doorbell=bell)
+    poller = ring_only_poller(source, invoke, stop, bell)
     poller.start()
     try:
         assert source.read.wait(timeout=20.0), "the poller never read"
@@ -134,17 +148,7 @@ def test_after_a_short_page_a_poller_reads_again_only_when_its_doorbell_rings() 
             done.set()
         return None
 
-    slow = MappingConfig(
-        name="allocate",
-        function="allocate",
-        batch_size=100,
-        retries=0,
-        max_record_age_seconds=3600.0,
-        poll_seconds=600.0,
-    )
-    stats = MappingStats()
-    runner = BatchRunner(slow, SHARD, invoke=invoke, failures=FailureList(), stats=stats)
-    poller = ShardPoller(slow, source, runner, stats, stop, doorbell=bell)
+    poller = ring_only_poller(source, invoke, stop, bell)
     poller.start()
     try:
         assert bell.waited.wait(timeout=20.0), "the poller never waited for its bell"
@@ -212,22 +216,10 @@ def test_pollers_sharing_one_environment_read_their_shards_only_on_their_turn() 
         bells["shard-2"].ring()
         return None
 
-    config = MappingConfig(
-        name="allocate",
-        function="allocate",
-        batch_size=100,
-        retries=0,
-        max_record_age_seconds=3600.0,
-        poll_seconds=600.0,
-    )
-    pollers = []
-    for source in (first, second):
-        stats = MappingStats()
-        runner = BatchRunner(
-            config, source.coordinates, invoke=invoke, failures=FailureList(), stats=stats
-        )
-        bell = bells[source.coordinates.shard_id]
-        pollers.append(ShardPoller(config, source, runner, stats, stop, doorbell=bell, turns=turns))
+    pollers = [
+        ring_only_poller(source, invoke, stop, bells[source.coordinates.shard_id], turns)
+        for source in (first, second)
+    ]
     for poller in pollers:
         poller.start()
     try:

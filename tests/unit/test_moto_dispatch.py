@@ -8,7 +8,6 @@ from __future__ import annotations
 import io
 import json
 import string
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -159,14 +158,7 @@ def _run_script() -> list[tuple[str, dict[str, str], Any]]:
     return answers
 
 
-@pytest.fixture
-def unpatched() -> Iterator[None]:
-    moto_patches.uninstall()
-    yield
-    moto_patches.uninstall()
-
-
-@pytest.mark.usefixtures("unpatched")
+@pytest.mark.usefixtures("moto_unpatched")
 def test_the_direct_route_answers_as_motos_apps_do(monkeypatch: pytest.MonkeyPatch) -> None:
     through_flask = _run_script()
     assert moto_patches.install()
@@ -193,7 +185,7 @@ def test_the_direct_route_answers_as_motos_apps_do(monkeypatch: pytest.MonkeyPat
     assert statuses >= {"200 OK", "400 BAD REQUEST", "raised"}  # answers, refusals, failures
 
 
-@pytest.mark.usefixtures("unpatched")
+@pytest.mark.usefixtures("moto_unpatched")
 def test_request_ids_keep_their_form_and_xml_bodies_still_carry_theirs() -> None:
     assert moto_patches.install()
     headers: dict[str, str] = {}

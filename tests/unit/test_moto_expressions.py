@@ -3,7 +3,6 @@ and refusals exactly as it does unpatched, while parsing each expression once.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -111,14 +110,7 @@ def _script(client: Any) -> list[Any]:
     return answers
 
 
-@pytest.fixture
-def unpatched() -> Iterator[None]:
-    moto_patches.uninstall()
-    yield
-    moto_patches.uninstall()
-
-
-@pytest.mark.usefixtures("unpatched")
+@pytest.mark.usefixtures("moto_unpatched")
 def test_moto_answers_as_it_does_unpatched_parsing_each_expression_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -29,6 +29,8 @@ import string
 from collections.abc import Callable, Iterable
 from typing import Any, Final
 
+from frolic_tools.local.patching import swap
+
 #: X-Amz-Target prefixes whose requests skip the Flask app, and their handlers' modules
 #: and classes in moto.
 DIRECT_TARGETS: Final = {
@@ -100,12 +102,7 @@ def patch_dispatch() -> Callable[[], None] | None:
         response: Iterable[bytes] = answer(handler, environ)(environ, start_response)
         return response
 
-    dispatcher.__call__ = call
-
-    def undo() -> None:
-        dispatcher.__call__ = original
-
-    return undo
+    return swap(dispatcher, "__call__", call)
 
 
 def patch_request_ids() -> Callable[[], None] | None:
@@ -140,12 +137,12 @@ def patch_request_ids() -> Callable[[], None] | None:
         request_id(headers)
         return headers, body
 
-    setattr(responses, "gen_amzn_requestid_long", request_id)  # noqa: B010
-    base._enrich_response = staticmethod(enrich)
+    undo_ids = swap(responses, "gen_amzn_requestid_long", request_id)
+    undo_enrich = swap(base, "_enrich_response", staticmethod(enrich))
 
     def undo() -> None:
-        setattr(responses, "gen_amzn_requestid_long", original_ids)  # noqa: B010
-        base._enrich_response = original_enrich
+        undo_enrich()
+        undo_ids()
 
     return undo
 
@@ -193,9 +190,4 @@ def patch_plain_values() -> Callable[[], None] | None:
                 return
         original(self, serialized, value, shape, key)
 
-    setattr(serializer, "_serialize_type_structure", serialize_structure)  # noqa: B010
-
-    def undo() -> None:
-        setattr(serializer, "_serialize_type_structure", original)  # noqa: B010
-
-    return undo
+    return swap(serializer, "_serialize_type_structure", serialize_structure)

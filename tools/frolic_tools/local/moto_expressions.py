@@ -28,6 +28,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Final
 
+from frolic_tools.local.patching import swap
+
 #: Parsed expressions kept, of each kind.
 EXPRESSIONS_KEPT: Final = 512
 
@@ -42,12 +44,7 @@ def patch_update_expressions() -> Callable[[], None] | None:
     if not isinstance(original, classmethod):
         return None
     make: Any = functools.lru_cache(maxsize=EXPRESSIONS_KEPT)(original.__func__)
-    setattr(parser, "make", classmethod(make))  # noqa: B010
-
-    def undo() -> None:
-        setattr(parser, "make", original)  # noqa: B010
-
-    return undo
+    return swap(parser, "make", classmethod(make))
 
 
 def _frozen(value: Any) -> str | None:
@@ -90,12 +87,7 @@ def patch_conditions() -> Callable[[], None] | None:
         values.extend(known[2])
         return known[0]
 
-    ConditionExpressionParser.parse = parse  # type: ignore[method-assign]
-
-    def undo() -> None:
-        ConditionExpressionParser.parse = original  # type: ignore[method-assign]
-
-    return undo
+    return swap(ConditionExpressionParser, "parse", parse)
 
 
 def patch_tree_walks() -> Callable[[], None] | None:
@@ -139,9 +131,4 @@ def patch_tree_walks() -> Callable[[], None] | None:
 
         return visit(node, -1)
 
-    walker.traverse = traverse
-
-    def undo() -> None:
-        walker.traverse = original
-
-    return undo
+    return swap(walker, "traverse", traverse)
