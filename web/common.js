@@ -427,6 +427,28 @@
     );
   }
 
+  /** How often a signed-in page checks that its ID token has a while to live. */
+  var SESSION_CHECK_MS = 60 * 1000;
+
+  /**
+   * Keep the role's session fresh while the page is open: once a minute, and whenever
+   * the page is shown again (timers sleep in background tabs). `onSession` gets the
+   * renewed session, or null when it ended (a refused refresh); offline, the next check
+   * tries again.
+   */
+  function keepSessionFresh(role, isSignedIn, onSession) {
+    function check() {
+      if (!isSignedIn()) return;
+      freshSession(role).then(onSession, function () {
+        /* offline: the next check tries again */
+      });
+    }
+    setInterval(check, SESSION_CHECK_MS);
+    document.addEventListener("visibilitychange", function () {
+      if (document.visibilityState === "visible") check();
+    });
+  }
+
   /**
    * Sign out here and at the identity provider: revoke the refresh token, then end the
    * login page's own session (its /logout sends the browser back to this page).
@@ -663,6 +685,7 @@
     beginSignIn: beginSignIn,
     finishSignIn: finishSignIn,
     freshSession: freshSession,
+    keepSessionFresh: keepSessionFresh,
     signOut: signOut,
     IDENTIFIER: IDENTIFIER,
     session: session,
