@@ -55,7 +55,7 @@ def test_the_lock_pins_what_pyproject_asks_for(requirement: Requirement) -> None
 
 
 def test_this_environment_was_installed_from_the_lock() -> None:
-    differing = {}
+    differing: dict[str, tuple[Version, Version | None]] = {}
     for name, pinned in pins().items():
         try:
             installed = Version(version(name))
