@@ -1018,17 +1018,7 @@
     });
 
     setDefaultTimes();
-    // A refused refresh is a session that ended.
-    F.keepSessionFresh(
-      "admin",
-      function () {
-        return !!state.auth;
-      },
-      function (current) {
-        if (current) state.auth = current;
-        else sessionEnded();
-      }
-    );
+    F.keepSessionFresh("admin", state, sessionEnded);
     resumeSession().then(function (signedIn) {
       state.auth = signedIn;
       renderAuth();

@@ -432,16 +432,22 @@
 
   /**
    * Keep the role's session fresh while the page is open: once a minute, and whenever
-   * the page is shown again (timers sleep in background tabs). `onSession` gets the
-   * renewed session, or null when it ended (a refused refresh); offline, the next check
-   * tries again.
+   * the page is shown again (timers sleep in background tabs). `page.auth` is the
+   * page's session: renewed in place, and `onEnded()` when a refresh is refused;
+   * offline, the next check tries again.
    */
-  function keepSessionFresh(role, isSignedIn, onSession) {
+  function keepSessionFresh(role, page, onEnded) {
     function check() {
-      if (!isSignedIn()) return;
-      freshSession(role).then(onSession, function () {
-        /* offline: the next check tries again */
-      });
+      if (!page.auth) return;
+      freshSession(role).then(
+        function (current) {
+          if (current) page.auth = current;
+          else onEnded();
+        },
+        function () {
+          /* offline: the next check tries again */
+        }
+      );
     }
     setInterval(check, SESSION_CHECK_MS);
     document.addEventListener("visibilitychange", function () {

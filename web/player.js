@@ -1166,17 +1166,7 @@
       if (document.visibilityState === "visible" && state.auth && !socketOpen()) connect(true);
     });
 
-    // A refused refresh is a session that ended.
-    F.keepSessionFresh(
-      "player",
-      function () {
-        return !!state.auth;
-      },
-      function (current) {
-        if (current) state.auth = current;
-        else sessionEnded();
-      }
-    );
+    F.keepSessionFresh("player", state, sessionEnded);
 
     // After the session: a sign-in brings the page's ?game=… back with it.
     resumeSession().then(function (signedIn) {
