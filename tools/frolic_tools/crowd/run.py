@@ -20,6 +20,7 @@ import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from typing import Self, TypeVar
 
 from websockets.asyncio.client import ClientConnection
@@ -139,27 +140,16 @@ class Crowd:
         rest = self._rest = RestClient(
             self.api, timeout=self._http_timeout, keepalive=self.players + SETUP_CONCURRENCY
         )
-        limit = asyncio.Semaphore(SETUP_CONCURRENCY)
-
-        async def bounded(work: Awaitable[T]) -> T:
-            async with limit:
-                return await work
-
-        user_ids = (f"crowd-{self._tag}-{i:05d}" for i in range(self.players))
-        tokens = self._tokens or await asyncio.gather(
-            *(bounded(player_token(rest, user_id)) for user_id in user_ids)
+        tokens = self._tokens or await _all_of(
+            [partial(player_token, rest, f"crowd-{self._tag}-{i:05d}") for i in range(self.players)]
         )
         self._players = [Player(i, tokens[i]) for i in range(self.players)]
 
         async def connect(player: Player) -> None:
-            player.socket = await bounded(open_player_socket(rest, player.token, self.ws_url))
+            # Kept on the player at once: if another socket fails, `_close` closes it.
+            player.socket = await open_player_socket(rest, player.token, self.ws_url)
 
-        try:
-            async with asyncio.TaskGroup() as group:
-                for player in self._players[: self.ws_players]:
-                    group.create_task(connect(player))
-        except BaseExceptionGroup as failed:
-            raise _first(failed) from None  # `_close` closes the sockets already open
+        await _all_of([partial(connect, p) for p in self._players[: self.ws_players]])
         for player in self._players:
             if player.socket is not None:
                 self._state.spawn(read_socket(self._state, rest, player))
@@ -295,7 +285,24 @@ class Crowd:
         )
 
 
+async def _all_of(works: Sequence[Callable[[], Awaitable[T]]]) -> list[T]:
+    """Every work's result, `SETUP_CONCURRENCY` at a time (the gateway serves set-up
+    calls one invocation at a time anyway); the first failure cancels the rest and is
+    raised as itself (a CrowdError, as a rule)."""
+    gate = asyncio.Semaphore(SETUP_CONCURRENCY)
+
+    async def gated(work: Callable[[], Awaitable[T]]) -> T:
+        async with gate:
+            return await work()
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(gated(work)) for work in works]
+    except BaseExceptionGroup as failed:
+        raise _first(failed) from None
+    return [task.result() for task in tasks]
+
+
 def _first(failed: BaseExceptionGroup[BaseException]) -> BaseException:
-    """The first failure in a group (a CrowdError, as a rule), unwrapped."""
     first = failed.exceptions[0]
     return _first(first) if isinstance(first, BaseExceptionGroup) else first
