@@ -15,7 +15,7 @@ play that gets no final result within reel + grace + margin (20 s). The figures 
 One event loop, in a thread of its own, plays the whole crowd (`Crowd`'s methods stay
 blocking). A WebSocket player is a task reading its socket (websockets' asyncio client:
 results are pushed to it); each REST play is a task that sends and polls over one
-shared httpx client; the scheduler draws the arrivals and sends socket plays, resends
+shared aiohttp session; the scheduler draws the arrivals and sends socket plays, resends
 and deadlines as tasks and timers beside them. A progress task and an admin-report
 sampler run only while a schedule runs. An idle player costs a token and, on the
 WebSocket share, an open socket and a waiting task: no thread, so `--players` in the

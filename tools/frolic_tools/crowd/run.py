@@ -137,9 +137,7 @@ class Crowd:
         return self
 
     async def _open(self) -> None:
-        rest = self._rest = RestClient(
-            self.api, timeout=self._http_timeout, keepalive=self.players + SETUP_CONCURRENCY
-        )
+        rest = self._rest = RestClient(self.api, timeout=self._http_timeout)
         tokens = self._tokens or await _all_of(
             [partial(player_token, rest, f"crowd-{self._tag}-{i:05d}") for i in range(self.players)]
         )
