@@ -3,7 +3,8 @@
 A play never decided is lost at its deadline; a refused play waits for its
 retry-after; a socket that dies hands its play to REST; an abort stops the arrivals;
 a player task's bug fails the run rather than hang it; closing (or failing to open)
-leaves no socket and no loop thread behind. Short deadlines and intervals keep each
+leaves no socket and no loop thread behind; a crowd asks for the open files its sockets
+need. Short deadlines and intervals keep each
 run to a second or two; no assertion depends on how fast the machine is.
 """
 
@@ -18,6 +19,7 @@ import pytest
 
 from frolic_tools.crowd import Crowd, CrowdError, GameInfo, Progress, Schedule
 from frolic_tools.crowd.report import FINAL_STATUSES, CrowdReport
+from frolic_tools.crowd.run import SPARE_DESCRIPTORS
 from tests.unit.crowd_api import Behaviour, FakeFrolic
 
 Start = Callable[[Behaviour], FakeFrolic]
@@ -156,4 +158,30 @@ def test_a_refused_socket_fails_the_opening_and_leaves_nothing_open(start: Start
     with pytest.raises(CrowdError, match="refused the socket: 403"):
         crowd.open()
     assert frolic.intake.wait_for_sockets(0)
+    assert not loop_threads()
+
+
+def test_a_crowd_asks_for_the_open_files_its_sockets_need(
+    start: Start, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A socket per WebSocket player: the soft limit is raised to fit, and a crowd the
+    hard limit cannot hold is refused before any set-up call (not minutes in, with
+    EMFILE)."""
+    frolic = start(Behaviour())
+    limits = {"soft": 64, "hard": 100_000}
+    raised: list[tuple[int, int]] = []
+    monkeypatch.setattr(
+        "frolic_tools.crowd.run.resource.getrlimit", lambda _: (limits["soft"], limits["hard"])
+    )
+    monkeypatch.setattr(
+        "frolic_tools.crowd.run.resource.setrlimit", lambda _, values: raised.append(values)
+    )
+    with crowd_on(frolic, 2, 1.0):
+        assert frolic.intake.wait_for_sockets(2)
+    assert raised == [(2 + SPARE_DESCRIPTORS, 100_000)]
+
+    limits["hard"] = 64
+    with pytest.raises(CrowdError, match="open files are needed"):
+        crowd_on(frolic, 2, 1.0).open()
+    assert len(frolic.intake.tickets) == 2  # the refused crowd asked for no ticket
     assert not loop_threads()

@@ -17,6 +17,7 @@ import asyncio
 import heapq
 import itertools
 import random
+import resource
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -48,6 +49,9 @@ from frolic_tools.crowd.watch import sample, verify_duplicates, watch
 from frolic_tools.local.client import LocalClient
 
 T = TypeVar("T")
+#: Open files a crowd needs besides its sockets: the set-up calls' connections, REST
+#: polls in flight, the interpreter's own.
+SPARE_DESCRIPTORS = 256
 
 
 class Crowd:
@@ -128,6 +132,7 @@ class Crowd:
         """Tokens for every player, then a ticket and a socket for the WebSocket share."""
         if self._loop is not None:
             return self
+        _ensure_descriptors(self.ws_players + SPARE_DESCRIPTORS)
         self._loop = LoopThread("crowd-loop")
         try:
             self._loop.run(self._open())
@@ -281,6 +286,21 @@ class Crowd:
             budget_total=game.budget_total if game is not None else None,
             issued_final=issued_final,
         )
+
+
+def _ensure_descriptors(needed: int) -> None:
+    """Raise the process's soft limit on open files as far as `needed` allows (up to its
+    hard limit); a CrowdError, before any set-up call, when even that is too few."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if needed <= soft:
+        return
+    if hard != resource.RLIM_INFINITY and needed > hard:
+        raise CrowdError(
+            f"{needed:,} open files are needed (a socket per WebSocket player), this "
+            f"process may open {hard:,}: lower --players or --ws-share, or raise the "
+            "hard limit (ulimit -Hn)"
+        )
+    resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
 
 
 async def _all_of(works: Sequence[Callable[[], Awaitable[T]]]) -> list[T]:
