@@ -13,7 +13,6 @@ from frolic.dal.clients import dynamodb
 from frolic.expiry import ExpiryWatcher
 from frolic.observability import logger, metrics, tracer
 from frolic.settings import settings_at_cold_start
-from frolic.stream_records import each_stream_record
 
 #: Checked as the execution environment starts: without them this function refuses to.
 SETTINGS = settings_at_cold_start("expiry")
@@ -29,4 +28,4 @@ def _watcher() -> ExpiryWatcher:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    return each_stream_record(event, context, lambda record: _watcher().handle(record))
+    return _watcher().handle_batch(event, context)

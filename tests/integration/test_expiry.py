@@ -191,6 +191,39 @@ def test_a_batch_waits_only_until_each_deadline_in_turn(
     assert statuses == ["expired", "expired", "lost", "expired"]
 
 
+def test_the_plays_of_a_batch_past_their_deadlines_are_read_together(
+    world: World, handler: ModuleType, records: StreamRecords, clock: ManualClock
+) -> None:
+    """One BatchGetItem for the plays already due, then one for the late one once it is
+    due: never a read per play, never a read before a play's deadline."""
+    plays = [a_play(1, at=0.0), a_play(2, at=1.0), a_play(3, at=2.0), a_play(4, at=20.0)]
+    batch = [arrive(world, records, play) for play in plays]
+    put(world, lost(plays[1], at=START + 4.0))
+    clock.now = START + 30.0  # 1-3 are past their deadlines, 4 is due at START + 35
+    reads: list[tuple[str, list[str], float]] = []
+
+    def note(model: Any, params: dict[str, Any], **_: Any) -> None:
+        if model.name == "GetItem":
+            reads.append((model.name, [params["Key"]["playId"]["S"]], clock.now))
+        elif model.name == "BatchGetItem":
+            keys = params["RequestItems"][world.settings.results_table]["Keys"]
+            reads.append((model.name, [k["playId"]["S"] for k in keys], clock.now))
+
+    world.db.meta.events.register("before-parameter-build.dynamodb", note)
+    try:
+        failed = watch(handler, *batch)
+    finally:
+        world.db.meta.events.unregister("before-parameter-build.dynamodb", note)
+
+    assert failed == []
+    assert reads == [
+        ("BatchGetItem", ["play-1", "play-2", "play-3"], START + 30.0),
+        ("BatchGetItem", ["play-4"], pytest.approx(START + 35.0)),
+    ]
+    statuses = [world.result(p.play_id)["status"] for p in plays]
+    assert statuses == ["expired", "lost", "expired", "expired"]
+
+
 def test_records_other_than_a_pending_insert_are_left_alone(
     world: World, handler: ModuleType, records: StreamRecords, clock: ManualClock
 ) -> None:
@@ -218,13 +251,14 @@ def test_an_aws_error_fails_only_its_record(
     batch = [arrive(world, records, broken), arrive(world, records, fine)]
 
     def throttle(params: dict[str, Any], **_: Any) -> None:
-        if params["Key"]["playId"]["S"] == broken.play_id:
+        keys = params["RequestItems"][world.settings.results_table]["Keys"]
+        if {"playId": {"S": broken.play_id}} in keys:
             raise ClientError(
                 {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow"}},
-                "GetItem",
+                "BatchGetItem",
             )
 
-    world.db.meta.events.register("before-parameter-build.dynamodb.GetItem", throttle)
+    world.db.meta.events.register("before-parameter-build.dynamodb.BatchGetItem", throttle)
 
     failed = watch(handler, *batch)
 

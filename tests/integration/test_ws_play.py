@@ -10,7 +10,7 @@ import boto3
 import pytest
 from aws_lambda_powertools.utilities.data_classes import APIGatewayWebSocketEvent
 
-from frolic.dal.sessions import Sessions
+from frolic.dal.sessions import CONNECTION_SECONDS, Sessions
 from frolic.ws_play import WebSocketPlays
 from frolic_tools.schema import LOCAL_STREAM
 from tests.integration.push_fixtures import PushStub, message_event
@@ -119,3 +119,45 @@ def test_a_flood_of_resends_on_the_socket_puts_the_play_once_more(
     assert len(frames) == 50
     assert {frame["status"] for frame in frames} == {"queued"}
     assert len(puts) == 2  # the play, and the first resend's copy
+
+
+def _sessions_reads(world: World) -> list[str]:
+    """The connection ids whose sessions items are read from now on."""
+    reads: list[str] = []
+
+    def note(params: dict[str, Any], **_: Any) -> None:
+        if params["TableName"] == world.settings.sessions_table:
+            reads.append(params["Key"]["pk"]["S"])
+
+    world.db.meta.events.register("before-parameter-build.dynamodb.GetItem", note)
+    return reads
+
+
+def test_a_sockets_owner_is_read_once_for_all_its_plays(
+    world: World, push_stub: PushStub, sockets: tuple[WebSocketPlays, Any]
+) -> None:
+    plays, _ = sockets
+    reads = _sessions_reads(world)
+    for n in range(3):
+        push_stub.expect_post("conn-1")
+        _send(plays, "conn-1", {"action": "play", "playId": f"p-{n}", "gameId": GAME})
+    assert len(reads) == 1
+    frames = push_stub.messages_to("conn-1")
+    assert frames[0] == {"type": "queued", "playId": "p-0", "status": "queued"}
+    # The later plays are the same player's: refused by that player's play slot.
+    assert [frame["error"] for frame in frames[1:]] == ["too_many_plays"] * 2
+
+
+def test_a_known_socket_past_its_life_cannot_play(
+    world: World, push_stub: PushStub, sockets: tuple[WebSocketPlays, Any]
+) -> None:
+    plays, _ = sockets
+    push_stub.expect_post("conn-1")
+    _send(plays, "conn-1", {"action": "play", "playId": "p-1", "gameId": GAME})
+    world.clock.now += CONNECTION_SECONDS + 1  # the item outlived its 2 h (TTL is late)
+    reads = _sessions_reads(world)
+    push_stub.expect_post("conn-1")
+    _send(plays, "conn-1", {"action": "play", "playId": "p-2", "gameId": GAME})
+    [_, frame] = push_stub.messages_to("conn-1")
+    assert frame["error"] == "unauthenticated"
+    assert reads == []  # the item's expiry was known: it never changes

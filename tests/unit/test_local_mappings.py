@@ -102,6 +102,63 @@ def test_a_poller_reads_as_soon_as_its_doorbell_rings() -> None:
         poller.join(timeout=10)
 
 
+class WatchedDoorbell(Doorbell):
+    """A doorbell that says when a poller starts waiting for it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waited = threading.Event()
+
+    def wait(self, seen: int, timeout: float) -> bool:
+        self.waited.set()
+        return super().wait(seen, timeout)
+
+
+def test_after_a_short_page_a_poller_reads_again_only_when_its_doorbell_rings() -> None:
+    source = ListSource()
+    source.records = [record(1, time.time()), record(2, time.time())]
+    bell = WatchedDoorbell()
+    stop = threading.Event()
+    batches: list[list[str]] = []
+    done = threading.Event()
+
+    def invoke(event: dict[str, Any]) -> Any:
+        batches.append([str(r["sequence"]) for r in event["Records"]])
+        if len(batches) == 1:
+            # Written while the batch runs, but the ring for it comes later: a poller
+            # that read again at once would take it now.
+            with source.lock:
+                source.records.append(record(3, time.time()))
+        else:
+            done.set()
+        return None
+
+    slow = MappingConfig(
+        name="allocate",
+        function="allocate",
+        batch_size=100,
+        retries=0,
+        max_record_age_seconds=3600.0,
+        poll_seconds=600.0,
+    )
+    stats = MappingStats()
+    runner = BatchRunner(slow, SHARD, invoke=invoke, failures=FailureList(), stats=stats)
+    poller = ShardPoller(slow, source, runner, stats, stop, doorbell=bell)
+    poller.start()
+    try:
+        assert bell.waited.wait(timeout=20.0), "the poller never waited for its bell"
+        # The first page was short: the shard's end. One read so far, one batch.
+        assert (source.reads, batches) == (1, [["1", "2"]])
+        bell.ring()
+        assert done.wait(timeout=20.0), "a ring did not wake the poller"
+        assert batches == [["1", "2"], ["3"]]
+        assert source.reads == 2
+    finally:
+        stop.set()
+        bell.close()
+        poller.join(timeout=10)
+
+
 def test_two_subscribers_of_a_shared_shard_each_get_every_record_in_order() -> None:
     source = ListSource()
     source.records = [record(n) for n in range(10)]
@@ -109,12 +166,13 @@ def test_two_subscribers_of_a_shared_shard_each_get_every_record_in_order() -> N
     first, second = shared.subscribe(), shared.subscribe()
 
     taken_first = first.fetch(100)
-    taken_second = second.fetch(4) + second.fetch(100)
+    taken_second = second.fetch(4)
     assert source.reads == 1  # one read filled both
+    taken_second += second.fetch(100)  # what it holds is short of a page: topped up
+    assert source.reads == 2
     source.records += [record(n) for n in range(10, 13)]
     taken_second += second.fetch(100)
     taken_first += first.fetch(100)
-    assert source.reads == 2
 
     expected = [str(n) for n in range(13)]
     assert [r.sequence for r in taken_first] == expected

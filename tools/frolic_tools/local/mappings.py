@@ -23,11 +23,14 @@ function sleep. The function's own wait is then zero, so it can share the single
 invocation lock without blocking deliver or anyone else (see `functions`); what the
 tables see is the same.
 
-When to read: a poller reads its shard again at once after a read that found records.
-Otherwise it waits: for its `Doorbell`, which moto's server rings when a request added
-records to that shard (so a play is read within moments of being written, and a batch
-forms from whatever arrived while the function ran), or at the latest for its poll
-interval. A mapping without a doorbell polls on the interval alone. The expiry mapping
+When to read: a poller with a `Doorbell`, which moto's server rings when a request added
+records to that shard, reads when it rings (so a play is read within moments of being
+written, and a batch forms from whatever arrived while the function ran), at once
+after a full page (more may be waiting), or at the latest after its poll interval. A
+read that came back short reached the shard's end, so after running its batch the
+poller reads again only if the bell rang meanwhile: a read that would find nothing is
+not made (each costs a request of moto and of botocore). A mapping without a doorbell
+reads again at once after finding records, else on its interval. The expiry mapping
 has none: its records are due seconds after they are written (AWS batches them for up
 to 5 s), so it reads on a slower interval.
 """
@@ -498,8 +501,11 @@ class SharedShard:
         return _Subscription(self, queue)
 
     def fetch_for(self, queue: deque[StreamRecord], limit: int) -> list[StreamRecord]:
+        """Up to `limit` records: what the subscriber holds, topped up from the shard
+        when that is short of a page, so a short page means the shard's end (see
+        `ShardPoller`)."""
         with self._lock:
-            if not queue and all(len(q) < self._max_held for q in self._queues):
+            if len(queue) < limit and all(len(q) < self._max_held for q in self._queues):
                 records = self._source.fetch(limit)
                 for subscriber in self._queues:
                     subscriber.extend(records)
@@ -596,14 +602,12 @@ class ShardPoller:
         while not self._stop.is_set():
             try:
                 rang = doorbell.rings if doorbell is not None else 0
-                fetched = self._fetch()
+                full = self._fetch()
                 batch = self._take_due()
-                if batch:
-                    if not self._runner.run(batch):
-                        return
-                    continue
-                if fetched:
-                    continue  # a full page: maybe more behind it, read on at once
+                if batch and not self._runner.run(batch):
+                    return
+                if full or (batch and (doorbell is None or self._pending)):
+                    continue  # maybe more behind it: read on at once
                 if doorbell is not None:
                     doorbell.wait(rang, self._idle_seconds())
                 else:

@@ -1,8 +1,9 @@
 """The WebSocket `play` action: the same intake as POST /plays, answered on the socket.
 
 A socket carries no token: its player is whoever redeemed the ticket that opened it
-(recorded by `$connect`). The play keeps its connection id, so `deliver` can push the
-result without a lookup; the answer here is only `queued` (or why not).
+(recorded by `$connect`; read once per connection and environment: `KnownOwners`). The
+play keeps its connection id, so `deliver` can push the result without a lookup; the
+answer here is only `queued` (or why not).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pydantic import ValidationError
 
 from frolic.auth import Principal
 from frolic.dal.push import Push, callback_url
-from frolic.dal.sessions import Sessions
+from frolic.dal.sessions import KnownOwners, Sessions
 from frolic.ingest import IngestRefusedError, PlayIntake, PlayRequest, TooManyPlaysError
 from frolic.models import field_errors
 from frolic.observability import logger
@@ -36,6 +37,7 @@ class WebSocketPlays:
     ) -> None:
         self._intake = intake
         self._sessions = sessions
+        self._owners = KnownOwners(sessions)
         self._push_for = push_for
         self._settings = settings
 
@@ -44,6 +46,7 @@ class WebSocketPlays:
         reply = self.play(context.connection_id, event.body, bool(event.get("isBase64Encoded")))
         endpoint = callback_url(self._settings, context.domain_name, context.stage)
         if not self._push_for(endpoint).send(context.connection_id, reply):
+            self._owners.forget(context.connection_id)
             self._sessions.close(context.connection_id)
         return dict(OK)
 
@@ -52,7 +55,7 @@ class WebSocketPlays:
             message = read_message(body, is_base64_encoded)
         except BadMessageError as error:
             return error.frame
-        owner = self._sessions.owner(connection_id)
+        owner = self._owners.owner(connection_id)
         if owner is None:
             return error_message("unauthenticated", "open the socket with a fresh ticket")
         fields = {name: value for name, value in message.items() if name != "action"}

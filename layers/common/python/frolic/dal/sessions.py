@@ -17,6 +17,7 @@ import math
 import re
 import secrets
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
 TICKET_SECONDS = 30
 #: API Gateway closes a WebSocket after 2 h at most; the item need not outlive it.
 CONNECTION_SECONDS = 2 * 3600
+#: Connection owners an execution environment keeps (`KnownOwners`): ~100 bytes each.
+KNOWN_OWNERS = 10_000
 #: `secrets.token_urlsafe(24)` gives 32 characters; anything far off is not ours.
 _TICKET_SHAPE = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
 
@@ -103,16 +106,63 @@ class Sessions:
 
     def owner(self, connection_id: str) -> str | None:
         """Who opened this connection, or None if it is closed or past its 2 h life."""
+        found = self.connection(connection_id)
+        if found is None or self.expired(found[1]):
+            return None
+        return found[0]
+
+    def connection(self, connection_id: str) -> tuple[str, float] | None:
+        """Who opened this connection and when its item expires; None if it is closed."""
         response = self._db.get_item(
             TableName=self._table,
             Key=codec.dump(connection_key(connection_id)),
             ConsistentRead=True,
         )
         item = codec.load(response.get("Item", {}))
-        if not item.get("userId") or self._expired(item):
+        expires_at = item.get(TTL_ATTRIBUTE)
+        if not item.get("userId") or not isinstance(expires_at, int | float):
             return None
-        return str(item["userId"])
+        return str(item["userId"]), float(expires_at)
+
+    def expired(self, expires_at: float) -> bool:
+        return expires_at < self._clock()
 
     def _expired(self, item: dict[str, object]) -> bool:
         expires_at = item.get(TTL_ATTRIBUTE)
-        return not isinstance(expires_at, int | float) or expires_at < self._clock()
+        return not isinstance(expires_at, int | float) or self.expired(expires_at)
+
+
+class KnownOwners:
+    """The owners of the connections an execution environment has seen, so that a
+    player's plays over one socket read its sessions item once, not once a play.
+
+    Right for as long as a connection lives: its item is written once, at `$connect`,
+    and only deleted after; API Gateway never reuses a connection id; and no message
+    comes over a connection that has ended. The item's expiry is checked on every use,
+    a connection not found is never remembered, and the oldest entries go first."""
+
+    def __init__(self, sessions: Sessions, capacity: int = KNOWN_OWNERS) -> None:
+        self._sessions = sessions
+        self._capacity = capacity
+        self._known: OrderedDict[str, tuple[str, float]] = OrderedDict()
+
+    def owner(self, connection_id: str) -> str | None:
+        """As `Sessions.owner`, from memory when the connection is known."""
+        known = self._known.get(connection_id)
+        if known is None:
+            known = self._sessions.connection(connection_id)
+            if known is None:
+                return None
+            self._known[connection_id] = known
+            if len(self._known) > self._capacity:
+                self._known.popitem(last=False)
+        else:
+            self._known.move_to_end(connection_id)
+        owner, expires_at = known
+        if self._sessions.expired(expires_at):
+            del self._known[connection_id]
+            return None
+        return owner
+
+    def forget(self, connection_id: str) -> None:
+        self._known.pop(connection_id, None)
