@@ -6,16 +6,31 @@ STAMP  := $(VENV)/.installed-stamp
 # The recorded traces live in shared/ beside the repo; a lone clone uses its own copy.
 TRAFFIC ?= $(if $(wildcard ../shared/traffic/*.txt),../shared/traffic,tests/data/traffic)
 DEPS_LAYER := build/layers/deps/python
+LOCK := requirements.lock
+#: The resolver `make lock` runs; only it, never the install, needs uv.
+UV_VERSION := 0.13.9
 # aws-cdk-lib runs its constructs in Node; keep it quiet about the Node release line.
 CDK_ENV := JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20
 
-.PHONY: install test lint unit bench demo fuzz openapi layers synth clean chromium
+.PHONY: install lock test lint unit bench demo fuzz openapi layers synth clean chromium
 
-$(STAMP): pyproject.toml
+# Every version comes from the lock: the packages with --no-deps (nothing outside the
+# lock can slip in), then Frolic itself, built with the lock's setuptools.
+$(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip check
 	touch $(STAMP)
+
+# Resolve pyproject.toml's requirements (and its build system's) once, for every
+# platform and Python from 3.11: run after changing them, and commit requirements.lock.
+lock:
+	$(PYTHON) -m venv build/lock-venv
+	build/lock-venv/bin/python -m pip install --quiet --disable-pip-version-check 'uv==$(UV_VERSION)'
+	$(PYTHON) -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"]))' > build/build-requires.in
+	build/lock-venv/bin/uv pip compile --quiet --universal --python-version 3.11 --extra dev \
+	    --no-header --output-file $(LOCK) pyproject.toml build/build-requires.in
 
 install: $(STAMP)
 
@@ -62,7 +77,7 @@ demo: $(STAMP)
 	$(BIN)/frolic demo --port 8000 --out out/demo
 
 # The Lambda dependencies layer: arm64 wheels from PyPI, no Docker.
-$(DEPS_LAYER): pyproject.toml infra/build_layer.py | $(STAMP)
+$(DEPS_LAYER): pyproject.toml $(LOCK) infra/build_layer.py | $(STAMP)
 	$(BIN)/python infra/build_layer.py
 
 layers: $(DEPS_LAYER)

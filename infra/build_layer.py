@@ -2,9 +2,10 @@
 
 No Docker: pip downloads the manylinux aarch64 wheels for the Lambda Python version
 whatever machine runs it, so `make layers` works on a laptop, in CI and offline from a
-warm pip cache. The requirements come from pyproject.toml (one list to keep), plus the
-tracer extra that Powertools' Tracer needs; the packages the Lambda runtime already
-ships (boto3 and its dependencies) are removed so that the layer never shadows them.
+warm pip cache. The requirements come from pyproject.toml (one list to keep), at the
+versions requirements.lock pins (the lock `make install` installs from, so the layer
+ships what the tests ran); the packages the Lambda runtime already ships (boto3 and
+its dependencies) are removed so that the layer never shadows them.
 
 Usage: python infra/build_layer.py [--out build/layers/deps]
 """
@@ -35,8 +36,8 @@ RUNTIME_PROVIDED: Final = frozenset(
 RUNTIME_MODULES: Final = frozenset(
     {"boto3", "botocore", "s3transfer", "jmespath", "urllib3", "dateutil", "six"}
 )
-#: Installed beyond pyproject's list: Powertools' Tracer imports the X-Ray SDK.
-EXTRA_REQUIREMENTS: Final = ("aws-xray-sdk",)
+#: Every version, resolved once for every platform (`make lock`).
+LOCK: Final = ROOT / "requirements.lock"
 
 
 def _name(requirement: str) -> str:
@@ -50,8 +51,7 @@ def _name(requirement: str) -> str:
 def requirements(pyproject: Path = ROOT / "pyproject.toml") -> list[str]:
     """The runtime dependencies the functions import, minus what the runtime ships."""
     declared: list[str] = tomllib.loads(pyproject.read_text())["project"]["dependencies"]
-    kept = [r for r in declared if _name(r) not in RUNTIME_PROVIDED]
-    return kept + [r for r in EXTRA_REQUIREMENTS if _name(r) not in map(_name, kept)]
+    return [r for r in declared if _name(r) not in RUNTIME_PROVIDED]
 
 
 def _prune(site: Path) -> None:
@@ -69,11 +69,9 @@ def _prune(site: Path) -> None:
         shutil.rmtree(cache, ignore_errors=True)
 
 
-def build(out: Path = DEPS_LAYER_DIR) -> Path:
-    site = out / "python"
-    shutil.rmtree(out, ignore_errors=True)
-    site.mkdir(parents=True)
-    command = [
+def pip_command(site: Path, lock: Path = LOCK) -> list[str]:
+    """pip, asked for the runtime requirements for Lambda's platform, held to the lock."""
+    return [
         sys.executable,
         "-m",
         "pip",
@@ -87,11 +85,19 @@ def build(out: Path = DEPS_LAYER_DIR) -> Path:
         "--python-version",
         PYTHON_VERSION,
         "--only-binary=:all:",
+        "--constraint",
+        str(lock),
         "--target",
         str(site),
         *requirements(),
     ]
-    subprocess.run(command, check=True)
+
+
+def build(out: Path = DEPS_LAYER_DIR) -> Path:
+    site = out / "python"
+    shutil.rmtree(out, ignore_errors=True)
+    site.mkdir(parents=True)
+    subprocess.run(pip_command(site), check=True)
     _prune(site)
     return out
 

@@ -3,7 +3,14 @@ which never imports the test packages' own conftest files."""
 
 from typing import Any
 
+from hypothesis import settings
+
 from tests.integration.crashes import FAULTS, injected_point
+
+# Properties are checked for what they compute, never for how fast: a deadline would
+# make a correctness test fail on a busy machine (timing goals live in make bench).
+settings.register_profile("frolic", deadline=None)
+settings.load_profile("frolic")
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

@@ -14,8 +14,6 @@
 
   var REPORT_EVERY_MS = 2000;
   var REPORT_RETRY_MS = 5000;
-  /** How often a signed-in page checks that its ID token has a while to live. */
-  var SESSION_CHECK_MS = 60 * 1000;
   var MAX_UPLOAD_BYTES = 5 * 1024 * 1024; // the API's limit (413 beyond)
   var MAX_GENERATE = 100000;
 
@@ -253,20 +251,6 @@
         sayError(error, "Sign-in failed");
         return null;
       });
-  }
-
-  /** Refresh the ID token before it ends; a refused refresh is a session that ended. */
-  function keepSessionFresh() {
-    if (!state.auth) return;
-    F.freshSession("admin").then(
-      function (current) {
-        if (current) state.auth = current;
-        else sessionEnded();
-      },
-      function () {
-        /* offline: the next tick tries again */
-      }
-    );
   }
 
   function signOut() {
@@ -1034,10 +1018,7 @@
     });
 
     setDefaultTimes();
-    setInterval(keepSessionFresh, SESSION_CHECK_MS);
-    document.addEventListener("visibilitychange", function () {
-      if (document.visibilityState === "visible") keepSessionFresh();
-    });
+    F.keepSessionFresh("admin", state, sessionEnded);
     resumeSession().then(function (signedIn) {
       state.auth = signedIn;
       renderAuth();

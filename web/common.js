@@ -427,6 +427,34 @@
     );
   }
 
+  /** How often a signed-in page checks that its ID token has a while to live. */
+  var SESSION_CHECK_MS = 60 * 1000;
+
+  /**
+   * Keep the role's session fresh while the page is open: once a minute, and whenever
+   * the page is shown again (timers sleep in background tabs). `page.auth` is the
+   * page's session: renewed in place, and `onEnded()` when a refresh is refused;
+   * offline, the next check tries again.
+   */
+  function keepSessionFresh(role, page, onEnded) {
+    function check() {
+      if (!page.auth) return;
+      freshSession(role).then(
+        function (current) {
+          if (current) page.auth = current;
+          else onEnded();
+        },
+        function () {
+          /* offline: the next check tries again */
+        }
+      );
+    }
+    setInterval(check, SESSION_CHECK_MS);
+    document.addEventListener("visibilitychange", function () {
+      if (document.visibilityState === "visible") check();
+    });
+  }
+
   /**
    * Sign out here and at the identity provider: revoke the refresh token, then end the
    * login page's own session (its /logout sends the browser back to this page).
@@ -663,6 +691,7 @@
     beginSignIn: beginSignIn,
     finishSignIn: finishSignIn,
     freshSession: freshSession,
+    keepSessionFresh: keepSessionFresh,
     signOut: signOut,
     IDENTIFIER: IDENTIFIER,
     session: session,

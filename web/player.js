@@ -24,7 +24,6 @@
   var WS_ACK_MS = 3000; // no "queued"/"error" frame by then: resend over REST (safe)
   var PING_EVERY_MS = 5 * 60 * 1000; // API Gateway drops idle sockets after 10 minutes
   var BACKOFF_MS = [1000, 2000, 4000, 8000, 15000, 30000];
-  var SESSION_CHECK_MS = 60 * 1000; // how often a signed-in page checks its ID token has a while to live
   var POST_RETRIES = 2; // network failures on POST /plays are retried (same payload)
   // Frolic takes one play per player per interval (10 s by default; 429 too_many_plays
   // beyond). Spins are ~10 s anyway; this keeps a quick second press from being refused.
@@ -408,20 +407,6 @@
         F.showError(el.signinMessage, error);
         return null;
       });
-  }
-
-  /** Refresh the ID token before it ends; a refused refresh is a session that ended. */
-  function keepSessionFresh() {
-    if (!state.auth) return;
-    F.freshSession("player").then(
-      function (current) {
-        if (current) state.auth = current;
-        else sessionEnded();
-      },
-      function () {
-        /* offline: the next tick tries again */
-      }
-    );
   }
 
   function signOut() {
@@ -1181,10 +1166,7 @@
       if (document.visibilityState === "visible" && state.auth && !socketOpen()) connect(true);
     });
 
-    setInterval(keepSessionFresh, SESSION_CHECK_MS);
-    document.addEventListener("visibilitychange", function () {
-      if (document.visibilityState === "visible") keepSessionFresh();
-    });
+    F.keepSessionFresh("player", state, sessionEnded);
 
     // After the session: a sign-in brings the page's ?game=… back with it.
     resumeSession().then(function (signedIn) {

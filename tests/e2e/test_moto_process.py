@@ -1,17 +1,22 @@
-"""moto's server in its own process (frolic_tools.local.moto_server): it serves boto3, reports
-what it served and each stream write, and never outlives the process that started it,
-however that one ends."""
+"""moto's server in its own process (frolic_tools.local.moto_server): it serves boto3 over
+kept-alive connections, hands moto one request at a time, shrugs off slow and broken
+clients, reports what it served and each stream write, and never outlives the process
+that started it, however that one ends."""
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 import pytest
@@ -55,6 +60,40 @@ def client(server: MotoServer, service: str) -> Any:
         aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
     )
     return session.client(service, endpoint_url=server.url)
+
+
+def address(server: MotoServer) -> tuple[str, int]:
+    parts = urlsplit(server.url)
+    assert parts.hostname is not None and parts.port is not None
+    return parts.hostname, parts.port
+
+
+#: A DynamoDB ListTables by hand: moto picks the service from the credential's scope.
+LIST_TABLES = {
+    "X-Amz-Target": "DynamoDB_20120810.ListTables",
+    "Content-Type": "application/x-amz-json-1.0",
+    "Authorization": (
+        f"AWS4-HMAC-SHA256 Credential=testing/20260101/{REGION}/dynamodb/aws4_request, "
+        "SignedHeaders=host, Signature=0"
+    ),
+}
+
+
+def list_tables_over(sock: socket.socket, *, already_sent: int) -> list[str]:
+    """Finish a ListTables on a raw socket whose first `already_sent` bytes were sent,
+    and read the answer."""
+    body = b"{}"
+    head = "".join(f"{name}: {value}\r\n" for name, value in LIST_TABLES.items())
+    request = (
+        f"POST / HTTP/1.1\r\nHost: moto\r\n{head}Content-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+    sock.sendall(request[already_sent:])
+    response = http.client.HTTPResponse(sock)
+    response.begin()
+    assert response.status == 200
+    tables: list[str] = json.loads(response.read())["TableNames"]
+    return tables
 
 
 def gone(pid: int) -> bool:
@@ -109,6 +148,69 @@ def test_it_serves_boto3_and_reports_each_stream_write(
     assert stats.operations["DynamoDB PutItem"] == 3
     assert stats.operations["Kinesis PutRecord"] == 1
     assert stats.cpu > 0 and stats.busy > 0
+
+
+def test_requests_share_one_kept_alive_connection(moto: tuple[MotoServer, Writes]) -> None:
+    server, _ = moto
+    connection = http.client.HTTPConnection(*address(server), timeout=10)
+    sockets = []
+    for _ in range(3):
+        connection.request("POST", "/", body=b"{}", headers=LIST_TABLES)
+        response = connection.getresponse()
+        assert response.status == 200 and json.loads(response.read()) == {"TableNames": []}
+        assert response.getheader("Connection", "keep-alive").lower() != "close"
+        sockets.append(connection.sock)
+    connection.close()
+    assert sockets[0] is not None and sockets == [sockets[0]] * 3  # never reconnected
+    assert server.stats().operations["DynamoDB ListTables"] == 3
+
+
+def test_moto_is_handed_one_request_at_a_time(moto: tuple[MotoServer, Writes]) -> None:
+    server, _ = moto
+    db = client(server, "dynamodb")
+    db.create_table(
+        TableName="busy",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    callers, calls = 6, 30
+    failures: list[BaseException] = []
+
+    def hammer(caller: int) -> None:
+        own = client(server, "dynamodb")  # a client, and so connections, of its own
+        try:
+            for call in range(calls):
+                own.put_item(TableName="busy", Item={"id": {"S": f"{caller}-{call}"}})
+        except BaseException as error:  # reported below
+            failures.append(error)
+
+    threads = [threading.Thread(target=hammer, args=(caller,)) for caller in range(callers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not failures
+    stats = server.stats()
+    assert stats.operations["DynamoDB PutItem"] == callers * calls
+    assert stats.most_at_once == 1
+    assert db.scan(TableName="busy", Select="COUNT")["Count"] == callers * calls
+
+
+def test_a_stalled_or_broken_client_holds_up_nobody(moto: tuple[MotoServer, Writes]) -> None:
+    server, _ = moto
+    db = client(server, "dynamodb")
+    with socket.create_connection(address(server), timeout=10) as stalled:
+        request_start = b"POST / HTTP/1.1\r\nHost: moto\r\n"
+        stalled.sendall(request_start)  # and nothing more, for now
+        with socket.create_connection(address(server), timeout=10) as broken:
+            broken.sendall(b"NONSENSE\r\n\r\n")
+            answer = http.client.HTTPResponse(broken)
+            answer.begin()
+            assert answer.status == 400 and answer.will_close
+        assert db.list_tables()["TableNames"] == []  # served while the other waits
+        assert list_tables_over(stalled, already_sent=len(request_start)) == []
+    assert server.stats().operations["DynamoDB ListTables"] == 2
 
 
 def test_stop_ends_the_process(moto: tuple[MotoServer, Writes]) -> None:

@@ -27,7 +27,7 @@ from frolic.dal.tables import (
 from frolic.settings import FUNCTION_NEEDS
 from frolic.sweep import RUN_SECONDS as SWEEP_RUN_SECONDS
 from infra.app import build
-from infra.build_layer import requirements
+from infra.build_layer import LOCK, pip_command, requirements
 from infra.constructs.functions import METRICS_NAMESPACE, SERVICE_NAME, DepsLayerMissingError
 from infra.constructs.monitoring import SWEPT
 from infra.constructs.stream import PlayStream
@@ -770,9 +770,18 @@ def test_synth_without_the_deps_layer_says_how_to_build_it(tmp_path: Path) -> No
 
 
 def test_layer_requirements_leave_out_what_the_runtime_ships() -> None:
-    names = [r.split(">")[0].split("=")[0].split("[")[0] for r in requirements()]
+    names = [r.split(">")[0].split("=")[0] for r in requirements()]
     assert "boto3" not in names
-    assert {"aws-lambda-powertools", "pydantic", "aws-xray-sdk"} <= set(names)
+    # Powertools with the X-Ray SDK its Tracer imports
+    assert {"aws-lambda-powertools[tracer]", "pydantic"} <= set(names)
+
+
+def test_the_layer_is_built_at_the_versions_of_the_lock(tmp_path: Path) -> None:
+    command = pip_command(tmp_path / "python")
+    assert command[command.index("--constraint") + 1] == str(LOCK)
+    assert command[command.index("--platform") + 1] == "manylinux2014_aarch64"
+    assert command[command.index("--python-version") + 1] == "3.12"
+    assert "--only-binary=:all:" in command
 
 
 def test_the_shared_layer_holds_the_runtime_and_nothing_else(synth: Synth) -> None:

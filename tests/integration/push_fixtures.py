@@ -28,15 +28,17 @@ from botocore.stub import ANY, Stubber
 from frolic.dal.push import Push
 from frolic.dal.sessions import Sessions
 from frolic.observability import logger
+from frolic_tools.local import events
+from frolic_tools.local.events import Caller, SocketInfo
 from tests.integration.world import START, World
 
 if TYPE_CHECKING:
     from mypy_boto3_apigatewaymanagementapi import ApiGatewayManagementApiClient
 
 REGION = "us-east-1"
-API_ID = "abc123defg"
+API_ID = events.API_ID
 DOMAIN = f"{API_ID}.execute-api.{REGION}.amazonaws.com"
-STAGE = "prod"
+STAGE = events.STAGE
 ENDPOINT = f"https://{DOMAIN}/{STAGE}"
 STREAM_ARN = (
     f"arn:aws:dynamodb:{REGION}:123456789012:table/frolic-results/stream/2030-03-17T17:46:40.000"
@@ -107,71 +109,46 @@ class PushStub:
         self.stubber.assert_no_pending_responses()
 
 
-# -- API Gateway WebSocket events ---------------------------------------------------------
+# -- API Gateway WebSocket events (the local gateway's builders) ---------------------------
+
+#: The one player socket these tests stand in for: a phone on a public address.
+CALLER = Caller(source_ip="203.0.113.7", user_agent="Mozilla/5.0")
 
 
-def _request_context(route_key: str, event_type: str, connection_id: str) -> dict[str, Any]:
-    return {
-        "routeKey": route_key,
-        "eventType": event_type,
-        "extendedRequestId": "TZ0aQHqWIAMFfVQ=",
-        "requestTime": "17/Mar/2030:17:46:41 +0000",
-        "messageDirection": "IN",
-        "stage": STAGE,
-        "connectedAt": int(START * 1000),
-        "requestTimeEpoch": int(START * 1000) + 1000,
-        "identity": {"userAgent": "Mozilla/5.0", "sourceIp": "203.0.113.7"},
-        "requestId": "TZ0aQHqWIAMFfVQ=",
-        "domainName": DOMAIN,
-        "connectionId": connection_id,
-        "apiId": API_ID,
-    }
-
-
-def _handshake_headers() -> dict[str, str]:
-    return {
-        "Host": DOMAIN,
-        "Sec-WebSocket-Extensions": "permessage-deflate; client_max_window_bits",
-        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
-        "Sec-WebSocket-Version": "13",
-        "X-Forwarded-For": "203.0.113.7",
-        "X-Forwarded-Port": "443",
-        "X-Forwarded-Proto": "https",
-    }
+def _socket(connection_id: str) -> SocketInfo:
+    return SocketInfo(
+        connection_id=connection_id,
+        connected_at_ms=int(START * 1000),
+        caller=CALLER,
+        domain=DOMAIN,
+    )
 
 
 def connect_event(connection_id: str, query: Mapping[str, str] | None = None) -> dict[str, Any]:
-    headers = _handshake_headers()
-    return {
-        "headers": headers,
-        "multiValueHeaders": {name: [value] for name, value in headers.items()},
-        "queryStringParameters": dict(query) if query else None,
-        "multiValueQueryStringParameters": (
-            {name: [value] for name, value in query.items()} if query else None
-        ),
-        "requestContext": _request_context("$connect", "CONNECT", connection_id),
-        "isBase64Encoded": False,
-    }
+    headers = [
+        ("Host", DOMAIN),
+        ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+        ("Sec-WebSocket-Version", "13"),
+        ("X-Forwarded-For", CALLER.source_ip),
+    ]
+    return events.connect_event(
+        _socket(connection_id), headers=headers, query=list((query or {}).items())
+    )
 
 
 def disconnect_event(connection_id: str) -> dict[str, Any]:
-    headers = {"Host": DOMAIN, "x-api-key": "", "X-Forwarded-For": "", "x-restapi": ""}
-    context = _request_context("$disconnect", "DISCONNECT", connection_id)
-    context |= {"disconnectStatusCode": 1001, "disconnectReason": "Going away"}
-    return {
-        "headers": headers,
-        "multiValueHeaders": {name: [value] for name, value in headers.items()},
-        "requestContext": context,
-        "isBase64Encoded": False,
-    }
+    return events.disconnect_event(_socket(connection_id), status_code=1001, reason="Going away")
 
 
 def message_event(
     connection_id: str, body: str | None, *, is_base64_encoded: bool = False
 ) -> dict[str, Any]:
-    context = _request_context("$default", "MESSAGE", connection_id)
-    context["messageId"] = "TZ0gLcXKoAMCJpQ="
-    return {"requestContext": context, "body": body, "isBase64Encoded": is_base64_encoded}
+    info = _socket(connection_id)
+    event = events.message_event(
+        info, route_key="$default", body=body or "", is_base64_encoded=is_base64_encoded
+    )
+    event["body"] = body  # some tests send no body at all, which a handler must survive
+    return event
 
 
 # -- DynamoDB Streams events --------------------------------------------------------------
@@ -219,15 +196,15 @@ class StreamRecords:
             body["NewImage"] = image(new)
         if old is not None:
             body["OldImage"] = image(old)
-        return {
+        raw = {
             "eventID": f"{self.sequence:x}",
             "eventName": event_name,
             "eventVersion": "1.1",
             "eventSource": "aws:dynamodb",
             "awsRegion": REGION,
             "dynamodb": body,
-            "eventSourceARN": STREAM_ARN,
         }
+        return events.dynamodb_record(raw, stream_arn=STREAM_ARN)
 
 
 def stream_event(*records: dict[str, Any]) -> dict[str, Any]:

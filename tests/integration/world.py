@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,12 +23,14 @@ from frolic.models import Brand, Game, GameConfig, GameStatus, PlayEvent
 from frolic.pacing.policy import FrolicPacing, PacingPolicy
 from frolic.player_api import build_player_app
 from frolic.settings import Settings
+from frolic_tools.local.events import kinesis_record
 from frolic_tools.reconcile import ReconcileReport, reconcile
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 GAME = "game-1"
+PLAY_STREAM_ARN = "arn:aws:kinesis:us-east-1:123456789012:stream/frolic-plays"
 START = 1_900_000_000.0
 DRAW_KEY = b"integration-draw-key-0123456789"
 
@@ -158,23 +159,13 @@ class World:
             data = json.dumps(event).encode()
         else:
             data = event
-        sequence = f"{49_600_000_000_000_000_000 + self._sequence}"
-        return {
-            "kinesis": {
-                "kinesisSchemaVersion": "1.0",
-                "partitionKey": str(self._sequence),
-                "sequenceNumber": sequence,
-                "data": base64.b64encode(data).decode(),
-                "approximateArrivalTimestamp": self.clock.now,
-            },
-            "eventSource": "aws:kinesis",
-            "eventVersion": "1.0",
-            "eventID": f"shardId-000000000000:{sequence}",
-            "eventName": "aws:kinesis:record",
-            "invokeIdentityArn": "arn:aws:iam::123456789012:role/allocate",
-            "awsRegion": "us-east-1",
-            "eventSourceARN": "arn:aws:kinesis:us-east-1:123456789012:stream/frolic-plays",
+        raw = {
+            "SequenceNumber": f"{49_600_000_000_000_000_000 + self._sequence}",
+            "ApproximateArrivalTimestamp": self.clock.now,
+            "PartitionKey": str(self._sequence),
+            "Data": data,
         }
+        return kinesis_record(raw, shard_id="shardId-000000000000", stream_arn=PLAY_STREAM_ARN)
 
     def cached_games(self) -> DynamoGameDirectory:
         """A game directory whose cache never expires in the test: what it read first,

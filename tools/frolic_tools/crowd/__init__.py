@@ -12,12 +12,15 @@ player. An arrival that finds no idle player is counted, never dropped quietly; 
 play that gets no final result within reel + grace + margin (20 s). The figures go to
 `frolic_tools.crowd.report.CrowdReport`.
 
-Threads: one per player. A WebSocket player's thread reads its socket (results are
-pushed to it); a REST player's thread sends and polls. The caller's thread runs the
-arrival schedule and sends socket plays itself (a small frame on a loopback or LAN
-socket, so it does not hold the schedule up). A progress thread and an admin-report
-sampler run only while a schedule runs. Everything is bounded by the number of players:
-a player has at most one play in flight.
+One event loop, in a thread of its own, plays the whole crowd (`Crowd`'s methods stay
+blocking). A WebSocket player is a task reading its socket (websockets' asyncio client:
+results are pushed to it); each REST play is a task that sends and polls over one
+shared aiohttp session; the scheduler draws the arrivals and sends socket plays, resends
+and deadlines as tasks and timers beside them. A progress task and an admin-report
+sampler run only while a schedule runs. An idle player costs a token and, on the
+WebSocket share, an open socket and a waiting task: no thread, so `--players` in the
+tens of thousands is a matter of file descriptors. A player has at most one play in
+flight.
 
 `run_demo` is `make demo`: a local stack, a campaign made over the admin API, a crowd
 for the game's whole window, the report, and `reconcile` on the tables.
@@ -26,13 +29,14 @@ Where each part lives:
 
 - `common`: the constants, `CrowdError`, `Schedule`, `GameInfo`, `Progress`, the state of
   a run and the small readers of replies and arguments (`read_tokens`, `check_api_url`);
-- `state`: what the scheduler and the players' threads share, behind one lock;
-- `players`: what a player's thread does, over a socket or over REST (its socket comes
-  from `frolic_tools.local.client.open_websocket`, re-exported here);
-- `scheduler`: the arrivals, the socket resends and the socket deadlines of one run;
+- `state`: what the scheduler and the players' tasks share on the loop;
+- `players`: what happens to a player's plays, over its socket or over REST;
+- `scheduler`: the arrivals, the socket sends, resends and deadlines of one run;
 - `watch`: the progress snapshots, the admin-report sampler, the check of resent plays;
-- `api`: the calls besides plays (dev tokens, the game, tickets, the admin report);
-- `run`: `Crowd`, which opens the players and runs schedules on them;
+- `api`: the calls besides plays (dev tokens, the game, tickets and sockets, the admin
+  report); `rest`: the players' async HTTP client;
+- `loop`: the event loop's thread; `run`: `Crowd`, which opens the players and runs
+  schedules on them;
 - `report`: `CrowdReport`, the figures and charts; `demo`: `run_demo` and its pieces.
 """
 
@@ -67,7 +71,6 @@ from frolic_tools.crowd.demo import (
     write_charts,
 )
 from frolic_tools.crowd.run import Crowd
-from frolic_tools.local.client import open_websocket
 from frolic_tools.local.demo import DemoGame
 
 __all__ = [
@@ -95,7 +98,6 @@ __all__ = [
     "create_campaign",
     "default_ws_url",
     "demo_rate",
-    "open_websocket",
     "overload_reason",
     "read_tokens",
     "run_demo",

@@ -1,8 +1,12 @@
 """The API calls a crowd makes besides its plays: dev tokens, the game as the admin API
-has it, WebSocket tickets and the admin report sampled while a schedule runs.
+has it, WebSocket tickets and sockets, and the admin report sampled while a schedule
+runs.
 
-Each failure to start is a one-line CrowdError naming the API, so `frolic crowd` can
-print it and exit; a failed sample is only a gap in the chart.
+The admin's calls (its token, the game) are blocking, through `LocalClient`, made before
+the crowd opens; the players' (their tokens, tickets and sockets) and the report's
+samples are made on the crowd's event loop. Both read the answers with the same
+readers. Each failure to start is a one-line CrowdError naming the API, so `frolic
+crowd` can print it and exit; a failed sample is only a gap in the chart.
 """
 
 from __future__ import annotations
@@ -11,8 +15,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
+from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus, WebSocketException
-from websockets.sync.client import ClientConnection
 
 from frolic_tools.crowd.common import (
     DEFAULT_PLAY_INTERVAL,
@@ -21,11 +25,15 @@ from frolic_tools.crowd.common import (
     brief,
     error_code,
 )
-from frolic_tools.local.client import LocalClient, Reply, open_websocket
+from frolic_tools.crowd.rest import RestClient
+from frolic_tools.local.client import CLOSE_TIMEOUT_SECONDS, LocalClient, Reply
+from frolic_tools.local.websocket_server import MAX_MESSAGE_BYTES
+
+SOCKET_OPEN_SECONDS = 5.0
 
 
 def call(client: LocalClient, api: str, method: str, path: str, body: Any = None) -> Reply:
-    """A request whose transport failure is the crowd's one-line error."""
+    """A blocking request whose transport failure is the crowd's one-line error."""
     try:
         if body is None:
             return client.request(method, path)
@@ -34,9 +42,12 @@ def call(client: LocalClient, api: str, method: str, path: str, body: Any = None
         raise CrowdError(f"cannot reach {api}: {brief(error)}") from None
 
 
-def dev_token(base: LocalClient, api: str, user_id: str, admin: bool = False) -> str:
-    """A token from the local stack's dev issuer (`POST /dev/token`)."""
-    reply = call(base, api, "POST", "/dev/token", {"userId": user_id, "admin": admin})
+def _token_body(user_id: str, admin: bool) -> dict[str, Any]:
+    return {"userId": user_id, "admin": admin}
+
+
+def token_from(api: str, reply: Reply) -> str:
+    """The token in the dev issuer's answer (`POST /dev/token`)."""
     if reply.status == 404:
         raise CrowdError(
             f"{api} has no dev token route (POST /dev/token): "
@@ -49,6 +60,17 @@ def dev_token(base: LocalClient, api: str, user_id: str, admin: bool = False) ->
     except (ValueError, KeyError, TypeError):
         raise CrowdError(f"{api} does not look like a Frolic API") from None
     return str(token)
+
+
+def dev_token(base: LocalClient, api: str, user_id: str, admin: bool = False) -> str:
+    """A token from the local stack's dev issuer, blocking (the admin's)."""
+    return token_from(api, call(base, api, "POST", "/dev/token", _token_body(user_id, admin)))
+
+
+async def player_token(rest: RestClient, user_id: str) -> str:
+    """A player's token from the local stack's dev issuer."""
+    reply = await rest.setup_call("POST", "/dev/token", body=_token_body(user_id, False))
+    return token_from(rest.api, reply)
 
 
 def read_game(admin: LocalClient, api: str, game_id: str) -> GameInfo:
@@ -81,9 +103,11 @@ def read_game(admin: LocalClient, api: str, game_id: str) -> GameInfo:
         raise CrowdError(f"{api} answered GET {path} with an unexpected body") from None
 
 
-def open_player_socket(client: LocalClient, api: str, ws_url: str) -> ClientConnection:
-    """A ticket for the player (`POST /ws-ticket`), then its socket."""
-    reply = call(client, api, "POST", "/ws-ticket")
+async def open_player_socket(rest: RestClient, token: str, ws_url: str) -> ClientConnection:
+    """A ticket for the player (`POST /ws-ticket`), then its socket. Settings as
+    `frolic_tools.local.client.open_websocket`'s: a phone's app neither pings nor
+    compresses, and API Gateway's message limit holds."""
+    reply = await rest.setup_call("POST", "/ws-ticket", token=token)
     if reply.status != 200:
         raise CrowdError(f"POST /ws-ticket: {reply.status} {error_code(reply)}")
     try:
@@ -92,18 +116,29 @@ def open_player_socket(client: LocalClient, api: str, ws_url: str) -> ClientConn
         raise CrowdError("POST /ws-ticket answered without a ticket") from None
     url = f"{ws_url}?ticket={quote(ticket, safe='')}"
     try:
-        return open_websocket(url)
+        return await connect(
+            url,
+            open_timeout=SOCKET_OPEN_SECONDS,
+            close_timeout=CLOSE_TIMEOUT_SECONDS,
+            max_size=MAX_MESSAGE_BYTES,
+            compression=None,
+            proxy=None,
+            ping_interval=None,
+        )
     except InvalidStatus as error:
         raise CrowdError(f"{ws_url} refused the socket: {error.response.status_code}") from None
     except (OSError, WebSocketException, ValueError) as error:
         raise CrowdError(f"cannot open a socket at {ws_url}: {brief(error)}") from None
 
 
-def read_game_report(admin: LocalClient, game_id: str) -> tuple[int, list[dict[str, Any]]] | None:
+async def read_game_report(
+    rest: RestClient, admin_token: str, game_id: str
+) -> tuple[int, list[dict[str, Any]]] | None:
     """Coupons issued so far (the budget counters) and the per-minute curve; None when
     the report cannot be read."""
+    path = f"/admin/games/{quote(game_id, safe='')}/report"
     try:
-        reply = admin.request("GET", f"/admin/games/{quote(game_id, safe='')}/report")
+        reply = await rest.request("GET", path, token=admin_token)
         if reply.status != 200:
             return None
         body = reply.json()

@@ -1,13 +1,12 @@
 """What every part of the crowd shares: its constants, its error, the shapes a run is
 described and watched with, and the small readers of replies.
 
-Kept free of threads and sockets so the scheduler (`run`), the players (`players`) and
-the demo (`demo`) can all import it without importing each other.
+Kept free of the event loop and sockets so the scheduler (`run`), the players
+(`players`) and the demo (`demo`) can all import it without importing each other.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -37,12 +36,10 @@ POLL_FAST_FOR_SECONDS: Final = 3.0
 POLL_SLOW_SECONDS: Final = 1.0
 PROGRESS_SECONDS: Final = 1.0
 SAMPLE_SECONDS: Final = 2.0
-#: Tickets and sockets are opened by this many threads: the gateway serves them one
-#: invocation at a time anyway, so more would only queue.
-SETUP_WORKERS: Final = 8
-SOCKET_READ_SECONDS: Final = 0.5
-#: The scheduler wakes at least this often to notice plays past their deadline.
-TICK_SECONDS: Final = 0.1
+#: Tokens, tickets and sockets are asked for this many at a time (and resent plays
+#: read back): the gateway serves them one invocation at a time anyway, so more would
+#: only queue.
+SETUP_CONCURRENCY: Final = 8
 
 
 class CrowdError(Exception):
@@ -126,7 +123,7 @@ class Progress:
 
 @dataclass
 class RunState:
-    """The state of one schedule being run; guarded by the crowd's lock."""
+    """The state of one schedule being run; only the crowd's event loop touches it."""
 
     schedule: Schedule
     started: float
@@ -143,8 +140,6 @@ class RunState:
     arrivals_done: bool = False
     #: Resends planned whose answer (or the reason there is none) is not in yet.
     resends_open: int = 0
-    #: Socket resends sent, waiting for their answer, in the order they went out.
-    resent_on_sockets: deque[PlayRecord] = field(default_factory=deque)
 
 
 def read_tokens(path: Path) -> list[str]:

@@ -1,28 +1,36 @@
-"""The crowd itself: players opened once (tokens, tickets, sockets, one thread each),
-then schedules run on them, each ending in a `CrowdReport`.
+"""The crowd itself: players opened once (tokens, tickets, sockets), then schedules run
+on them, each ending in a `CrowdReport`.
+
+Everything a player does happens on one asyncio event loop, in a thread of its own
+(`loop.LoopThread`): a socket or a REST play in flight is a task, an idle player is a
+few objects, so a crowd of tens of thousands costs no thread per player. `Crowd`'s
+methods stay blocking: each hands its work to the loop and waits.
 
 `Crowd.run` is the conductor: it starts the watchers (`watch`), lets the `Scheduler` send
 the arrivals and wait for every play to settle, checks the resent plays and builds the
-report. The players' threads (`players`) share the plays through one `SharedState`.
+report. The players' tasks (`players`) share the plays through one `SharedState`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 import itertools
 import random
-import threading
+import resource
 import time
 import uuid
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import Self
+from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
+from typing import Self, TypeVar
 
-from frolic_tools.crowd.api import dev_token, open_player_socket, read_game
+from websockets.asyncio.client import ClientConnection
+
+from frolic_tools.crowd.api import dev_token, open_player_socket, player_token, read_game
 from frolic_tools.crowd.common import (
     DEFAULT_PLAY_INTERVAL,
     RESULT_TIMEOUT_SECONDS,
-    SETUP_WORKERS,
+    SETUP_CONCURRENCY,
     CrowdError,
     GameInfo,
     Progress,
@@ -31,12 +39,19 @@ from frolic_tools.crowd.common import (
     check_api_url,
     default_ws_url,
 )
-from frolic_tools.crowd.players import read_socket, rest_loop
+from frolic_tools.crowd.loop import LoopThread
+from frolic_tools.crowd.players import read_socket
 from frolic_tools.crowd.report import CrowdReport
+from frolic_tools.crowd.rest import RestClient
 from frolic_tools.crowd.scheduler import Scheduler
 from frolic_tools.crowd.state import Player, SharedState
 from frolic_tools.crowd.watch import sample, verify_duplicates, watch
 from frolic_tools.local.client import LocalClient
+
+T = TypeVar("T")
+#: Open files a crowd needs besides its sockets: the set-up calls' connections, REST
+#: polls in flight, the interpreter's own.
+SPARE_DESCRIPTORS = 256
 
 
 class Crowd:
@@ -67,14 +82,17 @@ class Crowd:
         self.players = players
         self.ws_players = round(players * ws_share)
         self._tokens = list(tokens) if tokens is not None else None
-        # A kept-alive connection for every thread that may call at once.
-        self._base = LocalClient(self.api, timeout=http_timeout, pool_size=players + SETUP_WORKERS)
+        self._http_timeout = http_timeout
+        # The admin's blocking calls; the players' go through `_rest` on the loop.
+        self._base = LocalClient(self.api, timeout=http_timeout)
         self._admin = self._base.with_token(admin_token) if admin_token else None
         self._clock = clock
         self._tag = uuid.uuid4().hex[:10]
         self._state = SharedState(clock=clock, result_timeout=result_timeout)
         self._players: list[Player] = []
         self._ids = itertools.count(1)
+        self._loop: LoopThread | None = None
+        self._rest: RestClient | None = None
 
     @property
     def result_timeout(self) -> float:
@@ -112,47 +130,57 @@ class Crowd:
 
     def open(self) -> Self:
         """Tokens for every player, then a ticket and a socket for the WebSocket share."""
-        tokens = self._tokens or [
-            dev_token(self._base, self.api, f"crowd-{self._tag}-{i:05d}")
-            for i in range(self.players)
-        ]
-        self._players = [Player(i, self._base.with_token(tokens[i])) for i in range(self.players)]
-        with ThreadPoolExecutor(SETUP_WORKERS, thread_name_prefix="crowd-setup") as pool:
-            futures = [
-                pool.submit(open_player_socket, p.client, self.api, self.ws_url)
-                for p in self._players[: self.ws_players]
-            ]
-        opened = [f.result() for f in futures if f.exception() is None]
-        failed = next((f.exception() for f in futures if f.exception() is not None), None)
-        if failed is not None:
-            for sock in opened:
-                sock.close()
-            raise failed
-        for player, sock in zip(self._players, opened, strict=False):
-            player.socket = sock
+        if self._loop is not None:
+            return self
+        _ensure_descriptors(self.ws_players + SPARE_DESCRIPTORS)
+        self._loop = LoopThread("crowd-loop")
+        try:
+            self._loop.run(self._open())
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    async def _open(self) -> None:
+        rest = self._rest = RestClient(self.api, timeout=self._http_timeout)
+        tokens = self._tokens or await _all_of(
+            [partial(player_token, rest, f"crowd-{self._tag}-{i:05d}") for i in range(self.players)]
+        )
+        self._players = [Player(i, tokens[i]) for i in range(self.players)]
+
+        async def connect(player: Player) -> None:
+            # Kept on the player at once: if another socket fails, `_close` closes it.
+            player.socket = await open_player_socket(rest, player.token, self.ws_url)
+
+        await _all_of([partial(connect, p) for p in self._players[: self.ws_players]])
         for player in self._players:
-            target = read_socket if player.socket is not None else rest_loop
-            player.thread = threading.Thread(
-                target=target,
-                args=(self._state, player),
-                name=f"crowd-player-{player.index}",
-                daemon=True,
-            )
-            player.thread.start()
+            if player.socket is not None:
+                self._state.spawn(read_socket(self._state, rest, player))
         now = self._clock()
         self._state.idle = [(now, p.index) for p in self._players]
         heapq.heapify(self._state.idle)
-        return self
 
     def close(self) -> None:
-        """Close every socket (each reader does its own closing handshake) and end the
-        players' threads."""
-        self._state.closing.set()
-        for player in self._players:
-            player.inbox.put(None)
-        for player in self._players:
-            if player.thread is not None:
-                player.thread.join(timeout=5)
+        """Close every socket (each with its closing handshake) and end the players'
+        tasks and the crowd's event loop."""
+        loop, self._loop = self._loop, None
+        if loop is None:
+            return
+        try:
+            loop.run(self._close())
+        finally:
+            loop.stop()
+
+    async def _close(self) -> None:
+        state = self._state
+        state.closing = True
+        sockets: list[ClientConnection] = [p.socket for p in self._players if p.socket]
+        await asyncio.gather(*(sock.close() for sock in sockets))
+        for task in state.tasks:
+            task.cancel()
+        await asyncio.gather(*state.tasks, return_exceptions=True)
+        if self._rest is not None:
+            await self._rest.aclose()
 
     def __enter__(self) -> Self:
         return self.open()
@@ -173,60 +201,59 @@ class Crowd:
     ) -> CrowdReport:
         """Send plays on `schedule` and wait until each is settled; `abort` may end the
         arrivals early by naming a reason (the plays already sent are still awaited)."""
-        if not self._players:
+        if self._loop is None or not self._players:
             raise RuntimeError("open the crowd first")
         if schedule.rate <= 0 or schedule.duration <= 0:
             raise CrowdError("--rate and --duration must be positive")
-        state = self._state
+        return self._loop.run(self._run(game_id, schedule, game, progress, abort))
+
+    async def _run(
+        self,
+        game_id: str,
+        schedule: Schedule,
+        game: GameInfo | None,
+        progress: Callable[[Progress], None] | None,
+        abort: Callable[[Progress], str | None] | None,
+    ) -> CrowdReport:
+        state, rest = self._state, self._rest
+        assert rest is not None
         state.game_id = game_id
         state.interval = (
             game.min_seconds_between_plays if game is not None else DEFAULT_PLAY_INTERVAL
         )
         rng = random.Random(schedule.seed)
-        run = RunState(schedule, started=self._clock())
-        with state.lock:
-            state.run = run
-        stop_watchers = threading.Event()
+        run = state.run = RunState(schedule, started=self._clock())
+        stop_watchers = asyncio.Event()
         watchers = [
-            threading.Thread(
-                target=watch,
-                args=(state, run, stop_watchers),
-                kwargs={"progress": progress, "abort": abort, "game": game},
-                name="crowd-progress",
-                daemon=True,
+            asyncio.create_task(
+                watch(state, run, stop_watchers, progress=progress, abort=abort, game=game)
             )
         ]
-        if game is not None and self._admin is not None:
+        if game is not None and self._admin is not None and self._admin.token is not None:
             watchers.append(
-                threading.Thread(
-                    target=sample,
-                    args=(state, run, stop_watchers, game, self._admin),
-                    name="crowd-admin-report",
-                    daemon=True,
+                asyncio.create_task(
+                    sample(state, run, stop_watchers, game, rest=rest, admin=self._admin.token)
                 )
             )
-        for watcher in watchers:
-            watcher.start()
-        scheduler = Scheduler(state, self._players, run, rng, tag=self._tag, ids=self._ids)
+        scheduler = Scheduler(state, self._players, run, rng, rest, tag=self._tag, ids=self._ids)
         try:
-            scheduler.arrivals()
+            await scheduler.arrivals()
             sending_seconds = self._clock() - run.started
-            scheduler.drain()
+            await scheduler.drain()
         finally:
+            scheduler.cancel_timers()
             stop_watchers.set()
-            for watcher in watchers:
-                watcher.join(timeout=15)
+            await asyncio.gather(*watchers)
         elapsed = self._clock() - run.started
-        verify_duplicates(run, self._players)
+        await verify_duplicates(run, self._players, rest)
         return self._report(run, game, elapsed, sending_seconds)
 
     def _report(
         self, run: RunState, game: GameInfo | None, elapsed: float, sending_seconds: float
     ) -> CrowdReport:
         schedule = run.schedule
-        with self._state.lock:
-            self._state.run = None
-            records = list(run.records)
+        self._state.run = None
+        records = list(run.records)
         issued_final = run.samples[-1].issued if run.samples else None
         curve: list[tuple[float, float]] = []
         if game is not None:
@@ -259,3 +286,41 @@ class Crowd:
             budget_total=game.budget_total if game is not None else None,
             issued_final=issued_final,
         )
+
+
+def _ensure_descriptors(needed: int) -> None:
+    """Raise the process's soft limit on open files as far as `needed` allows (up to its
+    hard limit); a CrowdError, before any set-up call, when even that is too few."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if needed <= soft:
+        return
+    if hard != resource.RLIM_INFINITY and needed > hard:
+        raise CrowdError(
+            f"{needed:,} open files are needed (a socket per WebSocket player), this "
+            f"process may open {hard:,}: lower --players or --ws-share, or raise the "
+            "hard limit (ulimit -Hn)"
+        )
+    resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
+
+
+async def _all_of(works: Sequence[Callable[[], Awaitable[T]]]) -> list[T]:
+    """Every work's result, `SETUP_CONCURRENCY` at a time (the gateway serves set-up
+    calls one invocation at a time anyway); the first failure cancels the rest and is
+    raised as itself (a CrowdError, as a rule)."""
+    gate = asyncio.Semaphore(SETUP_CONCURRENCY)
+
+    async def gated(work: Callable[[], Awaitable[T]]) -> T:
+        async with gate:
+            return await work()
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(gated(work)) for work in works]
+    except BaseExceptionGroup as failed:
+        raise _first(failed) from None
+    return [task.result() for task in tasks]
+
+
+def _first(failed: BaseExceptionGroup[BaseException]) -> BaseException:
+    first = failed.exceptions[0]
+    return _first(first) if isinstance(first, BaseExceptionGroup) else first

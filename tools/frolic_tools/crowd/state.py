@@ -1,22 +1,21 @@
-"""What the scheduler and the player threads share, behind one lock.
+"""What the scheduler and the players share, on the crowd's one event loop.
 
-A play is handed from the scheduler to a player and settled by whichever thread learns
-its fate first (a push, a poll, a refusal or the deadline). Keeping that state and the
-few steps that change it in one object makes the lock discipline visible: the plays,
-the idle players, the run and the counters are changed with `lock` held, and `changed`
-is signalled whenever a play settles or a planned resend is over, so the scheduler can
-stop waiting. The game and its interval are set before a run hands out any play.
+A play is handed from the scheduler to a player and settled by whichever learns its
+fate first (a push, a poll, a refusal or the deadline). Everything runs on one event
+loop, so no lock guards this state: a step that changes it never awaits halfway.
+`changed` is set whenever a play settles or a planned resend is over, so the scheduler
+can stop waiting. The game and its interval are set before a run hands out any play.
 """
 
 from __future__ import annotations
 
+import asyncio
 import heapq
-import queue
-import threading
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
-from websockets.sync.client import ClientConnection
+from websockets.asyncio.client import ClientConnection
 
 from frolic_tools.crowd.common import (
     DEFAULT_PLAY_INTERVAL,
@@ -24,7 +23,6 @@ from frolic_tools.crowd.common import (
     RunState,
 )
 from frolic_tools.crowd.report import PlayRecord
-from frolic_tools.local.client import LocalClient
 
 
 @dataclass(eq=False)
@@ -33,30 +31,31 @@ class Player:
     once the socket has died)."""
 
     index: int
-    client: LocalClient
+    token: str
     socket: ClientConnection | None = None
-    inbox: queue.SimpleQueue[Job | None] = field(default_factory=queue.SimpleQueue)
-    thread: threading.Thread | None = None
+    #: Held while one of its plays goes over REST: a player's plays are played one at a
+    #: time, in the order they were handed to it (an orphaned socket play first).
+    turn: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 @dataclass(frozen=True, slots=True)
 class Job:
-    """A play handed to a REST player's thread."""
+    """A play handed to a player over REST."""
 
     record: PlayRecord
     send: bool  # False: the play is already sent (its socket died); only poll for it
 
 
 class SharedState:
-    """The crowd's plays and idle players, and the game being played."""
+    """The crowd's plays and idle players, the game being played, and the tasks that
+    play them."""
 
     def __init__(self, *, clock: Callable[[], float], result_timeout: float) -> None:
         self.clock = clock
         self.result_timeout = result_timeout
-        self.lock = threading.Lock()
-        self.changed = threading.Condition(self.lock)
-        #: Set once by `Crowd.close`: every thread winds down when it sees it.
-        self.closing = threading.Event()
+        #: Set once by `Crowd.close`: a socket that ends after it was not lost.
+        self.closing = False
+        self.changed = asyncio.Event()
         self.records: dict[str, PlayRecord] = {}
         self.idle: list[tuple[float, int]] = []  # (ready at, player index), a heap
         self.ready: list[int] = []
@@ -65,10 +64,30 @@ class SharedState:
         self.interval = DEFAULT_PLAY_INTERVAL
         self.sockets_lost = 0
         self.unexpected_messages = 0
+        #: The players' tasks (socket readers, REST plays, socket sends), kept until done.
+        self.tasks: set[asyncio.Task[None]] = set()
+        #: The first task that failed unexpectedly: the run stops waiting and raises it,
+        #: rather than wait for a play that task would never settle.
+        self.failure: BaseException | None = None
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run `work` as a task of its own, watched for an unexpected failure."""
+        task = asyncio.get_running_loop().create_task(work)
+        self.tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self.tasks.discard(task)
+        if task.cancelled() or self.failure is not None:
+            return
+        failure = task.exception()
+        if failure is not None:
+            self.failure = failure
+            self.changed.set()
 
     def settle(self, record: PlayRecord, now: float, *, ready_at: float) -> None:
         """The play is over for its player (answered, refused or past its deadline): the
-        player may play again from `ready_at`. Caller holds the lock."""
+        player may play again from `ready_at`."""
         if record.done:
             return
         record.done = True
@@ -79,17 +98,16 @@ class SharedState:
             latency = record.latency
             if latency is not None:
                 run.latencies.append(latency)
-        self.changed.notify_all()
+        self.changed.set()
 
     def close_resend(self, record: PlayRecord, answer: str) -> None:
-        """The planned resend is over: answered, or `answer` says why not. Caller holds
-        the lock."""
+        """The planned resend is over: answered, or `answer` says why not."""
         if record.resend_answer is not None:
             return
         record.resend_answer = answer
         if self.run is not None:
             self.run.resends_open -= 1
-        self.changed.notify_all()
+        self.changed.set()
 
     def next_play_at(self, record: PlayRecord, now: float) -> float:
         """The game's rule counts from the server's arrival stamp, which comes before the

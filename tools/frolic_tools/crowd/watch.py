@@ -1,14 +1,14 @@
 """Watching a run while it goes, and checking its resent plays once it is over.
 
-The progress thread (`watch`) takes a snapshot every second for the live display and
-for an `abort` that may stop the arrivals early; the sampler (`sample`) reads the admin
+The progress task (`watch`) takes a snapshot every second for the live display and for
+an `abort` that may stop the arrivals early; the sampler (`sample`) reads the admin
 report every 2 s so the pacing chart can set coupons issued against the schedule. Both
-only read the shared state, under its lock, and never hold the scheduler up.
+only read the shared state, and run beside the scheduler on the crowd's event loop.
 """
 
 from __future__ import annotations
 
-import threading
+import asyncio
 import time
 from collections.abc import Callable, Sequence
 
@@ -16,6 +16,7 @@ from frolic_tools.crowd.api import read_game_report
 from frolic_tools.crowd.common import (
     PROGRESS_SECONDS,
     SAMPLE_SECONDS,
+    SETUP_CONCURRENCY,
     GameInfo,
     Progress,
     RunState,
@@ -23,17 +24,23 @@ from frolic_tools.crowd.common import (
     error_code,
 )
 from frolic_tools.crowd.report import IssuedSample, PlayRecord, percentile
+from frolic_tools.crowd.rest import RestClient
 from frolic_tools.crowd.state import Player, SharedState
-from frolic_tools.local.client import LocalClient
+
+
+async def stopped_within(stop: asyncio.Event, seconds: float) -> bool:
+    """Whether `stop` is set within `seconds`."""
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
+    except TimeoutError:
+        return False
+    return True
 
 
 def snapshot(state: SharedState, run: RunState, game: GameInfo | None) -> Progress:
     """The run's figures so far."""
-    with state.lock:
-        records = list(run.records)
-        latencies = sorted(run.latencies)
-        issued = run.latest_issued
-        skipped = run.skipped
+    records = run.records
+    latencies = sorted(run.latencies)
     sent = sum(1 for r in records if r.sent is not None and r.send_error is None)
     answered = [r for r in records if r.status is not None and not r.timed_out]
     settled = sum(1 for r in records if r.done)
@@ -46,19 +53,19 @@ def snapshot(state: SharedState, run: RunState, game: GameInfo | None) -> Progre
         answered=len(answered),
         won=sum(1 for r in answered if r.status == "won"),
         pending=len(records) - settled,
-        skipped=skipped,
+        skipped=run.skipped,
         no_result=sum(1 for r in records if r.timed_out),
         p50=percentile(latencies, 50),
         p99=percentile(latencies, 99),
-        issued=issued,
+        issued=run.latest_issued,
         scheduled=game.scheduled(time.time()) if game is not None else None,
     )
 
 
-def watch(
+async def watch(
     state: SharedState,
     run: RunState,
-    stop: threading.Event,
+    stop: asyncio.Event,
     *,
     progress: Callable[[Progress], None] | None,
     abort: Callable[[Progress], str | None] | None,
@@ -66,52 +73,53 @@ def watch(
 ) -> None:
     """Every second until `stop`: show the progress, and ask `abort` whether to stop
     the arrivals (the scheduler sees `run.stop_reason`)."""
-    while not stop.wait(PROGRESS_SECONDS):
+    while not await stopped_within(stop, PROGRESS_SECONDS):
         if progress is None and (abort is None or run.arrivals_done):
             continue
         figures = snapshot(state, run, game)
         if progress is not None:
             progress(figures)
         if abort is not None and not run.arrivals_done and run.stop_reason is None:
-            reason = abort(figures)
-            if reason:
-                with state.lock:
-                    run.stop_reason = reason
+            run.stop_reason = abort(figures) or None
 
 
-def sample(
+async def sample(
     state: SharedState,
     run: RunState,
-    stop: threading.Event,
+    stop: asyncio.Event,
     game: GameInfo,
-    admin: LocalClient,
+    *,
+    rest: RestClient,
+    admin: str,
 ) -> None:
-    """Issued vs schedule from the admin report, every 2 s and once at the end."""
+    """Issued vs schedule from the admin report (read with the `admin` token), every
+    2 s and once at the end."""
     while True:
-        finished = stop.wait(SAMPLE_SECONDS)
-        report = read_game_report(admin, state.game_id)
+        finished = await stopped_within(stop, SAMPLE_SECONDS)
+        report = await read_game_report(rest, admin, state.game_id)
         if report is not None:
             issued, curve = report
             now = time.time()
-            point = IssuedSample(now - game.start, issued, game.scheduled(now))
-            with state.lock:
-                run.latest_issued = issued
-                run.samples.append(point)
-                run.report_curve = curve
+            run.latest_issued = issued
+            run.samples.append(IssuedSample(now - game.start, issued, game.scheduled(now)))
+            run.report_curve = curve
         if finished:
             return
 
 
-def verify_duplicates(run: RunState, players: Sequence[Player]) -> None:
+async def verify_duplicates(run: RunState, players: Sequence[Player], rest: RestClient) -> None:
     """A resent play must have been accepted again, answered once, and read back
     over REST exactly as it was answered."""
-    for record in run.records:
-        if record.resent is None:
-            continue
-        record.verified = _verdict(record, players[record.player].client)
+    limit = asyncio.Semaphore(SETUP_CONCURRENCY)
+
+    async def verify(record: PlayRecord) -> None:
+        async with limit:
+            record.verified = await _verdict(record, players[record.player], rest)
+
+    await asyncio.gather(*(verify(r) for r in run.records if r.resent is not None))
 
 
-def _verdict(record: PlayRecord, client: LocalClient) -> str:
+async def _verdict(record: PlayRecord, player: Player, rest: RestClient) -> str:
     if record.status is None:
         return "no result"
     if record.results > 1:
@@ -120,7 +128,7 @@ def _verdict(record: PlayRecord, client: LocalClient) -> str:
     if answer not in ("queued", record.status):
         return f"resend answered {answer!r}, result {record.status!r}"
     try:
-        reply = client.result(record.play_id)
+        reply = await rest.result(player.token, record.play_id)
     except OSError as error:
         return f"cannot read it back: {brief(error)}"
     if reply.status != 200:

@@ -1,5 +1,6 @@
-"""A small HTTP and WebSocket client for a Frolic stack: what the demo, the crowd and the
-e2e tests use to act as a player or a marketer over the real API.
+"""A small HTTP and WebSocket client for a Frolic stack: what the demo, the e2e tests and
+the crowd's admin calls use to act as a player or a marketer over the real API (the
+crowd's players have asyncio clients of their own, `frolic_tools.crowd.rest`).
 
 Requests go through a urllib3 pool that a client shares with every client derived from
 it (`with_token`, `as_user`), so a player's plays reuse kept-alive connections instead of
@@ -26,8 +27,8 @@ from websockets.sync.client import ClientConnection, connect
 from frolic_tools.local.websocket_server import MAX_MESSAGE_BYTES
 
 _UNSET: Final = object()
-#: Kept-alive connections per host: one per thread that calls at once (a crowd's REST
-#: players); beyond it a connection is opened for the call and dropped after it.
+#: Kept-alive connections per host: one per thread that calls at once; beyond it a
+#: connection is opened for the call and dropped after it.
 DEFAULT_POOL_SIZE: Final = 16
 #: Failed connections and reads are not retried (a play is not sent twice behind the
 #: caller's back); redirects are followed, as a browser would.

@@ -1,4 +1,7 @@
-"""API Gateway's events, built from local HTTP and WebSocket traffic.
+"""The events Lambda hands Frolic's functions, built from local traffic: API Gateway's
+from HTTP and WebSocket requests, and the event source mappings' records from what
+Kinesis and DynamoDB Streams return. The local stack and the tests build every event
+here (tests check them against Powertools' models of the real ones).
 
 The handlers must not be able to tell the local gateway from API Gateway, so these are
 the proxy-integration shapes AWS documents: a REST API's `resource` / `path` /
@@ -17,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from frolic_tools.local.functions import ACCOUNT
+from frolic_tools.local.functions import ACCOUNT, REGION
 
 STAGE: Final = "local"
 API_ID: Final = "frolocal01"
@@ -184,3 +187,48 @@ def disconnect_event(info: SocketInfo, *, status_code: int, reason: str) -> dict
         "requestContext": context,
         "isBase64Encoded": False,
     }
+
+
+# -- stream records, as an event source mapping hands them to Lambda -------------------------
+
+
+def kinesis_record(raw: Mapping[str, Any], *, shard_id: str, stream_arn: str) -> dict[str, Any]:
+    """A record of Kinesis GetRecords (`SequenceNumber`, `ApproximateArrivalTimestamp` in
+    epoch seconds, `PartitionKey`, `Data` as bytes) in the mapping's shape."""
+    sequence = str(raw["SequenceNumber"])
+    return {
+        "kinesis": {
+            "kinesisSchemaVersion": "1.0",
+            "partitionKey": raw["PartitionKey"],
+            "sequenceNumber": sequence,
+            "data": base64.b64encode(raw["Data"]).decode(),
+            "approximateArrivalTimestamp": raw["ApproximateArrivalTimestamp"],
+        },
+        "eventSource": "aws:kinesis",
+        "eventVersion": "1.0",
+        "eventID": f"{shard_id}:{sequence}",
+        "eventName": "aws:kinesis:record",
+        "invokeIdentityArn": f"arn:aws:iam::{ACCOUNT}:role/frolic-local-allocate",
+        "awsRegion": REGION,
+        "eventSourceARN": stream_arn,
+    }
+
+
+def dynamodb_record(raw: Mapping[str, Any], *, stream_arn: str) -> dict[str, Any]:
+    """A record of DynamoDB Streams GetRecords (`eventName`, and `dynamodb` with
+    `ApproximateCreationDateTime` in epoch seconds) in the mapping's shape: binary
+    attributes in base64, as Lambda's JSON has them."""
+    event: dict[str, Any] = _json_ready(dict(raw))
+    event.pop("ResponseMetadata", None)
+    event["eventSourceARN"] = stream_arn
+    return event
+
+
+def _json_ready(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(value).decode()
+    if isinstance(value, Mapping):
+        return {key: _json_ready(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_json_ready(item) for item in value]
+    return value

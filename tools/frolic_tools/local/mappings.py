@@ -44,7 +44,6 @@ to 5 s), so it reads on a slower interval.
 
 from __future__ import annotations
 
-import base64
 import copy
 import logging
 import threading
@@ -59,7 +58,8 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 from botocore.exceptions import ClientError
 
 from frolic.models import PlayStatus
-from frolic_tools.local.functions import ACCOUNT, REGION, FunctionError, function_arn
+from frolic_tools.local.events import dynamodb_record, kinesis_record
+from frolic_tools.local.functions import FunctionError, function_arn
 
 if TYPE_CHECKING:
     from mypy_boto3_kinesis import KinesisClient
@@ -369,17 +369,6 @@ def _epoch(value: Any) -> float:
     return value.timestamp() if isinstance(value, datetime) else float(value)
 
 
-def _json_ready(value: Any) -> Any:
-    """A boto3 stream record as Lambda's JSON has it: binary attributes in base64."""
-    if isinstance(value, bytes | bytearray):
-        return base64.b64encode(value).decode()
-    if isinstance(value, Mapping):
-        return {key: _json_ready(item) for key, item in value.items()}
-    if isinstance(value, list | tuple | set):
-        return [_json_ready(item) for item in value]
-    return value
-
-
 class KinesisShard:
     def __init__(self, client: KinesisClient, *, stream_name: str, coordinates: ShardCoordinates):
         self.coordinates = coordinates
@@ -418,25 +407,13 @@ class KinesisShard:
         )["ShardIterator"]
 
     def _record(self, raw: Mapping[str, Any]) -> StreamRecord:
-        sequence = str(raw["SequenceNumber"])
         arrival = _epoch(raw["ApproximateArrivalTimestamp"])
-        event = {
-            "kinesis": {
-                "kinesisSchemaVersion": "1.0",
-                "partitionKey": raw["PartitionKey"],
-                "sequenceNumber": sequence,
-                "data": base64.b64encode(raw["Data"]).decode(),
-                "approximateArrivalTimestamp": arrival,
-            },
-            "eventSource": "aws:kinesis",
-            "eventVersion": "1.0",
-            "eventID": f"{self.coordinates.shard_id}:{sequence}",
-            "eventName": "aws:kinesis:record",
-            "invokeIdentityArn": f"arn:aws:iam::{ACCOUNT}:role/frolic-local-allocate",
-            "awsRegion": REGION,
-            "eventSourceARN": self.coordinates.stream_arn,
-        }
-        return StreamRecord(sequence, arrival, event)
+        event = kinesis_record(
+            {**raw, "ApproximateArrivalTimestamp": arrival},
+            shard_id=self.coordinates.shard_id,
+            stream_arn=self.coordinates.stream_arn,
+        )
+        return StreamRecord(str(raw["SequenceNumber"]), arrival, event)
 
 
 class DynamoStreamShard:
@@ -512,9 +489,7 @@ class DynamoStreamShard:
         created = body.get("ApproximateCreationDateTime")
         arrival = _epoch(created) if created is not None else time.time()
         body["ApproximateCreationDateTime"] = arrival
-        event: dict[str, Any] = _json_ready({**raw, "dynamodb": body})
-        event.pop("ResponseMetadata", None)
-        event["eventSourceARN"] = self.coordinates.stream_arn
+        event = dynamodb_record({**raw, "dynamodb": body}, stream_arn=self.coordinates.stream_arn)
         return StreamRecord(str(body["SequenceNumber"]), arrival, event)
 
 

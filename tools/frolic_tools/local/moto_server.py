@@ -5,17 +5,21 @@ one interpreter they and moto took turns on one core under the GIL. In a child p
 moto has a core of its own.
 
 Why one request at a time: moto's backends are plain Python objects with no locking.
-The child serves HTTP/1.1 with keep-alive from a single event loop
-(`frolic_tools.local.http_loop`), which hands moto one complete request at a time and writes
-its whole answer before taking the next: moto never sees two requests at once, and a
-slow client stalls nobody.
+The child serves moto's WSGI app with waitress and one worker thread: waitress's loop
+reads every connection and queues whole requests, the worker runs them one after the
+other, so moto never sees two at once and a slow client stalls nobody. Why waitress and
+not werkzeug's development server (moto's own): werkzeug closes the connection after
+every answer, while the stack's functions and stream mappings reuse theirs for
+thousands of small calls, each of which would otherwise pay for a new connection and a
+thread. waitress also reads chunked bodies, answers `Expect: 100-continue` and closes
+connections left idle.
 
 The child installs `moto_patches` (in-place transaction rollback, per-partition Query),
 sweeps the DynamoDB Streams iterators moto never forgets, and tells the parent, over a
 socket pair, each time a request added records to a stream (a Kinesis shard, a table's
 change stream), so the stream mappings can read at once instead of polling on a timer.
 `GET /_frolic/stats` on its port answers what it served: requests and time per
-operation and its own CPU time (`MotoStats`).
+operation, its own CPU time, and the most requests moto was handed at once (`MotoStats`).
 
 The child ends when the parent closes its end of the pair (`stop`, or the parent
 exiting in any way, even killed), or on SIGTERM; it ignores SIGINT, so a Ctrl-C in the
@@ -37,7 +41,7 @@ import threading
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -49,6 +53,12 @@ ITERATOR_SWEEP_SECONDS: Final = 60.0
 STATS_PATH: Final = "/_frolic/stats"
 START_TIMEOUT_SECONDS: Final = 60.0
 STOP_TIMEOUT_SECONDS: Final = 10.0
+#: The stack's clients keep their connections open (about 15 at once in the e2e tests);
+#: past the limit waitress stops accepting, and a new client would wait for one of
+#: them to idle out. So the limit is far above any stack's need (waitress's is 100).
+CONNECTION_LIMIT: Final = 1000
+#: Connections nobody used for this long are closed (clients reconnect on their own).
+IDLE_SECONDS: Final = 300
 
 #: A stream write, as the child reports it: the stream's ARN and the shard's id.
 StreamWrite = tuple[str, str]
@@ -68,6 +78,8 @@ class MotoStats:
     operations: Counter[str] = field(default_factory=Counter)
     #: Seconds of moto's time per operation (a Counter of floats).
     op_seconds: Counter[str] = field(default_factory=Counter)
+    #: The most requests moto was handed at once: 1, as moto needs.
+    most_at_once: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -78,6 +90,7 @@ class MotoStats:
             "cpu": self.cpu,
             "operations": dict(self.operations),
             "opSeconds": dict(self.op_seconds),
+            "mostAtOnce": self.most_at_once,
         }
 
     @classmethod
@@ -90,17 +103,18 @@ class MotoStats:
             cpu=float(data["cpu"]),
             operations=Counter({k: int(v) for k, v in data["operations"].items()}),
             op_seconds=Counter({k: float(v) for k, v in data["opSeconds"].items()}),
+            most_at_once=int(data["mostAtOnce"]),
         )
 
 
-def operation_of(method: str, path: str, headers: Iterable[tuple[str, str]]) -> str:
+def operation_of(environ: Mapping[str, Any]) -> str:
     """`DynamoDB GetItem` for an `X-Amz-Target: DynamoDB_20120810.GetItem` request,
     else the method and path."""
-    for name, value in headers:
-        if name.lower() == "x-amz-target":
-            service, _, operation = value.rpartition(".")
-            return f"{service.partition('_')[0]} {operation}" if service else value
-    return f"{method} {path.partition('?')[0]}"
+    target = str(environ.get("HTTP_X_AMZ_TARGET") or "")
+    if target:
+        service, _, operation = target.rpartition(".")
+        return f"{service.partition('_')[0]} {operation}" if service else target
+    return f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}"
 
 
 # -- the parent's side ---------------------------------------------------------------------
@@ -295,8 +309,9 @@ class _IteratorSweep:
 
 
 class _Reports:
-    """Stream writes to the parent, one line each; never blocks the loop (what the
-    socket cannot take now is kept, once per shard, and sent after the next request)."""
+    """Stream writes to the parent, one line each; never blocks moto (what the socket
+    cannot take now is kept, once per shard, and sent after the next request). The
+    socket itself stays blocking: a thread of the child reads it for end of file."""
 
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
@@ -305,7 +320,6 @@ class _Reports:
 
     def send_ready(self, port: int, *, patched: bool) -> None:
         self._sock.sendall(f"ready {port} {'patched' if patched else 'unpatched'}\n".encode())
-        self._sock.setblocking(False)
 
     def stream_writes(self, writes: Iterable[StreamWrite]) -> None:
         for write in writes:
@@ -315,70 +329,123 @@ class _Reports:
         self._buffer += b"".join(f"write {arn} {shard}\n".encode() for arn, shard in self._pending)
         self._pending.clear()
         try:
-            sent = self._sock.send(self._buffer)
+            sent = self._sock.send(self._buffer, socket.MSG_DONTWAIT)
         except (BlockingIOError, InterruptedError):
             sent = 0
         except OSError:
-            self._buffer = b""  # the parent is gone; the loop ends on its own
+            self._buffer = b""  # the parent is gone; the child ends on its own
             return
         self._buffer = self._buffer[sent:]
 
 
-def _child_app(stats: MotoStats) -> WSGIApp:
-    from moto.moto_server.werkzeug_app import (  # noqa: PLC0415
-        DomainDispatcherApplication,
-        create_backend_app,
-    )
+class _ChildApp:
+    """moto's WSGI app, with what the child does around each request: the stats, the
+    iterator sweep and the stream-write reports. It runs on waitress's one worker thread,
+    so all of it, like moto, sees one request at a time."""
 
-    moto_app = DomainDispatcherApplication(create_backend_app)
+    def __init__(self, stats: MotoStats, reports: _Reports) -> None:
+        from moto.moto_server.werkzeug_app import (  # noqa: PLC0415
+            DomainDispatcherApplication,
+            create_backend_app,
+        )
 
-    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        self._moto: WSGIApp = DomainDispatcherApplication(create_backend_app)
+        self._stats = stats
+        self._reports = reports
+        self._watch = _StreamWatch()
+        self._sweep = _IteratorSweep()
+        self._next_sweep = time.monotonic() + ITERATOR_SWEEP_SECONDS
+        self._in_flight = 0
+        self._in_flight_lock = threading.Lock()
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == STATS_PATH and environ.get("REQUEST_METHOD") == "GET":
-            stats.cpu = time.process_time()
-            body = json.dumps(stats.to_json()).encode()
+            self._stats.cpu = time.process_time()
+            body = json.dumps(self._stats.to_json()).encode()
             start_response("200 OK", [("Content-Type", "application/json")])
             return [body]
-        answer: Iterable[bytes] = moto_app(environ, start_response)
-        return answer
+        if time.monotonic() >= self._next_sweep:
+            self._sweep()
+            self._next_sweep = time.monotonic() + ITERATOR_SWEEP_SECONDS
+        with self._in_flight_lock:
+            self._in_flight += 1
+            self._stats.most_at_once = max(self._stats.most_at_once, self._in_flight)
+        started, cpu = time.perf_counter(), time.thread_time()
+        try:
+            return [self._whole_answer(environ, start_response)]
+        finally:
+            with self._in_flight_lock:
+                self._in_flight -= 1
+            self._count(operation_of(environ), time.perf_counter() - started, cpu)
 
-    return app
+    def _whole_answer(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> bytes:
+        """moto's answer, all of it, so its time is counted and its stream writes are
+        reported before waitress sends a byte of it."""
+        answer = self._moto(environ, start_response)
+        try:
+            return b"".join(answer)
+        finally:
+            close = getattr(answer, "close", None)
+            if close is not None:
+                close()
+
+    def _count(self, operation: str, seconds: float, cpu_before: float) -> None:
+        stats = self._stats
+        stats.requests += 1
+        stats.busy += seconds
+        stats.app_cpu += time.thread_time() - cpu_before
+        stats.operations[operation] += 1
+        stats.op_seconds[operation] += seconds  # type: ignore[assignment]
+        self._reports.stream_writes(self._watch.changed())
+
+
+def _stop_when_parent_goes(control: socket.socket) -> None:
+    """End the process once the parent closes its end of the pair: SIGTERM to the main
+    thread, which wakes waitress's loop at once and makes it shut down."""
+    main_thread = threading.get_ident()
+
+    def watch() -> None:
+        with contextlib.suppress(OSError):
+            while control.recv(4096):
+                pass  # the parent sends nothing; anything it does send is ignored
+        signal.pthread_kill(main_thread, signal.SIGTERM)
+
+    threading.Thread(target=watch, name="frolic-moto-parent-watch", daemon=True).start()
 
 
 def serve(host: str, port: int, control_fd: int) -> int:
     """The child: serve until the parent goes away or SIGTERM."""
+    from waitress.server import create_server  # noqa: PLC0415
+
     from frolic_tools.local import moto_patches  # noqa: PLC0415
-    from frolic_tools.local.http_loop import LoopServer, Request  # noqa: PLC0415
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     control = socket.socket(fileno=control_fd)
     patched = moto_patches.install()
     stats = MotoStats(pid=os.getpid())
-    watch = _StreamWatch()
     reports = _Reports(control)
-
-    def after_request(request: Request, status: int, seconds: float, cpu: float) -> None:
-        if request.target == STATS_PATH:
-            return
-        operation = operation_of(request.method, request.target, request.headers)
-        stats.requests += 1
-        stats.busy += seconds
-        stats.app_cpu += cpu
-        stats.operations[operation] += 1
-        stats.op_seconds[operation] += seconds  # type: ignore[assignment]
-        reports.stream_writes(watch.changed())
-
-    server = LoopServer(_child_app(stats), host, port, after_request=after_request)
-    server.every(ITERATOR_SWEEP_SECONDS, _IteratorSweep())
-    server.watch_for_eof(control.fileno(), lambda: None)
+    listener = socket.create_server((host, port))  # ours: any address form, one socket
+    # A request queued behind the one worker is the design, not news.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+    server = create_server(
+        _ChildApp(stats, reports),
+        sockets=[listener],
+        threads=1,
+        connection_limit=CONNECTION_LIMIT,
+        asyncore_use_poll=True,  # select() fails on a descriptor above 1023
+        channel_timeout=IDLE_SECONDS,
+    )
 
     def terminate(signum: int, frame: Any) -> None:
-        server.stop()
-        raise SystemExit(0)
+        raise SystemExit(0)  # waitress's loop catches it and stops its worker
 
     signal.signal(signal.SIGTERM, terminate)
-    reports.send_ready(server.port, patched=patched)
+    _stop_when_parent_goes(control)
+    reports.send_ready(listener.getsockname()[1], patched=patched)
     with contextlib.suppress(SystemExit):
-        server.serve_forever()
+        server.run()
     return 0
 
 
