@@ -103,7 +103,7 @@ def _drive(
             store.budgets(GAME)
             read_at = int(offset)
         play = Play(f"a{allocator}w{index}", f"u{allocator}w{index}", GAME, start + offset)
-        claimed = store.claim(GAME, [_wish(play, BRAND)], MAX_WINS, now())
+        claimed = store.claim(GAME, [_wish(play, BRAND)], MAX_WINS, now(), game_start=start)
         result.decisions.append(now() - (start + offset))
         result.wins += bool(claimed.grants)
 
@@ -231,7 +231,7 @@ def _service_seconds(server: MotoServer, store: DynamoAllocationStore) -> dict[s
     for index in range(CALIBRATION_CLAIMS):
         store.budgets(GAME)
         play = Play(f"calibration-{index}", f"calibration-{index}", GAME, time.time())
-        store.claim(GAME, [_wish(play, CALIBRATION_BRAND)], MAX_WINS, time.time())
+        store.claim(GAME, [_wish(play, CALIBRATION_BRAND)], MAX_WINS, time.time(), game_start=0.0)
     after = server.stats()
     return {
         operation.removeprefix("DynamoDB "): (seconds - before.op_seconds[operation])

@@ -590,8 +590,11 @@ def test_report_numbers_from_seeded_budgets_and_arrivals(api: AdminApi) -> None:
     start, end = "2030-01-10T12:00:00Z", "2030-01-10T12:05:00Z"
     game_id = new_game(api, new_campaign(api), start, end, {"releaseCurve": [3, 1]})
     ok(api.call("PATCH", f"/admin/games/{game_id}", {"status": "LIVE"}))
-    # And budgets as the allocator left them
-    for brand, budget, issued, pool in (("a", 100, 30, 120), ("b", 50, 10, 50)):
+    # And budgets as the allocator left them, with what each minute's leases took
+    for brand, budget, issued, pool, tallies in (
+        ("a", 100, 30, 120, {"won#0": 2, "won#1": 5, "won#3": 23}),
+        ("b", 50, 10, 50, {"won#0": 1, "won#3": 9}),
+    ):
         api.put(
             {
                 **budget_key(game_id, brand),
@@ -600,14 +603,15 @@ def test_report_numbers_from_seeded_budgets_and_arrivals(api: AdminApi) -> None:
                 "budget": budget,
                 "issued": issued,
                 "poolSize": pool,
+                **tallies,
             }
         )
-    # And arrivals per minute, with the issued counts the allocator saw (one stale, lower)
+    # And arrivals per minute
     m0 = epoch_minute(start)
     seeded: list[tuple[int, dict[str, int]]] = [
-        (m0, {"s0": 5, "s30": 5, "issued#a": 2, "issued#b": 1}),
-        (m0 + 1, {"s10": 4, "issued#a": 7}),
-        (m0 + 3, {"s59": 1, "issued#a": 6, "issued#b": 3}),
+        (m0, {"s0": 5, "s30": 5}),
+        (m0 + 1, {"s10": 4}),
+        (m0 + 3, {"s59": 1}),
     ]
     for minute, counts in seeded:
         api.put({**arrivals_key(game_id, minute), **counts})
@@ -638,7 +642,8 @@ def test_report_numbers_from_seeded_budgets_and_arrivals(api: AdminApi) -> None:
     curve = report["curve"]
     assert [p["minute"] for p in curve] == [0, 1, 2, 3, 4]
     assert [p["plays"] for p in curve] == [10, 4, 0, 1, 0]
-    assert [p["issued"] for p in curve] == [3, 8, 8, 10, 10]
+    # And the issued curve adds up the minutes' tallies, ending at the counters
+    assert [p["issued"] for p in curve] == [3, 8, 8, 40, 40]
     # 150 coupons, 3/4 over the first 150 s and 1/4 over the last 150 s
     assert [p["scheduled"] for p in curve] == pytest.approx([45, 90, 120, 135, 150])
 
@@ -646,17 +651,18 @@ def test_report_numbers_from_seeded_budgets_and_arrivals(api: AdminApi) -> None:
 def test_report_cuts_minutes_from_an_unaligned_start(api: AdminApi) -> None:
     start, end = "2030-01-10T12:00:30Z", "2030-01-10T12:02:30Z"
     game_id = new_game(api, new_campaign(api), start, end)
-    api.put({**budget_key(game_id, "a"), "budget": 10, "issued": 5, "poolSize": 10})
+    # Minutes of the game run from :30 to :30; a void after the end joins the last one
+    tallies = {"won#0": 3, "won#1": 3, "won#4": -1}
+    counter = {"budget": 10, "issued": 6, "voided": 1, "poolSize": 11, **tallies}
+    api.put({**budget_key(game_id, "a"), **counter})
     m0 = epoch_minute(start)
-    api.put({**arrivals_key(game_id, m0), "s40": 1, "issued#a": 1})  # game second 10
-    api.put({**arrivals_key(game_id, m0 + 1), "s20": 2, "s40": 4, "issued#a": 3})  # 50, 70
-    api.put({**arrivals_key(game_id, m0 + 2), "s10": 8, "issued#a": 5})  # 100
+    api.put({**arrivals_key(game_id, m0), "s40": 1})  # game second 10
+    api.put({**arrivals_key(game_id, m0 + 1), "s20": 2, "s40": 4})  # 50, 70
+    api.put({**arrivals_key(game_id, m0 + 2), "s10": 8})  # 100
     report = ok(api.call("GET", f"/admin/games/{game_id}/report"))
     assert report["plays"] == 15
-    # The first point ends at 12:01:30: only the 12:00 minute's snapshot (1) was final by
-    # then; the 12:01 one (3) was still being written until 12:02, so counting it would
-    # show coupons before they were out. The last point takes every snapshot.
-    assert [(p["plays"], p["issued"]) for p in report["curve"]] == [(3, 1), (12, 5)]
+    assert [(p["plays"], p["issued"]) for p in report["curve"]] == [(3, 3), (12, 5)]
+    assert report["wins"] == 5
     assert [p["scheduled"] for p in report["curve"]] == pytest.approx([5, 10])
 
 

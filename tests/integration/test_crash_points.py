@@ -203,7 +203,7 @@ class Path:
 
     # -- the game and its players ---------------------------------------------------------
     def set_up(self) -> None:
-        self.world.live_game(config=GameConfig(min_seconds_between_plays=0))
+        self.game = self.world.live_game(config=GameConfig(min_seconds_between_plays=0))
         self.world.brand("brand-a", "Brand A")
         self.world.budget("brand-a", BUDGET)
         sessions = Sessions(self.db, self.settings, clock=self.clock)
@@ -309,7 +309,7 @@ class Path:
             self.settings,
             clock=self.clock,
             stranded=StrandedLeases(db, self.settings, self.clock),
-            games=lambda now, *, ended_within: [GAME],
+            games=lambda now, *, ended_within: [self.game],
         ).sweep()
         return []
 

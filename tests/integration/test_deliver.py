@@ -121,7 +121,9 @@ def won_play(
     store = world.store()
     store.budgets(GAME)
     wish = Wish(play, (Route(BRAND, ((sub, 10),)),), strength=0.0)
-    [grant] = store.claim(GAME, [wish], 1, decided_at=START + 2.0).grants[play.play_id]
+    [grant] = store.claim(GAME, [wish], 1, decided_at=START + 2.0, game_start=START).grants[
+        play.play_id
+    ]
     store.save_outcomes([Outcome(play, PlayStatus.WON, START + 2.0, grants=(grant,))])
     return world.result(play.play_id), grant.code
 

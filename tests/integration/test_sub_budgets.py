@@ -208,9 +208,9 @@ def test_a_counter_taken_behind_an_allocators_back_refuses_it_and_the_next_one_s
         return Wish(play, (Route(BRAND, ((0, 1), (1, 1))),), strength=0.0)
 
     # When the first takes counter 0's only coupon
-    won_first = first.claim(GAME, [wish(plays[0])], 1, START + 2)
+    won_first = first.claim(GAME, [wish(plays[0])], 1, START + 2, game_start=START)
     # Then the second, with its stale view, is refused there and counter 1 serves it
-    won_second = second.claim(GAME, [wish(plays[1])], 1, START + 2)
+    won_second = second.claim(GAME, [wish(plays[1])], 1, START + 2, game_start=START)
     assert won_second.raced_out == frozenset()
     for store, play, claimed in ((first, plays[0], won_first), (second, plays[1], won_second)):
         grants = claimed.grants[play.play_id]

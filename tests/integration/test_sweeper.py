@@ -128,7 +128,9 @@ def win(world: World, play: Play, *, decided_at: float) -> str:
     store = world.store()
     store.budgets(GAME)
     wish = Wish(play, (Route(BRAND, ((0, 10),)),), strength=0.0)
-    [grant] = store.claim(GAME, [wish], 1, decided_at=decided_at).grants[play.play_id]
+    [grant] = store.claim(GAME, [wish], 1, decided_at=decided_at, game_start=START).grants[
+        play.play_id
+    ]
     store.save_outcomes([Outcome(play, PlayStatus.WON, decided_at, grants=(grant,))])
     return grant.code
 
@@ -462,13 +464,13 @@ def test_ordinals_a_crashed_batch_leased_go_back_to_the_budget_after_the_wins_st
     world: World, clock: ManualClock
 ) -> None:
     # Given a batch that leased two coupons and died before writing its results
-    world.live_game()
+    game = world.live_game()
     world.budget(BRAND, 3)
     store = world.store()
     store.budgets(GAME)
     wishes = [Wish(a_play(n), (Route(BRAND, ((0, 3),)),), strength=n / 10) for n in (1, 2)]
     clock.now = START + 2
-    assert len(store.claim(GAME, wishes, 1, decided_at=clock.now).grants) == 2
+    assert len(store.claim(GAME, wishes, 1, decided_at=clock.now, game_start=START).grants) == 2
     sweeper = Sweeper(
         ResultIndexes(world.db, world.settings),
         ExpiryWatcher(world.db, world.settings, clock=clock, sleep=clock.sleep),
@@ -476,7 +478,7 @@ def test_ordinals_a_crashed_batch_leased_go_back_to_the_budget_after_the_wins_st
         world.settings,
         clock,
         stranded=StrandedLeases(world.db, world.settings, clock),
-        games=lambda now, *, ended_within: [GAME],
+        games=lambda now, *, ended_within: [game],
     )
     # When the sweeper runs a minute later, it only notes them
     clock.now += 60
@@ -508,6 +510,6 @@ def test_the_games_in_play_are_the_live_ones_and_those_ended_within_the_hour(
         catalog.update_game(game.game_id, GameChanges(status=GameStatus.LIVE))
     for game in (just_ended, long_ended):
         catalog.update_game(game.game_id, GameChanges(status=GameStatus.ENDED))
-    in_play = catalog.games_in_play(START, ended_within=RECENTLY_ENDED_SECONDS)
-    assert sorted(in_play) == sorted([live.game_id, just_ended.game_id])
+    in_play = {g.game_id for g in catalog.games_in_play(START, ended_within=RECENTLY_ENDED_SECONDS)}
+    assert in_play == {live.game_id, just_ended.game_id}
     assert draft.game_id not in in_play

@@ -114,8 +114,8 @@ def test_the_store_refuses_a_claim_beyond_its_cap_whoever_asks(arena: Arena) -> 
     arena.store.budgets(GAME)
     second.budgets(GAME)
     route = (Route("brand-a", ((0, 1),)),)
-    first = arena.store.claim(GAME, [Wish(play(1, at=1.0), route, 0.1)], 1, NOW)
-    later = second.claim(GAME, [Wish(play(2, at=1.0), route, 0.1)], 1, NOW)
+    first = arena.store.claim(GAME, [Wish(play(1, at=1.0), route, 0.1)], 1, NOW, game_start=0.0)
+    later = second.claim(GAME, [Wish(play(2, at=1.0), route, 0.1)], 1, NOW, game_start=0.0)
     assert len(first.grants["play-1"]) == 1
     assert later.grants == {}
     assert later.raced_out == {"play-2"}

@@ -76,6 +76,34 @@ class IssuedSample:
     seconds: float
     issued: int
     scheduled: float
+    #: The report's issued curve in the same answer: issued by each minute's end.
+    curve: tuple[int, ...] = ()
+
+
+def curve_problems(samples: Sequence[IssuedSample]) -> list[str]:
+    """Where the report's curve and its counters disagreed, from the samples read during
+    a run: in each answer the point for the minute under way must be the counters, and
+    a minute that has ended must keep, in every later answer, what it said at its end.
+    Together: the curve equals the counters at every minute's end."""
+    found: list[str] = []
+    final = next((s.curve for s in reversed(samples) if s.curve), ())
+    for sample in samples:
+        if not sample.curve:
+            continue
+        last = len(sample.curve) - 1
+        now = min(max(math.floor(sample.seconds / 60), 0), last)
+        if sample.curve[now] != sample.issued:
+            found.append(
+                f"{sample.seconds:.0f} s into the game the report's curve said "
+                f"{sample.curve[now]} issued and its counters {sample.issued}"
+            )
+        for minute in range(min(now, len(final))):
+            if sample.curve[minute] != final[minute]:
+                found.append(
+                    f"minute {minute} of the report's curve said {sample.curve[minute]} "
+                    f"{sample.seconds:.0f} s into the game and {final[minute]} at the end"
+                )
+    return found
 
 
 def percentile(ordered: Sequence[float], pct: float) -> float | None:
@@ -224,6 +252,7 @@ class CrowdReport:
             found.append(f"{bad} resent play(s) were answered inconsistently")
         if self.send_failed:
             found.append(f"{self.send_failed} play(s) could not be sent")
+        found += curve_problems(self.samples)[:3]
         return found
 
     @property

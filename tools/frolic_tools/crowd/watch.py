@@ -101,7 +101,14 @@ async def sample(
             issued, curve = report
             now = time.time()
             run.latest_issued = issued
-            run.samples.append(IssuedSample(now - game.start, issued, game.scheduled(now)))
+            run.samples.append(
+                IssuedSample(
+                    now - game.start,
+                    issued,
+                    game.scheduled(now),
+                    curve=tuple(int(point["issued"]) for point in curve),
+                )
+            )
             run.report_curve = curve
         if finished:
             return

@@ -30,6 +30,7 @@ from frolic.allocation.ports import (
     Wish,
 )
 from frolic.allocation.sub_budgets import next_step, rebalance, split
+from frolic.dal.tables import counter_write_units, game_minute
 from frolic.pacing.spells import NO_TRAFFIC, TrafficHistory
 
 #: Arrival counts kept per game: the two minutes DynamoDB's lookback reads, and more.
@@ -186,6 +187,9 @@ class _Tables:
     bound_codes: dict[str, str] = field(default_factory=dict)
     claim_stats: ClaimStats = field(default_factory=ClaimStats)
     raced_out: set[str] = field(default_factory=set)
+    #: Per counter, the minutes of the game its leases have tallied: they grow the item,
+    #: and with it what a lease costs.
+    tallied: dict[tuple[str, str, int], set[int]] = field(default_factory=lambda: defaultdict(set))
 
 
 class InMemoryStore:
@@ -367,10 +371,18 @@ class InMemoryStore:
         return found
 
     def claim(
-        self, game_id: str, wishes: Sequence[Wish], max_wins_per_user: int, decided_at: float
+        self,
+        game_id: str,
+        wishes: Sequence[Wish],
+        max_wins_per_user: int,
+        decided_at: float,
+        *,
+        game_start: float,
     ) -> Claimed:
         self._claiming_at = decided_at
-        claimed = self._claims.claim(game_id, wishes, max_wins_per_user, decided_at)
+        claimed = self._claims.claim(
+            game_id, wishes, max_wins_per_user, decided_at, game_start=game_start
+        )
         self._tables.raced_out.update(claimed.raced_out)
         return claimed
 
@@ -415,20 +427,32 @@ class InMemoryStore:
                 self._tables.won_plays[(game_id, play.user_id)].discard(play.play_id)
 
     def lease(
-        self, game_id: str, brand_id: str, sub: int, count: int, *, most: int, usable: int
+        self,
+        game_id: str,
+        brand_id: str,
+        sub: int,
+        count: int,
+        *,
+        most: int,
+        usable: int,
+        game_start: float,
     ) -> Lease:
         """The DynamoDB store's conditional ADD, judged against the tables as they are
-        when it lands; refused or not, it costs a write unit."""
-        self._calls("UpdateItem", write_units=1)
+        when it lands; refused or not, it costs the write units of the counter's item,
+        which grows by a tally for each minute of the game with a lease."""
+        at = self._claiming_at if self._clock is None else self._clock()
+        minutes = self._tables.tallied[(game_id, brand_id, sub)]
+        units = counter_write_units(len(minutes | {game_minute(game_start, at)}))
+        self._calls("UpdateItem", write_units=units)
         state = self._tables.budgets[game_id][brand_id][sub]
         limit = min(state.budget, self._pool_size(game_id, brand_id, sub))
         if state.issued + count > most or limit < usable:
             return Lease(refused=CounterImage(state.issued, limit))
         state.issued += count
+        minutes.add(game_minute(game_start, at))
         counter = f"budget#{game_id}#{brand_id}#{sub}"
-        self._metered(counter, self._claiming_at)
+        self._metered(counter, self._claiming_at, units)
         if self._winners is not None:
-            at = self._claiming_at if self._clock is None else self._clock()
             self._winners.write(counter, at, count)
         return Lease(last=state.issued)
 

@@ -35,7 +35,7 @@ from pydantic import ValidationError
 from frolic.dal.result_indexes import ResultIndexes
 from frolic.deliver import CouponIssuer, ResultImage
 from frolic.expiry import ExpiryWatcher
-from frolic.models import PlayStatus
+from frolic.models import Game, PlayStatus
 from frolic.observability import logger, metrics
 from frolic.settings import Settings
 
@@ -51,12 +51,12 @@ RECENTLY_ENDED_SECONDS: Final = 3600.0
 
 
 class StrandedRepair(Protocol):
-    def repair(self, game_id: str, *, won_issued_through: float) -> int: ...
+    def repair(self, game_id: str, *, game_start: float, won_issued_through: float) -> int: ...
 
 
 class GamesInPlay(Protocol):
-    def __call__(self, now: float, *, ended_within: float) -> Iterable[str]:
-        """Ids of games live at `now` or ended less than `ended_within` before."""
+    def __call__(self, now: float, *, ended_within: float) -> Iterable[Game]:
+        """Games live at `now` or ended less than `ended_within` before."""
         ...
 
 
@@ -138,10 +138,12 @@ class Sweeper:
         if self._stranded is None or self._games is None:
             return 0
         returned = 0
-        for game_id in self._games(started, ended_within=RECENTLY_ENDED_SECONDS):
+        for game in self._games(started, ended_within=RECENTLY_ENDED_SECONDS):
             self._in_time(stop_at)
             returned += self._stranded.repair(
-                game_id, won_issued_through=started - self._issue_after
+                game.game_id,
+                game_start=game.start_time.timestamp(),
+                won_issued_through=started - self._issue_after,
             )
         return returned
 

@@ -254,7 +254,9 @@ class Allocator:
                     wishes.append(wish)
                     continue
             outcomes[index] = Outcome(play, PlayStatus.LOST, now)
-        claimed = self._store.claim(rules.game_id, wishes, rules.max_wins_per_user, now)
+        claimed = self._store.claim(
+            rules.game_id, wishes, rules.max_wins_per_user, now, game_start=rules.start_ts
+        )
         results = [
             _decided(play, claimed, now) if outcome is None else outcome
             for play, outcome in zip(plays, outcomes, strict=True)

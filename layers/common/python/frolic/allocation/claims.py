@@ -85,10 +85,19 @@ class ClaimBackend(Protocol):
         ...
 
     def lease(
-        self, game_id: str, brand_id: str, sub: int, count: int, *, most: int, usable: int
+        self,
+        game_id: str,
+        brand_id: str,
+        sub: int,
+        count: int,
+        *,
+        most: int,
+        usable: int,
+        game_start: float,
     ) -> Lease:
         """Move the counter on by `count` if it ends at most at `most`, and its share and
-        pool still hold `usable` coupons or more."""
+        pool still hold `usable` coupons or more; tally the move in the minute of the
+        game (from `game_start`) it lands in, for the report."""
         ...
 
     def codes(self, game_id: str, ordinals: Sequence[Ordinal]) -> Mapping[Ordinal, str]:
@@ -145,16 +154,14 @@ class BatchClaims:
         """Note a counter as read (the budgets query): its issued count and limit."""
         self._seen[(game_id, brand_id, sub)] = _Seen(issued, usable)
 
-    def issued_seen(self, game_id: str) -> dict[str, int]:
-        """Issued per brand of a game, as last seen: the report's issued curve."""
-        issued: dict[str, int] = defaultdict(int)
-        for (game, brand, _), seen in self._seen.items():
-            if game == game_id:
-                issued[brand] += seen.issued
-        return issued
-
     def claim(
-        self, game_id: str, wishes: Sequence[Wish], max_wins_per_user: int, decided_at: float
+        self,
+        game_id: str,
+        wishes: Sequence[Wish],
+        max_wins_per_user: int,
+        decided_at: float,
+        *,
+        game_start: float,
     ) -> Claimed:
         wishes = self._young(wishes, decided_at)
         if not wishes:
@@ -178,7 +185,9 @@ class BatchClaims:
         while waiting:
             (brand_id, sub), queue = waiting.popitem()
             caps = [route.counters[position][1] for _, route, position in queue]
-            taken, lost_race = self._lease(game_id, brand_id, sub, queue, caps)
+            taken, lost_race = self._lease(
+                game_id, brand_id, sub, queue, caps, game_start=game_start
+            )
             for index, (wish, route, position) in enumerate(queue):
                 ordinal = taken.get(index)
                 if ordinal is not None:
@@ -218,6 +227,8 @@ class BatchClaims:
         sub: int,
         queue: Sequence[tuple[Wish, Route, int]],
         caps: Sequence[int],
+        *,
+        game_start: float,
     ) -> tuple[dict[int, int], bool]:
         """Ordinals for the strongest winners of one counter that it has room for, by
         their place in `queue` (strongest first), and whether a refusal (another
@@ -231,7 +242,7 @@ class BatchClaims:
                 break
             self.stats.commits += 1
             answer = self._backend.lease(
-                game_id, brand_id, sub, count, most=most, usable=seen.usable
+                game_id, brand_id, sub, count, most=most, usable=seen.usable, game_start=game_start
             )
             if answer.last is not None:
                 seen.issued = answer.last - answer.voided

@@ -210,10 +210,17 @@ class AllocationStore(Protocol):
     def budgets(self, game_id: str) -> Sequence[BudgetState]: ...
 
     def claim(
-        self, game_id: str, wishes: Sequence[Wish], max_wins_per_user: int, decided_at: float
+        self,
+        game_id: str,
+        wishes: Sequence[Wish],
+        max_wins_per_user: int,
+        decided_at: float,
+        *,
+        game_start: float,
     ) -> Claimed:
         """Coupons for a batch's winners (frolic.allocation.claims): each within the
-        player's win limit, its counter's cap, budget and pool, and none twice."""
+        player's win limit, its counter's cap, budget and pool, and none twice; each
+        counter's move tallied in its minute of the game (from `game_start`)."""
         ...
 
     def save_outcomes(self, outcomes: Sequence[Outcome]) -> None:

@@ -50,7 +50,6 @@ from frolic.dal.items import model_from_item, outcome_from_item, outcome_item
 from frolic.dal.pending import end_pending
 from frolic.dal.store import StateTableStore
 from frolic.dal.tables import (
-    ISSUED_PREFIX,
     TTL_ATTRIBUTE,
     arrivals_key,
     closing_key,
@@ -59,6 +58,7 @@ from frolic.dal.tables import (
     game_key,
     traffic_key,
     wins_key,
+    won_minute_attribute,
 )
 from frolic.models import Game, PlayStatus
 from frolic.observability import tracer
@@ -134,22 +134,15 @@ class DynamoAllocationStore(StateTableStore):
         by_minute: dict[int, dict[int, int]] = defaultdict(dict)
         for second, plays in per_second.items():
             by_minute[second // 60][second] = plays
-        issued = self._claims.issued_seen(game_id)
         for minute, seconds in by_minute.items():
             names = {f"#s{i}": f"s{s % 60}" for i, s in enumerate(seconds)}
             values = {f":s{i}": {"N": str(n)} for i, n in enumerate(seconds.values())}
-            # The issued counts seen so far ride along, for the report's issued curve.
-            names |= {f"#i{i}": f"{ISSUED_PREFIX}{b}" for i, b in enumerate(issued)}
-            values |= {f":i{i}": {"N": str(n)} for i, n in enumerate(issued.values())}
-            sets = ["expiresAt = if_not_exists(expiresAt, :ttl)"]
-            sets += [f"#i{i} = :i{i}" for i in range(len(issued))]
             self._db.update_item(
                 TableName=self._state,
                 Key=codec.dump(arrivals_key(game_id, minute)),
                 UpdateExpression="ADD "
                 + ", ".join(f"#s{i} :s{i}" for i in range(len(seconds)))
-                + " SET "
-                + ", ".join(sets),
+                + " SET expiresAt = if_not_exists(expiresAt, :ttl)",
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues={
                     **values,
@@ -210,9 +203,17 @@ class DynamoAllocationStore(StateTableStore):
     # -- writes ----------------------------------------------------------------------
     @tracer.capture_method(capture_response=False)
     def claim(
-        self, game_id: str, wishes: Sequence[Wish], max_wins_per_user: int, decided_at: float
+        self,
+        game_id: str,
+        wishes: Sequence[Wish],
+        max_wins_per_user: int,
+        decided_at: float,
+        *,
+        game_start: float,
     ) -> Claimed:
-        return self._claims.claim(game_id, wishes, max_wins_per_user, decided_at)
+        return self._claims.claim(
+            game_id, wishes, max_wins_per_user, decided_at, game_start=game_start
+        )
 
     def save_outcomes(self, outcomes: Sequence[Outcome]) -> None:
         batched, conditional = self._split_by_fence(outcomes)
@@ -336,9 +337,20 @@ class DynamoAllocationStore(StateTableStore):
         )
 
     def lease(
-        self, game_id: str, brand_id: str, sub: int, count: int, *, most: int, usable: int
+        self,
+        game_id: str,
+        brand_id: str,
+        sub: int,
+        count: int,
+        *,
+        most: int,
+        usable: int,
+        game_start: float,
     ) -> Lease:
-        """`most` and `usable` are in coupons (net of voided ordinals); the condition is
+        """The same ADD tallies the lease in the counter's minute of the game
+        (`won_minute_attribute`), so the report's curve and the counter never disagree.
+
+        `most` and `usable` are in coupons (net of voided ordinals); the condition is
         in ordinals, so both move up by the `voided` last read. A void landing since
         then raises the stored `issued`, `allotment` and `poolSize` by d each: the first
         comparison gets d stricter, the other two d looser, and together they still
@@ -351,11 +363,12 @@ class DynamoAllocationStore(StateTableStore):
             moved = self._db.update_item(
                 TableName=self._state,
                 Key=codec.dump(counter_key(game_id, brand_id, sub)),
-                UpdateExpression="ADD issued :count",
+                UpdateExpression="ADD issued :count, #won :count",
                 # No arithmetic in conditions: the count before the ADD is bounded.
                 ConditionExpression=(
                     "issued <= :before AND allotment >= :usable AND poolSize >= :usable"
                 ),
+                ExpressionAttributeNames={"#won": won_minute_attribute(game_start, self._clock())},
                 ExpressionAttributeValues=codec.dump(
                     {
                         ":count": count,

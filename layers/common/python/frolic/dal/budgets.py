@@ -17,12 +17,20 @@ ordinals uses the stored ones (`allotment`, `leased`, `ordinals`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from frolic.dal import codec
 from frolic.dal.batches import batch_get, query_partition
-from frolic.dal.tables import BUDGET_PREFIX, GAME_PREFIX, budget_key, counter_key, game_key
+from frolic.dal.tables import (
+    BUDGET_PREFIX,
+    GAME_PREFIX,
+    WON_MINUTE_PREFIX,
+    budget_key,
+    counter_key,
+    game_key,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -42,6 +50,9 @@ class StoredCounter:
     #: Leased ordinals returned to the budget: their coupons are VOID, their codes are
     #: in the pool again at later ordinals.
     voided: int = 0
+    #: Per minute of the game: what the leases took, net of what voids returned, written
+    #: by the same updates as `leased` and `voided`, so they always add up to `issued`.
+    won_by_minute: Mapping[int, int] = field(default_factory=dict)
 
     @property
     def share(self) -> int:
@@ -162,4 +173,9 @@ def _counter(sub: int, item: dict[str, Any]) -> StoredCounter:
         leased=int(item.get("issued", 0)),
         ordinals=int(item.get("poolSize", 0)),
         voided=int(item.get("voided", 0)),
+        won_by_minute={
+            int(name[len(WON_MINUTE_PREFIX) :]): int(count)
+            for name, count in item.items()
+            if name.startswith(WON_MINUTE_PREFIX)
+        },
     )

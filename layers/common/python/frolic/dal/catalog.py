@@ -264,13 +264,13 @@ class Catalog:
         ]
         return sorted(games, key=lambda g: (g.start_time, g.game_id))
 
-    def games_in_play(self, now: float, *, ended_within: float) -> list[str]:
+    def games_in_play(self, now: float, *, ended_within: float) -> list[Game]:
         """Games live at `now` or ended less than `ended_within` before: every campaign's
         games, one Query each (the sweeper's minute job; campaigns are few)."""
         moment = datetime.fromtimestamp(now, UTC)
         since = datetime.fromtimestamp(now - ended_within, UTC)
         return [
-            game.game_id
+            game
             for campaign in self.list_campaigns()
             for game in self.list_games(campaign.campaign_id)
             if game.status in (GameStatus.LIVE, GameStatus.ENDED)

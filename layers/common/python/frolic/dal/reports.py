@@ -3,16 +3,25 @@
 Wins come from the budgets' `issued` counters (all of a split budget's counters), which
 the allocator's leases move before any code goes into a result, so they count every
 coupon out (and, after a crash between a lease and its results, the stranded ones that
-reconcile names). The curve comes from the
-arrivals items the allocator writes as it goes: plays per second, and each brand's issued
-count as the allocator last saw it that minute. Those snapshots can lag, so the issued
-curve is a running maximum; and arrivals items expire (see the allocator store), so the
-curve of an old game may be thinner than its wins.
+reconcile names, until the sweeper returns them).
+
+The issued curve comes from the same counter items: each lease also adds its coupons to
+the counter's tally for the minute of the game it lands in, and each void takes its
+coupon off the tally of the minute it lands in (`won_minute_attribute`), in the same
+update. A counter's tallies therefore add up to its issued count in every state it is
+ever read in, whatever allocators lease at once and however often a batch is replayed
+(a replayed batch finds its plays decided and leases nothing). So the curve is exact at
+each minute's end, counted from the game's start, and its newest point is the counters.
+
+Plays come from the arrivals items (plays per second), which expire (see the allocator
+store): the plays curve of an old game may be thinner than it was.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -20,15 +29,13 @@ from pydantic import AwareDatetime, Field
 
 from frolic.dal.batches import query_partition
 from frolic.dal.budgets import StoredBudget, read_game_budgets
-from frolic.dal.tables import ISSUED_PREFIX, arrivals_key
+from frolic.dal.tables import SECONDS_PER_MINUTE, arrivals_key
 from frolic.models import BoundaryModel, Game, GameStatus, Identifier
 from frolic.pacing.schedule import ReleaseSchedule
 from frolic.settings import Settings
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-
-SECONDS_PER_MINUTE = 60
 
 
 class BrandReport(BoundaryModel):
@@ -79,7 +86,12 @@ def build_report(
 ) -> GameReport:
     brands = sorted((_brand_line(budget) for budget in budgets), key=lambda b: b.brand_id)
     minutes = sorted((_minute_of(item), item) for item in arrival_items)
-    curve = _curve(game, sum(b.budget for b in brands), minutes)
+    won: dict[int, int] = defaultdict(int)
+    for budget in budgets:
+        for counter in budget.counters:
+            for minute, count in counter.won_by_minute.items():
+                won[minute] += count
+    curve = _curve(game, sum(b.budget for b in brands), minutes, won)
     return GameReport(
         game_id=game.game_id,
         status=game.status,
@@ -109,17 +121,19 @@ def _minute_of(item: Mapping[str, Any]) -> int:
 
 
 def _curve(
-    game: Game, total_budget: int, minutes: Sequence[tuple[int, Mapping[str, Any]]]
+    game: Game,
+    total_budget: int,
+    minutes: Sequence[tuple[int, Mapping[str, Any]]],
+    won_by_minute: Mapping[int, int],
 ) -> list[CurvePoint]:
     """One point per minute of the window, counted from the game's start.
 
     Plays are placed by their second, so a window that does not start on a whole minute
     is still cut exactly; the allocator only counts plays inside the window, and any
     stray second is clamped to the first or last point so the points add up to `plays`.
-    A point's issued value is the running maximum of the snapshots taken in epoch
-    minutes that ended by the point's end (the last point takes them all): a snapshot is
-    written all through its minute, so counting it earlier would show coupons before
-    they were issued. The curve may lag by up to a minute; it never runs ahead.
+    Issued is cumulative: the tallies of every minute up to the point's, where a tally
+    outside the window (a void after the end, a lease a clock put a hair early) joins
+    the nearest point, so the last point is always the counters' total.
     """
     start = game.start_time.timestamp()
     duration = game.duration_seconds
@@ -132,26 +146,17 @@ def _curve(
                 second = minute * SECONDS_PER_MINUTE + int(name[1:])
                 point = math.floor((second - start) / SECONDS_PER_MINUTE)
                 plays[min(max(point, 0), points - 1)] += int(count)
-    curve: list[CurvePoint] = []
-    issued: dict[str, int] = {}
-    next_snapshot = 0
-    for point in range(points):
-        elapsed = min((point + 1) * SECONDS_PER_MINUTE, duration)
-        last_point = point == points - 1
-        while next_snapshot < len(minutes) and (
-            last_point or (minutes[next_snapshot][0] + 1) * SECONDS_PER_MINUTE <= start + elapsed
-        ):
-            for name, count in minutes[next_snapshot][1].items():
-                if name.startswith(ISSUED_PREFIX):
-                    brand = name[len(ISSUED_PREFIX) :]
-                    issued[brand] = max(issued.get(brand, 0), int(count))
-            next_snapshot += 1
-        curve.append(
-            CurvePoint(
-                minute=point,
-                plays=plays[point],
-                issued=sum(issued.values()),
-                scheduled=total_budget * schedule.fraction(elapsed),
-            )
+    won = [0] * points
+    for minute, count in won_by_minute.items():
+        won[min(max(minute, 0), points - 1)] += count
+    issued = list(itertools.accumulate(won))
+    return [
+        CurvePoint(
+            minute=point,
+            plays=plays[point],
+            issued=issued[point],
+            scheduled=total_budget
+            * schedule.fraction(min((point + 1) * SECONDS_PER_MINUTE, duration)),
         )
-    return curve
+        for point in range(points)
+    ]

@@ -50,7 +50,14 @@ from frolic.dal.batches import backoff, batch_get
 from frolic.dal.budgets import StoredCounter, read_game_budgets
 from frolic.dal.errors import ITEM_CONDITION_FAILED, ClientError, cancellation_reasons, written
 from frolic.dal.store import StateTableStore
-from frolic.dal.tables import TTL_ATTRIBUTE, code_key, counter_key, coupon_key, sweep_key
+from frolic.dal.tables import (
+    TTL_ATTRIBUTE,
+    code_key,
+    counter_key,
+    coupon_key,
+    sweep_key,
+    won_minute_attribute,
+)
 from frolic.models import CouponStatus
 from frolic.observability import logger, metrics
 
@@ -112,8 +119,10 @@ class _Coupon:
 
 
 class StrandedLeases(StateTableStore):
-    def repair(self, game_id: str, *, won_issued_through: float) -> int:
+    def repair(self, game_id: str, *, game_start: float, won_issued_through: float) -> int:
         """Return the game's stranded ordinals to their budgets; the coupons returned.
+        Each void comes off the report's tally for the minute of the game (from
+        `game_start`) it lands in, as the counter's issued count does.
 
         Precondition: every won result of the game that became final before
         `won_issued_through` has had its coupons issued (delivery did, or the sweeper's
@@ -143,7 +152,13 @@ class StrandedLeases(StateTableStore):
             before = sweeps[where]
             after = before.seen(available, through, now)
             voided = self._void_due(
-                game_id, brand_id, counter, sweep=after, coupons=found, void_before=void_before
+                game_id,
+                brand_id,
+                counter,
+                sweep=after,
+                coupons=found,
+                void_before=void_before,
+                game_start=game_start,
             )
             suspects = {n: t for n, t in after.suspects.items() if n not in voided}
             after = CounterSweep(after.checked_through, suspects, after.version)
@@ -206,12 +221,15 @@ class StrandedLeases(StateTableStore):
         sweep: CounterSweep,
         coupons: Mapping[int, _Coupon],
         void_before: float,
+        game_start: float,
     ) -> dict[int, _Void]:
         """Void the suspects due; what became of each (kept ones are not listed)."""
         outcomes: dict[int, _Void] = {}
         pool = counter.ordinals
         for ordinal in sweep.due(void_before):
-            outcome, pool = self._void(game_id, brand_id, counter.sub, coupons[ordinal], pool)
+            outcome, pool = self._void(
+                game_id, brand_id, counter.sub, coupons[ordinal], pool, game_start=game_start
+            )
             if outcome is not _Void.KEPT:
                 outcomes[ordinal] = outcome
         returned = sum(1 for o in outcomes.values() if o is _Void.RETURNED)
@@ -226,13 +244,22 @@ class StrandedLeases(StateTableStore):
         return outcomes
 
     def _void(
-        self, game_id: str, brand_id: str, sub: int, coupon: _Coupon, pool: int
+        self,
+        game_id: str,
+        brand_id: str,
+        sub: int,
+        coupon: _Coupon,
+        pool: int,
+        *,
+        game_start: float,
     ) -> tuple[_Void, int]:
         """One void; its outcome and the pool's last ordinal as it now stands."""
         for attempt in range(VOID_ATTEMPTS):
             try:
                 self._db.transact_write_items(
-                    TransactItems=self._void_items(game_id, brand_id, sub, coupon, pool)
+                    TransactItems=self._void_items(
+                        game_id, brand_id, sub, coupon, pool, game_start=game_start
+                    )
                 )
             except ClientError as error:
                 reasons = cancellation_reasons(error)
@@ -259,7 +286,14 @@ class StrandedLeases(StateTableStore):
         return _Void.KEPT, pool
 
     def _void_items(
-        self, game_id: str, brand_id: str, sub: int, coupon: _Coupon, pool: int
+        self,
+        game_id: str,
+        brand_id: str,
+        sub: int,
+        coupon: _Coupon,
+        pool: int,
+        *,
+        game_start: float,
     ) -> list[Any]:
         now = self._clock()
         again = pool + 1
@@ -323,9 +357,14 @@ class StrandedLeases(StateTableStore):
             "Update": {
                 "TableName": self._state,
                 "Key": codec.dump(counter_key(game_id, brand_id, sub)),
-                "UpdateExpression": "ADD poolSize :one, allotment :one, voided :one",
+                "UpdateExpression": (
+                    "ADD poolSize :one, allotment :one, voided :one, #won :returned"
+                ),
                 "ConditionExpression": "poolSize = :pool",
-                "ExpressionAttributeValues": codec.dump({":one": 1, ":pool": pool}),
+                "ExpressionAttributeNames": {"#won": won_minute_attribute(game_start, now)},
+                "ExpressionAttributeValues": codec.dump(
+                    {":one": 1, ":returned": -1, ":pool": pool}
+                ),
             }
         }
         return [stranded, returned, index, grown]  # in the order _COUPON.._COUNTER name

@@ -14,6 +14,7 @@ Three tables:
 
 from __future__ import annotations
 
+import math
 import zlib
 from typing import Final
 
@@ -107,12 +108,39 @@ def counter_key(game_id: str, brand_id: str, sub: int) -> dict[str, str]:
     return {"pk": f"{BUDGET_PREFIX}{game_id}#{brand_id}#{sub}", "sk": "B"}
 
 
-#: On an arrivals item: a brand's issued count as the allocator last saw it that minute.
-ISSUED_PREFIX: Final = "issued#"
+#: On a counter item: the coupons its leases took in one minute of the game, net of the
+#: ordinals voided in that minute (`won#<minute>`, minutes counted from the game's start).
+WON_MINUTE_PREFIX: Final = "won#"
+SECONDS_PER_MINUTE: Final = 60
+
+
+def game_minute(start_ts: float, at: float) -> int:
+    """The minute of the game an instant falls in, counted from the game's start: the
+    report's points are these minutes' ends, so a game starting mid-minute is cut at its
+    own minutes, not the clock's."""
+    return math.floor((at - start_ts) / SECONDS_PER_MINUTE)
+
+
+#: A counter item's size in bytes without tallies (its keys, ids and numbers, measured on
+#: an item with UUID ids), and what each minute's tally adds (`won#<m>` and a number).
+COUNTER_ITEM_BYTES: Final = 210
+TALLY_BYTES: Final = 10
+#: DynamoDB bills a write by the item's size: a unit per KB or part of one.
+WRITE_UNIT_BYTES: Final = 1024
+
+
+def counter_write_units(tallied_minutes: int) -> int:
+    """What one write of a counter costs once it holds this many minutes' tallies."""
+    return math.ceil((COUNTER_ITEM_BYTES + TALLY_BYTES * tallied_minutes) / WRITE_UNIT_BYTES)
+
+
+def won_minute_attribute(start_ts: float, at: float) -> str:
+    """The counter attribute that tallies what a lease (or a void) at `at` moved."""
+    return f"{WON_MINUTE_PREFIX}{game_minute(start_ts, at)}"
 
 
 def arrivals_key(game_id: str, minute: int) -> dict[str, str]:
-    """Plays counted per second of one minute (attributes `s0`..`s59`) and issued counts.
+    """Plays counted per second of one minute (attributes `s0`..`s59`).
 
     The partition is per game so the report can read a game's minutes with one Query.
     """
