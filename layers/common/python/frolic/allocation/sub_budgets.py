@@ -3,9 +3,9 @@
 A DynamoDB item takes about 1,000 write units a second, and every batch with winners
 writes its budget counter once (a lease: 1 unit, more once the counter's minute tallies
 for the report pass 1 KB, `frolic.dal.tables.counter_write_units`). So a game-brand
-whose allocators lease more than ~1,000 units a second needs K counters, each with its own share of the
-budget, its own schedule cap and its own coupon pool. These functions are the whole
-rule, shared by the stores and the simulator:
+whose allocators lease more than ~1,000 units a second needs K counters, each with its
+own share of the budget, its own schedule cap and its own coupon pool. These functions
+are the whole rule, shared by the stores and the simulator:
 
 - **Split**: shares are whole coupons and sum exactly to the budget.
 - **Rebalance**: when the budget changes, each counter keeps what it has issued and the
