@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
+from frolic.dal.tables import game_minute
 from frolic_tools.chart import Series, line_chart
 
 if TYPE_CHECKING:
@@ -91,7 +92,7 @@ def curve_problems(samples: Sequence[IssuedSample]) -> list[str]:
         if not sample.curve:
             continue
         last = len(sample.curve) - 1
-        now = min(max(math.floor(sample.seconds / 60), 0), last)
+        now = min(max(game_minute(0.0, sample.seconds), 0), last)
         if sample.curve[now] != sample.issued:
             found.append(
                 f"{sample.seconds:.0f} s into the game the report's curve said "

@@ -441,15 +441,16 @@ class InMemoryStore:
         when it lands; refused or not, it costs the write units of the counter's item,
         which grows by a tally for each minute of the game with a lease."""
         at = self._claiming_at if self._clock is None else self._clock()
+        minute = game_minute(game_start, at)
         minutes = self._tables.tallied[(game_id, brand_id, sub)]
-        units = counter_write_units(len(minutes | {game_minute(game_start, at)}))
+        units = counter_write_units(len(minutes) + (minute not in minutes))
         self._calls("UpdateItem", write_units=units)
         state = self._tables.budgets[game_id][brand_id][sub]
         limit = min(state.budget, self._pool_size(game_id, brand_id, sub))
         if state.issued + count > most or limit < usable:
             return Lease(refused=CounterImage(state.issued, limit))
         state.issued += count
-        minutes.add(game_minute(game_start, at))
+        minutes.add(minute)
         counter = f"budget#{game_id}#{brand_id}#{sub}"
         self._metered(counter, self._claiming_at, units)
         if self._winners is not None:

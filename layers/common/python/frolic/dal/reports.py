@@ -29,7 +29,7 @@ from pydantic import AwareDatetime, Field
 
 from frolic.dal.batches import query_partition
 from frolic.dal.budgets import StoredBudget, read_game_budgets
-from frolic.dal.tables import SECONDS_PER_MINUTE, arrivals_key
+from frolic.dal.tables import SECONDS_PER_MINUTE, arrivals_key, game_minute
 from frolic.models import BoundaryModel, Game, GameStatus, Identifier
 from frolic.pacing.schedule import ReleaseSchedule
 from frolic.settings import Settings
@@ -139,16 +139,19 @@ def _curve(
     duration = game.duration_seconds
     points = max(1, math.ceil(duration / SECONDS_PER_MINUTE))
     schedule = ReleaseSchedule(duration, game.config.release_curve)
+
+    def point_of(minute_of_game: int) -> int:
+        return min(max(minute_of_game, 0), points - 1)
+
     plays = [0] * points
     for minute, item in minutes:
         for name, count in item.items():
             if name.startswith("s") and name[1:].isdigit():
                 second = minute * SECONDS_PER_MINUTE + int(name[1:])
-                point = math.floor((second - start) / SECONDS_PER_MINUTE)
-                plays[min(max(point, 0), points - 1)] += int(count)
+                plays[point_of(game_minute(start, second))] += int(count)
     won = [0] * points
     for minute, count in won_by_minute.items():
-        won[min(max(minute, 0), points - 1)] += count
+        won[point_of(minute)] += count
     issued = list(itertools.accumulate(won))
     return [
         CurvePoint(
