@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import Any, Final
 
 from aws_cdk import Aws, CfnOutput, Fn, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
 from cdk_nag import NagPackSuppression, NagSuppressions, RegexAppliesTo
 from constructs import Construct
 
+from frolic.dal.tables import SWEEP_INDEX
 from infra.build_layer import DEPS_LAYER_DIR
 from infra.constructs.apis import Apis
 from infra.constructs.auth import Auth
@@ -137,10 +139,16 @@ class FrolicStack(Stack):
         data.results.grant(functions.deliver, "dynamodb:UpdateItem")
         # expiry: a consistent read, then an update conditioned on `pending`.
         data.results.grant(functions.expiry, "dynamodb:GetItem", "dynamodb:UpdateItem")
-        # sweep: Queries of the results' sparse index, then expiry's and deliver's own
-        # conditional writes (a coupon's code looked up, the coupon issued).
+        # sweep: the results' sparse index read (wins Queried per shard, pending plays in
+        # one Scan), then expiry's and deliver's own conditional writes (a coupon's code
+        # looked up, the coupon issued).
         data.results.grant(
             functions.sweep, "dynamodb:Query", "dynamodb:GetItem", "dynamodb:UpdateItem"
+        )
+        iam.Grant.add_to_principal(
+            grantee=functions.sweep,
+            actions=["dynamodb:Scan"],
+            resource_arns=[f"{data.results.table_arn}/index/{SWEEP_INDEX}"],
         )
         # ... and stranded ordinals returned: the catalog listed, counters and coupons read,
         # each void one transaction (frolic.dal.stranded).
@@ -249,7 +257,7 @@ class FrolicStack(Stack):
                             "<results table ARN>/index/* is what CDK's table grants add for a "
                             "table with indexes: it names only the results table's own sparse "
                             "KEYS_ONLY sweep index (frolic.dal.tables), which holds keys the "
-                            "role can already read from the table. The sweeper queries it."
+                            "role can already read from the table. The sweeper reads it."
                         ),
                         applies_to=[
                             RegexAppliesTo(regex=r"/^Resource::<DataResults\w+\.Arn>/index/\*$/")

@@ -384,6 +384,7 @@ def test_grants_follow_what_each_function_does(synth: Synth) -> None:
     # voids in one transaction (whose items need PutItem, UpdateItem, ConditionCheckItem).
     assert {a for a in actions["sweep"] if a.startswith("dynamodb:")} == {
         "dynamodb:Query",
+        "dynamodb:Scan",
         "dynamodb:GetItem",
         "dynamodb:UpdateItem",
         "dynamodb:BatchGetItem",
@@ -394,6 +395,13 @@ def test_grants_follow_what_each_function_does(synth: Synth) -> None:
     state_id = logical_id(synth.stack, synth.stack.data.state)
     assert table_resources(synth, "sweep", "dynamodb:Query") == {results_id, state_id}
     assert table_resources(synth, "sweep", "dynamodb:PutItem") == {state_id}
+    # It may scan the results' sparse index, and nothing else.
+    scans = [
+        s for s in policy_statements(synth, "sweep") if "dynamodb:Scan" in as_list(s["Action"])
+    ]
+    assert [as_list(s["Resource"]) for s in scans] == [
+        [{"Fn::Join": ["", [{"Fn::GetAtt": [results_id, "Arn"]}, f"/index/{SWEEP_INDEX}"]]}]
+    ]
 
 
 def table_resources(synth: Synth, function_name: str, action: str) -> set[str]:

@@ -390,11 +390,11 @@ def _run(rig: Rig) -> Run:
 
 @contextmanager
 def _few_sweep_shards() -> Iterator[None]:
-    """The sweep index spread over 2 + 2 shards, not 128 + 16: each sweep run Queries
-    every shard, and three plays need no more (the shard count changes no logic)."""
+    """Wins spread over 2 shards of the sweep index, not 16: each sweep run Queries every
+    shard of them, and three plays need no more (the shard count changes no logic)."""
     with (
-        patch.multiple("frolic.dal.tables", PENDING_SHARDS=2, UNISSUED_SHARDS=2),
-        patch.multiple("frolic.dal.result_indexes", PENDING_SHARDS=2, UNISSUED_SHARDS=2),
+        patch("frolic.dal.tables.UNISSUED_SHARDS", 2),
+        patch("frolic.dal.result_indexes.UNISSUED_SHARDS", 2),
     ):
         yield
 

@@ -22,9 +22,11 @@ from frolic.dal.result_indexes import ResultIndexes
 from frolic.dal.sessions import Sessions
 from frolic.dal.stranded import StrandedLeases
 from frolic.dal.tables import (
-    PENDING_SHARDS,
+    PENDING_PREFIX,
+    SWEEP_INDEX,
     SWEEP_PARTITION,
     SWEEP_SORT,
+    UNISSUED_PREFIX,
     UNISSUED_SHARDS,
     coupon_key,
 )
@@ -234,20 +236,24 @@ def test_wins_are_swept_before_a_backlog_of_stuck_plays(stocked: World, clock: M
     win(stocked, a_play(1), decided_at=START + 2.0)
     arrive(stocked, a_play(2))
     clock.now = START + 86_400.0
-    partitions: list[str] = []
+    reads: list[tuple[str, str]] = []
 
-    def record(params: dict[str, Any], **_: Any) -> None:
-        partitions.append(params["ExpressionAttributeValues"][":shard"]["S"])
+    def record(params: dict[str, Any], event_name: str, **_: Any) -> None:
+        assert params["IndexName"] == SWEEP_INDEX
+        reads.append(
+            (event_name.rsplit(".", 1)[1], params["ExpressionAttributeValues"][":work"]["S"])
+        )
 
-    stocked.db.meta.events.register("before-parameter-build.dynamodb.Query", record)
+    for operation in ("Query", "Scan"):
+        stocked.db.meta.events.register(f"before-parameter-build.dynamodb.{operation}", record)
     # When the sweeper runs
     report = build_sweeper(stocked, clock).sweep()
-    # Then it read every shard of wins awaiting issue before any shard of pending plays
+    # Then it Queried every shard of wins awaiting issue, then read the pending plays in
+    # one Scan of the index
     assert (report.coupons_issued, report.expired) == (1, 1)
-    kinds = [p.split("#")[0] for p in partitions]
-    assert kinds == sorted(kinds, key=["unissued", "pending"].index)
-    assert kinds.count("unissued") == UNISSUED_SHARDS
-    assert kinds.count("pending") == PENDING_SHARDS
+    assert reads == [("Query", f"{UNISSUED_PREFIX}{n}") for n in range(UNISSUED_SHARDS)] + [
+        ("Scan", PENDING_PREFIX)
+    ]
 
 
 def test_many_stuck_plays_over_every_shard_are_all_expired(
@@ -259,8 +265,16 @@ def test_many_stuck_plays_over_every_shard_are_all_expired(
     shards = {world.result(p.play_id)[SWEEP_PARTITION] for p in plays}
     assert len(shards) > 64  # spread, not one hot index partition
     clock.now = expiry_deadline(world, plays[0]) + 1.0
+    pages: list[int] = []
+
+    def small_pages(params: dict[str, Any], **_: Any) -> None:
+        params["Limit"] = 40  # as a 1 MB page would cut a large backlog
+        pages.append(len(pages))
+
+    world.db.meta.events.register("before-parameter-build.dynamodb.Scan", small_pages)
 
     assert build_sweeper(world, clock).sweep().expired == len(plays)
+    assert len(pages) > len(plays) / 40
     assert {world.result(p.play_id)["status"] for p in plays} == {PlayStatus.EXPIRED}
 
 

@@ -15,8 +15,9 @@ tries), and a throttling storm can outlast that. So:
   AVAILABLE then is held by no result.
 
 Both are found through a sparse index on the results table (`frolic.dal.tables`): an
-item is in it only while such work is outstanding, so a run costs one Query per shard
-that normally answers nothing, never a scan. The writes are the consumers' own
+item is in it only while such work is outstanding, so a run costs a Query per shard of
+wins and one Scan of the index for pending plays, which normally find nothing and never
+read the table. The writes are the consumers' own
 conditional ones, so racing a consumer that recovers, or another run, is harmless.
 Acting at all means a consumer failed: `PlaysSweptExpired` and `CouponsSweptIssued`
 are emitted only then, and each has an alarm.

@@ -7,14 +7,13 @@ from the table, consistently, before anyone acts on it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from frolic.dal import codec
 from frolic.dal.errors import written
 from frolic.dal.tables import (
     PENDING_PREFIX,
-    PENDING_SHARDS,
     RESULTS_KEY,
     SWEEP_INDEX,
     SWEEP_PARTITION,
@@ -33,15 +32,34 @@ class ResultIndexes:
         self._db = client
         self._results = settings.results_table
 
-    def pending_before(self, arrived_before: float) -> Iterator[str]:
-        """playIds of plays still pending that arrived before the instant."""
-        shards = (f"{PENDING_PREFIX}{n}" for n in range(PENDING_SHARDS))
-        return self._older(shards, arrived_before)
-
     def unissued_before(self, decided_before: float) -> Iterator[str]:
-        """playIds of wins decided before the instant whose coupons are not all issued."""
-        shards = (f"{UNISSUED_PREFIX}{n}" for n in range(UNISSUED_SHARDS))
-        return self._older(shards, decided_before)
+        """playIds of wins decided before the instant whose coupons are not all issued.
+
+        One Query per shard, so that a backlog of stuck plays in the same index never
+        slows the step that must finish first."""
+        for n in range(UNISSUED_SHARDS):
+            yield from self._paged(
+                self._db.query,
+                {
+                    **self._sweep_index(f"{UNISSUED_PREFIX}{n}", decided_before),
+                    "KeyConditionExpression": "#sweep = :work AND #sweepAt < :before",
+                },
+            )
+
+    def pending_before(self, arrived_before: float) -> Iterator[str]:
+        """playIds of plays still pending that arrived before the instant.
+
+        One paged Scan rather than a Query per shard: the index holds only outstanding
+        work (in normal running, the plays in flight, a few seconds of arrivals), so one
+        read of it costs less than 128 Queries that answer nothing; after a storm it
+        reads the backlog it is about to expire."""
+        return self._paged(
+            self._db.scan,
+            {
+                **self._sweep_index(PENDING_PREFIX, arrived_before),
+                "FilterExpression": "begins_with(#sweep, :work) AND #sweepAt < :before",
+            },
+        )
 
     def result(self, play_id: str) -> dict[str, Any] | None:
         response = self._db.get_item(
@@ -67,21 +85,21 @@ class ResultIndexes:
             )
         )
 
-    def _older(self, shards: Iterable[str], before: float) -> Iterator[str]:
-        """One Query per shard (each, in normal running, answers nothing), paged."""
-        for shard in shards:
-            kwargs: dict[str, Any] = {
-                "TableName": self._results,
-                "IndexName": SWEEP_INDEX,
-                "KeyConditionExpression": "#sweep = :shard AND #sweepAt < :before",
-                "ExpressionAttributeNames": {"#sweep": SWEEP_PARTITION, "#sweepAt": SWEEP_SORT},
-                "ExpressionAttributeValues": codec.dump({":shard": shard, ":before": before}),
-                "ProjectionExpression": RESULTS_KEY,
-            }
-            while True:
-                page = self._db.query(**kwargs)
-                for item in page.get("Items", []):
-                    yield item[RESULTS_KEY]["S"]
-                if "LastEvaluatedKey" not in page:
-                    break
-                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    def _sweep_index(self, work: str, before: float) -> dict[str, Any]:
+        return {
+            "TableName": self._results,
+            "IndexName": SWEEP_INDEX,
+            "ExpressionAttributeNames": {"#sweep": SWEEP_PARTITION, "#sweepAt": SWEEP_SORT},
+            "ExpressionAttributeValues": codec.dump({":work": work, ":before": before}),
+            "ProjectionExpression": RESULTS_KEY,
+        }
+
+    @staticmethod
+    def _paged(read: Callable[..., Any], kwargs: dict[str, Any]) -> Iterator[str]:
+        while True:
+            page = read(**kwargs)
+            for item in page.get("Items", []):
+                yield item[RESULTS_KEY]["S"]
+            if "LastEvaluatedKey" not in page:
+                return
+            kwargs = {**kwargs, "ExclusiveStartKey": page["LastEvaluatedKey"]}

@@ -35,11 +35,13 @@ META: Final = "META"
 #: - `unissued#<n>`, sorted by decision time: a won result whose coupons deliver has
 #:   not yet issued; deliver REMOVEs it once every coupon is ISSUED to the play.
 #:
-#: So "pending past its deadline" and "won, unissued past a bound" are each one
-#: key-condition Query per shard. Shards spread a hot game's index writes (one in, one
-#: out per play) over partitions taking about 1,000 writes/s each: 128 carry 60,000
-#: plays/s; winners are far fewer. One index rather than two, because CloudFormation
-#: adds at most one index to an existing table per update.
+#: So "won, unissued past a bound" is one key-condition Query per shard, and "pending
+#: past its deadline" one filtered Scan of the index (it holds only the plays in flight,
+#: so one read of it beats 128 Queries; see `frolic.dal.result_indexes`). Shards spread
+#: a hot game's index writes (one in, one out per play) over partitions taking about
+#: 1,000 writes/s each: 128 carry 60,000 plays/s; winners are far fewer. One index
+#: rather than two, because CloudFormation adds at most one index to an existing table
+#: per update.
 SWEEP_INDEX: Final = "sweep"
 SWEEP_PARTITION: Final = "sweepShard"
 SWEEP_SORT: Final = "sweepAt"
