@@ -46,6 +46,8 @@
     signinMessage: $("signin-message"),
     gameId: $("game-id"),
     gameHint: $("game-id-hint"),
+    games: $("games"),
+    gamesMessage: $("games-message"),
     machine: $("machine"),
     reels: $("reels"),
     progressBar: $("spin-progress-bar"),
@@ -652,7 +654,82 @@
     if (bad) el.gameId.setAttribute("aria-invalid", "true");
     else el.gameId.removeAttribute("aria-invalid");
     if (gameId && !bad) rememberGame(gameId);
+    markChosenGame();
     updateSpinHint();
+  }
+
+  // ---------------------------------------------------------------- the game list
+
+  /** "Live until 18:30", "Starts Fri 09:00": the window in the player's own clock. */
+  function gameWhen(game, now) {
+    var start = new Date(game.startTime);
+    var end = new Date(game.endTime);
+    var sameDay = function (d) {
+      return d.toDateString() === now.toDateString();
+    };
+    var at = function (d) {
+      var time = d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+      return sameDay(d) ? time : d.toLocaleDateString([], { weekday: "short", day: "numeric", month: "short" }) + " " + time;
+    };
+    if (game.status === "LIVE" && start <= now) return "Live now, until " + at(end);
+    return "Starts " + at(start);
+  }
+
+  function chooseGame(event) {
+    var gameId = event.currentTarget.dataset.gameId;
+    if (!validGameId(gameId)) return;
+    event.preventDefault();
+    el.gameId.value = gameId;
+    window.history.replaceState(null, "", "?game=" + encodeURIComponent(gameId));
+    onGameInput();
+    el.spin.focus();
+  }
+
+  function markChosenGame() {
+    var chosen = currentGameId();
+    Array.prototype.forEach.call(el.games.querySelectorAll("a[data-game-id]"), function (link) {
+      if (link.dataset.gameId === chosen) link.setAttribute("aria-current", "true");
+      else link.removeAttribute("aria-current");
+    });
+  }
+
+  function renderGames(games) {
+    var now = new Date();
+    F.replaceChildren(
+      el.games,
+      games.map(function (game) {
+        var brands = (game.brands || []).map(function (b) {
+          return b.name || b.brandId;
+        });
+        return F.h(
+          "li",
+          { className: "game" },
+          F.h("a", {
+            className: "game-link",
+            text: game.name,
+            attrs: { href: "?game=" + encodeURIComponent(game.gameId) },
+            dataset: { gameId: game.gameId },
+            on: { click: chooseGame },
+          }),
+          F.h("span", { className: "game-when", text: gameWhen(game, now) }),
+          brands.length ? F.h("span", { className: "game-brands", text: "Win: " + brands.join(", ") }) : null
+        );
+      })
+    );
+    el.gamesMessage.textContent = games.length ? "" : "No games on right now. Have a game link? Enter its id below.";
+    markChosenGame();
+  }
+
+  /** The public list: no sign-in needed, so a visitor sees what there is to play first. */
+  function loadGames() {
+    el.gamesMessage.textContent = "Looking for games\u2026";
+    return F.request("/games")
+      .then(function (body) {
+        renderGames((body && body.games) || []);
+      })
+      .catch(function (error) {
+        el.gamesMessage.textContent = "Couldn't load the games (" + F.plainWords(error.code, error.message) + "). You can still enter a game id.";
+      });
   }
 
   function newPlay(gameId) {
@@ -1167,6 +1244,7 @@
     });
 
     F.keepSessionFresh("player", state, sessionEnded);
+    loadGames();
 
     // After the session: a sign-in brings the page's ?game=… back with it.
     resumeSession().then(function (signedIn) {

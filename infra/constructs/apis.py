@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Final
 
 import jsii
@@ -61,8 +62,30 @@ CORS_ALLOWED_METHODS: Final = ("GET", "POST", "PUT", "PATCH")
 CORS_MAX_AGE: Final = Duration.hours(1)
 #: API Gateway's own error answers name the caller's origin, whichever it is.
 GATEWAY_ERROR_ORIGIN: Final = "method.request.header.Origin"
-#: Routes anyone may call: the API's contract, which the admin app also serves untokened.
-PUBLIC_ROUTES: Final = frozenset({("GET", "/openapi.json")})
+
+
+@dataclass(frozen=True, slots=True)
+class PublicRoute:
+    function: str
+    #: Why it has no authorizer: cdk-nag's acknowledgement of the method.
+    why: str
+
+
+#: Routes anyone may call, without a token.
+PUBLIC_ROUTES: Final = {
+    ("GET", "/openapi.json"): PublicRoute(
+        "admin",
+        "GET /openapi.json is the API's published contract (the same document as "
+        "docs/openapi.json, no data): public by design, as the admin app and the README "
+        "state. The admin function serves it without reading a token.",
+    ),
+    ("GET", "/games"): PublicRoute(
+        "ingest",
+        "GET /games lists the live and upcoming games (names, windows, brand names) that "
+        "the player page shows before anyone signs in: public by design. The ingest "
+        "function answers it from a short cache without reading a token.",
+    ),
+}
 
 
 def _identifier_schema() -> apigw.JsonSchema:
@@ -307,21 +330,27 @@ class Apis(Construct):
         )
         api.root.add_resource("ws-ticket").add_method("POST", players)
         api.root.add_resource("admin").add_proxy(default_integration=marketers, any_method=True)
+        integrations = {"ingest": players, "admin": marketers}
         public = [
-            api.root.add_resource(path.lstrip("/")).add_method(
-                method,
-                marketers,
-                authorization_type=apigw.AuthorizationType.NONE,
-                authorizer=_NoAuthorizer(),
+            (
+                api.root.add_resource(path.lstrip("/")).add_method(
+                    method,
+                    integrations[route.function],
+                    authorization_type=apigw.AuthorizationType.NONE,
+                    authorizer=_NoAuthorizer(),
+                ),
+                route.why,
             )
-            for method, path in sorted(PUBLIC_ROUTES)
+            for (method, path), route in sorted(PUBLIC_ROUTES.items())
         ]
         preflights = [m for m in api.methods if m.http_method == "OPTIONS"]
         self._acknowledge_unauthorized(preflights, public)
         return api
 
     def _acknowledge_unauthorized(
-        self, preflights: Sequence[apigw.Method], public: Sequence[apigw.Method]
+        self,
+        preflights: Sequence[apigw.Method],
+        public: Sequence[tuple[apigw.Method, str]],
     ) -> None:
         """Acknowledged per method: any other method without a Cognito authorizer still
         fails cdk-nag (and tests/infra)."""
@@ -332,12 +361,7 @@ class Apis(Construct):
                 "reaches no function; browsers send preflights without credentials, so "
                 "an authorizer would break every cross-origin call from the pages.",
             ),
-            (
-                public,
-                "GET /openapi.json is the API's published contract (the same document as "
-                "docs/openapi.json, no data): public by design, as the admin app and the "
-                "README state. The admin function serves it without reading a token.",
-            ),
+            *(([method], why) for method, why in public),
         ]
         for methods, reason in reasons:
             for method in methods:

@@ -18,6 +18,8 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import secrets
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,6 +28,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Error, Page, expect, sync_playwright
 
+from frolic.game_list import LIST_SECONDS
 from frolic_tools.local import LocalClient, LocalStack, create_demo_game
 from frolic_tools.local.paths import REPO_ROOT, WEB_ROOT
 from tests.e2e.browser import (
@@ -293,6 +296,38 @@ def test_a_marketer_splits_a_hot_budget_over_counters_in_the_admin_page(
     report = admin.call("GET", f"/admin/games/{game['gameId']}/report")
     assert [(b["budget"], b["counters"]) for b in report["brands"]] == [(40, 4)]
     assert watch.errors == []
+
+
+def test_a_visitor_finds_a_live_game_in_the_list_and_opens_it(
+    site: str, page: Page, watch: PageWatch, anonymous: LocalClient
+) -> None:
+    # Given a live game with a named brand (a unique name: the shared stack has others)
+    name = f"Listed {secrets.token_hex(3)}"
+    game = create_demo_game(
+        anonymous, minutes=5, budgets=(10,), brand_names=("List Bakery",), name=name
+    )
+    # When a visitor who has not signed in opens the player page: the list may be up to
+    # LIST_SECONDS old (an earlier visit may have filled this function's cache), so the
+    # page is opened again until the list has had time to catch up
+    entry = page.locator("#games li", has_text=name)
+    deadline = time.monotonic() + LIST_SECONDS + STEP_MS / 1000
+    while True:
+        page.goto(f"{site}/")
+        expect(page.locator("#games-message")).not_to_have_text(re.compile("Looking"))
+        if entry.count() or time.monotonic() > deadline:
+            break
+    # Then the game is listed as live, with the brand to win, before any sign-in
+    expect(entry).to_contain_text("Live now")
+    expect(entry).to_contain_text("List Bakery")
+    page.locator("#games").screenshot(path=picture("player-games.png"))
+    # And choosing it fills in the game, puts it in the address bar to share, and marks it
+    entry.get_by_role("link").click()
+    expect(page.locator("#game-id")).to_have_value(game.game_id)
+    expect(page).to_have_url(f"{site}/?game={game.game_id}")
+    expect(entry.get_by_role("link")).to_have_attribute("aria-current", "true")
+    expect(page.locator("#spin")).to_be_focused()
+    assert watch.errors == []
+    assert watch.network_errors == []
 
 
 def test_a_player_signs_in_spins_and_wins_a_coupon(

@@ -478,18 +478,21 @@ def rest_methods(synth: Synth) -> dict[tuple[str, str], dict[str, Any]]:
     return found
 
 
-def test_rest_routes_all_need_a_cognito_token_but_the_contract(synth: Synth) -> None:
+def test_rest_routes_all_need_a_cognito_token_but_the_contract_and_the_game_list(
+    synth: Synth,
+) -> None:
     methods = rest_methods(synth)
     routes = {route for route in methods if route[0] != "OPTIONS"}
+    public = {("GET", "/openapi.json"), ("GET", "/games")}
     assert routes == {
         ("POST", "/plays"),
         ("GET", "/plays/{playId}"),
         ("POST", "/ws-ticket"),
         ("ANY", "/admin/{proxy+}"),
-        ("GET", "/openapi.json"),
+        *public,
     }
     authorizer = {"Ref": logical_id(synth.stack, synth.stack.apis.authorizer)}
-    for route in routes - {("GET", "/openapi.json")}:
+    for route in routes - public:
         assert methods[route]["AuthorizationType"] == "COGNITO_USER_POOLS", route
         assert methods[route]["AuthorizerId"] == authorizer, route
 
@@ -503,6 +506,14 @@ def test_the_openapi_contract_is_public_and_served_by_the_admin_function(synth: 
     from frolic.admin.app import OPENAPI_PATH, PUBLIC_PATHS
 
     assert {OPENAPI_PATH} == PUBLIC_PATHS, "the admin app serves the same path untokened"
+
+
+def test_the_game_list_is_public_and_served_by_the_players_function(synth: Synth) -> None:
+    properties = rest_methods(synth)[("GET", "/games")]
+    assert properties["AuthorizationType"] == "NONE"
+    assert "AuthorizerId" not in properties
+    ingest_id = logical_id(synth.stack, synth.stack.functions.ingest)
+    assert ingest_id in json.dumps(properties["Integration"]["Uri"])
 
 
 def test_there_is_no_dev_token_route(synth: Synth) -> None:

@@ -295,7 +295,7 @@ def _load(function: str) -> ModuleType:
 @pytest.mark.filterwarnings("ignore:No application metrics to publish")
 @pytest.mark.parametrize(
     ("function", "path", "status"),
-    [("admin", "/openapi.json", 200), ("ingest", "/plays/p-0", 401)],
+    [("admin", "/openapi.json", 200), ("ingest", "/games", 200), ("ingest", "/plays/p-0", 401)],
 )
 def test_the_handlers_apply_the_origins_their_environment_names(
     world: World, monkeypatch: pytest.MonkeyPatch, function: str, path: str, status: int

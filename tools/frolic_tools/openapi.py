@@ -61,7 +61,9 @@ def generate() -> dict[str, Any]:
     )
     admin["paths"] = {**players["paths"], **admin["paths"]}
     schemas = admin.setdefault("components", {}).setdefault("schemas", {})
-    schemas.update(players.get("components", {}).get("schemas", {}))
+    for name, schema in players.get("components", {}).get("schemas", {}).items():
+        if schemas.setdefault(name, schema) != schema:
+            raise ValueError(f"two different schemas are both named {name}")
     admin["info"]["title"] = "Frolic API"
     return admin
 

@@ -31,6 +31,7 @@ REST_ROUTES: Final = (
     RestRoute("POST", "/ws-ticket", "ingest"),
     RestRoute("ANY", "/admin/{proxy+}", "admin"),
     RestRoute("GET", "/openapi.json", "admin", public=True),
+    RestRoute("GET", "/games", "ingest", public=True),
 )
 
 

@@ -1,16 +1,19 @@
-"""The players' REST routes: spin, read a result, and get a WebSocket ticket."""
+"""The players' REST routes: find a game, spin, read a result, and get a WebSocket
+ticket."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from frolic.auth import Principal, principal_from_event
-from frolic.dal.catalog import BrandNames
+from frolic.dal.budgets import game_brand_ids
+from frolic.dal.catalog import BrandNames, Catalog
 from frolic.dal.sessions import Sessions
+from frolic.game_list import LIST_SECONDS, OpenGameList, OpenGames
 from frolic.http import (
     NOT_FOUND,
     documented,
@@ -47,6 +50,11 @@ def build_player_app(
 ) -> APIGatewayRestResolver:
     app = new_resolver()
     brand_names = BrandNames(db, settings)
+    open_games = OpenGames(
+        Catalog(db, settings).open_games,
+        lambda game_id: game_brand_ids(db, settings.state_table, game_id),
+        brand_names,
+    )
     install_error_handlers(app)
 
     def player() -> Principal:
@@ -62,6 +70,32 @@ def build_player_app(
     @app.exception_handler(PlayNotFoundError)
     def not_found(error: PlayNotFoundError) -> Response[str]:
         return error_response(404, NOT_FOUND, "no such play")
+
+    @app.get(
+        "/games",
+        summary="List the games a player may join",
+        description=(
+            f"Public: no token needed. Live and upcoming games, soonest first; the list "
+            f"may be up to {LIST_SECONDS:.0f} s old (Cache-Control says so)."
+        ),
+        operation_id="listGames",
+        tags=["players"],
+        openapi_extensions={"security": []},
+        responses={
+            **documented(200, "", {}),
+            200: {
+                "description": "The games, with the brands each has coupons of",
+                "content": {"application/json": {"model": OpenGameList}},
+            },
+        },
+    )
+    def list_games() -> Response[str]:
+        return Response(
+            status_code=200,
+            content_type=content_types.APPLICATION_JSON,
+            body=open_games().model_dump_json(by_alias=True, exclude_none=True),
+            headers={"Cache-Control": f"public, max-age={LIST_SECONDS:.0f}"},
+        )
 
     @app.post(
         "/plays",

@@ -125,6 +125,12 @@ def read_game_budgets(client: DynamoDBClient, table: str, game_id: str) -> list[
     return sorted(_with_counters(client, table, heads), key=lambda b: b.brand_id)
 
 
+def game_brand_ids(client: DynamoDBClient, table: str, game_id: str) -> list[str]:
+    """The brands a game has a budget above zero for: one Query of its budget heads."""
+    heads = query_partition(client, table, game_key(game_id)["pk"], BUDGET_PREFIX)
+    return sorted(_brand_of(head) for head in heads if int(head.get("budget", 0)) > 0)
+
+
 def _with_counters(
     client: DynamoDBClient, table: str, heads: list[dict[str, Any]]
 ) -> list[StoredBudget]:

@@ -278,6 +278,19 @@ class Catalog:
             and game.end_time >= since
         ]
 
+    def open_games(self, now: float) -> list[Game]:
+        """Games live or scheduled whose window has not ended: the games of campaigns
+        not yet over, one Query each (ended campaigns are never read)."""
+        moment = datetime.fromtimestamp(now, UTC)
+        games = [
+            game
+            for campaign in self.list_campaigns()
+            if campaign.end_time > moment
+            for game in self.list_games(campaign.campaign_id)
+            if game.status in (GameStatus.LIVE, GameStatus.SCHEDULED) and game.end_time > moment
+        ]
+        return sorted(games, key=lambda g: (g.start_time, g.game_id))
+
     def update_game(self, game_id: str, changes: GameChanges) -> Game:
         for _ in range(EDIT_ATTEMPTS):
             game = self.get_game(game_id)
