@@ -134,6 +134,13 @@ def sign_in_as_marketer(page: Page, site: str, user_id: str) -> None:
     expect(page).to_have_url(f"{site}/admin")
 
 
+def open_player_page(page: Page, url: str) -> None:
+    """Open it and let its game list load, as a visitor would see it before signing in
+    (a sign-in started sooner cuts the list's request short)."""
+    page.goto(url)
+    expect(page.locator("#games-message")).not_to_have_text(re.compile("Looking"))
+
+
 def status_says(page: Page, words: str) -> None:
     """The admin page's status line reports success with `words` in it. An error there
     shows in the failure message as the text the line holds."""
@@ -312,8 +319,7 @@ def test_a_visitor_finds_a_live_game_in_the_list_and_opens_it(
     entry = page.locator("#games li", has_text=name)
     deadline = time.monotonic() + LIST_SECONDS + STEP_MS / 1000
     while True:
-        page.goto(f"{site}/")
-        expect(page.locator("#games-message")).not_to_have_text(re.compile("Looking"))
+        open_player_page(page, f"{site}/")
         if entry.count() or time.monotonic() > deadline:
             break
     # Then the game is listed as live, with the brand to win, before any sign-in
@@ -348,7 +354,7 @@ def test_a_player_signs_in_spins_and_wins_a_coupon(
         start=datetime.now(UTC) - timedelta(seconds=30),
         name="Browser spin",
     )
-    page.goto(f"{site}/?game={game.game_id}")
+    open_player_page(page, f"{site}/?game={game.game_id}")
     expect(page.locator("#game-id")).to_have_value(game.game_id)
     sockets_before = set(stack.connection_ids())
     page.locator("#sign-in").click()
@@ -412,7 +418,7 @@ def test_a_player_session_refreshes_its_token_and_signs_out_at_the_issuer(
     site: str, page: Page
 ) -> None:
     # Given a player signed in through the login page
-    page.goto(f"{site}/")
+    open_player_page(page, f"{site}/")
     page.locator("#sign-in").click()
     on_the_login_page(page, "Refresh-Player", marketer=False)
     expect(page.locator("#signed-in-name")).to_have_text("Refresh-Player")
