@@ -74,7 +74,7 @@
     pingTimer: null,
     play: null, // the play on screen (see newPlay)
     shown: Object.create(null), // playIds whose result has been shown: later pushes ignored
-    coupons: [], // { playId, brandId, brandName, code } — memory only, never stored
+    coupons: [], // { playId, brandId, brandName, code, offer } — memory only, never stored
     couponKeys: Object.create(null),
   };
 
@@ -928,6 +928,39 @@
     // else: the reels keep spinning until the decision point
   }
 
+  /** The coupon's offer, its fields checked: only an https terms link is ever linked. */
+  function offerOf(offer) {
+    if (!offer || typeof offer !== "object" || typeof offer.title !== "string") return null;
+    var text = function (v) {
+      return typeof v === "string" ? v : "";
+    };
+    var until = offer.validUntil ? new Date(offer.validUntil) : null;
+    return {
+      title: offer.title,
+      description: text(offer.description),
+      value: text(offer.value),
+      termsUrl: /^https:\/\//.test(text(offer.termsUrl)) ? offer.termsUrl : "",
+      validUntil: until && !isNaN(until.getTime()) ? until : null,
+    };
+  }
+
+  function offerBlock(offer) {
+    if (!offer) return null;
+    var heading = offer.value ? offer.title + " \u00b7 " + offer.value : offer.title;
+    return h("div", { className: "coupon-offer" },
+      h("p", { className: "offer-title", text: heading }),
+      offer.description ? h("p", { className: "offer-description", text: offer.description }) : null,
+      offer.validUntil
+        ? h("p", { className: "offer-until" }, "Use it by ",
+            h("time", { attrs: { datetime: offer.validUntil.toISOString() },
+              text: offer.validUntil.toLocaleString([], { dateStyle: "medium", timeStyle: "short" }) }))
+        : null,
+      offer.termsUrl
+        ? h("a", { className: "offer-terms", text: "Terms", attrs: { href: offer.termsUrl, target: "_blank", rel: "noopener noreferrer" } })
+        : null
+    );
+  }
+
   function couponsOf(data) {
     var list = Array.isArray(data.coupons) && data.coupons.length ? data.coupons : data.coupon ? [data.coupon] : [];
     return list
@@ -939,6 +972,7 @@
           brandId: String(c.brandId || ""),
           brandName: typeof c.brandName === "string" ? c.brandName : "",
           code: c.code,
+          offer: offerOf(c.offer),
         };
       });
   }
@@ -1132,6 +1166,7 @@
     if (id === "coupon-code") button.id = "copy-code";
     return h("div", { className: "coupon" },
       h("p", { className: "coupon-brand" }, "A coupon from ", h("strong", { text: brandText(coupon) })),
+      offerBlock(coupon.offer),
       h("div", { className: "coupon-row" }, code, button, feedback)
     );
   }
@@ -1163,7 +1198,13 @@
     var key = playId + "|" + coupon.brandId + "|" + coupon.code;
     if (state.couponKeys[key]) return;
     state.couponKeys[key] = true;
-    state.coupons.push({ playId: playId, brandId: coupon.brandId, brandName: coupon.brandName, code: coupon.code });
+    state.coupons.push({
+      playId: playId,
+      brandId: coupon.brandId,
+      brandName: coupon.brandName,
+      code: coupon.code,
+      offer: coupon.offer,
+    });
     renderCoupons();
   }
 

@@ -13,6 +13,7 @@ from frolic.admin.app import build_app
 from frolic.admin.budgets import MAX_UPLOAD_BYTES
 from frolic.dal.catalog import Catalog
 from frolic.dal.clients import admin_dynamodb
+from frolic.dal.offers import OfferStore
 from frolic.dal.pools import CouponPools
 from frolic.dal.redemptions import Redemptions
 from frolic.dal.reports import GameReports
@@ -37,6 +38,7 @@ def _app() -> APIGatewayRestResolver:
         CouponPools(db, SETTINGS),
         GameReports(db, SETTINGS),
         Redemptions(db, SETTINGS),
+        OfferStore(db, SETTINGS),
     )
 
 

@@ -354,6 +354,15 @@ def test_a_player_signs_in_spins_and_wins_a_coupon(
         start=datetime.now(UTC) - timedelta(seconds=30),
         name="Browser spin",
     )
+    # ... whose coupons come with an offer the winner is told of
+    marketer = anonymous.as_user("Offer-Marketer", admin=True)
+    offer = {
+        "title": "A warm croissant",
+        "value": "1 pastry",
+        "termsUrl": "https://bakery.example/terms",
+        "validUntil": (datetime.now(UTC) + timedelta(days=30)).isoformat(),
+    }
+    marketer.call("PUT", f"/admin/games/{game.game_id}/budgets/{game.brand_ids[0]}/offer", offer)
     open_player_page(page, f"{site}/?game={game.game_id}")
     expect(page.locator("#game-id")).to_have_value(game.game_id)
     sockets_before = set(stack.connection_ids())
@@ -392,6 +401,16 @@ def test_a_player_signs_in_spins_and_wins_a_coupon(
     assert view["coupon"]["code"] == code
     assert view["coupon"]["brandId"] == game.brand_ids[0]
     expect(page.locator("#coupons li")).to_have_count(1)
+    # The win says what the coupon is worth, until when, and links its terms
+    won_offer = result.locator(".coupon-offer")
+    expect(won_offer.locator(".offer-title")).to_have_text("A warm croissant \u00b7 1 pastry")
+    expect(won_offer.locator(".offer-until time")).to_have_attribute(
+        "datetime", re.compile(r"^\d{4}-")
+    )
+    expect(won_offer.get_by_role("link", name="Terms")).to_have_attribute(
+        "href", "https://bakery.example/terms"
+    )
+    assert view["coupon"]["offer"]["title"] == "A warm croissant"
 
     # The play went over the page's one socket, opened with a ticket, and was queued.
     assert [re.sub(r"ticket=[^&]+", "ticket=…", s.url) for s in watch.sockets] == [

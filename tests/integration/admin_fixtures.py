@@ -13,6 +13,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from frolic.admin.app import build_app
 from frolic.dal import codec
 from frolic.dal.catalog import Catalog, new_id
+from frolic.dal.offers import OfferStore
 from frolic.dal.pools import CouponPools
 from frolic.dal.redemptions import Redemptions
 from frolic.dal.reports import GameReports
@@ -121,6 +122,7 @@ class AdminApi:
             CouponPools(self.db, self.settings, clock=self.clock),
             GameReports(self.db, self.settings),
             Redemptions(self.db, self.settings, clock=self.clock),
+            OfferStore(self.db, self.settings, clock=self.clock),
         )
 
     def call(

@@ -8,7 +8,7 @@ import json
 import logging
 import re
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -710,6 +710,69 @@ def test_a_coupon_not_issued_yet_cannot_be_redeemed(api: AdminApi, status: Coupo
     assert coupon is not None and coupon["status"] == status.value
 
 
+# -- offers ---------------------------------------------------------------------------
+OFFER = {
+    "title": "A free coffee",
+    "description": "Any size, any shop.",
+    "value": "€3.50",
+    "termsUrl": "https://brand.example/terms",
+    "validUntil": "2030-02-01T00:00:00Z",
+}
+
+
+def test_a_game_brand_offer_is_set_read_back_and_replaced(api: AdminApi) -> None:
+    game_id, brand_id = funded_pool(api)
+    path = f"/admin/games/{game_id}/budgets/{brand_id}/offer"
+    assert api.call("GET", path).status == 404
+    assert ok(api.call("PUT", path, OFFER)) == OFFER
+    assert ok(api.call("GET", path)) == OFFER
+    # A replacement replaces the whole offer: what it leaves out is gone (null)
+    plain = {**dict.fromkeys(OFFER), "title": "Two coffees"}
+    assert ok(api.call("PUT", path, {"title": "Two coffees"})) == plain
+    assert ok(api.call("GET", path)) == plain
+
+
+def test_an_offer_needs_the_budget_first_and_a_valid_body(api: AdminApi) -> None:
+    game_id = new_game(api, new_campaign(api))
+    brand_id = new_brand(api)
+    path = f"/admin/games/{game_id}/budgets/{brand_id}/offer"
+    no_budget = api.call("PUT", path, OFFER)
+    assert (no_budget.status, no_budget.body["message"]) == (
+        409,
+        "set the brand's budget in this game first",
+    )
+    assert api.call("PUT", f"/admin/games/nope/budgets/{brand_id}/offer", OFFER).status == 404
+    set_budget(api, game_id, brand_id, 10)
+    bad = fields(api.call("PUT", path, {**OFFER, "termsUrl": "http://brand.example/t"}))
+    assert set(bad) == {"termsUrl"}
+    assert set(fields(api.call("PUT", path, {**OFFER, "title": ""}))) == {"title"}
+    assert set(fields(api.call("PUT", path, {**OFFER, "validUntil": "2030-02-01"}))) == {
+        "validUntil"
+    }
+
+
+def test_a_till_refuses_a_coupon_after_its_offer_ends_and_takes_it_before(api: AdminApi) -> None:
+    # Given two issued coupons of a game-brand whose offer ends just after the clock
+    game_id, brand_id = funded_pool(api)
+    ok(upload_csv(api, game_id, brand_id, "OFR-0001\nOFR-0002\n"))
+    move_coupon(api, "OFR-0001", CouponStatus.ISSUED)
+    move_coupon(api, "OFR-0002", CouponStatus.ISSUED)
+    ends = api.clock.now + 5.0  # the clock ticks a second per reading
+    until = datetime.fromtimestamp(ends, UTC).isoformat().replace("+00:00", "Z")
+    path = f"/admin/games/{game_id}/budgets/{brand_id}/offer"
+    ok(api.call("PUT", path, {"title": "A free coffee", "validUntil": until}))
+    # When one is redeemed before the end and one after
+    before = api.call("POST", "/admin/coupons/OFR-0001/redeem")
+    api.clock.now = ends
+    after = api.call("POST", "/admin/coupons/OFR-0002/redeem")
+    # Then the first is taken, and the second refused, saying when the offer ended
+    assert before.status == 200
+    assert (after.status, after.body["message"]) == (409, f"this coupon's offer ended at {until}")
+    assert "OFR-0002" not in json.dumps(after.body)
+    coupon = api.item(coupon_key(game_id, brand_id, 2))
+    assert coupon is not None and coupon["status"] == CouponStatus.ISSUED.value
+
+
 def test_unknown_or_malformed_codes(api: AdminApi) -> None:
     unknown = api.call("POST", "/admin/coupons/NOPE-0001/redeem")
     assert unknown.status == 404
@@ -809,6 +872,8 @@ ADMIN_ROUTES: list[tuple[str, str, Any]] = [
     ("POST", "/admin/games/g1/budgets/b1/coupons", {"generate": 1}),
     ("GET", "/admin/games/g1/report", None),
     ("POST", "/admin/coupons/ABCD-1234/redeem", None),
+    ("PUT", "/admin/games/g1/budgets/b1/offer", {"title": "x"}),
+    ("GET", "/admin/games/g1/budgets/b1/offer", None),
 ]
 
 

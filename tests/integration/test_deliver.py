@@ -7,6 +7,7 @@ push_fixtures): every post must be expected, so an extra push fails the record.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any
 
@@ -17,11 +18,12 @@ from frolic.allocation.ports import Grant, Outcome, Play, Route, Wish
 from frolic.dal import codec
 from frolic.dal.catalog import BrandNames
 from frolic.dal.items import outcome_item, pending_item
+from frolic.dal.offers import OfferStore
 from frolic.dal.redemptions import Redemptions
 from frolic.dal.sessions import Sessions
 from frolic.dal.tables import coupon_key
 from frolic.deliver import Deliverer, Delivery, ResultImage, result_message
-from frolic.models import CouponStatus, PlayStatus
+from frolic.models import CouponStatus, Offer, PlayStatus
 from tests.integration.apigw import FakeContext
 from tests.integration.push_fixtures import (
     ManualClock,
@@ -255,6 +257,28 @@ def test_a_won_play_issues_its_coupon_and_tells_the_code(
     assert issued["playId"] == "play-1"
     assert issued["code"] == code
     assert issued["issuedAt"] == START + 3.0
+
+
+def test_the_winner_is_told_the_offer_of_their_coupon_in_the_push(
+    stocked: World, feed: Feed, sessions: Sessions, push_stub: PushStub
+) -> None:
+    # Given a game-brand with an offer, and a play that won one of its coupons
+    offer = Offer(
+        title="A free coffee", value="€3.50", valid_until=datetime(2030, 3, 1, tzinfo=UTC)
+    )
+    OfferStore(stocked.db, stocked.settings).put(GAME, BRAND, offer, actor="marketer")
+    sessions.open(CONN, "alice")
+    won, code = won_play(stocked)
+    push_stub.expect_post(CONN)
+    # When deliver pushes the result
+    assert feed(feed.record("MODIFY", old=pending_item(a_play()), new=won)) == []
+    # Then the coupon comes with what it is worth and until when
+    [message] = push_stub.messages_to(CONN)
+    assert message["coupon"] == {
+        "brandId": BRAND,
+        "code": code,
+        "offer": {"title": "A free coffee", "value": "€3.50", "validUntil": "2030-03-01T00:00:00Z"},
+    }
 
 
 def test_a_redelivered_won_record_issues_the_coupon_only_once(

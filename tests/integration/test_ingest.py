@@ -12,10 +12,11 @@ import pytest
 
 from frolic.auth import Principal
 from frolic.dal.allocation_store import DynamoGameDirectory
+from frolic.dal.offers import OfferStore
 from frolic.dal.sessions import Sessions
 from frolic.http import resolve
 from frolic.ingest import PlayRequest
-from frolic.models import MAX_GAME_SECONDS, GameStatus
+from frolic.models import MAX_GAME_SECONDS, GameStatus, Offer
 from frolic_tools.schema import LOCAL_STREAM
 from tests.doubles import GreedyPacing
 from tests.integration.apigw import json_body, rest_event
@@ -162,6 +163,8 @@ def test_a_play_goes_from_ingest_through_the_stream_to_its_result(
     world: World, player_api: Any
 ) -> None:
     app, kinesis = player_api
+    offer = Offer(title="A free espresso", value="1 cup")
+    OfferStore(world.db, world.settings).put(GAME, "brand-a", offer, actor="marketer")
     for n in range(3):
         _call(
             app,
@@ -177,6 +180,7 @@ def test_a_play_goes_from_ingest_through_the_stream_to_its_result(
         assert view["status"] == "won"
         assert view["coupon"]["brandId"] == "brand-a"
         assert view["coupon"]["brandName"] == "Acme Coffee"  # players see the brand's name
+        assert view["coupon"]["offer"] == {"title": "A free espresso", "value": "1 cup"}
     report = world.reconcile()
     assert report.clean, report.render()
 

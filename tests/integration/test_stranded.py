@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 
 from frolic.dal import codec
 from frolic.dal.budgets import StoredBudget, read_budget
+from frolic.dal.offers import NO_FACTS
 from frolic.dal.pools import BudgetBelowIssuedError
 from frolic.dal.reports import GameReports
 from frolic.dal.sessions import Sessions
@@ -79,7 +80,7 @@ def _deliver_won(world: World) -> None:
         PushStub().push(),
         world.settings,
         clock=world.clock,
-        brand_names=lambda _: None,
+        facts=NO_FACTS,
     )
     records = StreamRecords()
     for item in world.db.scan(TableName=world.settings.results_table)["Items"]:

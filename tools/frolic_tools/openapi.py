@@ -16,6 +16,7 @@ import boto3
 
 from frolic.admin.app import build_app, openapi_document
 from frolic.dal.catalog import Catalog
+from frolic.dal.offers import OfferStore
 from frolic.dal.pools import CouponPools
 from frolic.dal.redemptions import Redemptions
 from frolic.dal.reports import GameReports
@@ -39,6 +40,7 @@ def admin_document() -> dict[str, Any]:
             CouponPools(client, settings),
             GameReports(client, settings),
             Redemptions(client, settings),
+            OfferStore(client, settings),
         )
     )
 

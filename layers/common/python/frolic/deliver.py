@@ -33,8 +33,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
 
 from frolic.dal import codec
-from frolic.dal.catalog import BrandNames, with_brand_names
 from frolic.dal.coupon_issue import CouponBinding
+from frolic.dal.offers import NO_FACTS, CouponFacts
 from frolic.dal.push import Push
 from frolic.dal.result_indexes import ResultIndexes
 from frolic.dal.sessions import KnownOwners, Sessions
@@ -109,9 +109,7 @@ def final_transition(record: DynamoDBRecord) -> ResultImage | None:
         return None
 
 
-def result_message(
-    result: ResultImage, brand_names: Callable[[str], str | None] = lambda _: None
-) -> dict[str, Any]:
+def result_message(result: ResultImage, facts: CouponFacts = NO_FACTS) -> dict[str, Any]:
     """What the player's client gets: their result, and their coupon when they won."""
     message: dict[str, Any] = {
         "type": "result",
@@ -120,8 +118,8 @@ def result_message(
     }
     if result.reason:
         message["reason"] = result.reason
-    grants = with_brand_names(
-        ({"brandId": g.brand_id, "code": g.code} for g in result.coupons), brand_names
+    grants = facts.views(
+        result.game_id, ({"brandId": g.brand_id, "code": g.code} for g in result.coupons)
     )
     if grants:
         message["coupon"] = grants[0]
@@ -139,13 +137,13 @@ class Deliverer:
         settings: Settings,
         clock: Callable[[], float] = time.time,
         *,
-        brand_names: Callable[[str], str | None] | None = None,
+        facts: CouponFacts | None = None,
     ) -> None:
         self._issuer = CouponIssuer(client, settings, clock)
         self._sessions = sessions
         self._owners = KnownOwners(sessions)
         self._push = push
-        self._brand_names = brand_names or BrandNames(client, settings)
+        self._facts = facts or CouponFacts.reading(client, settings)
 
     def handle(self, record: DynamoDBRecord) -> Delivery:
         result = final_transition(record)
@@ -173,7 +171,7 @@ class Deliverer:
             logger.warning("play's connection belongs to another player", play_id=result.play_id)
             metrics.add_metric(name="ResultPushRefused", unit=MetricUnit.Count, value=1)
             return Delivery.REFUSED
-        if self._push.send(connection_id, result_message(result, self._brand_names)):
+        if self._push.send(connection_id, result_message(result, self._facts)):
             metrics.add_metric(name="ResultPushed", unit=MetricUnit.Count, value=1)
             return Delivery.PUSHED
         self._owners.forget(connection_id)

@@ -30,8 +30,8 @@ from pydantic import AwareDatetime, Field
 from frolic.allocate import play_from_event
 from frolic.allocation.ports import GameDirectory, GameRules, Play
 from frolic.auth import Principal
-from frolic.dal.catalog import with_brand_names
 from frolic.dal.items import LAST_PUT
+from frolic.dal.offers import NO_FACTS, CouponFacts
 from frolic.dal.plays import put_on_stream, read_result, record_pending
 from frolic.dal.stamps import stamp_if_due
 from frolic.dal.tables import play_pace_key
@@ -239,7 +239,7 @@ def read_play(
     settings: Settings,
     principal: Principal,
     play_id: str,
-    brand_names: Callable[[str], str | None] = lambda _: None,
+    facts: CouponFacts = NO_FACTS,
 ) -> dict[str, Any]:
     """The player's view of their own play."""
     item = read_result(db, settings.results_table, play_id)
@@ -252,7 +252,7 @@ def read_play(
     }
     if item.get("reason"):
         view["reason"] = item["reason"]
-    coupons = with_brand_names(item.get("coupons") or [], brand_names)
+    coupons = facts.views(str(item["gameId"]), item.get("coupons") or [])
     if coupons:
         view["coupon"] = coupons[0]
         view["coupons"] = coupons

@@ -30,7 +30,9 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    HttpUrl,
     StringConstraints,
+    UrlConstraints,
     ValidationError,
     field_validator,
     model_validator,
@@ -210,6 +212,22 @@ class Game(TimeWindow):
 class Brand(BoundaryModel):
     brand_id: Identifier
     name: Name
+
+
+class Offer(BoundaryModel):
+    """What a coupon of one game-brand is worth, as its winner is told."""
+
+    title: Name = Field(description="e.g. 'A free coffee'.")
+    description: Annotated[str, StringConstraints(max_length=1000)] | None = None
+    value: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = Field(
+        default=None, description="As the winner should read it, e.g. '€5 off'."
+    )
+    terms_url: Annotated[HttpUrl, UrlConstraints(allowed_schemes=["https"])] | None = Field(
+        default=None, description="The terms, on an https page."
+    )
+    valid_until: AwareDatetime | None = Field(
+        default=None, description="After this instant a till refuses the coupon (409)."
+    )
 
 
 class PlayEvent(BoundaryModel):

@@ -12,6 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from frolic.auth import Principal, principal_from_event
 from frolic.dal.budgets import game_brand_ids
 from frolic.dal.catalog import BrandNames, Catalog
+from frolic.dal.offers import CouponFacts, OfferLookup
 from frolic.dal.sessions import Sessions
 from frolic.game_list import LIST_SECONDS, OpenGameList, OpenGames
 from frolic.http import (
@@ -50,6 +51,7 @@ def build_player_app(
 ) -> APIGatewayRestResolver:
     app = new_resolver()
     brand_names = BrandNames(db, settings)
+    facts = CouponFacts(brand_names, OfferLookup(db, settings))
     open_games = OpenGames(
         Catalog(db, settings).open_games,
         lambda game_id: game_brand_ids(db, settings.state_table, game_id),
@@ -134,7 +136,7 @@ def build_player_app(
         ),
     )
     def get_play(play_id: PlayIdPath) -> Response[str]:
-        return json_response(200, read_play(db, settings, player(), play_id, brand_names))
+        return json_response(200, read_play(db, settings, player(), play_id, facts))
 
     @app.post(
         "/ws-ticket",

@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 
     from frolic.dal.catalog import Catalog
+    from frolic.dal.offers import OfferStore
     from frolic.dal.pools import CouponPools
     from frolic.dal.redemptions import Redemptions
     from frolic.dal.reports import GameReports
@@ -67,6 +68,7 @@ def build_app(
     pools: CouponPools,
     reports: GameReports,
     redemptions: Redemptions,
+    offers: OfferStore,
 ) -> APIGatewayRestResolver:
     app = new_resolver()
 
@@ -100,7 +102,7 @@ def build_app(
     app.include_router(campaigns.router(catalog))
     app.include_router(games.router(catalog))
     app.include_router(brands.router(catalog))
-    app.include_router(budgets.router(catalog, pools))
+    app.include_router(budgets.router(catalog, pools, offers))
     app.include_router(report_routes.router(catalog, reports))
     app.include_router(coupons.router(redemptions))
 

@@ -21,9 +21,18 @@ from pydantic import Field, TypeAdapter, ValidationError
 
 from frolic.admin import BrandIdPath, GameIdPath, caller, new_router, responses
 from frolic.dal.catalog import Catalog
+from frolic.dal.catalog import NotFoundError as ItemNotFoundError
+from frolic.dal.offers import OfferStore
 from frolic.dal.pools import MAX_COUNTERS, CouponPools, generate_codes
 from frolic.http import InvalidRequestError, PayloadTooLargeError, UnsupportedMediaTypeError
-from frolic.models import BoundaryModel, CouponCode, FieldError, Identifier, field_errors
+from frolic.models import (
+    BoundaryModel,
+    CouponCode,
+    FieldError,
+    Identifier,
+    Offer,
+    field_errors,
+)
 from frolic.observability import logger, metrics
 
 TAGS = ["budgets"]
@@ -179,8 +188,40 @@ def _generate_request(raw: bytes) -> GenerateIn:
         raise InvalidRequestError(field_errors(error)) from None
 
 
-def router(catalog: Catalog, pools: CouponPools) -> Router:
+def router(catalog: Catalog, pools: CouponPools, offers: OfferStore) -> Router:
     routes = new_router()
+
+    @routes.put(
+        "/admin/games/<gameId>/budgets/<brandId>/offer",
+        summary="Set what a game-brand's coupons are worth",
+        description=(
+            "The winner sees the offer with their code: in the push, on GET /plays/{playId}. "
+            "A till refuses a coupon after `validUntil` (409). Winners see an edit within "
+            "a minute. The budget must exist first (409)."
+        ),
+        operation_id="setOffer",
+        tags=TAGS,
+        responses=responses(200, "The offer in force", 404, 409, 415),
+    )
+    def set_offer(game_id: GameIdPath, brand_id: BrandIdPath, body: Offer) -> Offer:
+        catalog.get_game(game_id)
+        catalog.get_brand(brand_id)
+        stored = offers.put(game_id, brand_id, body, actor=caller(routes).user_id)
+        logger.info("offer set", extra={"game_id": game_id, "brand_id": brand_id})
+        return stored
+
+    @routes.get(
+        "/admin/games/<gameId>/budgets/<brandId>/offer",
+        summary="Read a game-brand's offer",
+        operation_id="getOffer",
+        tags=TAGS,
+        responses=responses(200, "The offer in force", 404),
+    )
+    def get_offer(game_id: GameIdPath, brand_id: BrandIdPath) -> Offer:
+        offer = offers.get(game_id, brand_id)
+        if offer is None:
+            raise ItemNotFoundError("this game-brand has no offer")
+        return offer
 
     @routes.put(
         "/admin/games/<gameId>/budgets/<brandId>",

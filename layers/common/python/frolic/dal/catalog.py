@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -436,17 +436,3 @@ class BrandNames:
             "Item"
         )
         return str(codec.load(raw)["name"]) if raw else None
-
-
-def with_brand_names(
-    coupons: Iterable[Mapping[str, Any]], names: Callable[[str], str | None]
-) -> list[dict[str, Any]]:
-    """A result's coupons as a player sees them: each with its brand's name, when known."""
-    shown = []
-    for coupon in coupons:
-        view = {"brandId": coupon["brandId"], "code": coupon["code"]}
-        name = names(str(coupon["brandId"]))
-        if name:
-            view["brandName"] = name
-        shown.append(view)
-    return shown

@@ -1,18 +1,21 @@
 """Redeeming a coupon at the brand's till, by its code.
 
 The code index item says which coupon (game, brand, ordinal) a code is; the coupon item
-holds its status. Only an ISSUED coupon moves to REDEEMED, in one conditional update, so
+holds its status; the game-brand's offer, if it has an end, says until when a till may
+take it. Only an ISSUED coupon moves to REDEEMED, in one conditional update, so
 two tills scanning the same code cannot both accept it. Nothing here logs or repeats the
 code: error messages say what is wrong with "this coupon", never which one.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from frolic.dal import codec
 from frolic.dal.catalog import ConflictError, NotFoundError
 from frolic.dal.errors import ClientError, condition_failed
+from frolic.dal.offers import read_offer
 from frolic.dal.store import StateTableStore
 from frolic.dal.tables import code_key, coupon_key
 from frolic.models import BoundaryModel, CouponCode, CouponStatus, Identifier
@@ -33,6 +36,11 @@ class Redemptions(StateTableStore):
         if where is None:
             raise NotFoundError(UNKNOWN_CODE)
         game_id, brand_id = str(where["gameId"]), str(where["brandId"])
+        offer = read_offer(self._db, self._state, game_id, brand_id, consistent=True)
+        now = datetime.fromtimestamp(self._clock(), UTC)
+        if offer is not None and offer.valid_until is not None and now > offer.valid_until:
+            ended = offer.valid_until.isoformat().replace("+00:00", "Z")
+            raise ConflictError(f"this coupon's offer ended at {ended}")
         key = coupon_key(game_id, brand_id, int(where["ordinal"]), int(where.get("sub", 0)))
         try:
             self._db.update_item(

@@ -99,6 +99,15 @@ def budget_key(game_id: str, brand_id: str) -> dict[str, str]:
     return {"pk": f"{GAME_PREFIX}{game_id}", "sk": f"{BUDGET_PREFIX}{brand_id}"}
 
 
+OFFER_PREFIX: Final = "OFFER#"
+
+
+def offer_key(game_id: str, brand_id: str) -> dict[str, str]:
+    """What the game-brand's coupons are worth (`frolic.dal.offers`): beside the budget
+    item, not in it, because every lease writes that item and pays for its size."""
+    return {"pk": f"{GAME_PREFIX}{game_id}", "sk": f"{OFFER_PREFIX}{brand_id}"}
+
+
 def counter_key(game_id: str, brand_id: str, sub: int) -> dict[str, str]:
     """Counter `sub` of a budget split for a hot game (`frolic.allocation.sub_budgets`).
 
