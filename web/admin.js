@@ -568,6 +568,15 @@
     counters: "budget-counters",
   };
   var UPLOAD_FIELDS = { gameId: "budget-game", brandId: "budget-brand", body: "coupon-file", file: "coupon-file" };
+  var OFFER_FIELDS = {
+    gameId: "budget-game",
+    brandId: "budget-brand",
+    title: "offer-title",
+    value: "offer-value",
+    termsUrl: "offer-terms",
+    validUntil: "offer-until",
+    description: "offer-description",
+  };
   var GENERATE_FIELDS = { gameId: "budget-game", brandId: "budget-brand", generate: "coupon-generate" };
 
   function gameAndBrand(fieldMap) {
@@ -598,6 +607,31 @@
         say("ok", "Budget for brand " + brandLabel(out.brandId) + " in game " + out.gameId + " is now " +
           fmt(out.budget) + split + " (was " + was + "; " + fmt(out.issued) + " issued so far).");
         if (state.report.gameId === out.gameId) fetchReport(state.report.serial);
+      });
+    });
+  }
+
+  /** The offer replaces the game-brand's whole offer: an empty optional field clears it. */
+  function setOffer(event) {
+    event.preventDefault();
+    submitting($("offer-form"), $("set-offer"), OFFER_FIELDS, "Setting the offer", function () {
+      var ids = gameAndBrand(OFFER_FIELDS);
+      var body = { title: requiredText($("offer-title").value, OFFER_FIELDS, "title") };
+      ["value", "termsUrl", "description"].forEach(function (name) {
+        var text = String($(OFFER_FIELDS[name]).value || "").trim();
+        if (text) body[name] = text;
+      });
+      var until = $("offer-until").value;
+      if (until) {
+        var instant = new Date(until); // datetime-local: the marketer's own clock
+        if (isNaN(instant.getTime())) invalid(OFFER_FIELDS, "validUntil", "is not a date and time");
+        body.validUntil = instant.toISOString();
+      }
+      var path = "/admin/games/" + segment(ids.gameId) + "/budgets/" + segment(ids.brandId) + "/offer";
+      return api(path, { method: "PUT", json: body }).then(function (out) {
+        var worth = out.value ? out.title + " \u00b7 " + out.value : out.title;
+        var ends = out.validUntil ? ", valid until " + showTime(out.validUntil) : ", with no end";
+        say("ok", "Offer for brand " + brandLabel(ids.brandId) + " in game " + ids.gameId + ": " + worth + ends + ".");
       });
     });
   }
@@ -992,6 +1026,7 @@
     $("budget-form").addEventListener("submit", setBudget);
     $("upload-form").addEventListener("submit", uploadCoupons);
     $("generate-form").addEventListener("submit", generateCoupons);
+    $("offer-form").addEventListener("submit", setOffer);
     $("report-form").addEventListener("submit", onReportSubmit);
     $("refresh-lists").addEventListener("click", function () {
       if (requireAuth()) loadAll().then(function () { say("ok", "Lists refreshed."); });

@@ -226,6 +226,23 @@ def test_a_marketer_sets_up_a_live_game_in_the_admin_page(
     expect(upload).to_have_attribute("data-added", "3")
     expect(upload).to_have_attribute("data-pool-size", "3")
 
+    # The offer: a terms link that is not https is refused beside its field, then fixed
+    page.locator("#offer-title").fill("A bagel on us")
+    page.locator("#offer-value").fill("1 bagel")
+    page.locator("#offer-terms").fill("http://bagels.example/terms")
+    page.locator("#offer-until").fill("2031-06-30T18:00")
+    page.locator("#set-offer").click()
+    expect(page.locator("#offer-terms")).to_have_attribute("aria-invalid", "true")
+    page.locator("#offer-terms").fill("https://bagels.example/terms")
+    page.locator("#set-offer").click()
+    status_says(page, "Offer for brand")
+    expect(page.locator("#offer-terms")).not_to_have_attribute("aria-invalid", "true")
+    page.locator("#offer-form").screenshot(path=picture("admin-offer.png"))
+    held_offer = admin.call("GET", f"/admin/games/{game_id}/budgets/{brand_id}/offer")
+    assert (held_offer["title"], held_offer["value"]) == ("A bagel on us", "1 bagel")
+    assert held_offer["termsUrl"] == "https://bagels.example/terms"
+    assert held_offer["validUntil"].startswith("2031-06-30T")  # the browser's own zone
+
     page.locator("#game-status").select_option("LIVE")
     page.locator("#set-status").click()
     status_says(page, f"Game {game_id} is now LIVE")
@@ -271,7 +288,9 @@ def test_a_marketer_sets_up_a_live_game_in_the_admin_page(
         }
     ]
     assert watch.errors == []
-    assert watch.network_errors == []
+    # The refused offer, and nothing else
+    offer_path = f"/admin/games/{game_id}/budgets/{brand_id}/offer"
+    assert watch.network_errors == [f"PUT {site}{offer_path}: 400"]
 
 
 def test_a_marketer_splits_a_hot_budget_over_counters_in_the_admin_page(
