@@ -256,8 +256,9 @@ class FrolicStack(Stack):
                         reason=(
                             "<results table ARN>/index/* is what CDK's table grants add for a "
                             "table with indexes: it names only the results table's own sparse "
-                            "KEYS_ONLY sweep index (frolic.dal.tables), which holds keys the "
-                            "role can already read from the table. The sweeper reads it."
+                            "indexes (frolic.dal.tables), the keys-only sweep index the sweeper "
+                            "reads and the wallet index ingest reads, which hold nothing the "
+                            "role cannot already read from the table."
                         ),
                         applies_to=[
                             RegexAppliesTo(regex=r"/^Resource::<DataResults\w+\.Arn>/index/\*$/")

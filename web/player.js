@@ -58,6 +58,7 @@
     connection: $("connection-status"),
     couponsSection: $("coupons-section"),
     coupons: $("coupons"),
+    moreCoupons: $("more-coupons"),
   };
 
   // ---------------------------------------------------------------- state
@@ -76,6 +77,7 @@
     shown: Object.create(null), // playIds whose result has been shown: later pushes ignored
     coupons: [], // { playId, brandId, brandName, code, offer } — memory only, never stored
     couponKeys: Object.create(null),
+    walletCursor: null, // where the wallet's next (older) page starts
   };
 
   // ---------------------------------------------------------------- reels
@@ -418,6 +420,8 @@
     abandonPlay();
     state.coupons = [];
     state.couponKeys = Object.create(null);
+    state.walletCursor = null;
+    el.moreCoupons.hidden = true;
     renderCoupons();
     F.replaceChildren(el.result);
     el.result.dataset.status = "none";
@@ -967,14 +971,17 @@
       .filter(function (c) {
         return c && typeof c === "object" && typeof c.code === "string";
       })
-      .map(function (c) {
-        return {
-          brandId: String(c.brandId || ""),
-          brandName: typeof c.brandName === "string" ? c.brandName : "",
-          code: c.code,
-          offer: offerOf(c.offer),
-        };
-      });
+      .map(couponView);
+  }
+
+  function couponView(c) {
+    return {
+      brandId: String(c.brandId || ""),
+      brandName: typeof c.brandName === "string" ? c.brandName : "",
+      code: c.code,
+      offer: offerOf(c.offer),
+      status: typeof c.status === "string" ? c.status : "issued",
+    };
   }
 
   /** The play was refused (REST 4xx or a WebSocket error frame): stop now and say why. */
@@ -1164,8 +1171,10 @@
       },
     });
     if (id === "coupon-code") button.id = "copy-code";
-    return h("div", { className: "coupon" },
+    var redeemed = coupon.status === "redeemed";
+    return h("div", { className: redeemed ? "coupon coupon-redeemed" : "coupon", dataset: { status: coupon.status || "issued" } },
       h("p", { className: "coupon-brand" }, "A coupon from ", h("strong", { text: brandText(coupon) })),
+      redeemed ? h("p", { className: "coupon-status", text: "Redeemed: already used at the till" }) : null,
       offerBlock(coupon.offer),
       h("div", { className: "coupon-row" }, code, button, feedback)
     );
@@ -1194,18 +1203,48 @@
 
   // ---------------------------------------------------------------- coupon list
 
-  function addCoupon(playId, coupon) {
+  /** `older`: from the wallet, listed after what is there; a new win goes first. */
+  function addCoupon(playId, coupon, older) {
     var key = playId + "|" + coupon.brandId + "|" + coupon.code;
     if (state.couponKeys[key]) return;
     state.couponKeys[key] = true;
-    state.coupons.push({
+    state.coupons[older ? "push" : "unshift"]({
       playId: playId,
       brandId: coupon.brandId,
       brandName: coupon.brandName,
       code: coupon.code,
       offer: coupon.offer,
+      status: coupon.status,
     });
     renderCoupons();
+  }
+
+  /**
+   * The wallet: every coupon this player has won, on any device, newest first. The
+   * first page comes after sign-in; older pages on request. A coupon won in this visit
+   * is listed once, whichever of the push and the wallet brought it first.
+   */
+  function loadWallet(cursor) {
+    if (!state.auth) return Promise.resolve();
+    var userId = state.auth.userId;
+    var path = "/me/coupons?limit=20" + (cursor ? "&cursor=" + encodeURIComponent(cursor) : "");
+    el.moreCoupons.disabled = true;
+    return F.request(path, { token: state.auth.token }).then(
+      function (page) {
+        if (!state.auth || state.auth.userId !== userId) return; // signed out meanwhile
+        ((page && page.coupons) || []).forEach(function (c) {
+          if (c && typeof c.code === "string" && typeof c.playId === "string") addCoupon(c.playId, couponView(c), true);
+        });
+        state.walletCursor = page && typeof page.cursor === "string" ? page.cursor : null;
+        el.moreCoupons.hidden = !state.walletCursor;
+        el.moreCoupons.disabled = false;
+        renderCoupons();
+      },
+      function (error) {
+        el.moreCoupons.disabled = false;
+        if (error.status === 401) sessionEnded();
+      }
+    );
   }
 
   function renderCoupons() {
@@ -1272,6 +1311,9 @@
       }
     });
     el.spin.addEventListener("click", spin);
+    el.moreCoupons.addEventListener("click", function () {
+      loadWallet(state.walletCursor);
+    });
 
     window.addEventListener("online", function () {
       if (state.auth && !socketOpen()) connect(true);
@@ -1302,6 +1344,7 @@
       if (state.auth) {
         connect(true);
         recover();
+        loadWallet(null);
       }
     });
   }

@@ -329,6 +329,7 @@ class Apis(Construct):
             request_parameters={"method.request.path.playId": True},
         )
         api.root.add_resource("ws-ticket").add_method("POST", players)
+        api.root.add_resource("me").add_resource("coupons").add_method("GET", players)
         api.root.add_resource("admin").add_proxy(default_integration=marketers, any_method=True)
         integrations = {"ingest": players, "admin": marketers}
         public = [

@@ -21,6 +21,10 @@ from frolic.dal.tables import (
     SWEEP_PARTITION,
     SWEEP_SORT,
     TTL_ATTRIBUTE,
+    WALLET_INDEX,
+    WALLET_PARTITION,
+    WALLET_PROJECTION,
+    WALLET_SORT,
 )
 
 
@@ -48,6 +52,16 @@ class Data(Construct):
             ),
             sort_key=dynamodb.Attribute(name=SWEEP_SORT, type=dynamodb.AttributeType.NUMBER),
             projection_type=dynamodb.ProjectionType.KEYS_ONLY,
+        )
+        #: Sparse: won results by their winner, for the players' wallets.
+        self.results.add_global_secondary_index(
+            index_name=WALLET_INDEX,
+            partition_key=dynamodb.Attribute(
+                name=WALLET_PARTITION, type=dynamodb.AttributeType.STRING
+            ),
+            sort_key=dynamodb.Attribute(name=WALLET_SORT, type=dynamodb.AttributeType.NUMBER),
+            projection_type=dynamodb.ProjectionType.INCLUDE,
+            non_key_attributes=list(WALLET_PROJECTION),
         )
         #: Campaigns, games, budgets, coupon pools, counters, audit.
         self.state = self._table(

@@ -23,9 +23,14 @@ from frolic.dal.tables import (
     SWEEP_PARTITION,
     SWEEP_SORT,
     TTL_ATTRIBUTE,
+    WALLET_INDEX,
+    WALLET_PARTITION,
+    WALLET_PROJECTION,
+    WALLET_SORT,
 )
 from frolic.settings import FUNCTION_NEEDS
 from frolic.sweep import RUN_SECONDS as SWEEP_RUN_SECONDS
+from frolic_tools.schema import local_settings, table_definitions
 from infra.app import build
 from infra.build_layer import LOCK, pip_command, requirements
 from infra.constructs.functions import METRICS_NAMESPACE, SERVICE_NAME, DepsLayerMissingError
@@ -103,7 +108,9 @@ def test_tables_use_the_dal_key_schema_and_are_protected(
     }
 
 
-def test_the_results_table_has_the_sweepers_sparse_index_keys_only(synth: Synth) -> None:
+def test_the_results_table_has_the_sweep_index_and_the_wallet_index_as_run_locally(
+    synth: Synth,
+) -> None:
     properties = synth.resources[logical_id(synth.stack, synth.stack.data.results)]["Properties"]
     assert properties["GlobalSecondaryIndexes"] == [
         {
@@ -113,10 +120,30 @@ def test_the_results_table_has_the_sweepers_sparse_index_keys_only(synth: Synth)
                 {"AttributeName": SWEEP_SORT, "KeyType": "RANGE"},
             ],
             "Projection": {"ProjectionType": "KEYS_ONLY"},
-        }
+        },
+        {
+            "IndexName": WALLET_INDEX,
+            "KeySchema": [
+                {"AttributeName": WALLET_PARTITION, "KeyType": "HASH"},
+                {"AttributeName": WALLET_SORT, "KeyType": "RANGE"},
+            ],
+            "Projection": {
+                "ProjectionType": "INCLUDE",
+                "NonKeyAttributes": list(WALLET_PROJECTION),
+            },
+        },
     ]
     types = {a["AttributeName"]: a["AttributeType"] for a in properties["AttributeDefinitions"]}
-    assert types == {RESULTS_KEY: "S", SWEEP_PARTITION: "S", SWEEP_SORT: "N"}
+    assert types == {
+        RESULTS_KEY: "S",
+        SWEEP_PARTITION: "S",
+        SWEEP_SORT: "N",
+        WALLET_PARTITION: "S",
+        WALLET_SORT: "N",
+    }
+    # The local stack's table (frolic_tools.schema) is the same
+    [local] = [t for t in table_definitions(local_settings()) if t["TableName"].endswith("results")]
+    assert local["GlobalSecondaryIndexes"] == properties["GlobalSecondaryIndexes"]
 
 
 def test_only_the_results_table_streams_new_and_old_images(synth: Synth) -> None:
@@ -488,6 +515,7 @@ def test_rest_routes_all_need_a_cognito_token_but_the_contract_and_the_game_list
         ("POST", "/plays"),
         ("GET", "/plays/{playId}"),
         ("POST", "/ws-ticket"),
+        ("GET", "/me/coupons"),
         ("ANY", "/admin/{proxy+}"),
         *public,
     }

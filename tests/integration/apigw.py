@@ -54,6 +54,7 @@ def rest_event(
     admin: bool = False,
     headers: dict[str, str] | None = None,
     raw_body: str | None = None,
+    query: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """A player's request: `body` as JSON, or `raw_body` as it is."""
     claims = None
@@ -65,6 +66,7 @@ def rest_event(
         path,
         headers={"Content-Type": "application/json", **(headers or {})},
         body=(text or "").encode(),
+        query=query,
         claims=claims,
     )
 

@@ -924,7 +924,12 @@ def test_openapi_documents_every_route_with_its_errors() -> None:
         (method, re.sub(r"/(c1|g1|b1|ABCD-1234)(?=/|$)", _template, path))
         for method, path, _ in ADMIN_ROUTES
     }
-    players = {("POST", "/plays"), ("GET", "/plays/{playId}"), ("POST", "/ws-ticket")}
+    players = {
+        ("POST", "/plays"),
+        ("GET", "/plays/{playId}"),
+        ("POST", "/ws-ticket"),
+        ("GET", "/me/coupons"),
+    }
     public = {("GET", "/openapi.json"), ("GET", "/games")}
     assert documented == expected | players | public
     for path, item in spec["paths"].items():

@@ -15,6 +15,10 @@ from frolic.dal.tables import (
     SWEEP_PARTITION,
     SWEEP_SORT,
     TTL_ATTRIBUTE,
+    WALLET_INDEX,
+    WALLET_PARTITION,
+    WALLET_PROJECTION,
+    WALLET_SORT,
 )
 from frolic.settings import Settings
 
@@ -46,8 +50,9 @@ def table_definitions(settings: Settings) -> list[dict[str, Any]]:
             "TableName": settings.results_table,
             "KeySchema": [{"AttributeName": RESULTS_KEY, "KeyType": "HASH"}],
             "AttributeDefinitions": [
-                *string_keys(RESULTS_KEY, SWEEP_PARTITION),
+                *string_keys(RESULTS_KEY, SWEEP_PARTITION, WALLET_PARTITION),
                 {"AttributeName": SWEEP_SORT, "AttributeType": "N"},
+                {"AttributeName": WALLET_SORT, "AttributeType": "N"},
             ],
             # Sparse, keys only: the sweeper reads the item itself before acting.
             "GlobalSecondaryIndexes": [
@@ -58,7 +63,19 @@ def table_definitions(settings: Settings) -> list[dict[str, Any]]:
                         {"AttributeName": SWEEP_SORT, "KeyType": "RANGE"},
                     ],
                     "Projection": {"ProjectionType": "KEYS_ONLY"},
-                }
+                },
+                # Sparse: won results by their winner, with what a wallet shows.
+                {
+                    "IndexName": WALLET_INDEX,
+                    "KeySchema": [
+                        {"AttributeName": WALLET_PARTITION, "KeyType": "HASH"},
+                        {"AttributeName": WALLET_SORT, "KeyType": "RANGE"},
+                    ],
+                    "Projection": {
+                        "ProjectionType": "INCLUDE",
+                        "NonKeyAttributes": list(WALLET_PROJECTION),
+                    },
+                },
             ],
             "BillingMode": "PAY_PER_REQUEST",
             "StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},

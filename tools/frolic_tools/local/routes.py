@@ -29,6 +29,7 @@ REST_ROUTES: Final = (
     RestRoute("POST", "/plays", "ingest"),
     RestRoute("GET", "/plays/{playId}", "ingest"),
     RestRoute("POST", "/ws-ticket", "ingest"),
+    RestRoute("GET", "/me/coupons", "ingest"),
     RestRoute("ANY", "/admin/{proxy+}", "admin"),
     RestRoute("GET", "/openapi.json", "admin", public=True),
     RestRoute("GET", "/games", "ingest", public=True),

@@ -39,6 +39,9 @@ INGEST_GB_SECONDS = 0.015
 # moves to the shards of coupons awaiting issue, and its issue takes it out.
 SWEEP_INDEX_UNITS_PER_PLAY = 2
 SWEEP_INDEX_UNITS_PER_WIN = 2
+# The players' wallet index (won results only, its projection well under 1 KB): a win
+# enters it once and stays until the result's TTL.
+WALLET_INDEX_UNITS_PER_WIN = 1
 
 
 def record_bytes() -> int:
@@ -200,7 +203,10 @@ def _cost_per_million(
 ) -> float:
     plays = max(1, pacing.plays)
     wins = run.outcomes_by_status.get(PlayStatus.WON, 0)
-    index_units = SWEEP_INDEX_UNITS_PER_PLAY * plays + SWEEP_INDEX_UNITS_PER_WIN * wins
+    index_units = (
+        SWEEP_INDEX_UNITS_PER_PLAY * plays
+        + (SWEEP_INDEX_UNITS_PER_WIN + WALLET_INDEX_UNITS_PER_WIN) * wins
+    )
     per_play_units = INGEST_WRITE_UNITS + (stats.write_units + index_units) / plays
     shard_hours = run.config.shards * len(trace) / 3600
     allocator_gb_seconds = stats.busy_seconds * ALLOCATOR_MEMORY_GB

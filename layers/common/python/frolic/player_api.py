@@ -7,16 +7,19 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from pydantic import AwareDatetime, Field
 
 from frolic.auth import Principal, principal_from_event
 from frolic.dal.budgets import game_brand_ids
 from frolic.dal.catalog import BrandNames, Catalog
 from frolic.dal.offers import CouponFacts, OfferLookup
 from frolic.dal.sessions import Sessions
+from frolic.dal.wallet import PAGE_DEFAULT, PAGE_MAX, InvalidCursorError, Wallet
 from frolic.game_list import LIST_SECONDS, OpenGameList, OpenGames
 from frolic.http import (
     NOT_FOUND,
+    InvalidRequestError,
     documented,
     error_response,
     install_error_handlers,
@@ -31,7 +34,7 @@ from frolic.ingest import (
     TooManyPlaysError,
     read_play,
 )
-from frolic.models import Identifier
+from frolic.models import BoundaryModel, FieldError, Identifier, Offer
 from frolic.settings import Settings
 
 if TYPE_CHECKING:
@@ -39,6 +42,31 @@ if TYPE_CHECKING:
 
 
 PlayIdPath = Annotated[Identifier, Path(alias="playId", description="A play's id")]
+LimitQuery = Annotated[
+    int, Query(ge=1, le=PAGE_MAX, description=f"Coupons per page, at most {PAGE_MAX}.")
+]
+CursorQuery = Annotated[
+    str | None,
+    Query(max_length=1024, description="The `cursor` of the page before; omitted: the first."),
+]
+
+
+class WalletCoupon(BoundaryModel):
+    brand_id: str
+    brand_name: str | None = None
+    code: str
+    offer: Offer | None = None
+    play_id: str
+    game_id: str
+    won_at: AwareDatetime
+    status: str = Field(description="issued, redeemed, or pending (being issued)")
+
+
+class WalletPageOut(BoundaryModel):
+    coupons: list[WalletCoupon] = Field(description="Newest win first.")
+    cursor: str | None = Field(default=None, description="Omitted on the last page.")
+
+
 PLAYER_ERRORS = {
     400: "Invalid request: `fields` names each camelCase field and what is wrong with it",
     401: "No verified identity on the request",
@@ -52,6 +80,7 @@ def build_player_app(
     app = new_resolver()
     brand_names = BrandNames(db, settings)
     facts = CouponFacts(brand_names, OfferLookup(db, settings))
+    wallet = Wallet(db, settings, facts)
     open_games = OpenGames(
         Catalog(db, settings).open_games,
         lambda game_id: game_brand_ids(db, settings.state_table, game_id),
@@ -137,6 +166,35 @@ def build_player_app(
     )
     def get_play(play_id: PlayIdPath) -> Response[str]:
         return json_response(200, read_play(db, settings, player(), play_id, facts))
+
+    @app.get(
+        "/me/coupons",
+        summary="My won coupons, across games",
+        description=(
+            "The wallet: every coupon the player has won, newest first, with its offer and "
+            "whether it has been redeemed; kept as long as results are (90 days)."
+        ),
+        operation_id="getMyCoupons",
+        tags=["players"],
+        responses={
+            **documented(200, "", {**PLAYER_ERRORS, 400: "A cursor this wallet did not give"}),
+            200: {
+                "description": "A page of the wallet",
+                "content": {"application/json": {"model": WalletPageOut}},
+            },
+        },
+    )
+    def my_coupons(limit: LimitQuery = PAGE_DEFAULT, cursor: CursorQuery = None) -> Response[str]:
+        try:
+            page = wallet.page(player().user_id, limit=limit, cursor=cursor)
+        except InvalidCursorError:
+            raise InvalidRequestError(
+                [FieldError(field="cursor", message="not a cursor this wallet handed out")]
+            ) from None
+        body: dict[str, object] = {"coupons": page.coupons}
+        if page.cursor is not None:
+            body["cursor"] = page.cursor
+        return json_response(200, body)
 
     @app.post(
         "/ws-ticket",

@@ -9,6 +9,7 @@ from frolic.dal import codec
 from frolic.dal.tables import (
     SWEEP_PARTITION,
     SWEEP_SORT,
+    WALLET_PARTITION,
     pending_partition,
     unissued_partition,
 )
@@ -64,6 +65,7 @@ def outcome_item(outcome: Outcome) -> dict[str, Any]:
         "expiresAt": int(outcome.play.arrival_ts) + RESULT_RETENTION_SECONDS,
         SWEEP_PARTITION: unissued_partition(outcome.play.play_id) if won else None,
         SWEEP_SORT: outcome.decided_at if won else None,
+        WALLET_PARTITION: outcome.play.user_id if won else None,
     }
 
 

@@ -43,6 +43,13 @@ META: Final = "META"
 #: rather than two, because CloudFormation adds at most one index to an existing table
 #: per update.
 SWEEP_INDEX: Final = "sweep"
+#: The players' wallets: a sparse index of won results by their winner, newest first
+#: (`frolic.dal.wallet`). Only a won result carries `wonBy`, so losses cost it nothing;
+#: it projects what a wallet shows, so a page of it is one Query.
+WALLET_INDEX: Final = "wallet"
+WALLET_PARTITION: Final = "wonBy"
+WALLET_SORT: Final = "decidedAt"
+WALLET_PROJECTION: Final = ("gameId", "coupons")
 SWEEP_PARTITION: Final = "sweepShard"
 SWEEP_SORT: Final = "sweepAt"
 PENDING_SHARDS: Final = 128
