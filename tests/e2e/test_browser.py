@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from playwright.sync_api import Browser, Error, Page, expect, sync_playwright
@@ -39,6 +40,7 @@ from tests.e2e.browser import (
     find_chromium,
     launch_chromium,
 )
+from tests.e2e.waiting import final_result, wait_for
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 SCREENSHOTS = REPO_ROOT / "out" / "screenshots"
@@ -450,6 +452,103 @@ def test_a_player_signs_in_spins_and_wins_a_coupon(
     assert watch.errors == []
     # A 404 while polling for a play not yet stored is the page's protocol; nothing else.
     assert [line for line in watch.network_errors if "/plays/" not in line] == []
+
+
+def test_a_player_spins_by_keyboard_alone_and_hears_the_result_without_motion(
+    site: str, browser: Browser, anonymous: LocalClient
+) -> None:
+    # Given a player who prefers reduced motion, signed in on a live game's link
+    game = create_demo_game(
+        anonymous,
+        minutes=5,
+        budgets=(60,),
+        brand_names=("Keyboard Kitchen",),
+        start=datetime.now(UTC) - timedelta(seconds=30),
+        name="Keyboard spin",
+    )
+    context = browser.new_context(viewport=VIEWPORT, reduced_motion="reduce")
+    context.set_default_timeout(STEP_MS)
+    try:
+        page = context.new_page()
+        open_player_page(page, f"{site}/?game={game.game_id}")
+        page.locator("#sign-in").focus()
+        page.keyboard.press("Enter")
+        expect(page).to_have_url(re.compile(r"/dev/oauth2/authorize\?"))
+        page.locator("#dev-user-id").focus()
+        page.keyboard.type("Keyboard-Player")
+        page.keyboard.press("Enter")
+        expect(page.locator("#connection-status")).to_have_attribute("data-state", "live")
+        # When they Tab to SPIN from the top of the page and press Space
+        page.locator("body").focus()
+        for _ in range(40):
+            page.keyboard.press("Tab")
+            if page.evaluate("document.activeElement.id") == "spin":
+                break
+        expect(page.locator("#spin")).to_be_focused()
+        strip = page.locator(".reel .strip").first
+        page.keyboard.press("Space")
+        expect(page.locator("#spin")).to_have_attribute("aria-disabled", "true")
+        before = strip.evaluate("s => getComputedStyle(s).transform")
+        # Then the reels stay still while a countdown runs instead ...
+        expect(page.locator("#spin-countdown")).to_have_text(re.compile(r"^[1-8] s$"))
+        assert strip.evaluate("s => getComputedStyle(s).transform") == before
+        # ... and the result is announced in a polite live region
+        result = page.locator("#result")
+        expect(result).to_have_attribute("data-status", FINAL_STATUS, timeout=RESULT_MS)
+        assert (result.get_attribute("role"), result.get_attribute("aria-live")) == (
+            "status",
+            "polite",
+        )
+        expect(result).to_contain_text(re.compile(r"\w"))
+    finally:
+        context.close()
+
+
+def test_a_player_finds_their_coupons_in_the_wallet_on_another_device(
+    site: str, browser: Browser, page: Page, watch: PageWatch, anonymous: LocalClient
+) -> None:
+    # Given a player who won a coupon (over the API, as a phone would) that a till has
+    # since redeemed, and won another
+    game = create_demo_game(
+        anonymous,
+        minutes=5,
+        budgets=(60,),
+        brand_names=("Wallet Waffles",),
+        start=datetime.now(UTC) - timedelta(seconds=30),
+        name="Wallet spin",
+        config={"maxWinsPerUser": 5, "minSecondsBetweenPlays": 0},
+    )
+    player = anonymous.as_user("Wallet-Player")
+    codes = []
+    for play_id in (f"wallet-{secrets.token_hex(4)}", f"wallet-{secrets.token_hex(4)}"):
+        assert player.play(play_id, game.game_id).status == 202
+        result = final_result(player, play_id)
+        assert result["status"] == "won", result
+        codes.append(result["coupon"]["code"])
+
+    def both_issued() -> bool | None:
+        statuses = {c["code"]: c["status"] for c in player.call("GET", "/me/coupons")["coupons"]}
+        return all(statuses.get(code) == "issued" for code in codes) or None
+
+    wait_for(both_issued, timeout=RESULT_MS / 1000, what="deliver to issue both coupons")
+    till = anonymous.as_user("Wallet-Till", admin=True)
+    till.call("POST", f"/admin/coupons/{quote(codes[0], safe='')}/redeem")
+    # When they sign in on this page, a browser that never saw those plays
+    open_player_page(page, f"{site}/")
+    page.locator("#sign-in").click()
+    on_the_login_page(page, "Wallet-Player", marketer=False)
+    # Then both coupons are listed, the newest first, the redeemed one marked so
+    listed = page.locator("#coupons .coupon-code")
+    expect(listed).to_have_text(list(reversed(codes)))
+    redeemed = page.locator("#coupons .coupon").nth(1)
+    expect(redeemed).to_have_attribute("data-status", "redeemed")
+    expect(redeemed.locator(".coupon-status")).to_contain_text("Redeemed")
+    expect(page.locator("#coupons .coupon").first).to_have_attribute("data-status", "issued")
+    page.locator("#coupons-section").screenshot(path=picture("player-wallet.png"))
+    # And after a reload they are still there, once each
+    page.reload()
+    expect(listed).to_have_text(list(reversed(codes)))
+    assert watch.errors == []
 
 
 def test_a_player_session_refreshes_its_token_and_signs_out_at_the_issuer(
