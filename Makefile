@@ -52,6 +52,13 @@ chromium:
 	  $(SUDO) apt-get update -qq && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o Dpkg::Use-Pty=0 --no-install-recommends chromium >/dev/null; }
 
+# axe-core, which the browser tests inject into the pages (tests/e2e/accessibility.py):
+# the version package-lock.json pins, installed by npm ci at install time, never at run.
+AXE := node_modules/axe-core/axe.min.js
+$(AXE): package.json package-lock.json
+	npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	touch $(AXE)
+
 # Test files spread over every core (pytest-xdist), one file per worker at a time: the
 # e2e local stack is process-wide state. Multi-day soaks (marker soak) run in make bench.
 PYTEST := $(CDK_ENV) $(BIN)/pytest -n auto --dist loadfile -m "not soak"
@@ -60,7 +67,7 @@ PYTEST := $(CDK_ENV) $(BIN)/pytest -n auto --dist loadfile -m "not soak"
 unit: $(STAMP)
 	$(PYTEST) tests/unit
 
-test: lint $(STAMP) chromium
+test: lint $(STAMP) chromium $(AXE)
 	$(PYTEST)
 
 bench: $(STAMP)

@@ -1159,7 +1159,7 @@
     var feedback = h("span", { className: "copy-feedback", attrs: { "aria-live": "polite" } });
     var button = h("button", {
       className: "button copy-button",
-      attrs: { type: "button", "aria-label": "Copy the " + brandText(coupon) + " coupon code" },
+      attrs: { type: "button", "aria-label": "Copy code of the " + brandText(coupon) + " coupon" },
       text: "Copy code",
       on: {
         click: function () {

@@ -32,6 +32,7 @@ from playwright.sync_api import Browser, Error, Page, expect, sync_playwright
 from frolic.game_list import LIST_SECONDS
 from frolic_tools.local import LocalClient, LocalStack, create_demo_game
 from frolic_tools.local.paths import REPO_ROOT, WEB_ROOT
+from tests.e2e.accessibility import blocking_violations
 from tests.e2e.browser import (
     ENV_BINARY,
     VIEWPORT,
@@ -275,6 +276,7 @@ def test_a_marketer_sets_up_a_live_game_in_the_admin_page(
 
     report.screenshot(path=picture("admin-report.png"))
     page.screenshot(path=picture("admin-console.png"), full_page=True)
+    assert blocking_violations(page) == [], "the admin page, a game set up and its report shown"
 
     # What the page showed is what the API holds.
     assert admin.call("GET", f"/admin/games/{game_id}")["status"] == "LIVE"
@@ -347,6 +349,7 @@ def test_a_visitor_finds_a_live_game_in_the_list_and_opens_it(
     expect(entry).to_contain_text("Live now")
     expect(entry).to_contain_text("List Bakery")
     page.locator("#games").screenshot(path=picture("player-games.png"))
+    assert blocking_violations(page) == [], "the player page before sign-in, games listed"
     # And choosing it fills in the game, puts it in the address bar to share, and marks it
     entry.get_by_role("link").click()
     expect(page.locator("#game-id")).to_have_value(game.game_id)
@@ -422,6 +425,7 @@ def test_a_player_signs_in_spins_and_wins_a_coupon(
     assert view["coupon"]["code"] == code
     assert view["coupon"]["brandId"] == game.brand_ids[0]
     expect(page.locator("#coupons li")).to_have_count(1)
+    assert blocking_violations(page) == [], "the player page showing a win"
     # The win says what the coupon is worth, until when, and links its terms
     won_offer = result.locator(".coupon-offer")
     expect(won_offer.locator(".offer-title")).to_have_text("A warm croissant \u00b7 1 pastry")
