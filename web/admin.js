@@ -636,6 +636,34 @@
     });
   }
 
+  // ---------------------------------------------------------------- till
+
+  var TILL_FIELDS = { code: "till-code" };
+
+  /** Redeem once; the answer says whether to hand over the goods. */
+  function redeem(event) {
+    event.preventDefault();
+    var node = $("till-result");
+    delete node.dataset.outcome;
+    F.replaceChildren(node);
+    submitting($("till-form"), $("redeem"), TILL_FIELDS, "Redeeming", function () {
+      var code = requiredText($("till-code").value, TILL_FIELDS, "code");
+      return api("/admin/coupons/" + segment(code) + "/redeem", { method: "POST" }).then(
+        function (out) {
+          node.dataset.outcome = "redeemed";
+          F.replaceChildren(node, "Redeemed: a coupon of brand " + brandLabel(out.brandId) + " in game " + out.gameId + ". Hand it over.");
+          $("till-code").value = "";
+          say("ok", "Coupon redeemed.");
+        },
+        function (error) {
+          node.dataset.outcome = "refused";
+          F.replaceChildren(node, "Refused: " + (error.message || F.plainWords(error.code)));
+          throw error;
+        }
+      );
+    });
+  }
+
   function showUpload(out) {
     var node = $("upload-result");
     node.dataset.added = String(out.added);
@@ -1027,6 +1055,7 @@
     $("upload-form").addEventListener("submit", uploadCoupons);
     $("generate-form").addEventListener("submit", generateCoupons);
     $("offer-form").addEventListener("submit", setOffer);
+    $("till-form").addEventListener("submit", redeem);
     $("report-form").addEventListener("submit", onReportSubmit);
     $("refresh-lists").addEventListener("click", function () {
       if (requireAuth()) loadAll().then(function () { say("ok", "Lists refreshed."); });

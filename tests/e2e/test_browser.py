@@ -458,6 +458,48 @@ def test_a_player_signs_in_spins_and_wins_a_coupon(
     assert [line for line in watch.network_errors if "/plays/" not in line] == []
 
 
+def test_a_till_redeems_a_won_coupon_once_in_the_admin_page(
+    site: str, page: Page, watch: PageWatch, anonymous: LocalClient
+) -> None:
+    # Given a coupon a player won and deliver issued
+    game = create_demo_game(
+        anonymous,
+        minutes=5,
+        budgets=(60,),
+        brand_names=("Till Tacos",),
+        start=datetime.now(UTC) - timedelta(seconds=30),
+        name="Till spin",
+    )
+    player = anonymous.as_user("Till-Player")
+    play_id = f"till-{secrets.token_hex(4)}"
+    assert player.play(play_id, game.game_id).status == 202
+    code = final_result(player, play_id)["coupon"]["code"]
+
+    def issued() -> bool | None:
+        coupons = player.call("GET", "/me/coupons")["coupons"]
+        return any(c["code"] == code and c["status"] == "issued" for c in coupons) or None
+
+    wait_for(issued, timeout=RESULT_MS / 1000, what="deliver to issue the coupon")
+    # When the till enters its code, and then the same code again
+    sign_in_as_marketer(page, site, "till-clerk")
+    page.locator("#till-code").fill(code)
+    page.locator("#redeem").click()
+    outcome = page.locator("#till-result")
+    expect(outcome).to_have_attribute("data-outcome", "redeemed")
+    expect(outcome).to_contain_text("Till Tacos")
+    expect(page.locator("#till-code")).to_have_value("")
+    page.locator("#till-code").fill(code)
+    page.locator("#redeem").click()
+    # Then it is taken once, and the second time refused in plain words
+    expect(outcome).to_have_attribute("data-outcome", "refused")
+    expect(outcome).to_contain_text("already been redeemed")
+    page.locator("#till-form").locator("xpath=..").screenshot(path=picture("admin-till.png"))
+    coupons = player.call("GET", "/me/coupons")["coupons"]
+    assert [c["status"] for c in coupons if c["code"] == code] == ["redeemed"]
+    assert watch.errors == []
+    assert watch.network_errors == [f"POST {site}/admin/coupons/{quote(code, safe='')}/redeem: 409"]
+
+
 def test_a_player_spins_by_keyboard_alone_and_hears_the_result_without_motion(
     site: str, browser: Browser, anonymous: LocalClient
 ) -> None:
