@@ -28,6 +28,7 @@
     brands: [],
     brandNames: Object.create(null),
     report: { gameId: null, serial: 0, timer: null, last: null },
+    editing: null, // the game in the edit form, as the API last returned it
   };
 
   // ---------------------------------------------------------------- messages
@@ -415,6 +416,12 @@
         }),
         h("button", {
           className: "button button-quiet button-small",
+          attrs: { type: "button", "aria-label": "Edit " + game.name },
+          text: "Edit",
+          on: { click: function () { loadGameForEdit(game.gameId); } },
+        }),
+        h("button", {
+          className: "button button-quiet button-small",
           attrs: { type: "button", "aria-label": "Show the report of " + game.name },
           text: "Report",
           on: { click: function () { $("report-game").value = game.gameId; startReport(game.gameId); } },
@@ -532,6 +539,88 @@
         $("brand-name").value = "";
         say("ok", "Brand created.");
         loadBrands();
+      });
+    });
+  }
+
+  // ---------------------------------------------------------------- edit
+
+  var EDIT_FIELDS = {
+    gameId: "edit-game",
+    name: "edit-name",
+    startTime: "edit-start",
+    endTime: "edit-end",
+    "config.releaseCurve": "edit-curve",
+    "config.maxCouponsPerPlay": "edit-max-coupons",
+    "config.maxWinsPerUser": "edit-max-wins",
+    "config.minSecondsBetweenPlays": "edit-min-gap",
+    "config.pacingSlackPct": "edit-slack",
+  };
+  var EDITABLE = { DRAFT: true, SCHEDULED: true };
+
+  function decimal(value, field, min, max) {
+    var text = String(value || "").trim();
+    var n = Number(text);
+    if (text === "" || !isFinite(n)) invalid(EDIT_FIELDS, field, "enter a number");
+    if (n < min || n > max) invalid(EDIT_FIELDS, field, "must be between " + min + " and " + max);
+    return n;
+  }
+
+  /** The game's whole config in the form, as the API has it now. */
+  function loadGameForEdit(gameId) {
+    submitting($("edit-load-form"), $("load-game"), EDIT_FIELDS, "Loading the game", function () {
+      var id = identifier(gameId, EDIT_FIELDS, "gameId");
+      return api("/admin/games/" + segment(id)).then(function (game) {
+        var config = game.config || {};
+        state.editing = game;
+        $("edit-game").value = game.gameId;
+        $("edit-name").value = game.name;
+        $("edit-start").value = toLocalInput(new Date(game.startTime));
+        $("edit-end").value = toLocalInput(new Date(game.endTime));
+        $("edit-curve").value = (config.releaseCurve || []).join(", ");
+        $("edit-max-coupons").value = String(config.maxCouponsPerPlay);
+        $("edit-max-wins").value = String(config.maxWinsPerUser);
+        $("edit-min-gap").value = String(config.minSecondsBetweenPlays);
+        $("edit-slack").value = String(config.pacingSlackPct);
+        var locked = !EDITABLE[game.status];
+        Array.prototype.forEach.call(document.querySelectorAll("[data-config-field]"), function (input) {
+          input.disabled = locked;
+        });
+        $("edit-locked").hidden = !locked;
+        $("edit-form").hidden = false;
+        clearMarks(EDIT_FIELDS);
+        say("ok", "Editing \u201c" + game.name + "\u201d (" + game.status + ").");
+        $("edit-name").focus();
+      });
+    });
+  }
+
+  /** Name always; window and config (replaced whole) while the game may still change. */
+  function saveGame(event) {
+    event.preventDefault();
+    submitting($("edit-form"), $("save-game"), EDIT_FIELDS, "Saving the game", function () {
+      var game = state.editing;
+      var body = { name: requiredText($("edit-name").value, EDIT_FIELDS, "name") };
+      if (EDITABLE[game.status]) {
+        var w = windowFrom("edit-start", "edit-end", EDIT_FIELDS);
+        body.startTime = w.startTime;
+        body.endTime = w.endTime;
+        var curve = String($("edit-curve").value || "").split(/[\s,;]+/).filter(Boolean).map(Number);
+        if (curve.some(function (n) { return !isFinite(n); })) {
+          invalid(EDIT_FIELDS, "config.releaseCurve", "use numbers, separated by commas");
+        }
+        body.config = {
+          maxCouponsPerPlay: wholeNumber($("edit-max-coupons").value, EDIT_FIELDS, "config.maxCouponsPerPlay", 1, 10),
+          maxWinsPerUser: wholeNumber($("edit-max-wins").value, EDIT_FIELDS, "config.maxWinsPerUser", 1, 1000000),
+          minSecondsBetweenPlays: decimal($("edit-min-gap").value, "config.minSecondsBetweenPlays", 0, 3600),
+          pacingSlackPct: decimal($("edit-slack").value, "config.pacingSlackPct", 0, 100),
+        };
+        if (curve.length) body.config.releaseCurve = curve;
+      }
+      return api("/admin/games/" + segment(game.gameId), { method: "PATCH", json: body }).then(function (saved) {
+        state.editing = saved;
+        say("ok", "Saved \u201c" + saved.name + "\u201d.");
+        loadCampaigns();
       });
     });
   }
@@ -1056,6 +1145,11 @@
     $("generate-form").addEventListener("submit", generateCoupons);
     $("offer-form").addEventListener("submit", setOffer);
     $("till-form").addEventListener("submit", redeem);
+    $("edit-load-form").addEventListener("submit", function (event) {
+      event.preventDefault();
+      loadGameForEdit($("edit-game").value);
+    });
+    $("edit-form").addEventListener("submit", saveGame);
     $("report-form").addEventListener("submit", onReportSubmit);
     $("refresh-lists").addEventListener("click", function () {
       if (requireAuth()) loadAll().then(function () { say("ok", "Lists refreshed."); });

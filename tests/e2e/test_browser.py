@@ -458,6 +458,78 @@ def test_a_player_signs_in_spins_and_wins_a_coupon(
     assert [line for line in watch.network_errors if "/plays/" not in line] == []
 
 
+def test_a_marketer_edits_a_games_whole_config_from_the_list(
+    site: str, page: Page, watch: PageWatch, admin: LocalClient
+) -> None:
+    # Given a DRAFT game in a campaign
+    now = datetime.now(UTC).replace(microsecond=0)
+    window = {
+        "startTime": (now + timedelta(hours=1)).isoformat(),
+        "endTime": (now + timedelta(hours=2)).isoformat(),
+    }
+    campaign = admin.call(
+        "POST",
+        "/admin/campaigns",
+        {
+            "name": "Edit camp",
+            "startTime": now.isoformat(),
+            "endTime": (now + timedelta(days=1)).isoformat(),
+        },
+    )
+    game = admin.call(
+        "POST",
+        f"/admin/campaigns/{campaign['campaignId']}/games",
+        {"name": f"Edit me {secrets.token_hex(2)}", **window},
+    )
+    game_id = game["gameId"]
+    # When the marketer presses Edit beside it in the list (no id typed)
+    sign_in_as_marketer(page, site, "edit-marketer")
+    row = page.locator(f"#campaign-list [data-game='{game_id}']")
+    row.get_by_role("button", name=re.compile("^Edit ")).click()
+    expect(page.locator("#edit-form")).to_be_visible()
+    expect(page.locator("#edit-game")).to_have_value(game_id)
+    expect(page.locator("#edit-max-wins")).to_have_value("1")
+    # ... and sends a curve the API refuses, the refusal shows beside the curve
+    page.locator("#edit-name").fill("Edited noon spin")
+    page.locator("#edit-curve").fill("0, 0")
+    page.locator("#edit-max-wins").fill("3")
+    page.locator("#edit-max-coupons").fill("2")
+    page.locator("#edit-min-gap").fill("5")
+    page.locator("#edit-slack").fill("2.5")
+    page.locator("#save-game").click()
+    expect(page.locator("#edit-curve")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#status-message")).to_contain_text("releaseCurve")
+    # Then fixed, every field is saved
+    page.locator("#edit-curve").fill("3, 1")
+    page.locator("#save-game").click()
+    status_says(page, "Saved")
+    held = admin.call("GET", f"/admin/games/{game_id}")
+    assert held["name"] == "Edited noon spin"
+    assert held["config"] == {
+        "releaseCurve": [3.0, 1.0],
+        "maxCouponsPerPlay": 2,
+        "maxWinsPerUser": 3,
+        "minSecondsBetweenPlays": 5.0,
+        "pacingSlackPct": 2.5,
+    }
+    page.locator("#edit-form").locator("xpath=..").screenshot(path=picture("admin-edit.png"))
+    assert blocking_violations(page) == [], "the admin page editing a game"
+    # And once LIVE, only the name can change: the rest is locked in the form
+    row.get_by_role(
+        "button", name=re.compile("^Make live|^Go live|LIVE", re.IGNORECASE)
+    ).first.click()
+    expect(row.locator(".badge")).to_have_text("LIVE")
+    row.get_by_role("button", name=re.compile("^Edit ")).click()
+    expect(page.locator("#edit-locked")).to_be_visible()
+    expect(page.locator("#edit-max-wins")).to_be_disabled()
+    page.locator("#edit-name").fill("Live noon spin")
+    page.locator("#save-game").click()
+    status_says(page, "Saved")
+    assert admin.call("GET", f"/admin/games/{game_id}")["name"] == "Live noon spin"
+    assert watch.errors == []
+    assert watch.network_errors == [f"PATCH {site}/admin/games/{game_id}: 400"]
+
+
 def test_a_till_redeems_a_won_coupon_once_in_the_admin_page(
     site: str, page: Page, watch: PageWatch, anonymous: LocalClient
 ) -> None:
