@@ -39,7 +39,7 @@ from frolic.dal import codec
 from frolic.dal.allocation_store import DynamoAllocationStore
 from frolic.dal.items import model_item
 from frolic.dal.pools import CouponPools
-from frolic.dal.tables import BUDGET_PREFIX, budget_key, game_key
+from frolic.dal.tables import BUDGET_PREFIX, SWEEP_INDEX, WALLET_INDEX, budget_key, game_key
 from frolic.ingest import PlayIntake, PlayRequest
 from frolic.models import Game, GameStatus, PlayStatus
 from frolic.pacing.policy import FrolicPacing
@@ -468,8 +468,8 @@ def _by_operation(meter: Meter) -> str:
     return ", ".join(f"{op} {n}" for op, n in sorted(meter.requests.items()))
 
 
-def _index_units(meter: IndexMeter) -> int:
-    return sum(meter.units.values())
+def _index_units(meter: IndexMeter, index: str) -> int:
+    return meter.units[index]
 
 
 def main() -> int:
@@ -528,10 +528,12 @@ def main() -> int:
         f"- Ingest path (not above): {run.ingest.write_units:,} write units in "
         f"{run.ingest.total_requests:,} requests ({_by_operation(run.ingest)}).",
         f"- The sweep index (keys only, on the results table) takes "
-        f"{_index_units(run.ingest_index):,} write units from ingest (a pending play enters "
-        f"it) and {_index_units(run.allocation_index):,} from allocation (a decided play "
-        "leaves it; a won one moves to the shards of coupons awaiting issue, which its "
-        "issue leaves): DynamoDB bills them beside the table's own.",
+        f"{_index_units(run.ingest_index, SWEEP_INDEX):,} write units from ingest (a pending "
+        f"play enters it) and {_index_units(run.allocation_index, SWEEP_INDEX):,} from "
+        "allocation (a decided play leaves it; a won one moves to the shards of coupons "
+        "awaiting issue, which its issue leaves); the wallet index (won results by winner) "
+        f"{_index_units(run.allocation_index, WALLET_INDEX):,} from allocation (a win "
+        "enters it): DynamoDB bills them beside the table's own.",
         "",
         f"Hot brand, {HOT_PLAYS:,} plays over {WINDOW_SECONDS:.0f} s, budget {HOT_BUDGET}: write "
         f"units on the budget items (batches of {HOT_BATCH}; a lease is one unit):",
