@@ -676,6 +676,7 @@
       return sameDay(d) ? time : d.toLocaleDateString([], { weekday: "short", day: "numeric", month: "short" }) + " " + time;
     };
     if (game.status === "LIVE" && start <= now) return "Live now, until " + at(end);
+    if (start <= now) return "Opening soon, until " + at(end); // scheduled, not yet live
     return "Starts " + at(start);
   }
 
@@ -955,7 +956,7 @@
       h("p", { className: "offer-title", text: heading }),
       offer.description ? h("p", { className: "offer-description", text: offer.description }) : null,
       offer.validUntil
-        ? h("p", { className: "offer-until" }, "Use it by ",
+        ? h("p", { className: "offer-until" }, offer.validUntil < new Date() ? "Offer ended " : "Use it by ",
             h("time", { attrs: { datetime: offer.validUntil.toISOString() },
               text: offer.validUntil.toLocaleString([], { dateStyle: "medium", timeStyle: "short" }) }))
         : null,
@@ -1206,7 +1207,14 @@
   /** `older`: from the wallet, listed after what is there; a new win goes first. */
   function addCoupon(playId, coupon, older) {
     var key = playId + "|" + coupon.brandId + "|" + coupon.code;
-    if (state.couponKeys[key]) return;
+    if (state.couponKeys[key]) {
+      // Listed already (by the push): the wallet knows whether it has since been used.
+      state.coupons.forEach(function (listed) {
+        if (older && listed.playId === playId && listed.code === coupon.code) listed.status = coupon.status;
+      });
+      renderCoupons();
+      return;
+    }
     state.couponKeys[key] = true;
     state.coupons[older ? "push" : "unshift"]({
       playId: playId,

@@ -44,6 +44,10 @@ from frolic.models import Identifier
 #: account at 10,000 requests/s shared with the WebSocket callbacks).
 REST_RATE_LIMIT: Final = 2000
 REST_BURST_LIMIT: Final = 1000
+#: The public game list, on its own budget so an anonymous flood of it cannot spend the
+#: stage's rate, which the plays need: a page asks once per visit.
+GAME_LIST_RATE_LIMIT: Final = 200
+GAME_LIST_BURST_LIMIT: Final = 100
 WEBSOCKET_RATE_LIMIT: Final = 1000
 WEBSOCKET_BURST_LIMIT: Final = 500
 #: Requests per client IP per 5 minutes before WAF blocks it: a player spins at most
@@ -238,6 +242,16 @@ class Apis(Construct):
                 stage_name=stage_name,
                 throttling_rate_limit=REST_RATE_LIMIT,
                 throttling_burst_limit=REST_BURST_LIMIT,
+                method_options={
+                    # A method's settings replace the stage's: the logging is restated.
+                    "/games/GET": apigw.MethodDeploymentOptions(
+                        throttling_rate_limit=GAME_LIST_RATE_LIMIT,
+                        throttling_burst_limit=GAME_LIST_BURST_LIMIT,
+                        logging_level=apigw.MethodLoggingLevel.ERROR,
+                        data_trace_enabled=False,
+                        metrics_enabled=True,
+                    )
+                },
                 access_log_destination=apigw.LogGroupLogDestination(access_logs),
                 access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
                     caller=False,

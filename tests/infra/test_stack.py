@@ -30,9 +30,16 @@ from frolic.dal.tables import (
 )
 from frolic.settings import FUNCTION_NEEDS
 from frolic.sweep import RUN_SECONDS as SWEEP_RUN_SECONDS
+from frolic_tools.local.routes import REST_ROUTES
 from frolic_tools.schema import local_settings, table_definitions
 from infra.app import build
 from infra.build_layer import LOCK, pip_command, requirements
+from infra.constructs.apis import (
+    GAME_LIST_BURST_LIMIT,
+    GAME_LIST_RATE_LIMIT,
+    PUBLIC_ROUTES,
+    REST_RATE_LIMIT,
+)
 from infra.constructs.functions import METRICS_NAMESPACE, SERVICE_NAME, DepsLayerMissingError
 from infra.constructs.monitoring import SWEPT
 from infra.constructs.stream import PlayStream
@@ -536,6 +543,24 @@ def test_the_openapi_contract_is_public_and_served_by_the_admin_function(synth: 
     assert {OPENAPI_PATH} == PUBLIC_PATHS, "the admin app serves the same path untokened"
 
 
+def test_the_local_gateway_opens_the_routes_the_stack_opens() -> None:
+    local = {(r.method, r.resource): r.function for r in REST_ROUTES if r.public}
+    assert local == {route: public.function for route, public in PUBLIC_ROUTES.items()}
+
+
+def test_the_game_list_has_a_throttle_of_its_own_below_the_stages(synth: Synth) -> None:
+    [stage] = [
+        s["Properties"]
+        for s in synth.of_type("AWS::ApiGateway::Stage").values()
+        if "MethodSettings" in s["Properties"]
+        and any(m.get("ResourcePath") == "/~1games" for m in s["Properties"]["MethodSettings"])
+    ]
+    [games] = [m for m in stage["MethodSettings"] if m["ResourcePath"] == "/~1games"]
+    assert games["HttpMethod"] == "GET"
+    assert games["ThrottlingRateLimit"] == GAME_LIST_RATE_LIMIT < REST_RATE_LIMIT
+    assert games["ThrottlingBurstLimit"] == GAME_LIST_BURST_LIMIT
+
+
 def test_the_game_list_is_public_and_served_by_the_players_function(synth: Synth) -> None:
     properties = rest_methods(synth)[("GET", "/games")]
     assert properties["AuthorizationType"] == "NONE"
@@ -579,10 +604,13 @@ def test_rest_stage_logs_throttles_and_never_traces_data(synth: Synth) -> None:
     properties = stage["Properties"]
     assert properties["StageName"] == STAGE
     assert "DestinationArn" in properties["AccessLogSetting"]
-    (settings,) = properties["MethodSettings"]
-    assert settings["DataTraceEnabled"] is False
-    assert settings["ThrottlingRateLimit"] > 0
-    assert settings["ThrottlingBurstLimit"] > 0
+    # The stage's settings, and the game list's own throttle, which restates the logging
+    assert {s["ResourcePath"] for s in properties["MethodSettings"]} == {"/*", "/~1games"}
+    for settings in properties["MethodSettings"]:
+        assert settings["DataTraceEnabled"] is False
+        assert settings["LoggingLevel"] == "ERROR"
+        assert settings["ThrottlingRateLimit"] > 0
+        assert settings["ThrottlingBurstLimit"] > 0
 
 
 def test_api_gateway_logging_role_survives_the_stack(synth: Synth) -> None:

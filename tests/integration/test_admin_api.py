@@ -769,6 +769,9 @@ def test_a_till_refuses_a_coupon_after_its_offer_ends_and_takes_it_before(api: A
     assert before.status == 200
     assert (after.status, after.body["message"]) == (409, f"this coupon's offer ended at {until}")
     assert "OFR-0002" not in json.dumps(after.body)
+    # ... while the one used in time still says so, not that its offer ended
+    again = api.call("POST", "/admin/coupons/OFR-0001/redeem")
+    assert (again.status, again.body["message"]) == (409, "this coupon has already been redeemed")
     coupon = api.item(coupon_key(game_id, brand_id, 2))
     assert coupon is not None and coupon["status"] == CouponStatus.ISSUED.value
 

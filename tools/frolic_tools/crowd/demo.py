@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import Any, Final, TextIO
 from urllib.parse import quote
 
+from frolic.models import iso_utc
 from frolic_tools.chart import write_png
 from frolic_tools.crowd.common import CrowdError, Progress, Schedule, error_code
 from frolic_tools.crowd.report import CrowdReport
 from frolic_tools.crowd.run import Crowd
 from frolic_tools.local.client import LocalClient
-from frolic_tools.local.demo import DemoGame, iso_utc
+from frolic_tools.local.demo import DemoGame
 
 DEMO_BRANDS: Final = (("Aurora Coffee", 150), ("Bolt Bikes", 100), ("Cirrus Air", 50))
 DEMO_MINUTES: Final = 3.0

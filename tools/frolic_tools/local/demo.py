@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 from urllib.parse import quote
 
+from frolic.models import iso_utc
 from frolic_tools.local.client import LocalClient
 
 DEMO_BUDGETS: Final = (150, 100, 50)
@@ -30,11 +31,6 @@ class DemoGame:
     def describe(self) -> str:
         brands = ", ".join(f"{b} ({n})" for b, n in zip(self.brand_ids, self.budgets, strict=True))
         return f"game {self.game_id}, LIVE until {self.ends_at:%H:%M:%S} UTC; budgets: {brands}"
-
-
-def iso_utc(moment: datetime) -> str:
-    """A UTC instant as the admin API takes it."""
-    return moment.isoformat().replace("+00:00", "Z")
 
 
 def create_demo_game(

@@ -65,6 +65,11 @@ Meta = dict[
 ]
 
 
+def iso_utc(moment: datetime) -> str:
+    """An aware instant as the APIs write one: ISO 8601, `Z` for UTC."""
+    return moment.isoformat().replace("+00:00", "Z")
+
+
 class BoundaryModel(BaseModel):
     """Strict, immutable, camelCase on the wire."""
 

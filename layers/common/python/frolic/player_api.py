@@ -34,7 +34,7 @@ from frolic.ingest import (
     TooManyPlaysError,
     read_play,
 )
-from frolic.models import BoundaryModel, FieldError, Identifier, Offer
+from frolic.models import BoundaryModel, FieldError, Identifier, Offer, iso_utc
 from frolic.settings import Settings
 
 if TYPE_CHECKING:
@@ -43,7 +43,14 @@ if TYPE_CHECKING:
 
 PlayIdPath = Annotated[Identifier, Path(alias="playId", description="A play's id")]
 LimitQuery = Annotated[
-    int, Query(ge=1, le=PAGE_MAX, description=f"Coupons per page, at most {PAGE_MAX}.")
+    int,
+    Query(
+        ge=1,
+        le=PAGE_MAX,
+        description=(
+            f"Won plays per page, at most {PAGE_MAX} (a play may have won several coupons)."
+        ),
+    ),
 ]
 CursorQuery = Annotated[
     str | None,
@@ -106,8 +113,9 @@ def build_player_app(
         "/games",
         summary="List the games a player may join",
         description=(
-            f"Public: no token needed. Live and upcoming games, soonest first; the list "
-            f"may be up to {LIST_SECONDS:.0f} s old (Cache-Control says so)."
+            f"Public: no token needed. Live and upcoming games, soonest first. The list "
+            f"may be up to {2 * LIST_SECONDS:.0f} s old: a function keeps it "
+            f"{LIST_SECONDS:.0f} s, and the answer may be cached as long again."
         ),
         operation_id="listGames",
         tags=["players"],
@@ -213,7 +221,7 @@ def build_player_app(
     def post_ws_ticket() -> Response[str]:
         """A single-use, 30-second ticket to open the results WebSocket with."""
         ticket, expires_at = sessions.issue_ticket(player().user_id)
-        expires = datetime.fromtimestamp(expires_at, UTC).isoformat().replace("+00:00", "Z")
+        expires = iso_utc(datetime.fromtimestamp(expires_at, UTC))
         return json_response(200, {"ticket": ticket, "expiresAt": expires})
 
     return app

@@ -16,8 +16,9 @@ tries), and a throttling storm can outlast that. So:
 
 Both are found through a sparse index on the results table (`frolic.dal.tables`): an
 item is in it only while such work is outstanding, so a run costs a Query per shard of
-wins and one Scan of the index for pending plays, which normally find nothing and never
-read the table. The writes are the consumers' own
+wins (which normally find nothing) and one Scan of the index for pending plays, which
+reads the plays in flight (a few seconds of arrivals) and normally acts on none; none
+of it reads the table. The writes are the consumers' own
 conditional ones, so racing a consumer that recovers, or another run, is harmless.
 Acting at all means a consumer failed: `PlaysSweptExpired` and `CouponsSweptIssued`
 are emitted only then, and each has an alarm.

@@ -256,6 +256,9 @@ class Catalog:
     def list_games(self, campaign_id: str) -> list[Game]:
         """The campaign's games: one Query of its index partition."""
         self.get_campaign(campaign_id)
+        return self._campaign_games(campaign_id)
+
+    def _campaign_games(self, campaign_id: str) -> list[Game]:
         index = campaign_game_key(campaign_id, "")
         games = [
             model_from_item(Game, item)
@@ -286,7 +289,7 @@ class Catalog:
             game
             for campaign in self.list_campaigns()
             if campaign.end_time > moment
-            for game in self.list_games(campaign.campaign_id)
+            for game in self._campaign_games(campaign.campaign_id)
             if game.status in (GameStatus.LIVE, GameStatus.SCHEDULED) and game.end_time > moment
         ]
         return sorted(games, key=lambda g: (g.start_time, g.game_id))

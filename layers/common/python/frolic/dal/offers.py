@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 from frolic.dal import codec
 from frolic.dal.cache import ExpiringCache
 from frolic.dal.catalog import BrandNames, ConflictError
-from frolic.dal.errors import ClientError, cancellation_reasons
 from frolic.dal.items import model_from_item, model_item
 from frolic.dal.store import StateTableStore
 from frolic.dal.tables import budget_key, offer_key
@@ -31,28 +30,24 @@ LOOKUP_SECONDS = 60.0
 
 class OfferStore(StateTableStore):
     def put(self, game_id: str, brand_id: str, offer: Offer, actor: str) -> Offer:
-        """Replace the game-brand's offer; the budget must exist (ConflictError)."""
+        """Replace the game-brand's offer; the budget must exist (ConflictError).
+
+        A read, then a put, not one transaction: a budget is never deleted, so what the
+        read found still holds, and a transaction would contend with the leases that
+        write the budget item all through a live game."""
+        found = self._db.get_item(
+            TableName=self._state,
+            Key=codec.dump(budget_key(game_id, brand_id)),
+            ConsistentRead=True,
+            ProjectionExpression="pk",
+        )
+        if "Item" not in found:
+            raise ConflictError("set the brand's budget in this game first")
         item = model_item(offer, offer_key(game_id, brand_id), OFFER_KIND) | {
             "updatedAt": self._clock(),
             "updatedBy": actor,
         }
-        try:
-            self._db.transact_write_items(
-                TransactItems=[
-                    {
-                        "ConditionCheck": {
-                            "TableName": self._state,
-                            "Key": codec.dump(budget_key(game_id, brand_id)),
-                            "ConditionExpression": "attribute_exists(pk)",
-                        }
-                    },
-                    {"Put": {"TableName": self._state, "Item": codec.dump(item)}},
-                ]
-            )
-        except ClientError as error:
-            if cancellation_reasons(error) is None:
-                raise
-            raise ConflictError("set the brand's budget in this game first") from None
+        self._db.put_item(TableName=self._state, Item=codec.dump(item))
         return offer
 
     def get(self, game_id: str, brand_id: str) -> Offer | None:

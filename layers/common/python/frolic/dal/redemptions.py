@@ -18,9 +18,11 @@ from frolic.dal.errors import ClientError, condition_failed
 from frolic.dal.offers import read_offer
 from frolic.dal.store import StateTableStore
 from frolic.dal.tables import code_key, coupon_key
-from frolic.models import BoundaryModel, CouponCode, CouponStatus, Identifier
+from frolic.models import BoundaryModel, CouponCode, CouponStatus, Identifier, iso_utc
 
 UNKNOWN_CODE = "no coupon has this code"
+ALREADY_REDEEMED = "this coupon has already been redeemed"
+REDEEMED = CouponStatus.REDEEMED.value
 
 
 class Redemption(BoundaryModel):
@@ -36,12 +38,14 @@ class Redemptions(StateTableStore):
         if where is None:
             raise NotFoundError(UNKNOWN_CODE)
         game_id, brand_id = str(where["gameId"]), str(where["brandId"])
+        key = coupon_key(game_id, brand_id, int(where["ordinal"]), int(where.get("sub", 0)))
         offer = read_offer(self._db, self._state, game_id, brand_id, consistent=True)
         now = datetime.fromtimestamp(self._clock(), UTC)
         if offer is not None and offer.valid_until is not None and now > offer.valid_until:
-            ended = offer.valid_until.isoformat().replace("+00:00", "Z")
-            raise ConflictError(f"this coupon's offer ended at {ended}")
-        key = coupon_key(game_id, brand_id, int(where["ordinal"]), int(where.get("sub", 0)))
+            coupon = self._get(key)
+            if coupon and coupon.get("code") == code and coupon.get("status") == REDEEMED:
+                raise ConflictError(ALREADY_REDEEMED)  # the older fact: used in time
+            raise ConflictError(f"this coupon's offer ended at {iso_utc(offer.valid_until)}")
         try:
             self._db.update_item(
                 TableName=self._state,
@@ -71,8 +75,8 @@ class Redemptions(StateTableStore):
         if coupon is None or coupon.get("code") != code:
             return NotFoundError(UNKNOWN_CODE)
         status = coupon.get("status")
-        if status == CouponStatus.REDEEMED.value:
-            return ConflictError("this coupon has already been redeemed")
+        if status == REDEEMED:
+            return ConflictError(ALREADY_REDEEMED)
         if status in (CouponStatus.AVAILABLE.value, CouponStatus.RESERVED.value):
             return ConflictError("this coupon has not been issued yet")
         return ConflictError("this coupon cannot be redeemed in its current state")

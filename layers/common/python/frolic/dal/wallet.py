@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
@@ -26,12 +27,14 @@ from frolic.dal.tables import (
     code_key,
     coupon_key,
 )
-from frolic.models import CouponStatus
+from frolic.models import CouponStatus, iso_utc
 from frolic.settings import Settings
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
+#: As `Identifier` bounds a playId (frolic.models).
+MAX_PLAY_ID_LENGTH: Final = 64
 PAGE_DEFAULT: Final = 20
 PAGE_MAX: Final = 100
 #: What a player reads of a coupon's status: a won coupon is issued within seconds.
@@ -83,7 +86,7 @@ class Wallet:
                         **view,
                         "playId": win[RESULTS_KEY],
                         "gameId": win["gameId"],
-                        "wonAt": won_at.isoformat().replace("+00:00", "Z"),
+                        "wonAt": iso_utc(won_at),
                         "status": statuses.get(view["code"], "pending"),
                     }
                 )
@@ -123,7 +126,9 @@ def _start_key(cursor: str, user_id: str) -> dict[str, Any]:
         or set(key) != {RESULTS_KEY, WALLET_PARTITION, WALLET_SORT}
         or key[WALLET_PARTITION] != user_id
         or not isinstance(key[RESULTS_KEY], str)
-        or not isinstance(key[WALLET_SORT], int | float)
+        or not 0 < len(key[RESULTS_KEY]) <= MAX_PLAY_ID_LENGTH
+        or type(key[WALLET_SORT]) not in (int, float)
+        or not math.isfinite(key[WALLET_SORT])
     ):
         raise InvalidCursorError(cursor)
     return key
