@@ -30,7 +30,7 @@ import pytest
 from playwright.sync_api import Browser, Error, Page, expect, sync_playwright
 
 from frolic.game_list import LIST_SECONDS
-from frolic_tools.local import LocalClient, LocalStack, create_demo_game
+from frolic_tools.local import DemoGame, LocalClient, LocalStack, create_demo_game
 from frolic_tools.local.paths import REPO_ROOT, WEB_ROOT
 from tests.e2e.accessibility import blocking_violations
 from tests.e2e.browser import (
@@ -165,6 +165,34 @@ def created_id(page: Page, selector: str, attribute: str) -> str:
     value = created.get_attribute(attribute)
     assert value
     return value
+
+
+def game_under_way(
+    client: LocalClient, name: str, brand: str, config: dict[str, Any] | None = None
+) -> DemoGame:
+    """A five-minute game half a minute in, 60 coupons of one brand and no plays yet:
+    the schedule owes ~6 coupons, so the pacing gives a lone player's first plays a win
+    probability of 1 and these tests see a win every time."""
+    return create_demo_game(
+        client,
+        minutes=5,
+        budgets=(60,),
+        brand_names=(brand,),
+        start=datetime.now(UTC) - timedelta(seconds=30),
+        name=name,
+        config=config,
+    )
+
+
+def wait_until_issued(player: LocalClient, codes: list[str]) -> None:
+    """Deliver issues a won coupon moments after the result: the player's wallet says
+    when it has."""
+
+    def issued() -> bool | None:
+        statuses = {c["code"]: c["status"] for c in player.call("GET", "/me/coupons")["coupons"]}
+        return all(statuses.get(code) == "issued" for code in codes) or None
+
+    wait_for(issued, timeout=RESULT_MS / 1000, what="deliver to issue the coupons")
 
 
 def test_a_missing_browser_fails_with_the_install_command(
@@ -367,17 +395,8 @@ def test_a_player_signs_in_spins_and_wins_a_coupon(
     anonymous: LocalClient,
     stack: LocalStack,
 ) -> None:
-    # Half a minute into a five-minute window with 60 coupons and no plays yet, the
-    # schedule owes ~6 coupons and one play is all the traffic there is: the pacing
-    # gives the first play a win probability of 1, so this test sees a win every time.
-    game = create_demo_game(
-        anonymous,
-        minutes=5,
-        budgets=(60,),
-        brand_names=("Browser Bakery",),
-        start=datetime.now(UTC) - timedelta(seconds=30),
-        name="Browser spin",
-    )
+    # A game under way, where the first play wins (see game_under_way)
+    game = game_under_way(anonymous, "Browser spin", "Browser Bakery")
     # ... whose coupons come with an offer the winner is told of
     marketer = anonymous.as_user("Offer-Marketer", admin=True)
     offer = {
@@ -534,24 +553,13 @@ def test_a_till_redeems_a_won_coupon_once_in_the_admin_page(
     site: str, page: Page, watch: PageWatch, anonymous: LocalClient
 ) -> None:
     # Given a coupon a player won and deliver issued
-    game = create_demo_game(
-        anonymous,
-        minutes=5,
-        budgets=(60,),
-        brand_names=("Till Tacos",),
-        start=datetime.now(UTC) - timedelta(seconds=30),
-        name="Till spin",
-    )
+    game = game_under_way(anonymous, "Till spin", "Till Tacos")
     player = anonymous.as_user("Till-Player")
     play_id = f"till-{secrets.token_hex(4)}"
     assert player.play(play_id, game.game_id).status == 202
     code = final_result(player, play_id)["coupon"]["code"]
 
-    def issued() -> bool | None:
-        coupons = player.call("GET", "/me/coupons")["coupons"]
-        return any(c["code"] == code and c["status"] == "issued" for c in coupons) or None
-
-    wait_for(issued, timeout=RESULT_MS / 1000, what="deliver to issue the coupon")
+    wait_until_issued(player, [code])
     # When the till enters its code, and then the same code again
     sign_in_as_marketer(page, site, "till-clerk")
     page.locator("#till-code").fill(code)
@@ -576,14 +584,7 @@ def test_a_player_spins_by_keyboard_alone_and_hears_the_result_without_motion(
     site: str, browser: Browser, anonymous: LocalClient
 ) -> None:
     # Given a player who prefers reduced motion, signed in on a live game's link
-    game = create_demo_game(
-        anonymous,
-        minutes=5,
-        budgets=(60,),
-        brand_names=("Keyboard Kitchen",),
-        start=datetime.now(UTC) - timedelta(seconds=30),
-        name="Keyboard spin",
-    )
+    game = game_under_way(anonymous, "Keyboard spin", "Keyboard Kitchen")
     context = browser.new_context(viewport=VIEWPORT, reduced_motion="reduce")
     context.set_default_timeout(STEP_MS)
     try:
@@ -627,13 +628,10 @@ def test_a_player_finds_their_coupons_in_the_wallet_on_another_device(
 ) -> None:
     # Given a player who won a coupon (over the API, as a phone would) that a till has
     # since redeemed, and won another
-    game = create_demo_game(
+    game = game_under_way(
         anonymous,
-        minutes=5,
-        budgets=(60,),
-        brand_names=("Wallet Waffles",),
-        start=datetime.now(UTC) - timedelta(seconds=30),
-        name="Wallet spin",
+        "Wallet spin",
+        "Wallet Waffles",
         config={"maxWinsPerUser": 5, "minSecondsBetweenPlays": 0},
     )
     player = anonymous.as_user("Wallet-Player")
@@ -644,11 +642,7 @@ def test_a_player_finds_their_coupons_in_the_wallet_on_another_device(
         assert result["status"] == "won", result
         codes.append(result["coupon"]["code"])
 
-    def both_issued() -> bool | None:
-        statuses = {c["code"]: c["status"] for c in player.call("GET", "/me/coupons")["coupons"]}
-        return all(statuses.get(code) == "issued" for code in codes) or None
-
-    wait_for(both_issued, timeout=RESULT_MS / 1000, what="deliver to issue both coupons")
+    wait_until_issued(player, codes)
     till = anonymous.as_user("Wallet-Till", admin=True)
     till.call("POST", f"/admin/coupons/{quote(codes[0], safe='')}/redeem")
     # When they sign in on this page, a browser that never saw those plays
