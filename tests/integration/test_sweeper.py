@@ -231,6 +231,31 @@ def test_a_run_out_of_time_stops_and_the_next_one_carries_on(
     assert build_sweeper(world, clock).sweep().expired == 1
 
 
+def test_a_long_scan_of_plays_not_yet_due_stops_at_the_time_limit(
+    world: World, clock: ManualClock
+) -> None:
+    # Given a backlog of pending plays none of which is due yet, read in small pages that
+    # each take a second (a storm's backlog on a slow day)
+    plays = [a_play(n) for n in range(100)]
+    for play in plays:
+        arrive(world, play)
+    clock.now = expiry_deadline(world, plays[0]) - 60.0
+    pages: list[float] = []
+
+    def slow_small_page(params: dict[str, Any], **_: Any) -> None:
+        params["Limit"] = 10
+        pages.append(clock.now)
+        clock.now += 1.0
+
+    world.db.meta.events.register("before-parameter-build.dynamodb.Scan", slow_small_page)
+    # When a sweeper with 3 s to run reads them
+    report = build_sweeper(world, clock, run_seconds=3.0).sweep()
+    # Then it stops after 3 pages, though the filter emptied every one, and says so
+    assert not report.finished
+    assert len(pages) == 3
+    assert {world.result(p.play_id)["status"] for p in plays} == {PlayStatus.PENDING}
+
+
 def test_wins_are_swept_before_a_backlog_of_stuck_plays(stocked: World, clock: ManualClock) -> None:
     # Given a stuck win and a stuck play, both past their bounds
     win(stocked, a_play(1), decided_at=START + 2.0)

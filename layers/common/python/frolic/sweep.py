@@ -119,7 +119,10 @@ class Sweeper:
                     logger.warning(
                         "won coupons issued by the sweeper", play_id=play_id, coupons=now_issued
                     )
-            for play_id in self._indexes.pending_before(started - self._expire_after):
+            pending = self._indexes.pending_before(
+                started - self._expire_after, before_page=lambda: self._in_time(stop_at)
+            )
+            for play_id in pending:
                 self._in_time(stop_at)
                 if self._watcher.expire(play_id):
                     expired += 1

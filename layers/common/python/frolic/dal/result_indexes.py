@@ -46,19 +46,23 @@ class ResultIndexes:
                 },
             )
 
-    def pending_before(self, arrived_before: float) -> Iterator[str]:
+    def pending_before(
+        self, arrived_before: float, before_page: Callable[[], None] = lambda: None
+    ) -> Iterator[str]:
         """playIds of plays still pending that arrived before the instant.
 
         One paged Scan rather than a Query per shard: the index holds only outstanding
         work (in normal running, the plays in flight, a few seconds of arrivals), so one
         read of it costs less than 128 Queries that answer nothing; after a storm it
-        reads the backlog it is about to expire."""
+        reads the backlog it is about to expire. A page the filter empties yields
+        nothing, so `before_page` runs before each read (the sweeper's time limit)."""
         return self._paged(
             self._db.scan,
             {
                 **self._sweep_index(PENDING_PREFIX, arrived_before),
                 "FilterExpression": "begins_with(#sweep, :work) AND #sweepAt < :before",
             },
+            before_page,
         )
 
     def result(self, play_id: str) -> dict[str, Any] | None:
@@ -95,8 +99,13 @@ class ResultIndexes:
         }
 
     @staticmethod
-    def _paged(read: Callable[..., Any], kwargs: dict[str, Any]) -> Iterator[str]:
+    def _paged(
+        read: Callable[..., Any],
+        kwargs: dict[str, Any],
+        before_page: Callable[[], None] = lambda: None,
+    ) -> Iterator[str]:
         while True:
+            before_page()
             page = read(**kwargs)
             for item in page.get("Items", []):
                 yield item[RESULTS_KEY]["S"]
