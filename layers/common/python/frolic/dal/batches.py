@@ -70,10 +70,16 @@ def _projection(attributes: Sequence[str]) -> dict[str, Any]:
 
 
 def query_partition(
-    client: DynamoDBClient, table: str, pk: str, sk_prefix: str | None = None
+    client: DynamoDBClient,
+    table: str,
+    pk: str,
+    sk_prefix: str | None = None,
+    *,
+    attributes: Sequence[str] = (),
+    consistent: bool = True,
 ) -> Iterator[dict[str, Any]]:
-    """A partition's items, optionally under a sort-key prefix: strongly consistent, every
-    page of the Query."""
+    """A partition's items, optionally under a sort-key prefix, every page of the Query:
+    strongly consistent unless told otherwise; only `attributes` of each when given."""
     condition = "pk = :pk"
     values = {":pk": {"S": pk}}
     if sk_prefix is not None:
@@ -83,7 +89,8 @@ def query_partition(
         "TableName": table,
         "KeyConditionExpression": condition,
         "ExpressionAttributeValues": values,
-        "ConsistentRead": True,
+        "ConsistentRead": consistent,
+        **_projection(attributes),
     }
     while True:
         response = client.query(**request)

@@ -129,22 +129,15 @@ def game_brand_ids(client: DynamoDBClient, table: str, game_id: str) -> list[str
     """The brands a game has a budget above zero for, for the public game list: only
     the heads' keys and budgets, eventually consistent (half the read units, and the
     heads, which every lease writes, are never read whole)."""
-    query: dict[str, Any] = {
-        "TableName": table,
-        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :budgets)",
-        "ExpressionAttributeValues": codec.dump(
-            {":pk": game_key(game_id)["pk"], ":budgets": BUDGET_PREFIX}
-        ),
-        "ProjectionExpression": "sk, budget",
-    }
-    brands = []
-    while True:
-        page = client.query(**query)
-        heads = [codec.load(item) for item in page.get("Items", [])]
-        brands += [str(h["sk"])[len(BUDGET_PREFIX) :] for h in heads if int(h.get("budget", 0)) > 0]
-        if "LastEvaluatedKey" not in page:
-            return sorted(brands)
-        query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    heads = query_partition(
+        client,
+        table,
+        game_key(game_id)["pk"],
+        BUDGET_PREFIX,
+        attributes=("sk", "budget"),
+        consistent=False,
+    )
+    return sorted(_brand_of(head) for head in heads if int(head.get("budget", 0)) > 0)
 
 
 def _with_counters(
