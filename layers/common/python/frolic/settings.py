@@ -55,8 +55,18 @@ class Settings(BaseModel):
     #: the sweeper's own period and run): a leased coupon still unbound this long after
     #: the deadline can no longer go to a play (frolic.dal.stranded).
     finality_margin_seconds: float = Field(alias="FINALITY_MARGIN_SECONDS", default=45.0, ge=0)
+    #: Where marketers' CSV exports are written (frolic.dal.exports): admin and export.
+    export_bucket: str | None = Field(alias="EXPORT_BUCKET", default=None)
+    #: The function admin invokes, asynchronously, to write an export.
+    export_function: str | None = Field(alias="EXPORT_FUNCTION", default=None)
     #: Local stack only: where moto's server listens.
     aws_endpoint_url: str | None = Field(alias="AWS_ENDPOINT_URL", default=None)
+    #: Local stack only: the local gateway, which runs an asynchronous Invoke itself
+    #: (moto would need Docker to run a function).
+    lambda_endpoint_url: str | None = Field(alias="LAMBDA_ENDPOINT_URL", default=None)
+    #: Local stack only: where export links point, the local gateway's way to moto's S3
+    #: (a browser reaches the gateway; S3 itself when deployed).
+    export_link_endpoint_url: str | None = Field(alias="EXPORT_LINK_ENDPOINT_URL", default=None)
     websocket_callback_url: str | None = Field(alias="WEBSOCKET_CALLBACK_URL", default=None)
     #: Web origins (https://host[:port]) whose pages may read the REST API's answers: the
     #: deployed site's CloudFront origin and any the operator adds. Comma-separated in
@@ -101,7 +111,8 @@ FUNCTION_NEEDS: Final[Mapping[str, tuple[tuple[str, ...], ...]]] = {
     "expiry": (),
     "sweep": (),
     "ws_connect": (),
-    "admin": (),
+    "admin": (("EXPORT_BUCKET",), ("EXPORT_FUNCTION",)),
+    "export": (("EXPORT_BUCKET",),),
 }
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from frolic.allocation.ports import BATCH_GET_LIMIT
@@ -41,16 +42,29 @@ def batch_get(
 ) -> list[dict[str, Any]]:
     """Strongly consistent reads of any number of keys, unprocessed ones retried; only
     `attributes` of each item when given (a smaller answer, the same read units)."""
-    items: list[dict[str, Any]] = []
+    return [item for page in batch_get_pages(client, table, keys, attributes) for item in page]
+
+
+def batch_get_pages(
+    client: DynamoDBClient,
+    table: str,
+    keys: Iterable[Any],
+    attributes: Sequence[str] = (),
+    *,
+    consistent: bool = True,
+) -> Iterator[list[dict[str, Any]]]:
+    """As `batch_get`, a batch at a time, taking the keys as they come: a walk of any
+    length holds one batch of keys and items at once."""
     projection = _projection(attributes)
-    for chunk in chunks(keys, BATCH_GET_LIMIT):
+    key_iterator = iter(keys)
+    while chunk := list(itertools.islice(key_iterator, BATCH_GET_LIMIT)):
         request: dict[str, Any] = {
-            table: {"Keys": list(chunk), "ConsistentRead": True, **projection}
+            table: {"Keys": chunk, "ConsistentRead": consistent, **projection}
         }
         attempt = 0
         while request:
             response = client.batch_get_item(RequestItems=request)
-            items.extend(codec.load(raw) for raw in response["Responses"].get(table, []))
+            yield [codec.load(raw) for raw in response["Responses"].get(table, [])]
             request = dict(response.get("UnprocessedKeys") or {})
             if request:
                 if attempt >= MAX_UNPROCESSED_ROUNDS:
@@ -59,7 +73,6 @@ def batch_get(
                     )
                 backoff(attempt)
                 attempt += 1
-    return items
 
 
 def _projection(attributes: Sequence[str]) -> dict[str, Any]:

@@ -13,6 +13,8 @@ from frolic.settings import settings
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_kinesis import KinesisClient
+    from mypy_boto3_lambda import LambdaClient
+    from mypy_boto3_s3 import S3Client
 
 #: Short timeouts: a player waits on the other end, and a stuck call is better retried.
 CONNECT_TIMEOUT_SECONDS = 1
@@ -54,6 +56,47 @@ def kinesis() -> KinesisClient:
     return boto3.client("kinesis", endpoint_url=settings().aws_endpoint_url, config=CLIENT_CONFIG)
 
 
+#: An export uploads parts of megabytes: reads may take longer than a play's.
+EXPORT_CLIENT_CONFIG = Config(
+    connect_timeout=2,
+    read_timeout=30,
+    retries={"mode": "standard", "max_attempts": 4},
+)
+
+
+def s3_client(endpoint_url: str | None) -> S3Client:
+    """Path-style addressing where an endpoint stands in for S3 (the bucket is a path
+    segment, not a host name the local stack could not resolve)."""
+    addressing = Config(
+        signature_version="s3v4", s3={"addressing_style": "path" if endpoint_url else "auto"}
+    )
+    return boto3.client(
+        "s3", endpoint_url=endpoint_url, config=EXPORT_CLIENT_CONFIG.merge(addressing)
+    )
+
+
+@cache
+def s3() -> S3Client:
+    return s3_client(settings().aws_endpoint_url)
+
+
+@cache
+def s3_links() -> S3Client:
+    """The client that signs download links: for where a browser fetches them."""
+    config = settings()
+    return s3_client(config.export_link_endpoint_url or config.aws_endpoint_url)
+
+
+@cache
+def lambda_client() -> LambdaClient:
+    config = settings()
+    return boto3.client(
+        "lambda",
+        endpoint_url=config.lambda_endpoint_url or config.aws_endpoint_url,
+        config=CLIENT_CONFIG,
+    )
+
+
 class MissingDrawKeyError(RuntimeError):
     """Neither a draw key secret nor a key is configured: the allocator refuses to draw."""
 
@@ -78,5 +121,5 @@ def draw_key() -> bytes:
 def forget_clients() -> None:
     """Drop every cached client and the draw key, so the next use builds them from the
     environment as it is then (the local stack and tests change it; Lambda never does)."""
-    for cached in (dynamodb, admin_dynamodb, kinesis, draw_key):
+    for cached in (dynamodb, admin_dynamodb, kinesis, s3, s3_links, lambda_client, draw_key):
         cached.cache_clear()
