@@ -1,4 +1,5 @@
-"""Admin Lambda: the marketers' REST API (campaigns, games, brands, budgets, coupons)."""
+"""Admin Lambda: the marketers' REST API (campaigns, games, brands, budgets, coupons,
+exports)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from frolic.admin.app import build_app
 from frolic.admin.budgets import MAX_UPLOAD_BYTES
+from frolic.admin.exports import ExportDesk
 from frolic.dal.catalog import Catalog
-from frolic.dal.clients import admin_dynamodb
+from frolic.dal.clients import admin_dynamodb, lambda_client, s3_links
+from frolic.dal.exports import ExportFiles, ExportJobs, ExportStarter
 from frolic.dal.offers import OfferStore
 from frolic.dal.pools import CouponPools
 from frolic.dal.redemptions import Redemptions
@@ -35,10 +38,15 @@ def _app() -> APIGatewayRestResolver:
     db = admin_dynamodb()
     return build_app(
         Catalog(db, SETTINGS),
-        CouponPools(db, SETTINGS),
-        GameReports(db, SETTINGS),
-        Redemptions(db, SETTINGS),
-        OfferStore(db, SETTINGS),
+        pools=CouponPools(db, SETTINGS),
+        reports=GameReports(db, SETTINGS),
+        redemptions=Redemptions(db, SETTINGS),
+        offers=OfferStore(db, SETTINGS),
+        exports=ExportDesk(
+            ExportJobs(db, SETTINGS),
+            ExportStarter(lambda_client(), SETTINGS),
+            ExportFiles(s3_links(), SETTINGS),
+        ),
     )
 
 

@@ -11,12 +11,16 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
 from frolic.admin.app import build_app
+from frolic.admin.exports import ExportDesk
 from frolic.dal import codec
 from frolic.dal.catalog import Catalog, new_id
+from frolic.dal.clients import s3_client
+from frolic.dal.exports import ExportFiles, ExportJobs, StateCoupons
 from frolic.dal.offers import OfferStore
 from frolic.dal.pools import CouponPools
 from frolic.dal.redemptions import Redemptions
 from frolic.dal.reports import GameReports
+from frolic.exports import Exporter
 from frolic.settings import Settings
 from tests.integration.apigw import API_DOMAIN, api_request
 
@@ -107,6 +111,28 @@ def reply(response: dict[str, Any]) -> Reply:
 
 
 @dataclass
+class InlineExports:
+    """Runs an export as soon as it is started, in the test, over moto's S3 and
+    DynamoDB; in AWS the admin function invokes the export function instead."""
+
+    exporter: Exporter
+
+    def start(self, game_id: str, export_id: str) -> None:
+        self.exporter.run(game_id, export_id)
+
+
+def export_desk(db: DynamoDBClient, settings: Settings, clock: Callable[[], float]) -> ExportDesk:
+    """Exports over moto (inside `mock_aws`), the bucket made if it is not there yet."""
+    s3 = s3_client(None)
+    assert settings.export_bucket is not None
+    s3.create_bucket(Bucket=settings.export_bucket)
+    jobs = ExportJobs(db, settings, clock=clock)
+    files = ExportFiles(s3, settings)
+    exporter = Exporter(coupons=StateCoupons(db, settings), sink=files, jobs=jobs, clock=clock)
+    return ExportDesk(jobs, InlineExports(exporter), files)
+
+
+@dataclass
 class AdminApi:
     """The resolver built by `build_app` over moto, and the table for seeding."""
 
@@ -119,10 +145,11 @@ class AdminApi:
     def __post_init__(self) -> None:
         self.app = build_app(
             Catalog(self.db, self.settings, new_id=self.new_id),
-            CouponPools(self.db, self.settings, clock=self.clock),
-            GameReports(self.db, self.settings),
-            Redemptions(self.db, self.settings, clock=self.clock),
-            OfferStore(self.db, self.settings, clock=self.clock),
+            pools=CouponPools(self.db, self.settings, clock=self.clock),
+            reports=GameReports(self.db, self.settings),
+            redemptions=Redemptions(self.db, self.settings, clock=self.clock),
+            offers=OfferStore(self.db, self.settings, clock=self.clock),
+            exports=export_desk(self.db, self.settings, self.clock),
         )
 
     def call(

@@ -877,6 +877,9 @@ ADMIN_ROUTES: list[tuple[str, str, Any]] = [
     ("POST", "/admin/coupons/ABCD-1234/redeem", None),
     ("PUT", "/admin/games/g1/budgets/b1/offer", {"title": "x"}),
     ("GET", "/admin/games/g1/budgets/b1/offer", None),
+    ("POST", "/admin/games/g1/exports", {"kind": "winners"}),
+    ("GET", "/admin/games/g1/exports", None),
+    ("GET", "/admin/games/g1/exports/e1", None),
 ]
 
 
@@ -924,7 +927,7 @@ def test_openapi_documents_every_route_with_its_errors() -> None:
     spec = generate()
     documented = _operations(spec)
     expected = {
-        (method, re.sub(r"/(c1|g1|b1|ABCD-1234)(?=/|$)", _template, path))
+        (method, re.sub(r"/(c1|g1|b1|e1|ABCD-1234)(?=/|$)", _template, path))
         for method, path, _ in ADMIN_ROUTES
     }
     players = {
@@ -952,7 +955,13 @@ def test_openapi_documents_every_route_with_its_errors() -> None:
 
 
 def _template(match: re.Match[str]) -> str:
-    names = {"c1": "campaignId", "g1": "gameId", "b1": "brandId", "ABCD-1234": "code"}
+    names = {
+        "c1": "campaignId",
+        "g1": "gameId",
+        "b1": "brandId",
+        "e1": "exportId",
+        "ABCD-1234": "code",
+    }
     return "/{" + names[match.group(1)] + "}"
 
 

@@ -15,7 +15,9 @@ from typing import Any
 import boto3
 
 from frolic.admin.app import build_app, openapi_document
+from frolic.admin.exports import ExportDesk
 from frolic.dal.catalog import Catalog
+from frolic.dal.exports import ExportFiles, ExportJobs, ExportStarter
 from frolic.dal.offers import OfferStore
 from frolic.dal.pools import CouponPools
 from frolic.dal.redemptions import Redemptions
@@ -37,10 +39,15 @@ def admin_document() -> dict[str, Any]:
     return openapi_document(
         build_app(
             Catalog(client, settings),
-            CouponPools(client, settings),
-            GameReports(client, settings),
-            Redemptions(client, settings),
-            OfferStore(client, settings),
+            pools=CouponPools(client, settings),
+            reports=GameReports(client, settings),
+            redemptions=Redemptions(client, settings),
+            offers=OfferStore(client, settings),
+            exports=ExportDesk(
+                ExportJobs(client, settings),
+                ExportStarter(boto3.client("lambda", region_name=OFFLINE_REGION), settings),
+                ExportFiles(boto3.client("s3", region_name=OFFLINE_REGION), settings),
+            ),
         )
     )
 

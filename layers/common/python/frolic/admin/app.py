@@ -29,6 +29,7 @@ from frolic.admin import (
     coupons,
     games,
 )
+from frolic.admin import exports as export_routes
 from frolic.admin import reports as report_routes
 from frolic.auth import principal_from_event
 from frolic.dal.catalog import ConflictError, InvalidFieldError
@@ -49,6 +50,7 @@ from frolic.models import FieldError, InvalidTransitionError
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 
+    from frolic.admin.exports import ExportDesk
     from frolic.dal.catalog import Catalog
     from frolic.dal.offers import OfferStore
     from frolic.dal.pools import CouponPools
@@ -65,10 +67,12 @@ SECURITY_SCHEME = "cognito"
 
 def build_app(
     catalog: Catalog,
+    *,
     pools: CouponPools,
     reports: GameReports,
     redemptions: Redemptions,
     offers: OfferStore,
+    exports: ExportDesk,
 ) -> APIGatewayRestResolver:
     app = new_resolver()
 
@@ -105,6 +109,7 @@ def build_app(
     app.include_router(budgets.router(catalog, pools, offers))
     app.include_router(report_routes.router(catalog, reports))
     app.include_router(coupons.router(redemptions))
+    app.include_router(export_routes.router(catalog, exports))
 
     document: dict[str, Any] = {}
 
