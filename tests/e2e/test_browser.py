@@ -16,6 +16,8 @@ Playwright trace in tests/e2e/artifacts/ (both git-ignored).
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
 import json
 import re
 import secrets
@@ -30,7 +32,7 @@ import pytest
 from playwright.sync_api import Browser, Error, Page, expect, sync_playwright
 
 from frolic.game_list import LIST_SECONDS
-from frolic_tools.local import DemoGame, LocalClient, LocalStack, create_demo_game
+from frolic_tools.local import LocalClient, LocalStack, create_demo_game
 from frolic_tools.local.paths import REPO_ROOT, WEB_ROOT
 from tests.e2e.accessibility import blocking_violations
 from tests.e2e.browser import (
@@ -41,7 +43,8 @@ from tests.e2e.browser import (
     find_chromium,
     launch_chromium,
 )
-from tests.e2e.waiting import final_result, wait_for
+from tests.e2e.games import RESULT_SECONDS, game_under_way, wait_until_issued
+from tests.e2e.waiting import final_result
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 SCREENSHOTS = REPO_ROOT / "out" / "screenshots"
@@ -49,7 +52,7 @@ FINAL_STATUS = re.compile(r"^(won|lost|rejected|expired)$")
 #: Each step answers within a second or two locally; the margin is for a loaded machine.
 STEP_MS = 10_000
 #: The reels run ~10 s and the page then polls for up to 20 s; a result shows well inside.
-RESULT_MS = 20_000
+RESULT_MS = int(RESULT_SECONDS * 1000)
 
 expect.set_options(timeout=STEP_MS)
 
@@ -165,34 +168,6 @@ def created_id(page: Page, selector: str, attribute: str) -> str:
     value = created.get_attribute(attribute)
     assert value
     return value
-
-
-def game_under_way(
-    client: LocalClient, name: str, brand: str, config: dict[str, Any] | None = None
-) -> DemoGame:
-    """A five-minute game half a minute in, 60 coupons of one brand and no plays yet:
-    the schedule owes ~6 coupons, so the pacing gives a lone player's first plays a win
-    probability of 1 and these tests see a win every time."""
-    return create_demo_game(
-        client,
-        minutes=5,
-        budgets=(60,),
-        brand_names=(brand,),
-        start=datetime.now(UTC) - timedelta(seconds=30),
-        name=name,
-        config=config,
-    )
-
-
-def wait_until_issued(player: LocalClient, codes: list[str]) -> None:
-    """Deliver issues a won coupon moments after the result: the player's wallet says
-    when it has."""
-
-    def issued() -> bool | None:
-        statuses = {c["code"]: c["status"] for c in player.call("GET", "/me/coupons")["coupons"]}
-        return all(statuses.get(code) == "issued" for code in codes) or None
-
-    wait_for(issued, timeout=RESULT_MS / 1000, what="deliver to issue the coupons")
 
 
 def test_a_missing_browser_fails_with_the_install_command(
@@ -578,6 +553,39 @@ def test_a_till_redeems_a_won_coupon_once_in_the_admin_page(
     assert [c["status"] for c in coupons if c["code"] == code] == ["redeemed"]
     assert watch.errors == []
     assert watch.network_errors == [f"POST {site}/admin/coupons/{quote(code, safe='')}/redeem: 409"]
+
+
+def test_a_marketer_downloads_a_games_winners_from_its_report(
+    site: str, page: Page, watch: PageWatch, anonymous: LocalClient
+) -> None:
+    # Given a coupon a player won and deliver issued
+    game = game_under_way(anonymous, "Export page spin", "Export Eats")
+    player = anonymous.as_user("Export-Page-Player")
+    play_id = f"export-{secrets.token_hex(4)}"
+    assert player.play(play_id, game.game_id).status == 202
+    code = final_result(player, play_id)["coupon"]["code"]
+    wait_until_issued(player, [code])
+    # When the marketer opens the game's report from the list and exports its winners
+    sign_in_as_marketer(page, site, "export-marketer")
+    page.locator(f'li.game[data-game="{game.game_id}"]').get_by_role(
+        "button", name="Report"
+    ).click()
+    expect(page.locator("#report")).to_have_attribute("data-state", "loaded")
+    page.locator("#export-winners").click()
+    link = page.locator('#export-list li[data-kind="winners"][data-status="done"] a')
+    expect(link).to_have_count(1, timeout=RESULT_MS)
+    with page.expect_download() as downloading:
+        link.click()
+    download = downloading.value
+    # Then the browser saves a CSV file holding the player's win
+    assert download.suggested_filename.startswith(f"frolic-{game.game_id}-winners-")
+    rows = list(csv.DictReader(io.StringIO(Path(download.path()).read_text())))
+    assert [(r["playId"], r["playerId"], r["code"]) for r in rows] == [
+        (play_id, "Export-Page-Player", code)
+    ]
+    page.locator("#exports").screenshot(path=picture("admin-exports.png"))
+    assert watch.errors == []
+    assert watch.network_errors == []
 
 
 def test_a_player_spins_by_keyboard_alone_and_hears_the_result_without_motion(

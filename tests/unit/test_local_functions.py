@@ -135,14 +135,29 @@ def test_rest_invocations_never_overlap_even_across_functions(
     assert sorted(local_probe.orders) == [0, 1, 2]
 
 
-def test_a_cold_start_runs_alone(functions: LocalFunctions) -> None:
-    functions.invoke("deliver", {})  # deliver is warm, allocate is cold
+def test_a_cold_start_does_not_wait_for_a_long_warm_invocation(
+    functions: LocalFunctions,
+) -> None:
+    # Given deliver warm and held inside an invocation (an export of minutes, say)
+    functions.invoke("deliver", {})
     local_probe.hold = threading.Event()
     held, _ = invoke_in_thread(functions, "deliver", {"hold": True})
     assert local_probe.entered.wait(timeout=20)
+    # When allocate starts cold, it runs at once
+    functions.invoke("allocate", {"order": 1})
+    assert local_probe.ran_allocate.is_set()
+    local_probe.hold.set()
+    held.join(timeout=30)
+
+
+def test_cold_starts_run_one_at_a_time(functions: LocalFunctions) -> None:
+    # Given deliver's first invocation held inside its cold start
+    local_probe.hold = threading.Event()
+    held, _ = invoke_in_thread(functions, "deliver", {"hold": True})
+    assert local_probe.entered.wait(timeout=20)
+    # When allocate starts cold, it waits for that cold start to end
     cold, _ = invoke_in_thread(functions, "allocate", {"order": 1})
-    # The cold start waits for the running invocation to finish.
-    assert local_probe.until(lambda: functions.gate.exclusive_waiting == 1)
+    assert local_probe.until(lambda: functions.gate.waiting == 1)
     assert not local_probe.ran_allocate.is_set()
     local_probe.hold.set()
     held.join(timeout=30)
@@ -241,21 +256,21 @@ def test_a_pool_hands_environments_over_first_come_first_served() -> None:
     assert got[2] is first
 
 
-def test_the_gate_lets_an_exclusive_holder_in_alone() -> None:
+def test_the_gate_lets_one_cold_start_in_at_a_time() -> None:
     gate = ColdStartGate()
     inside: list[str] = []
-    with gate.shared():
+    with gate.cold_start():
         entered = threading.Event()
 
-        def exclusive() -> None:
-            with gate.exclusive():
-                inside.append("exclusive")
+        def second() -> None:
+            with gate.cold_start():
+                inside.append("second")
                 entered.set()
 
-        thread = threading.Thread(target=exclusive)
+        thread = threading.Thread(target=second)
         thread.start()
-        assert local_probe.until(lambda: gate.exclusive_waiting == 1)
-        assert not entered.is_set()  # a shared holder is still inside
+        assert local_probe.until(lambda: gate.waiting == 1)
+        assert not entered.is_set()  # the first is still inside
     assert entered.wait(timeout=20)
     thread.join(timeout=20)
-    assert inside == ["exclusive"]
+    assert inside == ["second"]

@@ -1,6 +1,7 @@
 """Table definitions for moto and the local stack, from the same key constants as CDK,
-and the names the local stack, tests and benches give their tables and stream (the
-runtime has no default names: a deployed function is told its own)."""
+and the names the local stack, tests and benches give their tables, stream, exports
+bucket and export function (the runtime has no default names: a deployed function is
+told its own)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,8 @@ LOCAL_RESOURCES: Final = {
     "STATE_TABLE": "frolic-state",
     "SESSIONS_TABLE": "frolic-sessions",
     "PLAY_STREAM": "frolic-plays",
+    "EXPORT_BUCKET": "frolic-exports",
+    "EXPORT_FUNCTION": "export",
 }
 LOCAL_STREAM: Final = LOCAL_RESOURCES["PLAY_STREAM"]
 

@@ -1,4 +1,4 @@
-"""The seven Lambda entry points, loaded from `functions/` as Lambda loads them, and run
+"""The eight Lambda entry points, loaded from `functions/` as Lambda loads them, and run
 one invocation at a time per function.
 
 In AWS every concurrent invocation has an execution environment of its own. Here an
@@ -17,9 +17,11 @@ botocore per-batch work (see `mappings`).
 
 What the environments share in this process is made safe for that:
 - an environment's module state is only touched by one invocation at a time;
-- each environment's first invocation (its cold start, which builds clients and caches
-  from boto3's default session, not meant for concurrent first use) runs alone: it
-  waits for the running invocations to finish and new ones wait for it;
+- cold starts (each environment's first invocation, which builds its clients and
+  caches) run one at a time (`ColdStartGate`), beside warm invocations, which never
+  wait for them: a warm one may run for minutes (an export). Clients come from boto3's
+  default session, which is not safe for concurrent use, so the stack's builds one
+  client at a time (`SerialClientSession`); clients themselves are;
 - Powertools' logger keeps the Lambda context of an invocation (function name, request
   id) in keys every log line carries; while the functions are loaded those keys are
   kept per thread, so a line logged by one invocation never carries another's;
@@ -37,6 +39,7 @@ function plays whose deadline has already passed (see `mappings`).
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import itertools
 import logging
@@ -52,6 +55,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Final
 
+import boto3
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from frolic.observability import logger, metrics
@@ -70,6 +74,7 @@ ENTRY_POINTS: Final = {
     "expiry": ("expiry", "handler"),
     "sweep": ("sweep", "handler"),
     "admin": ("admin", "handler"),
+    "export": ("export", "handler"),
 }
 
 #: Execution environments per function (see the module's docstring).
@@ -81,6 +86,7 @@ ENVIRONMENTS: Final = {
     "expiry": 1,
     "sweep": 1,
     "admin": 2,
+    "export": 1,
 }
 
 _loads = itertools.count(1)
@@ -196,45 +202,50 @@ class EnvironmentPool:
 
 
 class ColdStartGate:
-    """Shared for warm invocations, exclusive for cold ones: an exclusive holder waits
-    until no shared holder is left, and new shared holders wait while it waits."""
+    """Cold starts one at a time: a function's first invocation builds its caches, and
+    two at once could build the same process-wide one. Warm invocations never wait here,
+    so a long one (an export of minutes) holds up nobody's cold start."""
 
     def __init__(self) -> None:
         self._changed = threading.Condition()
-        self._shared = 0
-        self._exclusive = False
-        self._exclusive_waiting = 0
-
-    @contextmanager
-    def shared(self) -> Iterator[None]:
-        with self._changed:
-            self._changed.wait_for(lambda: not self._exclusive and not self._exclusive_waiting)
-            self._shared += 1
-        try:
-            yield
-        finally:
-            with self._changed:
-                self._shared -= 1
-                self._changed.notify_all()
+        self._busy = False
+        self._waiting = 0
 
     @property
-    def exclusive_waiting(self) -> int:
+    def waiting(self) -> int:
         with self._changed:
-            return self._exclusive_waiting
+            return self._waiting
 
     @contextmanager
-    def exclusive(self) -> Iterator[None]:
+    def cold_start(self) -> Iterator[None]:
         with self._changed:
-            self._exclusive_waiting += 1
-            self._changed.wait_for(lambda: not self._exclusive and not self._shared)
-            self._exclusive_waiting -= 1
-            self._exclusive = True
+            self._waiting += 1
+            self._changed.wait_for(lambda: not self._busy)
+            self._waiting -= 1
+            self._busy = True
         try:
             yield
         finally:
             with self._changed:
-                self._exclusive = False
+                self._busy = False
                 self._changed.notify_all()
+
+
+class SerialClientSession(boto3.session.Session):
+    """boto3's default session for the functions, building one client at a time: a
+    session is not safe for concurrent use, its clients are, and a cold start builds
+    clients while warm invocations run (one may build a client of its own the first
+    time it needs one)."""
+
+    _building = threading.Lock()
+
+    def client(self, *args: Any, **kwargs: Any) -> Any:
+        with self._building:
+            return super().client(*args, **kwargs)
+
+    def resource(self, *args: Any, **kwargs: Any) -> Any:
+        with self._building:
+            return super().resource(*args, **kwargs)
 
 
 class PowertoolsChangedError(RuntimeError):
@@ -374,7 +385,7 @@ class LocalFunctions:
             raise FunctionError(function, error) from error
         try:
             cold = not environment.warm
-            with self.gate.exclusive() if cold else self.gate.shared():
+            with self.gate.cold_start() if cold else contextlib.nullcontext():
                 started = time.monotonic()
                 try:
                     if self._take_fault(function):

@@ -29,6 +29,14 @@ from typing import Any, Final, Protocol
 from urllib.parse import parse_qsl, unquote
 
 from frolic.auth import ADMIN_GROUP
+from frolic_tools.local.aws_doors import (
+    LAMBDA_PREFIX,
+    S3_PREFIX,
+    AsyncInvokes,
+    Download,
+    ExportLinks,
+    Refusal,
+)
 from frolic_tools.local.connections import Connection, Connections
 from frolic_tools.local.devauth import (
     DevTokens,
@@ -151,6 +159,9 @@ class Gateway:
         self.limits = limits or SocketLimits()
         self.connections = Connections()
         self.functions: Functions | None = None
+        #: Lambda's asynchronous Invoke and the export links (`aws_doors`), once attached.
+        self.invokes: AsyncInvokes | None = None
+        self.links: ExportLinks | None = None
         self.stopping = False
         self._server = _Server(host, port, self)
         self._thread: threading.Thread | None = None
@@ -159,9 +170,17 @@ class Gateway:
     def port(self) -> int:
         return int(self._server.server_address[1])
 
-    def attach(self, functions: Functions) -> None:
+    def attach(
+        self,
+        functions: Functions,
+        *,
+        invokes: AsyncInvokes | None = None,
+        links: ExportLinks | None = None,
+    ) -> None:
         """The functions are loaded once the port is known (their settings name it)."""
         self.functions = functions
+        self.invokes = invokes
+        self.links = links
 
     def start(self) -> None:
         self._thread = threading.Thread(
@@ -440,11 +459,21 @@ class _Handler(BaseHTTPRequestHandler):
         if raw_path == WS_PATH:
             self._upgrade(query)
             return
+        if raw_path.startswith(S3_PREFIX) and self.gateway.links is not None:
+            self._export_link(self.gateway.links, raw_path[len(S3_PREFIX) :], query)
+            return
         body = self._read_body()
         if body is None:
             return
         if raw_path.startswith(CONNECTIONS_PREFIX):
             self._management(raw_path[len(CONNECTIONS_PREFIX) :], body)
+            return
+        if raw_path.startswith(f"{LAMBDA_PREFIX}/") and self.gateway.invokes is not None:
+            refusal = self.gateway.invokes.accept(raw_path, dict(self.headers.items()), body)
+            if refusal is None:
+                self._send(202, b"", None)
+            else:
+                self._json(refusal.status, {"message": refusal.message})
             return
         if raw_path == "/dev/token":
             self._dev_token(body)
@@ -699,6 +728,27 @@ class _Handler(BaseHTTPRequestHandler):
                 self._gone()
         else:
             self._method_not_allowed(["POST", "GET", "DELETE"])
+
+    def _export_link(self, links: ExportLinks, path: str, query: str) -> None:
+        """An export file, streamed from moto's S3 a block at a time (`aws_doors`)."""
+        answer = links.open(self.command, path, query)
+        if isinstance(answer, Refusal):
+            self._json(answer.status, {"message": answer.message})
+            return
+        self._stream(answer)
+
+    def _stream(self, download: Download) -> None:
+        self.send_response(download.status)
+        for name, value in download.headers:
+            self.send_header(name, value)
+        if not any(name == "Content-Length" for name, _ in download.headers):
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        with contextlib.closing(download.blocks()) as blocks:
+            for block in blocks:
+                if self.command != "HEAD":
+                    self.wfile.write(block)
 
     def _gone(self) -> None:
         self._json(

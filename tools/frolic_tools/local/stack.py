@@ -28,8 +28,15 @@ import botocore
 from frolic.dal import clients
 from frolic.observability import logger as handler_logger
 from frolic.settings import Settings, settings
+from frolic_tools.local.aws_doors import LAMBDA_PREFIX, S3_PREFIX, AsyncInvokes, ExportLinks
 from frolic_tools.local.devauth import DevTokens
-from frolic_tools.local.functions import ENVIRONMENTS, REGION, LocalFunctions
+from frolic_tools.local.functions import (
+    ENTRY_POINTS,
+    ENVIRONMENTS,
+    REGION,
+    LocalFunctions,
+    SerialClientSession,
+)
 from frolic_tools.local.gateway import WS_PATH, Gateway
 from frolic_tools.local.lanes import Lanes, result_socket_or_key
 from frolic_tools.local.mappings import (
@@ -230,10 +237,17 @@ class LocalStack:
         dynamodb: DynamoDBClient = session.client("dynamodb", endpoint_url=self.moto_url)
         kinesis: KinesisClient = session.client("kinesis", endpoint_url=self.moto_url)
         create_tables(dynamodb, config)
+        session.client("s3", endpoint_url=self.moto_url).create_bucket(
+            Bucket=LOCAL_RESOURCES["EXPORT_BUCKET"]
+        )
         kinesis.create_stream(StreamName=LOCAL_STREAM, ShardCount=self._shards)
         kinesis.get_waiter("stream_exists").wait(StreamName=LOCAL_STREAM)
         self._functions = LocalFunctions(self._functions_root)
-        self._gateway.attach(self._functions)
+        self._gateway.attach(
+            self._functions,
+            invokes=AsyncInvokes(self._functions, known=lambda name: name in ENTRY_POINTS),
+            links=ExportLinks(self.moto_url, LOCAL_RESOURCES["EXPORT_BUCKET"]),
+        )
         self._gateway.start()
         self._start_mappings(session, dynamodb, kinesis, config)
         self._start_schedules()
@@ -255,6 +269,8 @@ class LocalStack:
             "no_proxy": "127.0.0.1,localhost,::1",
             **LOCAL_RESOURCES,
             "WEBSOCKET_CALLBACK_URL": callback,
+            "LAMBDA_ENDPOINT_URL": f"{callback}{LAMBDA_PREFIX}",
+            "EXPORT_LINK_ENDPOINT_URL": f"{callback}{S3_PREFIX.rstrip('/')}",
             "DRAW_KEY": secrets.token_hex(32),
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_METRICS_NAMESPACE": "Frolic",
@@ -269,7 +285,7 @@ class LocalStack:
         os.environ.update(environment)
         _clear_caches()
         # The handlers build their clients from boto3's default session.
-        boto3.DEFAULT_SESSION = self._moto_session(boto3.session.Session())
+        boto3.DEFAULT_SESSION = self._moto_session(SerialClientSession())
         self._saved_log_level = handler_logger.log_level
         handler_logger.setLevel(self._handler_log_level)
 
