@@ -13,6 +13,7 @@
   var h = F.h;
 
   var REPORT_EVERY_MS = 2000;
+  var EXPORT_POLL_MS = 1000;
   var REPORT_RETRY_MS = 5000;
   var MAX_UPLOAD_BYTES = 5 * 1024 * 1024; // the API's limit (413 beyond)
   var MAX_GENERATE = 100000;
@@ -28,6 +29,7 @@
     brands: [],
     brandNames: Object.create(null),
     report: { gameId: null, serial: 0, timer: null, last: null },
+    exports: { gameId: null, serial: 0, timer: null },
     editing: null, // the game in the edit form, as the API last returned it
   };
 
@@ -835,6 +837,7 @@
     report.dataset.state = "loading";
     report.dataset.reportGame = gameId;
     fetchReport(state.report.serial);
+    loadExports(gameId);
   }
 
   function stopReport() {
@@ -878,6 +881,73 @@
       })
       .finally(function () {
         state.report.inflight -= 1;
+      });
+  }
+
+  // ---------------------------------------------------------------- exports
+
+  var EXPORT_LABELS = { winners: "Winners", audit: "Audit trail" };
+
+  /** The game's recent exports; asked again each second while one is being written. */
+  function loadExports(gameId) {
+    var exports = state.exports;
+    if (exports.gameId !== gameId) {
+      exports.gameId = gameId;
+      F.replaceChildren($("export-list"));
+    }
+    exports.serial += 1;
+    var serial = exports.serial;
+    clearTimeout(exports.timer);
+    api("/admin/games/" + segment(gameId) + "/exports")
+      .then(function (out) {
+        if (serial !== exports.serial) return;
+        var items = Array.isArray(out.items) ? out.items : [];
+        renderExports(items);
+        if (items.some(function (e) { return e.status === "running"; })) {
+          exports.timer = setTimeout(function () { loadExports(gameId); }, EXPORT_POLL_MS);
+        }
+      })
+      .catch(function (error) {
+        if (serial === exports.serial) sayError(error, "Could not list the exports of game " + gameId);
+      });
+  }
+
+  function renderExports(items) {
+    F.replaceChildren($("export-list"),
+      items.length
+        ? items.map(function (e) {
+            var label = (EXPORT_LABELS[e.kind] || e.kind) + ", asked " + showTime(e.requestedAt);
+            var detail = e.status === "done"
+              ? h("a", {
+                  attrs: { href: e.downloadUrl, download: e.fileName, "aria-label": "Download " + label },
+                  dataset: { kind: e.kind },
+                  text: "Download (" + plural(e.rows, "row") + ")",
+                })
+              : h("span", { className: "meta", text: e.status === "failed" ? "Failed: " + (e.error || "try again") : "Being written…" });
+            return h("li", { dataset: { exportId: e.exportId, status: e.status, kind: e.kind } },
+              h("span", { text: label }),
+              h("span", { className: "badge badge-" + e.status, text: e.status }),
+              detail);
+          })
+        : h("li", { className: "meta", text: "No exports of this game yet." }));
+  }
+
+  function startExport(event) {
+    var button = event.currentTarget;
+    var gameId = state.report.gameId;
+    if (!requireAuth() || !gameId) return;
+    var kind = button.dataset.kind;
+    button.disabled = true;
+    api("/admin/games/" + segment(gameId) + "/exports", { method: "POST", json: { kind: kind } })
+      .then(function () {
+        say("ok", (EXPORT_LABELS[kind] || kind) + " export started: its link appears below when written.");
+        loadExports(gameId);
+      })
+      .catch(function (error) {
+        sayError(error, "Could not start the export");
+      })
+      .finally(function () {
+        button.disabled = false;
       });
   }
 
@@ -1151,6 +1221,8 @@
     });
     $("edit-form").addEventListener("submit", saveGame);
     $("report-form").addEventListener("submit", onReportSubmit);
+    $("export-winners").addEventListener("click", startExport);
+    $("export-audit").addEventListener("click", startExport);
     $("refresh-lists").addEventListener("click", function () {
       if (requireAuth()) loadAll().then(function () { say("ok", "Lists refreshed."); });
     });
