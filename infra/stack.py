@@ -3,7 +3,8 @@
 Every right a function has is granted here, in one place a reviewer can read against
 the handlers: ingest writes pending plays and enqueues them, allocate decides, deliver
 issues coupons and pushes, the expiry watcher expires, the sweeper finishes what those
-two left undone, ws_connect keeps sockets, admin manages campaigns. Stream reads and
+two left undone, ws_connect keeps sockets, admin manages campaigns and starts exports,
+which the export function writes. Stream reads and
 failure-queue sends come with the event-source mappings (infra/constructs/stream.py).
 """
 
@@ -23,6 +24,7 @@ from infra.build_layer import DEPS_LAYER_DIR
 from infra.constructs.apis import Apis
 from infra.constructs.auth import Auth
 from infra.constructs.data import Data
+from infra.constructs.exports import Exports
 from infra.constructs.functions import Functions
 from infra.constructs.monitoring import (
     ALLOCATE_LAG_ALARM_MS,
@@ -167,6 +169,29 @@ class FrolicStack(Stack):
         # admin: campaigns, games, brands, budgets, pools; reports read results.
         data.state.grant_read_write_data(functions.admin)
         data.results.grant_read_data(functions.admin)
+        # exports: admin creates and reads the job items (above), starts the export
+        # function and signs links to its files; export walks the game's budgets,
+        # counters and coupons, writes the file and settles the job.
+        self.exports = exports = Exports(
+            self, "Exports", access_logs=web.access_logs, removal_policy=removal
+        )
+        iam.Grant.add_to_principal(
+            grantee=functions.admin,
+            actions=["lambda:InvokeFunction"],
+            resource_arns=[functions.export.function_arn],
+        )
+        exports.grant_links(functions.admin)
+        data.state.grant(
+            functions.export,
+            "dynamodb:GetItem",
+            "dynamodb:Query",
+            "dynamodb:BatchGetItem",
+            "dynamodb:UpdateItem",
+        )
+        exports.grant_write(functions.export)
+        for exporter in (functions.admin, functions.export):
+            exporter.add_environment("EXPORT_BUCKET", exports.bucket.bucket_name)
+        functions.admin.add_environment("EXPORT_FUNCTION", functions.export.function_name)
         for pusher in (functions.ingest, functions.deliver, functions.ws_connect):
             apis.grant_manage_connections(pusher)
         for pusher in (functions.ingest, functions.deliver):
@@ -207,6 +232,7 @@ class FrolicStack(Stack):
             ("StateTableName", data.state.table_name, "State table"),
             ("SessionsTableName", data.sessions.table_name, "Sessions table"),
             ("PlayStreamName", plays.stream.stream_name, "Kinesis play stream"),
+            ("ExportsBucketName", exports.bucket.bucket_name, "Marketers' CSV exports (7 days)"),
             (
                 "WebAccessLogBucketName",
                 web.access_logs.bucket_name,
@@ -262,6 +288,17 @@ class FrolicStack(Stack):
                         ),
                         applies_to=[
                             RegexAppliesTo(regex=r"/^Resource::<DataResults\w+\.Arn>/index/\*$/")
+                        ],
+                    ),
+                    NagPackSuppression(
+                        id="AwsSolutions-IAM5",
+                        reason=(
+                            "<exports bucket ARN>/exports/*: the files' names hold an export "
+                            "id made at run time; the export function writes there and the "
+                            "admin function signs GETs of it, nothing more (tests/infra)."
+                        ),
+                        applies_to=[
+                            RegexAppliesTo(regex=r"/^Resource::<ExportsFiles\w+\.Arn>/exports/\*$/")
                         ],
                     ),
                 ],

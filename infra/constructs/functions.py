@@ -52,7 +52,7 @@ class DepsLayerMissingError(FileNotFoundError):
 
 
 class Functions(Construct):
-    """ingest, allocate, deliver, expiry, the sweeper, ws_connect and admin."""
+    """ingest, allocate, deliver, expiry, the sweeper, ws_connect, admin and export."""
 
     def __init__(
         self,
@@ -159,6 +159,17 @@ class Functions(Construct):
             memory_size=512,
             timeout=Duration.seconds(29),
         )
+        #: Invoked asynchronously by admin, one export a run: a walk of a big game's
+        #: coupons takes minutes, not API Gateway's 29 s. One retry: a run that failed
+        #: marks its job failed unless the retry finishes it.
+        self.export = self._function(
+            "Export",
+            folder="export",
+            description="Marketers' CSV exports of winners and the audit trail, to S3",
+            memory_size=512,
+            timeout=Duration.minutes(15),
+            retry_attempts=1,
+        )
 
     @property
     def all(self) -> dict[str, lambda_.Function]:
@@ -170,6 +181,7 @@ class Functions(Construct):
             "sweep": self.sweep,
             "ws_connect": self.ws_connect,
             "admin": self.admin,
+            "export": self.export,
         }
 
     def _function(

@@ -14,6 +14,7 @@ from aws_cdk import App, CfnElement, Stack
 from aws_cdk.assertions import Match, Template
 from constructs import IConstruct
 
+from frolic.dal.exports import EXPORT_DAYS
 from frolic.dal.tables import (
     RESULTS_KEY,
     SESSIONS_KEY,
@@ -28,6 +29,7 @@ from frolic.dal.tables import (
     WALLET_PROJECTION,
     WALLET_SORT,
 )
+from frolic.exports import EXPORTS_FOLDER
 from frolic.settings import FUNCTION_NEEDS
 from frolic.sweep import RUN_SECONDS as SWEEP_RUN_SECONDS
 from frolic_tools.local.routes import REST_ROUTES
@@ -274,7 +276,7 @@ def test_every_function_is_arm64_traced_with_both_layers(synth: Synth) -> None:
     every = synth.of_type("AWS::Lambda::Function")
     functions = {name: every[name] for name in ours}
     layer_ids = sorted(logical_id(synth.stack, layer) for layer in synth.stack.functions.layers)
-    assert len(functions) == 7
+    assert len(functions) == 8
     # Besides ours, only the CDK's: the page deployment and the site bucket's emptying.
     (deployment, auto_delete) = sorted(set(every) - ours)
     assert deployment.startswith("CustomCDKBucketDeployment")
@@ -339,8 +341,15 @@ def test_the_sweeper_runs_every_minute_once_per_event(synth: Synth) -> None:
     sweep = function_properties(synth, "sweep")
     assert sweep["Handler"] == "handler.lambda_handler"
     assert sweep["Timeout"] > SWEEP_RUN_SECONDS + 10
-    (invoke_config,) = synth.of_type("AWS::Lambda::EventInvokeConfig").values()
-    assert invoke_config["Properties"]["MaximumRetryAttempts"] == 0
+    assert invoke_retries(synth)[sweep_id] == 0
+
+
+def invoke_retries(synth: Synth) -> dict[str, int]:
+    """Logical id of each function with an asynchronous-invoke config → its retries."""
+    return {
+        config["Properties"]["FunctionName"]["Ref"]: config["Properties"]["MaximumRetryAttempts"]
+        for config in synth.of_type("AWS::Lambda::EventInvokeConfig").values()
+    }
 
 
 def expiry_timeout(synth: Synth) -> int:
@@ -378,7 +387,8 @@ def test_metric_names_match_the_code() -> None:
 
 
 @pytest.mark.parametrize(
-    "function_name", ["ingest", "allocate", "deliver", "expiry", "sweep", "ws_connect", "admin"]
+    "function_name",
+    ["ingest", "allocate", "deliver", "expiry", "sweep", "ws_connect", "admin", "export"],
 )
 def test_no_wildcard_actions_and_resource_star_only_where_aws_requires(
     synth: Synth, function_name: str
@@ -468,7 +478,83 @@ def test_who_writes_which_table(synth: Synth) -> None:
         "sweep": {"results", "state"},
         "ws_connect": {"sessions"},
         "admin": {"state"},
+        "export": {"state"},
     }
+
+
+def test_the_exports_bucket_is_private_and_forgets_files_with_their_jobs(synth: Synth) -> None:
+    bucket_id = logical_id(synth.stack, synth.stack.exports.bucket)
+    bucket = synth.resources[bucket_id]
+    properties = bucket["Properties"]
+    assert properties["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    (encryption,) = properties["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert encryption["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
+    assert properties["OwnershipControls"] == {
+        "Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    }
+    (rule,) = properties["LifecycleConfiguration"]["Rules"]
+    assert rule["Prefix"] == f"{EXPORTS_FOLDER}/"
+    assert rule["ExpirationInDays"] == EXPORT_DAYS
+    assert rule["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+    logs_id = logical_id(synth.stack, synth.stack.web.access_logs)
+    assert properties["LoggingConfiguration"]["DestinationBucketName"] == {"Ref": logs_id}
+    assert bucket["DeletionPolicy"] == "Retain"
+    # SSL only: the bucket policy denies any request without TLS.
+    (policy,) = [
+        p
+        for p in synth.of_type("AWS::S3::BucketPolicy").values()
+        if p["Properties"]["Bucket"] == {"Ref": bucket_id}
+    ]
+    (deny,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert deny["Effect"] == "Deny"
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_exports_are_started_by_admin_and_written_by_export_alone(synth: Synth) -> None:
+    bucket_id = logical_id(synth.stack, synth.stack.exports.bucket)
+    export_id = logical_id(synth.stack, synth.stack.functions.export)
+    files = {"Fn::Join": ["", [{"Fn::GetAtt": [bucket_id, "Arn"]}, f"/{EXPORTS_FOLDER}/*"]]}
+
+    def s3_grants(function_name: str) -> list[tuple[list[str], list[Any]]]:
+        return [
+            (sorted(as_list(s["Action"])), as_list(s["Resource"]))
+            for s in policy_statements(synth, function_name)
+            if any(a.startswith("s3:") for a in as_list(s["Action"]))
+        ]
+
+    assert s3_grants("export") == [(["s3:AbortMultipartUpload", "s3:PutObject"], [files])]
+    assert s3_grants("admin") == [(["s3:GetObject"], [files])]
+    others = set(synth.stack.functions.all) - {"admin", "export"}
+    assert all(s3_grants(name) == [] for name in others)
+    invokes = {
+        name: [
+            as_list(s["Resource"])
+            for s in policy_statements(synth, name)
+            if "lambda:InvokeFunction" in as_list(s["Action"])
+        ]
+        for name in synth.stack.functions.all
+    }
+    assert {n for n, found in invokes.items() if found} == {"admin"}
+    assert invokes["admin"] == [[{"Fn::GetAtt": [export_id, "Arn"]}]]
+    # The export reads what a walk needs and writes only its job item in the state table.
+    assert {a for a in actions_of(synth, "export") if a.startswith("dynamodb:")} == {
+        "dynamodb:GetItem",
+        "dynamodb:Query",
+        "dynamodb:BatchGetItem",
+        "dynamodb:UpdateItem",
+    }
+    export = function_properties(synth, "export")
+    assert export["Timeout"] == 900
+    assert export["Environment"]["Variables"]["EXPORT_BUCKET"] == {"Ref": bucket_id}
+    admin = function_properties(synth, "admin")["Environment"]["Variables"]
+    assert admin["EXPORT_BUCKET"] == {"Ref": bucket_id}
+    assert admin["EXPORT_FUNCTION"] == {"Ref": export_id}
+    assert invoke_retries(synth)[export_id] == 1
 
 
 def test_manage_connections_is_scoped_to_the_websocket_stage(synth: Synth) -> None:
@@ -757,10 +843,12 @@ def test_alarms_cover_lag_errors_throttles_queues_and_dynamodb(synth: Synth) -> 
             "ThrottledRequests",
         )
     }
+    functions = len(synth.stack.functions.all)  # export's among them
+    assert functions == 8
     assert count == {
         "IteratorAge": 3,
-        "Errors": 7,
-        "Throttles": 7,
+        "Errors": functions,
+        "Throttles": functions,
         "ApproximateNumberOfMessagesVisible": 3,
         "ThrottledRequests": 3,
     }
@@ -805,6 +893,7 @@ def test_outputs(synth: Synth) -> None:
         "StateTableName",
         "SessionsTableName",
         "PlayStreamName",
+        "ExportsBucketName",
     } <= outputs.keys()
 
 
