@@ -76,6 +76,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/dataplane.py --out docs/bench-dataplane.md --readme README.md
 	$(BIN)/python bench/capacity.py --out docs/bench-capacity.md --readme README.md
 	$(BIN)/python bench/model_check.py --out docs/bench-model-check.md --readme README.md
+	$(BIN)/python bench/export.py --out docs/bench-export.md --readme README.md
 	$(BIN)/python bench/latency.py --out docs/bench-latency.md --readme README.md
 
 # The local stack, a 3-minute demo game and a crowd of players; exits 0 only when every
