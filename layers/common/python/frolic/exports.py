@@ -117,30 +117,25 @@ def _safe(value: str | None) -> str:
     return f"'{text}" if text.startswith(FORMULA_STARTS) else text
 
 
+#: Each column's cell, from the row: one place for what a column shows, whichever
+#: kinds of export list it.
+CELLS: Final[dict[str, Callable[[CouponRow], str]]] = {
+    "playId": lambda row: _safe(row.play_id),
+    "playerId": lambda row: _safe(row.user_id),
+    "brandId": lambda row: _safe(row.brand_id),
+    "counter": lambda row: str(row.counter),
+    "ordinal": lambda row: str(row.ordinal),
+    "code": lambda row: _safe(row.code),
+    "status": lambda row: row.status,
+    "issuedAt": lambda row: _time(row.issued_at),
+    "redeemedAt": lambda row: _time(row.redeemed_at),
+    "redeemedBy": lambda row: _safe(row.redeemed_by),
+    "voidedAt": lambda row: _time(row.voided_at),
+}
+
+
 def cells(kind: ExportKind, row: CouponRow) -> list[str]:
-    if kind is ExportKind.WINNERS:
-        return [
-            _safe(row.play_id),
-            _safe(row.user_id),
-            _safe(row.brand_id),
-            _safe(row.code),
-            row.status,
-            _time(row.issued_at),
-            _time(row.redeemed_at),
-        ]
-    return [
-        _safe(row.brand_id),
-        str(row.counter),
-        str(row.ordinal),
-        _safe(row.code),
-        row.status,
-        _safe(row.play_id),
-        _safe(row.user_id),
-        _time(row.issued_at),
-        _time(row.redeemed_at),
-        _safe(row.redeemed_by),
-        _time(row.voided_at),
-    ]
+    return [CELLS[column](row) for column in COLUMNS[kind]]
 
 
 class RowCount:
