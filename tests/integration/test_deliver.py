@@ -114,11 +114,11 @@ def decided(play: Play, status: PlayStatus, reason: str | None = None) -> dict[s
 
 
 def won_play(
-    world: World, n: int = 1, *, user: str = "alice", sub: int = 0
+    world: World, n: int = 1, *, user: str = "alice", sub: int = 0, connection: str | None = CONN
 ) -> tuple[dict[str, Any], str]:
     """A play won through the allocator's own store: pending item, then the lease of a
     coupon and the won result. Returns the result item and its code."""
-    play = a_play(n, user=user)
+    play = a_play(n, user=user, connection=connection)
     world.db.put_item(TableName=world.settings.results_table, Item=codec.dump(pending_item(play)))
     store = world.store()
     store.budgets(GAME)
@@ -287,8 +287,10 @@ def test_a_redelivered_won_record_issues_the_coupon_only_once(
     feed: Feed,
     clock: ManualClock,
 ) -> None:
-    won, _ = won_play(stocked)
-    transition = DynamoDBRecord(feed.record("MODIFY", old=pending_item(a_play()), new=won))
+    won, _ = won_play(stocked, connection=None)
+    transition = DynamoDBRecord(
+        feed.record("MODIFY", old=pending_item(a_play(connection=None)), new=won)
+    )
     clock.now = START + 3.0
 
     assert deliverer.handle(transition) is Delivery.NO_SOCKET
@@ -308,8 +310,10 @@ def test_a_redelivered_won_record_issues_the_coupon_only_once(
 def test_a_redeemed_coupon_is_left_redeemed(
     stocked: World, deliverer: Deliverer, feed: Feed
 ) -> None:
-    won, _ = won_play(stocked)
-    transition = DynamoDBRecord(feed.record("MODIFY", old=pending_item(a_play()), new=won))
+    won, _ = won_play(stocked, connection=None)
+    transition = DynamoDBRecord(
+        feed.record("MODIFY", old=pending_item(a_play(connection=None)), new=won)
+    )
     deliverer.handle(transition)
     stocked.db.update_item(
         TableName=stocked.settings.state_table,
@@ -330,9 +334,11 @@ def test_a_won_code_that_is_not_this_plays_is_flagged_never_issued_nor_logged(
     feed: Feed,
     output: Output,
 ) -> None:
-    won, code = won_play(stocked)
-    deliverer.handle(DynamoDBRecord(feed.record("MODIFY", old=pending_item(a_play()), new=won)))
-    other = a_play(2, user="bob")
+    won, code = won_play(stocked, connection=None)
+    deliverer.handle(
+        DynamoDBRecord(feed.record("MODIFY", old=pending_item(a_play(connection=None)), new=won))
+    )
+    other = a_play(2, user="bob", connection=None)
     # A forged result naming alice's code, and one naming a code no pool holds.
     forged = outcome_item(Outcome(other, PlayStatus.WON, START + 2.0, grants=(Grant(BRAND, code),)))
     unknown = outcome_item(
@@ -379,28 +385,10 @@ def test_codes_never_reach_logs_or_metrics(
 # -- privacy and closed sockets ---------------------------------------------------------
 
 
-def test_no_push_to_a_connection_that_another_player_opened(
-    feed: Feed, sessions: Sessions, push_stub: PushStub
-) -> None:
-    sessions.open(CONN, "mallory")
-    play = a_play(user="alice", connection=CONN)
+def test_no_push_for_a_play_that_came_without_a_socket(feed: Feed, push_stub: PushStub) -> None:
+    socketless = a_play(2, connection=None)
 
     failed = feed(
-        feed.record("MODIFY", old=pending_item(play), new=decided(play, PlayStatus.LOST)),
-    )
-
-    assert failed == []
-    assert push_stub.posted == []
-    assert sessions.owner(CONN) == "mallory"
-
-
-def test_no_push_when_the_players_connection_is_closed_or_absent(
-    feed: Feed, push_stub: PushStub
-) -> None:
-    closed, socketless = a_play(1), a_play(2, connection=None)
-
-    failed = feed(
-        feed.record("MODIFY", old=pending_item(closed), new=decided(closed, PlayStatus.LOST)),
         feed.record(
             "MODIFY", old=pending_item(socketless), new=decided(socketless, PlayStatus.LOST)
         ),
@@ -426,19 +414,18 @@ def test_a_gone_socket_is_forgotten_and_the_record_still_succeeds(
     push_stub.assert_all_used()
 
 
-def test_a_sockets_owner_is_read_once_for_all_its_results(
+def test_a_push_reads_nothing_first(
     world: World, feed: Feed, sessions: Sessions, push_stub: PushStub
 ) -> None:
+    """The play's socket was bound to its player when the play was taken (ws_play), so
+    delivering its results costs the push alone."""
     sessions.open(CONN, "alice")
-    owner_reads: list[str] = []
-    world.db.meta.events.register(
-        "before-parameter-build.dynamodb.GetItem",
-        lambda params, **_: (
-            owner_reads.append(params["Key"]["pk"]["S"])
-            if params["TableName"] == world.settings.sessions_table
-            else None
-        ),
-    )
+    reads: list[str] = []
+    for operation in ("GetItem", "BatchGetItem", "Query"):
+        world.db.meta.events.register(
+            f"before-parameter-build.dynamodb.{operation}",
+            lambda params, model, **_: reads.append(model.name),
+        )
     plays = [a_play(n) for n in range(3)]
     for _ in plays:
         push_stub.expect_post(CONN)
@@ -451,15 +438,15 @@ def test_a_sockets_owner_is_read_once_for_all_its_results(
     )
 
     assert failed == []
-    assert owner_reads == [f"CONN#{CONN}"]
+    assert reads == []
     assert [m["playId"] for m in push_stub.messages_to(CONN)] == ["play-0", "play-1", "play-2"]
 
 
-def test_a_known_socket_closed_since_gets_a_push_that_reaches_no_one(
+def test_a_socket_closed_since_gets_a_push_that_reaches_no_one(
     feed: Feed, sessions: Sessions, push_stub: PushStub
 ) -> None:
-    """Its owner was read for an earlier result; the socket has closed since. The push is
-    tried and refused as gone, as for any socket that closed during the push."""
+    """The socket closed between the play and its result: the push is tried and refused
+    as gone, and its session is closed."""
     sessions.open(CONN, "alice")
     earlier, later = a_play(1), a_play(2)
     push_stub.expect_post(CONN)
@@ -469,7 +456,6 @@ def test_a_known_socket_closed_since_gets_a_push_that_reaches_no_one(
         )
         == []
     )
-    sessions.close(CONN)
     push_stub.expect_gone(CONN)
 
     failed = feed(

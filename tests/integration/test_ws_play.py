@@ -49,21 +49,31 @@ def test_a_play_on_the_socket_is_queued_for_the_sockets_player(
 
 
 @pytest.mark.parametrize(
-    ("body", "error"),
+    ("body", "error", "field"),
     [
-        ("{broken", "invalid_json"),
-        ({"action": "play", "playId": "p-1"}, "invalid_request"),
-        ({"action": "play", "playId": "p-1", "gameId": "no-such-game"}, "unknown_game"),
+        ("{broken", "invalid_json", None),
+        ({"action": "play", "playId": "p-1"}, "invalid_request", "gameId"),
+        ({"action": "play", "playId": "p-1", "gameId": "no-such-game"}, "unknown_game", None),
+        # The socket and the player come from the connection, never from the message.
+        (
+            {"action": "play", "playId": "p-1", "gameId": GAME, "connectionId": "conn-2"},
+            "invalid_request",
+            "connectionId",
+        ),
+        (
+            {"action": "play", "playId": "p-1", "gameId": GAME, "userId": "p-2"},
+            "invalid_request",
+            "userId",
+        ),
     ],
 )
 def test_a_bad_play_gets_an_error_frame_and_nothing_is_recorded(
-    world: World, sockets: tuple[WebSocketPlays, Any], body: Any, error: str
+    world: World, sockets: tuple[WebSocketPlays, Any], body: Any, error: str, field: str | None
 ) -> None:
     plays, _ = sockets
     frame = _send(plays, "conn-1", body)
     assert (frame["type"], frame["error"]) == ("error", error)
-    if error == "invalid_request":
-        assert [f["field"] for f in frame["fields"]] == ["gameId"]
+    assert [f["field"] for f in frame.get("fields", [])] == ([field] if field else [])
     assert "Item" not in world.db.get_item(
         TableName=world.settings.results_table, Key={"playId": {"S": "p-1"}}
     )

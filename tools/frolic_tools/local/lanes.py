@@ -24,7 +24,7 @@ def result_socket_or_key(record: StreamRecord) -> str:
     """Where a results-stream record goes: the play's socket (`connectionId`, which
     every image of a play's item carries), else the item's key. Either way an item's
     records share a lane; by socket, one player's results also leave in order, from one
-    environment (whose `KnownOwners` then knows the socket)."""
+    environment."""
     body = record.event.get("dynamodb", {})
     for image in ("NewImage", "OldImage"):
         socket = body.get(image, {}).get("connectionId", {}).get("S")

@@ -12,9 +12,11 @@ stays there past a bound, the sweeper (frolic.sweep) issues with the same code.
 A push is a hint (the result is readable over REST): a closed socket is not a failure,
 an unexpected AWS error is, so the record is retried. A result goes only to a socket
 that its own player opened (invariant 6), and coupon codes never reach logs or metrics.
-The socket's owner is read from its sessions item once per environment (`KnownOwners`):
-the item never changes while it exists, and a connection id is never reused, so a push
-to a socket closed since reaches no one (its 410 is the ordinary "gone").
+That is settled when the play is taken, not here: a play's `connectionId` is only ever
+the socket it arrived on (API Gateway's id, never the client's word), and `ws_play`
+takes the play for that socket's owner alone. So the push reads nothing first; API
+Gateway never reuses a connection id, so a push to a socket closed since reaches no one
+(its 410 is the ordinary "gone").
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from frolic.dal.coupon_issue import CouponBinding
 from frolic.dal.offers import NO_FACTS, CouponFacts
 from frolic.dal.push import Push
 from frolic.dal.result_indexes import ResultIndexes
-from frolic.dal.sessions import KnownOwners, Sessions
+from frolic.dal.sessions import Sessions
 from frolic.models import CouponStatus, PlayStatus
 from frolic.observability import logger, metrics
 from frolic.settings import Settings
@@ -75,8 +77,7 @@ class Delivery(StrEnum):
     SKIPPED = "skipped"  # not a transition to a final result
     PUSHED = "pushed"
     GONE = "gone"  # the socket had closed; the connection was forgotten
-    NO_SOCKET = "no_socket"  # no connection on the play, or it is closed
-    REFUSED = "refused"  # the connection belongs to someone else
+    NO_SOCKET = "no_socket"  # the play came over REST
 
 
 def images(record: DynamoDBRecord) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -141,7 +142,6 @@ class Deliverer:
     ) -> None:
         self._issuer = CouponIssuer(client, settings, clock)
         self._sessions = sessions
-        self._owners = KnownOwners(sessions)
         self._push = push
         self._facts = facts or CouponFacts.reading(client, settings)
 
@@ -164,17 +164,9 @@ class Deliverer:
         connection_id = result.connection_id
         if not connection_id:
             return Delivery.NO_SOCKET
-        owner = self._owners.owner(connection_id)
-        if owner is None:
-            return Delivery.NO_SOCKET
-        if owner != result.user_id:
-            logger.warning("play's connection belongs to another player", play_id=result.play_id)
-            metrics.add_metric(name="ResultPushRefused", unit=MetricUnit.Count, value=1)
-            return Delivery.REFUSED
         if self._push.send(connection_id, result_message(result, self._facts)):
             metrics.add_metric(name="ResultPushed", unit=MetricUnit.Count, value=1)
             return Delivery.PUSHED
-        self._owners.forget(connection_id)
         self._sessions.close(connection_id)
         metrics.add_metric(name="ResultPushGone", unit=MetricUnit.Count, value=1)
         return Delivery.GONE
