@@ -18,6 +18,7 @@ from frolic.dal.clients import admin_dynamodb, lambda_client, s3_links
 from frolic.dal.exports import ExportFiles, ExportJobs, ExportStarter
 from frolic.dal.offers import OfferStore
 from frolic.dal.pools import CouponPools
+from frolic.dal.rates import RateLimiter
 from frolic.dal.redemptions import Redemptions
 from frolic.dal.reports import GameReports
 from frolic.http import CorsPolicy, resolve
@@ -41,6 +42,7 @@ def _app() -> APIGatewayRestResolver:
         pools=CouponPools(db, SETTINGS),
         reports=GameReports(db, SETTINGS),
         redemptions=Redemptions(db, SETTINGS),
+        limiter=RateLimiter(db, SETTINGS),
         offers=OfferStore(db, SETTINGS),
         exports=ExportDesk(
             ExportJobs(db, SETTINGS),

@@ -18,6 +18,7 @@ from frolic.dal.clients import s3_client
 from frolic.dal.exports import ExportFiles, ExportJobs, StateCoupons
 from frolic.dal.offers import OfferStore
 from frolic.dal.pools import CouponPools
+from frolic.dal.rates import RateLimiter
 from frolic.dal.redemptions import Redemptions
 from frolic.dal.reports import GameReports
 from frolic.exports import Exporter
@@ -148,6 +149,7 @@ class AdminApi:
             pools=CouponPools(self.db, self.settings, clock=self.clock),
             reports=GameReports(self.db, self.settings),
             redemptions=Redemptions(self.db, self.settings, clock=self.clock),
+            limiter=RateLimiter(self.db, self.settings, clock=self.clock),
             offers=OfferStore(self.db, self.settings, clock=self.clock),
             exports=export_desk(self.db, self.settings, self.clock),
         )

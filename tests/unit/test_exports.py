@@ -13,6 +13,7 @@ from frolic.exports import (
     CouponRow,
     Exporter,
     ExportKind,
+    ExportScope,
     RowCount,
     csv_chunks,
     new_export_id,
@@ -97,8 +98,8 @@ class Ledger:
         self.finished: tuple[int, str] | None = None
         self.failed: str | None = None
 
-    def kind_of(self, game_id: str, export_id: str) -> ExportKind | None:
-        return self.kind
+    def scope_of(self, game_id: str, export_id: str) -> ExportScope | None:
+        return None if self.kind is None else ExportScope(self.kind)
 
     def finish(self, game_id: str, export_id: str, *, rows: int, key: str, now: float) -> None:
         self.finished = (rows, key)
@@ -108,7 +109,9 @@ class Ledger:
 
 
 class Coupons:
-    def coupon_rows(self, game_id: str) -> Iterator[CouponRow]:
+    def coupon_rows(
+        self, game_id: str, brands: frozenset[str] | None = None
+    ) -> Iterator[CouponRow]:
         yield from (coupon(1), coupon(2, "VOID"), coupon(3))
 
 

@@ -20,6 +20,7 @@ from frolic.dal.catalog import Catalog
 from frolic.dal.exports import ExportFiles, ExportJobs, ExportStarter
 from frolic.dal.offers import OfferStore
 from frolic.dal.pools import CouponPools
+from frolic.dal.rates import RateLimiter
 from frolic.dal.redemptions import Redemptions
 from frolic.dal.reports import GameReports
 from frolic.dal.sessions import Sessions
@@ -42,6 +43,7 @@ def admin_document() -> dict[str, Any]:
             pools=CouponPools(client, settings),
             reports=GameReports(client, settings),
             redemptions=Redemptions(client, settings),
+            limiter=RateLimiter(client, settings),
             offers=OfferStore(client, settings),
             exports=ExportDesk(
                 ExportJobs(client, settings),

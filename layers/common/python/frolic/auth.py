@@ -1,9 +1,15 @@
-"""Who is calling: the one place that reads identity and decides admin rights.
+"""Who is calling: the one place that reads identity, roles and brands.
 
 API Gateway's Cognito authorizer has already checked the bearer JWT when a request
 reaches a handler; it passes the token's claims in the request context. The local
 gateway checks its dev tokens and passes the same claims the same way, so handlers never
 see a token and never verify one themselves.
+
+Roles are Cognito groups. An *admin* may do everything; a *brand manager* runs the
+budgets, pools, report lines and exports of their brands; a *till* redeems their brands'
+coupons. Which brands is the `custom:brands` attribute (brand ids, comma-separated),
+which only an administrator of the user pool can write (infra/constructs/auth.py), so a
+user cannot give themselves a brand. A token with no role is a player's.
 """
 
 from __future__ import annotations
@@ -13,6 +19,11 @@ from dataclasses import dataclass
 from typing import Any
 
 ADMIN_GROUP = "admin"
+MANAGER_GROUP = "brand-manager"
+TILL_GROUP = "till"
+STAFF_GROUPS = (ADMIN_GROUP, MANAGER_GROUP, TILL_GROUP)
+#: The ID token's claim naming a staff user's brands.
+BRANDS_CLAIM = "custom:brands"
 
 
 class AuthenticationError(Exception):
@@ -27,19 +38,47 @@ class ForbiddenError(Exception):
 class Principal:
     user_id: str
     groups: frozenset[str]
+    brands: frozenset[str] = frozenset()
 
     @property
     def is_admin(self) -> bool:
         return ADMIN_GROUP in self.groups
+
+    @property
+    def is_staff(self) -> bool:
+        return not self.groups.isdisjoint(STAFF_GROUPS)
+
+    def manages(self, brand_id: str) -> bool:
+        return self.is_admin or (MANAGER_GROUP in self.groups and brand_id in self.brands)
+
+    def tills(self, brand_id: str) -> bool:
+        return self.is_admin or (TILL_GROUP in self.groups and brand_id in self.brands)
+
+    def managed(self) -> frozenset[str] | None:
+        """The brands whose lines this caller may see: None for every brand (admin)."""
+        if self.is_admin:
+            return None
+        return self.brands if MANAGER_GROUP in self.groups else frozenset()
 
     def require_admin(self) -> Principal:
         if not self.is_admin:
             raise ForbiddenError("this route is for marketers (the admin group)")
         return self
 
+    def require_group(self, group: str) -> Principal:
+        """An admin, or a member of `group`; brands are checked where they are known."""
+        if not (self.is_admin or group in self.groups):
+            raise ForbiddenError(f"this route is for admins and the {group} group")
+        return self
+
+    def require_brand(self, brand_id: str) -> Principal:
+        if not self.manages(brand_id):
+            raise ForbiddenError("this brand is not one you manage")
+        return self
+
     def require_player(self) -> Principal:
-        """Player routes act on the caller's own plays; an admin token is not a player."""
-        if self.is_admin:
+        """Player routes act on the caller's own plays; a staff token is not a player."""
+        if self.is_staff:
             raise ForbiddenError("use a player account for player routes")
         return self
 
@@ -54,10 +93,18 @@ def _groups(raw: Any) -> frozenset[str]:
     return frozenset(part for part in text.replace(",", " ").split() if part)
 
 
+def _brands(raw: Any) -> frozenset[str]:
+    return frozenset(part.strip() for part in str(raw or "").split(",") if part.strip())
+
+
 def principal_from_claims(claims: Mapping[str, Any] | None) -> Principal:
     if not claims or not claims.get("sub"):
         raise AuthenticationError("sign in first: no verified identity on this request")
-    return Principal(str(claims["sub"]), _groups(claims.get("cognito:groups")))
+    return Principal(
+        str(claims["sub"]),
+        _groups(claims.get("cognito:groups")),
+        _brands(claims.get(BRANDS_CLAIM)),
+    )
 
 
 def principal_from_event(event: Mapping[str, Any]) -> Principal:

@@ -209,8 +209,18 @@ def new_export_id(now: float, suffix: str) -> str:
 # -- the job ------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class ExportScope:
+    """What a job exports: its kind, and its brands (None: every brand of the game)."""
+
+    kind: ExportKind
+    brands: frozenset[str] | None = None
+
+
 class CouponSource(Protocol):
-    def coupon_rows(self, game_id: str) -> Iterator[CouponRow]: ...
+    def coupon_rows(
+        self, game_id: str, brands: frozenset[str] | None = None
+    ) -> Iterator[CouponRow]: ...
 
 
 class ObjectSink(Protocol):
@@ -218,7 +228,7 @@ class ObjectSink(Protocol):
 
 
 class JobLedger(Protocol):
-    def kind_of(self, game_id: str, export_id: str) -> ExportKind | None: ...
+    def scope_of(self, game_id: str, export_id: str) -> ExportScope | None: ...
 
     def finish(self, game_id: str, export_id: str, *, rows: int, key: str, now: float) -> None: ...
 
@@ -244,14 +254,15 @@ class Exporter:
     def run(self, game_id: str, export_id: str) -> int | None:
         """The rows exported, or None for a job that does not exist. A job run twice
         (an asynchronous invocation retried) writes the same object again."""
-        kind = self._jobs.kind_of(game_id, export_id)
-        if kind is None:
+        scope = self._jobs.scope_of(game_id, export_id)
+        if scope is None:
             logger.warning("export job not found", game_id=game_id, export_id=export_id)
             return None
+        kind = scope.kind
         key = object_key(game_id, export_id, kind)
         count = RowCount()
         try:
-            rows = self._coupons.coupon_rows(game_id)
+            rows = self._coupons.coupon_rows(game_id, scope.brands)
             self._sink.upload(key, parts(csv_chunks(kind, rows, count)))
         except Exception:
             self._jobs.fail(

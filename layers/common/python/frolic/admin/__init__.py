@@ -46,11 +46,12 @@ EndTime = Annotated[AwareDatetime, AfterValidator(_after_start)]
 _ERROR_DESCRIPTIONS = {
     400: "Invalid request: `fields` names each camelCase field and what is wrong with it",
     401: "No verified identity on the request",
-    403: "The caller is not in the admin group",
+    403: "The caller's role (admin, brand manager, till) or brands do not allow this",
     404: "The campaign, game, brand or coupon does not exist",
     409: "The request conflicts with the stored state",
     413: "The body is over the stated limit",
     415: "The Content-Type is not one this route reads",
+    429: "Too many requests from this caller: wait the Retry-After seconds",
 }
 
 

@@ -4,10 +4,10 @@
 handler real ones.
 
 - **Who may call.** One global middleware admits every route but the public ones only
-  for the admin group. Powertools validates a request before any middleware runs, so the
-  400 and 415 handlers ask the same guard first (`install_error_handlers(admit=...)`): a
-  caller who is not an admin learns nothing about the admin API, not even what a valid
-  body looks like.
+  for the admin group, or for the brand staff `frolic.admin.access` opens it to.
+  Powertools validates a request before any middleware runs, so the 400 and 415
+  handlers ask the same guard first (`install_error_handlers(admit=...)`): a caller who
+  may not call a route learns nothing about it, not even what a valid body looks like.
 - **Which status.** The errors both APIs share are `frolic.http`'s; the catalog's and
   pools' refusals map here, each type to one status and the same `ErrorBody`. Nothing
   matches on error text, and a client's mistake is never a 500.
@@ -31,10 +31,12 @@ from frolic.admin import (
 )
 from frolic.admin import exports as export_routes
 from frolic.admin import reports as report_routes
+from frolic.admin.access import admit
 from frolic.auth import principal_from_event
 from frolic.dal.catalog import ConflictError, InvalidFieldError
 from frolic.dal.catalog import NotFoundError as ItemNotFoundError
 from frolic.dal.pools import BudgetBelowIssuedError, NoBudgetError, UploadConflictError
+from frolic.dal.rates import RateLimitedError
 from frolic.http import (
     CONFLICT,
     NOT_FOUND,
@@ -54,13 +56,14 @@ if TYPE_CHECKING:
     from frolic.dal.catalog import Catalog
     from frolic.dal.offers import OfferStore
     from frolic.dal.pools import CouponPools
+    from frolic.dal.rates import RateLimiter
     from frolic.dal.redemptions import Redemptions
     from frolic.dal.reports import GameReports
 
 TITLE = "Frolic admin API"
 API_VERSION = "1.0.0"
 OPENAPI_PATH = "/openapi.json"
-#: Paths anyone may read; every other path, known or not, needs the admin group.
+#: Paths anyone may read; every other path, known or not, needs a staff role.
 PUBLIC_PATHS = frozenset({OPENAPI_PATH})
 SECURITY_SCHEME = "cognito"
 
@@ -71,6 +74,7 @@ def build_app(
     pools: CouponPools,
     reports: GameReports,
     redemptions: Redemptions,
+    limiter: RateLimiter,
     offers: OfferStore,
     exports: ExportDesk,
 ) -> APIGatewayRestResolver:
@@ -79,7 +83,9 @@ def build_app(
     def authorize() -> None:
         if app.current_event.path in PUBLIC_PATHS:
             return
-        principal = principal_from_event(app.current_event.raw_event).require_admin()
+        event = app.current_event
+        principal = principal_from_event(event.raw_event)
+        admit(principal, event.http_method, event.path)
         app.context[PRINCIPAL_CONTEXT_KEY] = principal
 
     def admin_guard(
@@ -100,6 +106,7 @@ def build_app(
             BudgetBelowIssuedError: _conflict,
             UploadConflictError: _conflict,
             NoBudgetError: _no_budget,
+            RateLimitedError: _rate_limited,
         },
     )
 
@@ -108,7 +115,7 @@ def build_app(
     app.include_router(brands.router(catalog))
     app.include_router(budgets.router(catalog, pools, offers))
     app.include_router(report_routes.router(catalog, reports))
-    app.include_router(coupons.router(redemptions))
+    app.include_router(coupons.router(redemptions, limiter))
     app.include_router(export_routes.router(catalog, exports))
 
     document: dict[str, Any] = {}
@@ -187,4 +194,10 @@ def _conflict(error: Exception) -> Response[str]:
 def _no_budget(_: NoBudgetError) -> Response[str]:
     return error_response(
         409, "no_budget", "set this brand's budget for the game before adding coupons"
+    )
+
+
+def _rate_limited(error: RateLimitedError) -> Response[str]:
+    return error_response(
+        429, "too_many_requests", str(error), headers={"Retry-After": str(error.retry_after)}
     )

@@ -2,7 +2,7 @@
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from frolic.admin import BrandIdPath, new_router, responses
+from frolic.admin import BrandIdPath, caller, new_router, responses
 from frolic.dal.catalog import Catalog
 from frolic.models import BoundaryModel, Brand, Name
 
@@ -36,10 +36,12 @@ def router(catalog: Catalog) -> Router:
         summary="List brands",
         operation_id="listBrands",
         tags=TAGS,
-        responses=responses(200, "Every brand, by name"),
+        responses=responses(200, "Every brand, by name (a brand manager's brands only)"),
     )
     def list_brands() -> BrandList:
-        return BrandList(items=catalog.list_brands())
+        shown = caller(routes).managed()
+        brands = catalog.list_brands()
+        return BrandList(items=[b for b in brands if shown is None or b.brand_id in shown])
 
     @routes.get(
         "/admin/brands/<brandId>",

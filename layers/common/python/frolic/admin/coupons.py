@@ -1,6 +1,6 @@
 """Coupon routes: a brand's till redeems a code it was shown."""
 
-from typing import Annotated
+from typing import Annotated, Final
 from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -9,6 +9,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import TypeAdapter, ValidationError
 
 from frolic.admin import caller, new_router, responses
+from frolic.dal.rates import RateLimit, RateLimiter
 from frolic.dal.redemptions import Redemption, Redemptions
 from frolic.http import InvalidRequestError
 from frolic.models import CouponCode, FieldError
@@ -27,21 +28,31 @@ CodePath = Annotated[
 ]
 
 
-def router(redemptions: Redemptions) -> Router:
+#: A till serves a customer in seconds, so this is far above its pace and far below
+#: what guessing codes would need.
+REDEEM_LIMIT: Final = RateLimit("redeem", uses=30, window_seconds=60)
+
+
+def router(redemptions: Redemptions, limiter: RateLimiter) -> Router:
     routes = new_router()
 
     @routes.post(
         "/admin/coupons/<code>/redeem",
         summary="Redeem an issued coupon",
         description=(
-            "Only an ISSUED coupon can be redeemed, once: 409 if it is not issued yet or "
-            "already redeemed. Errors never repeat the code."
+            "Only an ISSUED coupon can be redeemed, once: 409 if it is already redeemed or "
+            "its offer has ended. A till redeems its own brands' coupons only: a code that "
+            "does not exist, one of another brand and one not yet issued all answer the "
+            f"same 404. Each caller may try {REDEEM_LIMIT.uses} codes a minute; past that, "
+            "429 with Retry-After. Errors never repeat the code."
         ),
         operation_id="redeemCoupon",
         tags=TAGS,
-        responses=responses(200, "The coupon, now REDEEMED", 404, 409),
+        responses=responses(200, "The coupon, now REDEEMED", 404, 409, 429),
     )
     def redeem_coupon(code: CodePath) -> Redemption:
+        principal = caller(routes)
+        limiter.take(REDEEM_LIMIT, principal.user_id)
         # REST APIs pass the path still percent-encoded.
         try:
             plain = _coupon_code.validate_python(unquote(code))
@@ -49,7 +60,7 @@ def router(redemptions: Redemptions) -> Router:
             raise InvalidRequestError(
                 [FieldError(field="code", message="not a valid coupon code")]
             ) from None
-        redemption = redemptions.redeem(plain, actor=caller(routes).user_id)
+        redemption = redemptions.redeem(plain, principal.user_id, principal.tills)
         logger.info(
             "coupon redeemed",
             extra={"game_id": redemption.game_id, "brand_id": redemption.brand_id},

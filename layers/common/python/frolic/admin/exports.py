@@ -64,7 +64,8 @@ def router(catalog: Catalog, desk: ExportDesk) -> Router:
             "budgets leased, whatever became of it, with every time and who redeemed it. "
             "The file is written in the background: read the export until its status is "
             "`done`, then fetch `downloadUrl` (valid for 15 minutes; read the export again "
-            "for a fresh one). Files are kept for 7 days."
+            "for a fresh one). Files are kept for 7 days. A brand manager's export covers "
+            "their brands alone (`brands`)."
         ),
         operation_id="startExport",
         tags=TAGS,
@@ -72,7 +73,8 @@ def router(catalog: Catalog, desk: ExportDesk) -> Router:
     )
     def start_export(game_id: GameIdPath, body: ExportRequest) -> ExportJob:
         catalog.get_game(game_id)
-        job = desk.jobs.create(game_id, body.kind, caller(routes).user_id)
+        principal = caller(routes)
+        job = desk.jobs.create(game_id, body.kind, principal.user_id, principal.managed())
         desk.starter.start(game_id, job.export_id)
         logger.info("export started", game_id=game_id, kind=body.kind.value)
         return job
@@ -82,10 +84,16 @@ def router(catalog: Catalog, desk: ExportDesk) -> Router:
         summary="List a game's recent exports",
         operation_id="listExports",
         tags=TAGS,
-        responses=responses(200, "Up to 20 exports, newest first, with links to those done"),
+        responses=responses(
+            200,
+            "Up to 20 exports, newest first, with links to those done (a brand manager's: "
+            "those of their brands)",
+        ),
     )
     def list_exports(game_id: GameIdPath) -> ExportList:
-        return ExportList(items=[desk.with_link(job) for job in desk.jobs.recent(game_id)])
+        shown = caller(routes).managed()
+        jobs = desk.jobs.recent(game_id)
+        return ExportList(items=[desk.with_link(job) for job in jobs if job.shown_to(shown)])
 
     @routes.get(
         "/admin/games/<gameId>/exports/<exportId>",
@@ -96,7 +104,7 @@ def router(catalog: Catalog, desk: ExportDesk) -> Router:
     )
     def get_export(game_id: GameIdPath, export_id: ExportIdPath) -> ExportJob:
         job = desk.jobs.get(game_id, export_id)
-        if job is None:
+        if job is None or not job.shown_to(caller(routes).managed()):
             raise NotFoundError("no such export of this game")
         return desk.with_link(job)
 

@@ -31,6 +31,7 @@ from frolic.dal.tables import TTL_ATTRIBUTE, coupon_key
 from frolic.exports import (
     CouponRow,
     ExportKind,
+    ExportScope,
     ExportStatus,
     file_name,
     new_export_id,
@@ -81,15 +82,23 @@ class ExportJob(BoundaryModel):
     #: A pre-signed GET of the file, valid for a quarter of an hour, once it is written.
     download_url: str | None = None
     error: str | None = None
+    #: The brands the file covers, when a brand manager asked for it; absent: every brand.
+    brands: list[Identifier] | None = None
+
+    def shown_to(self, brands: frozenset[str] | None) -> bool:
+        """Whether a caller who may see `brands` (None: every brand) may see this job."""
+        return brands is None or (self.brands is not None and set(self.brands) <= brands)
 
 
 class ExportJobs(StateTableStore):
     """The job items: created by the admin API, finished or failed by the exporter."""
 
-    def create(self, game_id: str, kind: ExportKind, actor: str) -> ExportJob:
+    def create(
+        self, game_id: str, kind: ExportKind, actor: str, brands: frozenset[str] | None = None
+    ) -> ExportJob:
         now = self._clock()
         export_id = new_export_id(now, uuid.uuid4().hex[:8])
-        item = {
+        item: dict[str, Any] = {
             **export_key(game_id, export_id),
             "gameId": game_id,
             "exportId": export_id,
@@ -99,6 +108,8 @@ class ExportJobs(StateTableStore):
             "requestedBy": actor,
             TTL_ATTRIBUTE: int(now) + EXPORT_DAYS * 86_400,
         }
+        if brands is not None:
+            item["brands"] = sorted(brands)
         self._db.put_item(
             TableName=self._state,
             Item=codec.dump(item),
@@ -117,9 +128,11 @@ class ExportJobs(StateTableStore):
             :limit
         ]
 
-    def kind_of(self, game_id: str, export_id: str) -> ExportKind | None:
-        item = self._item(game_id, export_id)
-        return ExportKind(item["kind"]) if item else None
+    def scope_of(self, game_id: str, export_id: str) -> ExportScope | None:
+        job = self.get(game_id, export_id)
+        if job is None:
+            return None
+        return ExportScope(job.kind, None if job.brands is None else frozenset(job.brands))
 
     def finish(self, game_id: str, export_id: str, *, rows: int, key: str, now: float) -> None:
         self._settle(game_id, export_id, now, status=ExportStatus.DONE, rows=rows, objectKey=key)
@@ -196,6 +209,7 @@ def _job(item: dict[str, Any]) -> ExportJob:
         rows=int(item["rows"]) if "rows" in item else None,
         file_name=file_name(str(item["gameId"]), kind, requested_at),
         error=item.get("reason"),
+        brands=[str(b) for b in item["brands"]] if "brands" in item else None,
     )
 
 
@@ -206,8 +220,12 @@ class StateCoupons:
         self._db = client
         self._state = settings.state_table
 
-    def coupon_rows(self, game_id: str) -> Iterator[CouponRow]:
+    def coupon_rows(
+        self, game_id: str, brands: frozenset[str] | None = None
+    ) -> Iterator[CouponRow]:
         for budget in read_game_budgets(self._db, self._state, game_id):
+            if brands is not None and budget.brand_id not in brands:
+                continue
             for counter in budget.counters:
                 keys = (
                     codec.dump(coupon_key(game_id, budget.brand_id, ordinal, counter.sub))

@@ -5,10 +5,15 @@ holds its status; the game-brand's offer, if it has an end, says until when a ti
 take it. Only an ISSUED coupon moves to REDEEMED, in one conditional update, so
 two tills scanning the same code cannot both accept it. Nothing here logs or repeats the
 code: error messages say what is wrong with "this coupon", never which one.
+
+A till may redeem its own brands' coupons only, and learns nothing of any other code: a
+code that does not exist, one of another brand and one not yet issued to a player all
+get the same "no coupon has this code", before anything else about them is read.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -33,18 +38,23 @@ class Redemption(BoundaryModel):
 
 
 class Redemptions(StateTableStore):
-    def redeem(self, code: str, actor: str) -> Redemption:
+    def redeem(
+        self, code: str, actor: str, may_redeem: Callable[[str], bool] = lambda _: True
+    ) -> Redemption:
+        """`may_redeem` says whether the caller may redeem a brand's coupons."""
         where = self._get(code_key(code))
-        if where is None:
+        if where is None or not may_redeem(str(where["brandId"])):
             raise NotFoundError(UNKNOWN_CODE)
         game_id, brand_id = str(where["gameId"]), str(where["brandId"])
         key = coupon_key(game_id, brand_id, int(where["ordinal"]), int(where.get("sub", 0)))
         offer = read_offer(self._db, self._state, game_id, brand_id, consistent=True)
         now = datetime.fromtimestamp(self._clock(), UTC)
         if offer is not None and offer.valid_until is not None and now > offer.valid_until:
-            coupon = self._get(key)
-            if coupon and coupon.get("code") == code and coupon.get("status") == REDEEMED:
+            status = self._status(key, code)
+            if status == REDEEMED:
                 raise ConflictError(ALREADY_REDEEMED)  # the older fact: used in time
+            if status != CouponStatus.ISSUED.value:
+                raise NotFoundError(UNKNOWN_CODE)
             raise ConflictError(f"this coupon's offer ended at {iso_utc(offer.valid_until)}")
         try:
             self._db.update_item(
@@ -71,15 +81,17 @@ class Redemptions(StateTableStore):
 
     def _refusal(self, key: dict[str, str], code: str) -> Exception:
         """Why the coupon could not be redeemed, read back after the refused update."""
-        coupon = self._get(key)
-        if coupon is None or coupon.get("code") != code:
-            return NotFoundError(UNKNOWN_CODE)
-        status = coupon.get("status")
+        status = self._status(key, code)
+        if status in (None, CouponStatus.AVAILABLE.value, CouponStatus.RESERVED.value):
+            return NotFoundError(UNKNOWN_CODE)  # not yet a player's: as if it did not exist
         if status == REDEEMED:
             return ConflictError(ALREADY_REDEEMED)
-        if status in (CouponStatus.AVAILABLE.value, CouponStatus.RESERVED.value):
-            return ConflictError("this coupon has not been issued yet")
         return ConflictError("this coupon cannot be redeemed in its current state")
+
+    def _status(self, key: dict[str, str], code: str) -> str | None:
+        """The coupon's status, if the coupon at `key` still has this code."""
+        coupon = self._get(key)
+        return None if coupon is None or coupon.get("code") != code else coupon.get("status")
 
     def _get(self, key: dict[str, str]) -> dict[str, Any] | None:
         response = self._db.get_item(

@@ -22,7 +22,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pydantic import AwareDatetime, Field
@@ -70,8 +70,13 @@ class GameReports:
         self._db = client
         self._state = settings.state_table
 
-    def report(self, game: Game) -> GameReport:
-        budgets = read_game_budgets(self._db, self._state, game.game_id)
+    def report(self, game: Game, brands: Collection[str] | None = None) -> GameReport:
+        """The whole game's report, or (`brands`) its lines, wins and curve for those."""
+        budgets = [
+            budget
+            for budget in read_game_budgets(self._db, self._state, game.game_id)
+            if brands is None or budget.brand_id in brands
+        ]
         # One partition holds every minute of the game; the minute only picks the sort key.
         minutes = arrivals_key(game.game_id, 0)
         # The partition also holds the game's spells of traffic; the report reads minutes.

@@ -205,6 +205,11 @@ def play_pace_key(game_id: str, user_id: str) -> dict[str, str]:
     return {"pk": f"PACE#{game_id}#{user_id}", "sk": "P"}
 
 
+def rate_key(action: str, caller: str, window: int) -> dict[str, str]:
+    """A caller's uses of an action in one fixed window (the window's number)."""
+    return {"pk": f"RATE#{action}#{caller}", "sk": f"W#{window}"}
+
+
 def audit_key(game_id: str, at_ms: int, what: str) -> dict[str, str]:
     return {"pk": f"AUDIT#{game_id}", "sk": f"{at_ms:015d}#{what}"}
 
