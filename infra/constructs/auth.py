@@ -1,7 +1,11 @@
-"""Who may call Frolic: one Cognito user pool for players and marketers.
+"""Who may call Frolic: one Cognito user pool for players, marketers and brand staff.
 
-Players sign themselves up; marketers are players an operator adds to the `admin`
-group, whose name is the one `frolic.auth` checks in the token's `cognito:groups`.
+Players sign themselves up. An operator adds staff to a group, whose name is the one
+`frolic.auth` checks in the token's `cognito:groups`: `admin` (marketers: everything),
+`brand-manager` (their brands' budgets, pools, report lines and exports) or `till`
+(redeeming their brands' coupons). Which brands is the `custom:brands` attribute, which
+the ID token carries and the app client may read but never write: only an operator with
+AWS credentials (AdminUpdateUserAttributes) sets it, so nobody grants themselves a brand.
 
 The pages never see a password: they send people to Cognito's managed login (sign-in,
 sign-up, a new password, TOTP) with the authorization-code flow and PKCE, and keep the
@@ -18,11 +22,13 @@ from aws_cdk import aws_cognito as cognito
 from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
-from frolic.auth import ADMIN_GROUP
+from frolic.auth import ADMIN_GROUP, BRANDS_CLAIM, MANAGER_GROUP, TILL_GROUP
 
 #: Where the pages live under each origin (CloudFront serves /admin from admin.html):
 #: managed login sends people back to the page they signed in from.
 PAGE_PATHS = ("/", "/admin")
+#: The custom attribute naming a staff user's brands (`custom:brands` in the token).
+BRANDS_ATTRIBUTE = BRANDS_CLAIM.removeprefix("custom:")
 OAUTH_SCOPES = (cognito.OAuthScope.OPENID, cognito.OAuthScope.EMAIL, cognito.OAuthScope.PROFILE)
 
 
@@ -71,6 +77,9 @@ class Auth(Construct):
             mfa=cognito.Mfa.OPTIONAL,
             mfa_second_factor=cognito.MfaSecondFactor(otp=True, sms=False),
             feature_plan=cognito.FeaturePlan.ESSENTIALS,
+            custom_attributes={
+                BRANDS_ATTRIBUTE: cognito.StringAttribute(mutable=True, max_len=2048)
+            },
             removal_policy=removal_policy,
         )
         urls = page_urls(page_origins)
@@ -88,6 +97,12 @@ class Auth(Construct):
             ),
             supported_identity_providers=[cognito.UserPoolClientIdentityProvider.COGNITO],
             prevent_user_existence_errors=True,
+            # Sign-up writes the address; the brands attribute is read into the ID
+            # token, and only an administrator of the pool may write it.
+            read_attributes=cognito.ClientAttributes()
+            .with_standard_attributes(email=True, email_verified=True)
+            .with_custom_attributes(BRANDS_ATTRIBUTE),
+            write_attributes=cognito.ClientAttributes().with_standard_attributes(email=True),
             generate_secret=False,
             id_token_validity=Duration.hours(1),
             access_token_validity=Duration.hours(1),
@@ -111,6 +126,16 @@ class Auth(Construct):
             "AdminGroup",
             group_name=ADMIN_GROUP,
             description="Marketers: the /admin routes",
+        )
+        self.user_pool.add_group(
+            "BrandManagerGroup",
+            group_name=MANAGER_GROUP,
+            description="Brand managers: their brands' budgets, pools, report and exports",
+        )
+        self.user_pool.add_group(
+            "TillGroup",
+            group_name=TILL_GROUP,
+            description="Brand tills: redeem their brands' coupons",
         )
         NagSuppressions.add_resource_suppressions(
             self.user_pool,

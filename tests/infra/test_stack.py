@@ -762,15 +762,29 @@ def test_websocket_routes_and_stage(synth: Synth) -> None:
     assert "DestinationArn" in properties["AccessLogSettings"]
 
 
-def test_user_pool_has_the_admin_group_the_code_checks(synth: Synth) -> None:
-    from frolic.auth import ADMIN_GROUP
+def test_user_pool_has_the_groups_the_code_checks(synth: Synth) -> None:
+    from frolic.auth import STAFF_GROUPS
 
-    synth.template.has_resource_properties(
-        "AWS::Cognito::UserPoolGroup", {"GroupName": ADMIN_GROUP}
-    )
+    groups = synth.of_type("AWS::Cognito::UserPoolGroup").values()
+    assert sorted(g["Properties"]["GroupName"] for g in groups) == sorted(STAFF_GROUPS)
     synth.template.has_resource_properties(
         "AWS::Cognito::UserPoolClient", {"GenerateSecret": False}
     )
+
+
+def test_only_an_operator_writes_a_users_brands(synth: Synth) -> None:
+    from frolic.auth import BRANDS_CLAIM
+
+    # Given the pool's brands attribute
+    (pool,) = synth.of_type("AWS::Cognito::UserPool").values()
+    attribute = BRANDS_CLAIM.removeprefix("custom:")
+    (schema,) = [a for a in pool["Properties"]["Schema"] if a["Name"] == attribute]
+    assert (schema["AttributeDataType"], schema["Mutable"]) == ("String", True)
+    # Then the app client reads it into the ID token and cannot write it: sign-up and a
+    # signed-in user write the address alone
+    ((_, client),) = synth.of_type("AWS::Cognito::UserPoolClient").items()
+    assert BRANDS_CLAIM in client["Properties"]["ReadAttributes"]
+    assert client["Properties"]["WriteAttributes"] == ["email"]
 
 
 def test_pages_sign_in_through_managed_login_with_the_code_flow(synth: Synth) -> None:
