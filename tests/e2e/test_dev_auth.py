@@ -48,6 +48,27 @@ def test_an_admin_token_opens_the_admin_api_and_only_it(
     assert refused.json()["error"] == "forbidden"
 
 
+def test_a_brand_staff_token_carries_its_role_and_brands_as_cognito_would(
+    anonymous: LocalClient, admin: LocalClient
+) -> None:
+    # Given two brands, and a manager and a till of the first
+    mine = admin.call("POST", "/admin/brands", {"name": "Mine"})["brandId"]
+    theirs = admin.call("POST", "/admin/brands", {"name": "Theirs"})["brandId"]
+    manager = anonymous.as_user("mia", role="brand-manager", brands=[mine])
+    till = anonymous.as_user("tom", role="till", brands=[mine])
+    claims = claims_of(manager.token or "")
+    assert (claims["cognito:groups"], claims["custom:brands"]) == (["brand-manager"], mine)
+    # Then the gateway hands the role and brands to the admin API, which acts on them
+    assert manager.request("GET", f"/admin/brands/{mine}").status == 200
+    assert manager.request("GET", f"/admin/brands/{theirs}").status == 403
+    listed = manager.call("GET", "/admin/brands")["items"]
+    assert [brand["brandId"] for brand in listed] == [mine]
+    assert till.request("GET", f"/admin/brands/{mine}").status == 403
+    # ... and neither is a player
+    assert manager.request("POST", "/ws-ticket").status == 403
+    assert till.request("POST", "/ws-ticket").status == 403
+
+
 @pytest.mark.parametrize(
     ("raw", "field"),
     [
@@ -60,6 +81,8 @@ def test_an_admin_token_opens_the_admin_api_and_only_it(
         (b'{"userId": 7}', "userId"),
         (b'{"userId": "ann", "admin": "yes"}', "admin"),
         (b'{"userId": "ann", "role": "admin"}', "role"),
+        (b'{"userId": "ann", "role": "till", "brands": "b1"}', "brands"),
+        (b'{"userId": "ann", "role": "till", "brands": ["b 1"]}', "brands"),
     ],
 )
 def test_a_token_request_for_no_valid_identity_is_refused(

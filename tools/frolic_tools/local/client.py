@@ -16,7 +16,7 @@ the caller only wants the happy path. Sockets are websockets' blocking client, o
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import quote, urlsplit
@@ -145,14 +145,34 @@ class LocalClient:
 
     # -- the flows every caller needs ---------------------------------------------------
 
-    def issue_token(self, user_id: str, *, admin: bool = False) -> str:
-        """A dev token from the local issuer (POST /dev/token)."""
-        answer = self.call("POST", "/dev/token", {"userId": user_id, "admin": admin})
+    def issue_token(
+        self,
+        user_id: str,
+        *,
+        admin: bool = False,
+        role: str | None = None,
+        brands: Sequence[str] = (),
+    ) -> str:
+        """A dev token from the local issuer (POST /dev/token); `role` is a brand staff
+        group, `brands` the brands it acts for."""
+        request: dict[str, Any] = {"userId": user_id, "admin": admin}
+        if role is not None:
+            request["role"] = role
+        if brands:
+            request["brands"] = list(brands)
+        answer = self.call("POST", "/dev/token", request)
         token: str = answer["token"]
         return token
 
-    def as_user(self, user_id: str, *, admin: bool = False) -> LocalClient:
-        return self.with_token(self.issue_token(user_id, admin=admin))
+    def as_user(
+        self,
+        user_id: str,
+        *,
+        admin: bool = False,
+        role: str | None = None,
+        brands: Sequence[str] = (),
+    ) -> LocalClient:
+        return self.with_token(self.issue_token(user_id, admin=admin, role=role, brands=brands))
 
     def ws_ticket(self) -> str:
         ticket: str = self.call("POST", "/ws-ticket")["ticket"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -22,7 +22,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import OctKey
 from pydantic import TypeAdapter, ValidationError
 
-from frolic.auth import ADMIN_GROUP
+from frolic.auth import ADMIN_GROUP, BRANDS_CLAIM, MANAGER_GROUP, TILL_GROUP
 from frolic.models import Identifier
 
 TOKEN_SECONDS: Final = 12 * 3600
@@ -30,6 +30,8 @@ ISSUER: Final = "frolic-local"
 #: The only algorithm a token may name: the header cannot choose another, or "none".
 ALGORITHM: Final = "HS256"
 _IDENTIFIER: TypeAdapter[str] = TypeAdapter(Identifier)
+#: The roles a dev token may carry besides admin.
+BRAND_ROLES: Final = (MANAGER_GROUP, TILL_GROUP)
 
 
 class InvalidTokenError(Exception):
@@ -49,17 +51,21 @@ class TokenRequestError(ValueError):
 class TokenRequest:
     user_id: str
     admin: bool = False
+    #: A brand staff role (`frolic.auth`'s manager or till group), and its brands.
+    role: str | None = None
+    brands: tuple[str, ...] = ()
 
 
 def parse_token_request(body: bytes) -> TokenRequest:
-    """`{"userId": "...", "admin"?: true}`, strictly: the user id is an Identifier."""
+    """`{"userId": "...", "admin"?: true, "role"?: "brand-manager" | "till", "brands"?:
+    ["..."]}`, strictly: the user and brand ids are Identifiers."""
     try:
         data = json.loads(body.decode() or "null")
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise TokenRequestError("body", "send a JSON object") from None
     if not isinstance(data, dict):
         raise TokenRequestError("body", "send a JSON object")
-    unknown = sorted(set(data) - {"userId", "admin"})
+    unknown = sorted(set(data) - {"userId", "admin", "role", "brands"})
     if unknown:
         raise TokenRequestError(unknown[0], "unknown field")
     user_id = data.get("userId")
@@ -72,7 +78,21 @@ def parse_token_request(body: bytes) -> TokenRequest:
     admin = data.get("admin", False)
     if not isinstance(admin, bool):
         raise TokenRequestError("admin", "true or false")
-    return TokenRequest(user_id, admin)
+    role = data.get("role")
+    if role is not None and role not in BRAND_ROLES:
+        raise TokenRequestError("role", " or ".join(BRAND_ROLES))
+    brands = data.get("brands", [])
+    if not isinstance(brands, list) or not all(_is_identifier(b) for b in brands):
+        raise TokenRequestError("brands", "a list of brand ids")
+    return TokenRequest(user_id, admin, role, tuple(brands))
+
+
+def _is_identifier(value: Any) -> bool:
+    try:
+        _IDENTIFIER.validate_python(value)
+    except ValidationError:
+        return False
+    return True
 
 
 class DevTokens:
@@ -102,7 +122,13 @@ class DevTokens:
         return self._lifetime
 
     def issue(
-        self, user_id: str, *, admin: bool = False, lifetime_seconds: float | None = None
+        self,
+        user_id: str,
+        *,
+        admin: bool = False,
+        role: str | None = None,
+        brands: Sequence[str] = (),
+        lifetime_seconds: float | None = None,
     ) -> str:
         """A token for this identity; `lifetime_seconds` overrides the default (tests
         pass a negative one to get an expired token)."""
@@ -115,8 +141,13 @@ class DevTokens:
             "iat": now,
             "exp": int(now + lifetime),
         }
-        if admin:
-            claims["cognito:groups"] = [ADMIN_GROUP]  # a list, as in a Cognito ID token
+        groups = [ADMIN_GROUP] if admin else []
+        if role is not None:
+            groups.append(role)
+        if groups:
+            claims["cognito:groups"] = groups  # a list, as in a Cognito ID token
+        if brands:
+            claims[BRANDS_CLAIM] = ",".join(brands)  # a string, as Cognito's attributes
         return jwt.encode({"alg": ALGORITHM}, claims, self._key, algorithms=[ALGORITHM])
 
     def verify(self, token: str) -> dict[str, Any]:

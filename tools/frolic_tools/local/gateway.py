@@ -644,7 +644,9 @@ class _Handler(BaseHTTPRequestHandler):
                 },
             )
             return
-        token = self.gateway.tokens.issue(request.user_id, admin=request.admin)
+        token = self.gateway.tokens.issue(
+            request.user_id, admin=request.admin, role=request.role, brands=request.brands
+        )
         self._json(200, {"token": token, "userId": request.user_id, "admin": request.admin})
 
     def _dev_status(self) -> None:
