@@ -229,6 +229,16 @@
     $("admin-signin-form").hidden = signedIn;
     $("admin-signed-in").hidden = !signedIn;
     $("admin-signed-in-name").textContent = signedIn ? state.auth.userId : "";
+    // Each block shows for the roles that may use it (data-roles); signed out, all do.
+    document.querySelectorAll("[data-roles]").forEach(function (node) {
+      node.hidden = signedIn && !node.dataset.roles.split(" ").some(hasRole);
+    });
+  }
+
+  /** Whether the signed-in account is in this Cognito group (an admin is in all). */
+  function hasRole(group) {
+    var groups = (state.auth && state.auth.groups) || [];
+    return groups.indexOf("admin") >= 0 || groups.indexOf(group) >= 0;
   }
 
   /** Off to the login page (Cognito's managed login, or the dev issuer locally). */
@@ -416,7 +426,7 @@
           text: "Use",
           on: { click: function () { useGame(game.gameId); $("budget-brand").focus(); } },
         }),
-        h("button", {
+        hasRole("admin") && h("button", {
           className: "button button-quiet button-small",
           attrs: { type: "button", "aria-label": "Edit " + game.name },
           text: "Edit",
@@ -428,7 +438,7 @@
           text: "Report",
           on: { click: function () { $("report-game").value = game.gameId; startReport(game.gameId); } },
         }),
-        moves.map(function (move) {
+        (hasRole("admin") ? moves : []).map(function (move) {
           return h("button", {
             className: "button button-small",
             attrs: { type: "button", "aria-label": move[1] + ": " + game.name },
@@ -1252,7 +1262,8 @@
     resumeSession().then(function (signedIn) {
       state.auth = signedIn;
       renderAuth();
-      if (state.auth) loadAll();
+      if (state.auth && hasRole("brand-manager")) loadAll();
+      else if (state.auth && hasRole("till")) loadBrands(); // names for the till's answers
       var fromUrl = new URLSearchParams(window.location.search).get("game");
       if (fromUrl && F.IDENTIFIER.test(fromUrl)) {
         useGame(fromUrl);

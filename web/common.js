@@ -80,8 +80,9 @@
     sign_in_expired: "Your sign-in has ended. Please sign in again.",
     sign_in_unavailable: "Signing in isn't working right now. Please try again later.",
     sign_in_misconfigured: "This page's sign-in isn't set up correctly. Please tell the organiser.",
-    not_a_marketer_account: "This account isn't a marketer account (the admin group).",
-    not_a_player_account: "This is a marketer account. Sign in with a player account to play.",
+    not_a_marketer_account: "This account isn't a staff account (marketer, brand manager or till).",
+    not_a_player_account: "This is a staff account. Sign in with a player account to play.",
+    too_many_requests: "Too many tries in a short time. Wait a moment, then try again.",
     network: "Can't reach Frolic. Check your connection and try again.",
     timeout: "Frolic took too long to answer. Please try again.",
     bad_response: "Frolic sent an answer we could not read. Please try again.",
@@ -349,15 +350,18 @@
   /** A session from the token endpoint's answer, for the role the page signs in as. */
   function sessionFrom(tokens, role, refreshToken) {
     var claims = tokenClaims(tokens.id_token);
-    var isAdmin = groupsOf(claims).indexOf("admin") >= 0;
-    if (role === "admin" && !isAdmin) throw ApiError(403, "not_a_marketer_account", "");
-    if (role !== "admin" && isAdmin) throw ApiError(403, "not_a_player_account", "");
+    var staff = groupsOf(claims).filter(function (group) {
+      return STAFF_GROUPS.indexOf(group) >= 0;
+    });
+    if (role === "admin" && !staff.length) throw ApiError(403, "not_a_marketer_account", "");
+    if (role !== "admin" && staff.length) throw ApiError(403, "not_a_player_account", "");
     var seconds = Number(tokens.expires_in) > 0 ? Number(tokens.expires_in) : 3600;
     return {
       token: tokens.id_token,
       refreshToken: refreshToken,
       expiresAt: Date.now() + seconds * 1000,
       userId: String(claims.email || claims["cognito:username"] || claims.sub || ""),
+      groups: staff,
     };
   }
 
@@ -493,6 +497,9 @@
       return {};
     }
   }
+
+  /** The console's roles (Cognito groups); what each may do is the API's to decide. */
+  var STAFF_GROUPS = ["admin", "brand-manager", "till"];
 
   function groupsOf(claims) {
     var groups = claims["cognito:groups"];

@@ -132,6 +132,20 @@ def on_the_login_page(page: Page, user_id: str, *, marketer: bool) -> None:
     page.locator("#dev-sign-in").click()
 
 
+def sign_in_as_staff(page: Page, site: str, user_id: str, role: str, brands: list[str]) -> None:
+    """Signs in to the console as a brand manager or till of `brands`."""
+    if page.url != f"{site}/admin":
+        page.goto(f"{site}/admin")
+    page.locator("#admin-sign-in").click()
+    expect(page).to_have_url(re.compile(r"/dev/oauth2/authorize\?"))
+    page.locator("#dev-user-id").fill(user_id)
+    page.locator("#dev-admin").uncheck()
+    page.locator("#dev-role").select_option(role)
+    page.locator("#dev-brands").fill(",".join(brands))
+    page.locator("#dev-sign-in").click()
+    status_says(page, f"Signed in as {user_id}")
+
+
 def sign_in_as_marketer(page: Page, site: str, user_id: str) -> None:
     page.goto(f"{site}/admin")
     page.locator("#admin-sign-in").click()
@@ -535,8 +549,12 @@ def test_a_till_redeems_a_won_coupon_once_in_the_admin_page(
     code = final_result(player, play_id)["coupon"]["code"]
 
     wait_until_issued(player, [code])
-    # When the till enters its code, and then the same code again
-    sign_in_as_marketer(page, site, "till-clerk")
+    # When a till of the coupon's brand signs in, it sees the till and nothing else
+    sign_in_as_staff(page, site, "till-clerk", "till", list(game.brand_ids))
+    expect(page.locator("#till-form")).to_be_visible()
+    for hidden in ("#campaign-form", "#budget-form", "#campaign-list", "#report-form"):
+        expect(page.locator(hidden)).to_be_hidden()
+    # And it enters the code, and then the same code again
     page.locator("#till-code").fill(code)
     page.locator("#redeem").click()
     outcome = page.locator("#till-result")
@@ -551,8 +569,46 @@ def test_a_till_redeems_a_won_coupon_once_in_the_admin_page(
     page.locator("#till-form").locator("xpath=..").screenshot(path=picture("admin-till.png"))
     coupons = player.call("GET", "/me/coupons")["coupons"]
     assert [c["status"] for c in coupons if c["code"] == code] == ["redeemed"]
+    # And another brand's till is told only that there is no such coupon
+    page.locator("#admin-sign-out").click()
+    expect(page).to_have_url(f"{site}/admin")  # back from the issuer's logout, signed out
+    expect(page.locator("#admin-sign-in")).to_be_visible()
+    sign_in_as_staff(page, site, "other-till", "till", ["another-brand"])
+    page.locator("#till-code").fill(code)
+    page.locator("#redeem").click()
+    expect(outcome).to_have_attribute("data-outcome", "refused")
+    expect(outcome).to_contain_text("no coupon has this code")
     assert watch.errors == []
-    assert watch.network_errors == [f"POST {site}/admin/coupons/{quote(code, safe='')}/redeem: 409"]
+    redeem = f"POST {site}/admin/coupons/{quote(code, safe='')}/redeem"
+    assert watch.network_errors == [f"{redeem}: 409", f"{redeem}: 404"]
+
+
+def test_a_brand_manager_sees_their_brands_blocks_and_nothing_of_other_brands(
+    site: str, page: Page, watch: PageWatch, anonymous: LocalClient
+) -> None:
+    # Given a game with a brand the manager runs, beside another brand
+    game = game_under_way(anonymous, "Managed spin", "Managed Muffins")
+    admin = anonymous.as_user("Brand-Admin", admin=True)
+    admin.call("POST", "/admin/brands", {"name": "Someone Else"})
+    # When its manager signs in to the console
+    sign_in_as_staff(page, site, "muffin-manager", "brand-manager", list(game.brand_ids))
+    # Then the budget, list and report blocks show, and no campaign, game or till forms
+    for shown in ("#budget-form", "#campaign-list", "#report-form"):
+        expect(page.locator(shown)).to_be_visible()
+    for hidden in ("#campaign-form", "#brand-form", "#game-form", "#till-form"):
+        expect(page.locator(hidden)).to_be_hidden()
+    # ... the brand list holds their brand alone, and their game has no Edit button
+    expect(page.locator("#brand-list li")).to_have_count(1)
+    expect(page.locator("#brand-list")).to_contain_text("Managed Muffins")
+    row = page.locator(f'li.game[data-game="{game.game_id}"]')
+    expect(row.get_by_role("button", name="Report")).to_be_visible()
+    expect(row.get_by_role("button", name=re.compile("^Edit"))).to_have_count(0)
+    # ... and the report shows their brand's line
+    row.get_by_role("button", name="Report").click()
+    expect(page.locator("#brand-rows tr")).to_have_count(1)
+    expect(page.locator("#brand-rows")).to_contain_text("Managed Muffins")
+    assert watch.errors == []
+    assert watch.network_errors == []
 
 
 def test_a_marketer_downloads_a_games_winners_from_its_report(

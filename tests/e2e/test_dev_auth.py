@@ -64,6 +64,7 @@ def test_a_brand_staff_token_carries_its_role_and_brands_as_cognito_would(
     listed = manager.call("GET", "/admin/brands")["items"]
     assert [brand["brandId"] for brand in listed] == [mine]
     assert till.request("GET", f"/admin/brands/{mine}").status == 403
+    assert [brand["brandId"] for brand in till.call("GET", "/admin/brands")["items"]] == [mine]
     # ... and neither is a player
     assert manager.request("POST", "/ws-ticket").status == 403
     assert till.request("POST", "/ws-ticket").status == 403

@@ -18,8 +18,8 @@ def test_groups_and_brands_come_as_cognito_passes_them() -> None:
         {"sub": "mia", "cognito:groups": "brand-manager", "custom:brands": "acme, beta,"}
     )
     token = principal_from_claims({"sub": "tom", "cognito:groups": ["till"]})
-    assert (rest.groups, rest.brands) == ({"brand-manager"}, {"acme", "beta"})
-    assert (token.groups, token.brands) == ({"till"}, frozenset())
+    assert (rest.groups, rest.brands) == (frozenset({"brand-manager"}), frozenset({"acme", "beta"}))
+    assert (token.groups, token.brands) == (frozenset({"till"}), frozenset())
 
 
 def test_a_manager_acts_for_their_brands_alone() -> None:
@@ -28,7 +28,7 @@ def test_a_manager_acts_for_their_brands_alone() -> None:
     )
     assert manager.manages("acme") and not manager.manages("beta")
     assert not manager.tills("acme")  # managing is not redeeming
-    assert manager.managed() == {"acme"}
+    assert manager.managed() == frozenset({"acme"})
     with pytest.raises(ForbiddenError):
         manager.require_brand("beta")
     with pytest.raises(ForbiddenError):
@@ -40,11 +40,12 @@ def test_a_till_redeems_for_its_brands_and_manages_nothing() -> None:
     assert till.tills("acme") and not till.tills("beta")
     assert not till.manages("acme")
     assert till.managed() == frozenset()
+    assert till.known_brands() == frozenset({"acme"})  # it may read its own brands' names
 
 
 def test_an_admin_sees_every_brand_and_a_brand_claim_does_not_narrow_it() -> None:
     admin = principal_from_claims({"sub": "ann", "cognito:groups": "admin", "custom:brands": "x"})
-    assert admin.managed() is None
+    assert admin.managed() is None and admin.known_brands() is None
     assert admin.manages("anything") and admin.tills("anything")
 
 
@@ -55,6 +56,7 @@ def test_staff_are_not_players(group: str) -> None:
     player = principal_from_claims({"sub": "p", "custom:brands": "acme"})
     assert player.require_player().user_id == "p"
     assert not player.manages("acme")  # a brand claim without a role grants nothing
+    assert player.known_brands() == frozenset()
 
 
 def test_no_identity_is_refused() -> None:

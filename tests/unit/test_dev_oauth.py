@@ -4,6 +4,7 @@ so a sign-in that works locally is one that works against managed login."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -33,9 +34,18 @@ class Issued:
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, bool]] = []
+        self.staff: list[tuple[str | None, tuple[str, ...]]] = []
 
-    def issue(self, user_id: str, *, admin: bool = False) -> str:
+    def issue(
+        self,
+        user_id: str,
+        *,
+        admin: bool = False,
+        role: str | None = None,
+        brands: Sequence[str] = (),
+    ) -> str:
         self.calls.append((user_id, admin))
+        self.staff.append((role, tuple(brands)))
         return f"token-{len(self.calls)}"
 
 
@@ -120,6 +130,23 @@ def test_the_marketer_box_asks_for_the_admin_group(
     verifier = secrets.token_urlsafe(48)
     server.token(exchange(verifier, signed_in_code(server, verifier, admin="on")))
     assert issued.calls == [("ann", True)]
+
+
+def test_a_staff_role_and_its_brands_reach_the_token(
+    server: DevAuthorization, issued: Issued
+) -> None:
+    verifier = secrets.token_urlsafe(48)
+    code = signed_in_code(server, verifier, role="till", brands=" acme, beta ,")
+    server.token(exchange(verifier, code))
+    assert (issued.calls, issued.staff) == ([("ann", False)], [("till", ("acme", "beta"))])
+
+
+@pytest.mark.parametrize("form", [{"role": "admin"}, {"role": "till", "brands": "a b"}])
+def test_a_staff_sign_in_with_an_unknown_role_or_bad_brand_is_refused(
+    server: DevAuthorization, form: dict[str, str]
+) -> None:
+    with pytest.raises(OAuthError):
+        signed_in_code(server, secrets.token_urlsafe(48), **form)
 
 
 @pytest.mark.parametrize(

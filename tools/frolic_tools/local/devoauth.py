@@ -17,7 +17,7 @@ import html
 import secrets
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final, Protocol
 from urllib.parse import urlencode, urlsplit
@@ -25,6 +25,7 @@ from urllib.parse import urlencode, urlsplit
 from pydantic import TypeAdapter, ValidationError
 
 from frolic.models import Identifier
+from frolic_tools.local.devauth import BRAND_ROLES
 
 #: The app client id the pages use when `frolic-auth` is empty (web/common.js).
 CLIENT_ID: Final = "frolic-local"
@@ -50,7 +51,14 @@ class OAuthError(Exception):
 
 
 class TokenIssuer(Protocol):
-    def issue(self, user_id: str, *, admin: bool = False) -> str: ...
+    def issue(
+        self,
+        user_id: str,
+        *,
+        admin: bool = False,
+        role: str | None = None,
+        brands: Sequence[str] = (),
+    ) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,18 +79,20 @@ class AuthorizeRequest:
 
 
 @dataclass(frozen=True, slots=True)
-class _Grant:
-    user_id: str
-    admin: bool
-    redirect_uri: str
-    code_challenge: str
-    expires_at: float
-
-
-@dataclass(frozen=True, slots=True)
 class _Session:
     user_id: str
     admin: bool
+    #: A brand staff role and its brands, as the login form chose them.
+    role: str | None = None
+    brands: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class _Grant:
+    session: _Session
+    redirect_uri: str
+    code_challenge: str
+    expires_at: float
 
 
 def s256(verifier: str) -> str:
@@ -139,12 +149,21 @@ class DevAuthorization:
             user_id = _IDENTIFIER.validate_python(params.get("user_id", "").strip())
         except ValidationError:
             raise OAuthError("invalid_request", "a player name of A-Z a-z 0-9 _ . : -") from None
+        role = params.get("role") or None
+        if role is not None and role not in BRAND_ROLES:
+            raise OAuthError("invalid_request", "role must be " + " or ".join(BRAND_ROLES))
+        brands = tuple(b.strip() for b in params.get("brands", "").split(",") if b.strip())
+        try:
+            for brand in brands:
+                _IDENTIFIER.validate_python(brand)
+        except ValidationError:
+            raise OAuthError("invalid_request", "brand ids of A-Z a-z 0-9 _ . : -") from None
+        session = _Session(user_id, params.get("admin") == "on", role, brands)
         code = secrets.token_urlsafe(24)
         with self._lock:
             self._forget_old_codes()
             self._codes[code] = _Grant(
-                user_id=user_id,
-                admin=params.get("admin") == "on",
+                session=session,
                 redirect_uri=request.redirect_uri,
                 code_challenge=request.code_challenge,
                 expires_at=self._clock() + CODE_SECONDS,
@@ -172,6 +191,12 @@ class DevAuthorization:
             'pattern="[A-Za-z0-9_.:\\-]{1,64}" autocomplete="username"></div>'
             '<div class="field"><label><input id="dev-admin" type="checkbox" name="admin"'
             f"{' checked' if marketer else ''}> A marketer (the admin group)</label></div>"
+            '<div class="field"><label for="dev-role">Or brand staff</label>'
+            '<select id="dev-role" name="role"><option value="">No</option>'
+            + "".join(f'<option value="{r}">{r}</option>' for r in BRAND_ROLES)
+            + "</select></div>"
+            '<div class="field"><label for="dev-brands">Their brand ids, comma-separated</label>'
+            '<input id="dev-brands" name="brands" maxlength="2048" autocomplete="off"></div>'
             '<button id="dev-sign-in" class="button" type="submit">Continue</button>'
             "</form></section></main></body></html>"
         )
@@ -221,10 +246,12 @@ class DevAuthorization:
             raise OAuthError("invalid_grant", "code_verifier must be 43-128 unreserved characters")
         if not hmac.compare_digest(s256(verifier), grant.code_challenge):
             raise OAuthError("invalid_grant", "code_verifier does not match the challenge")
-        return _Session(user_id=grant.user_id, admin=grant.admin)
+        return grant.session
 
     def _tokens_for(self, session: _Session) -> dict[str, object]:
-        token = self._tokens.issue(session.user_id, admin=session.admin)
+        token = self._tokens.issue(
+            session.user_id, admin=session.admin, role=session.role, brands=session.brands
+        )
         return {
             "id_token": token,
             "access_token": token,

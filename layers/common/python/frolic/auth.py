@@ -60,15 +60,21 @@ class Principal:
             return None
         return self.brands if MANAGER_GROUP in self.groups else frozenset()
 
+    def known_brands(self) -> frozenset[str] | None:
+        """The brands this caller works for (any staff role): None for every brand."""
+        if self.is_admin:
+            return None
+        return self.brands if self.is_staff else frozenset()
+
     def require_admin(self) -> Principal:
         if not self.is_admin:
             raise ForbiddenError("this route is for marketers (the admin group)")
         return self
 
-    def require_group(self, group: str) -> Principal:
-        """An admin, or a member of `group`; brands are checked where they are known."""
-        if not (self.is_admin or group in self.groups):
-            raise ForbiddenError(f"this route is for admins and the {group} group")
+    def require_group(self, *groups: str) -> Principal:
+        """An admin, or a member of one of `groups`; brands are checked where known."""
+        if not (self.is_admin or not self.groups.isdisjoint(groups)):
+            raise ForbiddenError(f"this route is for admins and the {' or '.join(groups)} group")
         return self
 
     def require_brand(self, brand_id: str) -> Principal:

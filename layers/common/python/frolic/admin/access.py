@@ -23,6 +23,8 @@ class Access(Enum):
     BRAND = "brand"
     #: Any till: the route acts on their brands' coupons only.
     TILLS = "tills"
+    #: Any manager or till: an answer narrowed to their brands.
+    STAFF = "staff"
 
 
 _BUDGET = "/admin/games/<gameId>/budgets/<brandId>"
@@ -33,7 +35,7 @@ STAFF_ROUTES: Final[dict[tuple[str, str], Access]] = {
     ("GET", "/admin/campaigns/<campaignId>"): Access.MANAGERS,
     ("GET", "/admin/campaigns/<campaignId>/games"): Access.MANAGERS,
     ("GET", "/admin/games/<gameId>"): Access.MANAGERS,
-    ("GET", "/admin/brands"): Access.MANAGERS,
+    ("GET", "/admin/brands"): Access.STAFF,
     ("GET", "/admin/brands/<brandId>"): Access.BRAND,
     ("PUT", _BUDGET): Access.BRAND,
     ("POST", f"{_BUDGET}/coupons"): Access.BRAND,
@@ -65,6 +67,8 @@ def admit(principal: Principal, method: str, path: str) -> None:
             continue
         if access is Access.TILLS:
             principal.require_group(TILL_GROUP)
+        elif access is Access.STAFF:
+            principal.require_group(MANAGER_GROUP, TILL_GROUP)
         else:
             principal.require_group(MANAGER_GROUP)
         if access is Access.BRAND:
