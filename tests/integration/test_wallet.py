@@ -14,6 +14,7 @@ from frolic.dal.offers import OfferStore
 from frolic.http import resolve
 from frolic.models import CouponStatus, GameConfig, Offer
 from frolic_tools.schema import LOCAL_STREAM
+from frolic_tools.wallet_backfill import backfill_wallet
 from tests.doubles import GreedyPacing
 from tests.integration.apigw import json_body, rest_event
 from tests.integration.world import GAME, World
@@ -150,3 +151,30 @@ def test_the_wallet_pages_with_a_cursor_only_its_owner_can_use(world: World, app
 def test_the_wallet_needs_a_signed_in_player(world: World, app: Any) -> None:
     response = resolve(app[0], rest_event("GET", "/me/coupons", user=None), {})
     assert response["statusCode"] == 401
+
+
+def test_wins_from_before_the_wallet_index_are_backfilled_once(world: World, app: Any) -> None:
+    # Given three wins by alice and a loss, two of the wins decided before the index
+    # existed (no wonBy), and one win already in it
+    world.live_game(config=MANY_WINS)
+    world.budget("brand-a", 10)
+    play(world, app, "alice", ["a-1", "a-2", "a-3"])
+    for play_id in ("a-1", "a-2"):
+        world.db.update_item(
+            TableName=world.settings.results_table,
+            Key={"playId": {"S": play_id}},
+            UpdateExpression="REMOVE wonBy",
+        )
+    world.db.put_item(
+        TableName=world.settings.results_table,
+        Item=codec.dump({"playId": "l-1", "userId": "alice", "gameId": GAME, "status": "lost"}),
+    )
+    assert [c["playId"] for c in wallet(app, "alice")["coupons"]] == ["a-3"]
+    # When the backfill runs, and again
+    first = backfill_wallet(world.db, world.settings, segments=2)
+    second = backfill_wallet(world.db, world.settings, segments=2)
+    # Then the two old wins join the wallet, the loss does not, and the rerun writes nothing
+    assert (first.found, first.written) == (2, 2)
+    assert (second.found, second.written) == (0, 0)
+    assert sorted(c["playId"] for c in wallet(app, "alice")["coupons"]) == ["a-1", "a-2", "a-3"]
+    assert "wonBy" not in world.result("l-1")

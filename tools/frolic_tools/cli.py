@@ -27,6 +27,7 @@ from frolic_tools.sim.latency import LatencyModel
 from frolic_tools.sim.metrics import PacingReport, measure, pacing_chart
 from frolic_tools.sim.simulator import SimulationConfig, simulate
 from frolic_tools.sim.traffic import TraceError, read_trace
+from frolic_tools.wallet_backfill import backfill_wallet
 
 EXIT_USAGE = 2
 
@@ -148,6 +149,22 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     rec.set_defaults(handler=_reconcile)
 
+    wallet = commands.add_parser(
+        "wallet-backfill",
+        help="add wins decided before the wallet index to their players' wallets",
+        description=(
+            "Scan the results table once for won plays without wonBy and set it to their "
+            "player, so GET /me/coupons lists them. Safe beside live traffic and to rerun."
+        ),
+    )
+    wallet.add_argument(
+        "--endpoint",
+        default=None,
+        metavar="URL",
+        help="DynamoDB endpoint (the local stack's); default: AWS",
+    )
+    wallet.set_defaults(handler=_wallet_backfill)
+
     local = commands.add_parser(
         "local",
         help="run the whole system on this machine (moto, a local gateway, the mappings)",
@@ -184,6 +201,17 @@ def _reconcile(args: argparse.Namespace) -> int:
         raise UsageError(f"frolic reconcile: cannot read the tables: {error}") from None
     print(report.render())
     return 0 if report.clean else EXIT_DRIFT
+
+
+def _wallet_backfill(args: argparse.Namespace) -> int:
+    config = settings()
+    client = boto3.client("dynamodb", endpoint_url=args.endpoint or config.aws_endpoint_url)
+    try:
+        counts = backfill_wallet(client, config)
+    except (BotoCoreError, ClientError) as error:
+        raise UsageError(f"frolic wallet-backfill: cannot update the table: {error}") from None
+    print(counts.render())
+    return 0
 
 
 def _add_trace_arguments(parser: argparse.ArgumentParser) -> None:
