@@ -434,6 +434,12 @@
         }),
         h("button", {
           className: "button button-quiet button-small",
+          attrs: { type: "button", "aria-label": "Budgets and pools of " + game.name, "aria-expanded": "false" },
+          text: "Budgets",
+          on: { click: function (event) { toggleBudgets(game, event.currentTarget); } },
+        }),
+        h("button", {
+          className: "button button-quiet button-small",
           attrs: { type: "button", "aria-label": "Show the report of " + game.name },
           text: "Report",
           on: { click: function () { $("report-game").value = game.gameId; startReport(game.gameId); } },
@@ -449,6 +455,53 @@
         h("a", { attrs: { href: playerLink.pathname + playerLink.search }, text: "Player page" })
       )
     );
+  }
+
+  /** The game's budgets and pools, listed under its row; each line fills the budget form. */
+  function toggleBudgets(game, button) {
+    var row = button.closest("li.game");
+    var shown = row.querySelector(".budgets");
+    if (shown) {
+      shown.remove();
+      button.setAttribute("aria-expanded", "false");
+      return;
+    }
+    var list = h("ul", { className: "budgets list meta", attrs: { "aria-label": "Budgets of " + game.name } },
+      h("li", { text: "Loading\u2026" }));
+    row.appendChild(list);
+    button.setAttribute("aria-expanded", "true");
+    api("/admin/games/" + segment(game.gameId) + "/budgets").then(
+      function (data) {
+        var lines = (data && Array.isArray(data.items)) ? data.items : [];
+        F.replaceChildren(list, lines.length ? lines.map(function (line) {
+          return budgetLine(game, line);
+        }) : h("li", { text: "No budgets yet: set one in Budget and coupons." }));
+      },
+      function (error) {
+        F.replaceChildren(list, h("li", { text: "Could not load the budgets: " + (error.message || F.plainWords(error.code)) }));
+      }
+    );
+  }
+
+  function budgetLine(game, line) {
+    var name = state.brandNames[line.brandId] || line.brandId;
+    return h("li", { dataset: { brand: line.brandId } },
+      h("strong", { text: name }),
+      " budget " + fmt(line.budget) + ", issued " + fmt(line.issued) + ", pool " + fmt(line.poolSize) +
+        (line.counters > 1 ? " (" + fmt(line.counters) + " counters)" : "") + " ",
+      h("button", {
+        className: "button button-quiet button-small",
+        attrs: { type: "button", "aria-label": "Use " + name + " in " + game.name + " for the budget, offer and codes" },
+        text: "Use",
+        on: {
+          click: function () {
+            useGame(game.gameId);
+            $("budget-brand").value = line.brandId;
+            $("budget-amount").value = String(line.budget);
+            $("budget-amount").focus();
+          },
+        },
+      }));
   }
 
   function useGame(gameId) {

@@ -583,6 +583,34 @@ def test_a_till_redeems_a_won_coupon_once_in_the_admin_page(
     assert watch.network_errors == [f"{redeem}: 409", f"{redeem}: 404"]
 
 
+def test_a_marketer_finds_a_games_budgets_in_the_list_and_changes_one_with_no_id_typed(
+    site: str, page: Page, watch: PageWatch, anonymous: LocalClient
+) -> None:
+    # Given a live game with one brand's budget and pool
+    game = game_under_way(anonymous, "Listed spin", "Listed Lattes")
+    (brand,) = game.brand_ids
+    # When the marketer opens the game's budgets from the list and uses the brand's line
+    sign_in_as_marketer(page, site, "budget-lister")
+    row = page.locator(f'li.game[data-game="{game.game_id}"]')
+    row.get_by_role("button", name="Budgets and pools of Listed spin").click()
+    line = row.locator(f'.budgets li[data-brand="{brand}"]')
+    expect(line).to_contain_text("Listed Lattes")
+    expect(line).to_contain_text("budget 60")
+    line.get_by_role("button").click()
+    # Then the budget form holds the game and brand, and a new budget needs no id typed
+    expect(page.locator("#budget-game")).to_have_value(game.game_id)
+    expect(page.locator("#budget-brand")).to_have_value(brand)
+    page.locator("#budget-amount").fill("80")
+    page.locator("#set-budget").click()
+    status_says(page, "80")
+    admin = anonymous.as_user("Budget-Admin", admin=True)
+    lines = admin.call("GET", f"/admin/games/{game.game_id}/budgets")["items"]
+    assert [(b["brandId"], b["budget"]) for b in lines] == [(brand, 80)]
+    row.locator(".budgets").screenshot(path=picture("admin-budgets.png"))
+    assert watch.errors == []
+    assert watch.network_errors == []
+
+
 def test_a_brand_manager_sees_their_brands_blocks_and_nothing_of_other_brands(
     site: str, page: Page, watch: PageWatch, anonymous: LocalClient
 ) -> None:

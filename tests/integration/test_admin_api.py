@@ -875,6 +875,7 @@ ADMIN_ROUTES: list[tuple[str, str, Any]] = [
     ("PUT", "/admin/games/g1/budgets/b1", {"budget": 1}),
     ("POST", "/admin/games/g1/budgets/b1/coupons", {"generate": 1}),
     ("GET", "/admin/games/g1/report", None),
+    ("GET", "/admin/games/g1/budgets", None),
     ("POST", "/admin/coupons/ABCD-1234/redeem", None),
     ("PUT", "/admin/games/g1/budgets/b1/offer", {"title": "x"}),
     ("GET", "/admin/games/g1/budgets/b1/offer", None),

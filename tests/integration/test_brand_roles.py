@@ -46,6 +46,7 @@ OPENED: dict[tuple[str, str], str] = {
     ("GET", "/admin/games/g1/budgets/b1/offer"): "manager",
     ("PUT", "/admin/games/g1/budgets/b1/offer"): "manager",
     ("GET", "/admin/games/g1/report"): "manager",
+    ("GET", "/admin/games/g1/budgets"): "manager",
     ("POST", "/admin/games/g1/exports"): "manager",
     ("GET", "/admin/games/g1/exports"): "manager",
     ("GET", "/admin/games/g1/exports/e1"): "manager",
@@ -148,6 +149,22 @@ def test_a_managers_report_has_their_brands_lines_and_curve_alone(game: Game) ->
     assert [b["brandId"] for b in mine["brands"]] == [game.a]
     assert mine["wins"] == 2
     assert mine["curve"][-1]["scheduled"] == pytest.approx(10)  # A's budget, not A's and B's
+
+
+def test_a_games_budgets_are_listed_by_brand_and_a_manager_sees_theirs(game: Game) -> None:
+    api = game.api
+    lease(api, game.game_id, game.b, 2)
+    path = f"/admin/games/{game.game_id}/budgets"
+    lines = ok(api.call("GET", path))["items"]
+    assert {
+        line["brandId"]: (line["budget"], line["issued"], line["poolSize"]) for line in lines
+    } == {
+        game.a: (10, 0, 3),
+        game.b: (10, 2, 3),
+    }
+    mine = ok(api.call("GET", path, claims=manager(game.a)))["items"]
+    assert [line["brandId"] for line in mine] == [game.a]
+    assert api.call("GET", "/admin/games/nope/budgets").status == 404
 
 
 def test_a_managers_export_holds_their_brands_coupons_and_they_see_only_theirs(

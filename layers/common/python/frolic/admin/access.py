@@ -42,6 +42,7 @@ STAFF_ROUTES: Final[dict[tuple[str, str], Access]] = {
     ("GET", f"{_BUDGET}/offer"): Access.BRAND,
     ("PUT", f"{_BUDGET}/offer"): Access.BRAND,
     ("GET", "/admin/games/<gameId>/report"): Access.MANAGERS,
+    ("GET", "/admin/games/<gameId>/budgets"): Access.MANAGERS,
     ("POST", _EXPORTS): Access.MANAGERS,
     ("GET", _EXPORTS): Access.MANAGERS,
     ("GET", f"{_EXPORTS}/<exportId>"): Access.MANAGERS,

@@ -4,9 +4,14 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from frolic.admin import GameIdPath, caller, new_router, responses
 from frolic.dal.catalog import Catalog
-from frolic.dal.reports import GameReport, GameReports
+from frolic.dal.reports import BrandReport, GameReport, GameReports
+from frolic.models import BoundaryModel
 
 TAGS = ["reports"]
+
+
+class BudgetList(BoundaryModel):
+    items: list[BrandReport]
 
 
 def router(catalog: Catalog, reports: GameReports) -> Router:
@@ -28,5 +33,21 @@ def router(catalog: Catalog, reports: GameReports) -> Router:
     )
     def game_report(game_id: GameIdPath) -> GameReport:
         return reports.report(catalog.get_game(game_id), brands=caller(routes).managed())
+
+    @routes.get(
+        "/admin/games/<gameId>/budgets",
+        summary="List a game's budgets and coupon pools by brand",
+        description=(
+            "Each brand's budget, coupons issued and remaining, pool size and counters, "
+            "from one read of the budget items: the console lists them under each game. "
+            "A brand manager sees their brands alone."
+        ),
+        operation_id="listBudgets",
+        tags=["budgets"],
+        responses=responses(200, "The game's budgets, by brand id", 404),
+    )
+    def list_budgets(game_id: GameIdPath) -> BudgetList:
+        catalog.get_game(game_id)
+        return BudgetList(items=reports.budget_lines(game_id, caller(routes).managed()))
 
     return routes

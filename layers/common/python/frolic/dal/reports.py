@@ -72,16 +72,25 @@ class GameReports:
 
     def report(self, game: Game, brands: Collection[str] | None = None) -> GameReport:
         """The whole game's report, or (`brands`) its lines, wins and curve for those."""
-        budgets = [
-            budget
-            for budget in read_game_budgets(self._db, self._state, game.game_id)
-            if brands is None or budget.brand_id in brands
-        ]
+        budgets = self._budgets(game.game_id, brands)
         # One partition holds every minute of the game; the minute only picks the sort key.
         minutes = arrivals_key(game.game_id, 0)
         # The partition also holds the game's spells of traffic; the report reads minutes.
         arrivals = list(query_partition(self._db, self._state, minutes["pk"], sk_prefix="M#"))
         return build_report(game, budgets, arrivals)
+
+    def budget_lines(
+        self, game_id: str, brands: Collection[str] | None = None
+    ) -> list[BrandReport]:
+        """The game's budgets and pools by brand (`brands`: those alone), one Query."""
+        return _brand_lines(self._budgets(game_id, brands))
+
+    def _budgets(self, game_id: str, brands: Collection[str] | None) -> list[StoredBudget]:
+        return [
+            budget
+            for budget in read_game_budgets(self._db, self._state, game_id)
+            if brands is None or budget.brand_id in brands
+        ]
 
 
 def build_report(
@@ -89,7 +98,7 @@ def build_report(
     budgets: Sequence[StoredBudget],
     arrival_items: Sequence[Mapping[str, Any]],
 ) -> GameReport:
-    brands = sorted((_brand_line(budget) for budget in budgets), key=lambda b: b.brand_id)
+    brands = _brand_lines(budgets)
     minutes = sorted((_minute_of(item), item) for item in arrival_items)
     won: dict[int, int] = defaultdict(int)
     for budget in budgets:
@@ -107,6 +116,10 @@ def build_report(
         brands=brands,
         curve=curve,
     )
+
+
+def _brand_lines(budgets: Sequence[StoredBudget]) -> list[BrandReport]:
+    return sorted((_brand_line(budget) for budget in budgets), key=lambda b: b.brand_id)
 
 
 def _brand_line(budget: StoredBudget) -> BrandReport:
