@@ -100,6 +100,7 @@ fuzz: $(STAMP)
 
 openapi: $(STAMP)
 	$(BIN)/python -m frolic_tools.openapi > docs/openapi.json
+	$(BIN)/python -m frolic_tools.event_schema > docs/events.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .grimp_cache .import_linter_cache .hypothesis out cdk.out build

@@ -14,7 +14,8 @@ from frolic.admin.app import build_app
 from frolic.admin.budgets import MAX_UPLOAD_BYTES
 from frolic.admin.exports import ExportDesk
 from frolic.dal.catalog import Catalog
-from frolic.dal.clients import admin_dynamodb, lambda_client, s3_links
+from frolic.dal.clients import admin_dynamodb, events, lambda_client, s3_links
+from frolic.dal.events import EventBus
 from frolic.dal.exports import ExportFiles, ExportJobs, ExportStarter
 from frolic.dal.offers import OfferStore
 from frolic.dal.pools import CouponPools
@@ -43,6 +44,7 @@ def _app() -> APIGatewayRestResolver:
         reports=GameReports(db, SETTINGS),
         redemptions=Redemptions(db, SETTINGS),
         limiter=RateLimiter(db, SETTINGS),
+        events=EventBus(events(), SETTINGS),
         offers=OfferStore(db, SETTINGS),
         exports=ExportDesk(
             ExportJobs(db, SETTINGS),

@@ -8,7 +8,8 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from frolic.dal.clients import dynamodb
+from frolic.dal.clients import dynamodb, events
+from frolic.dal.events import EventBus
 from frolic.dal.push import Push, callback_url, management_client
 from frolic.dal.sessions import Sessions
 from frolic.deliver import Deliverer
@@ -24,7 +25,13 @@ SETTINGS = settings_at_cold_start("deliver")
 def _deliverer() -> Deliverer:
     """Built on the first invocation, reused while the execution environment lives."""
     push = Push(management_client(callback_url(SETTINGS)))
-    return Deliverer(dynamodb(), Sessions(dynamodb(), SETTINGS), push, SETTINGS)
+    return Deliverer(
+        dynamodb(),
+        Sessions(dynamodb(), SETTINGS),
+        push,
+        SETTINGS,
+        events=EventBus(events(), SETTINGS),
+    )
 
 
 @logger.inject_lambda_context

@@ -10,7 +10,8 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from frolic.dal.catalog import Catalog
-from frolic.dal.clients import dynamodb
+from frolic.dal.clients import dynamodb, events
+from frolic.dal.events import EventBus
 from frolic.dal.result_indexes import ResultIndexes
 from frolic.dal.stranded import StrandedLeases
 from frolic.deliver import CouponIssuer
@@ -30,7 +31,7 @@ def _sweeper() -> Sweeper:
     return Sweeper(
         ResultIndexes(client, SETTINGS),
         ExpiryWatcher(client, SETTINGS),
-        CouponIssuer(client, SETTINGS),
+        CouponIssuer(client, SETTINGS, events=EventBus(events(), SETTINGS)),
         SETTINGS,
         stranded=StrandedLeases(client, SETTINGS),
         games=Catalog(client, SETTINGS).games_in_play,

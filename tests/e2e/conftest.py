@@ -14,11 +14,15 @@ from pathlib import Path
 import pytest
 
 from frolic_tools.local import DemoGame, LocalClient, LocalStack, create_demo_game
+from frolic_tools.local.events_out import EventsOut
+from tests.e2e.receiver import EventReceiver
 
 #: A short reel, so a play that no function decides expires within the suite's time.
 REEL_SECONDS = 4.0
 GRACE_SECONDS = 1.0
 SECRET = "a file outside the web root"
+#: What the stack signs the events it posts with.
+EVENTS_SECRET = b"e2e-events-secret"
 PAGES = {
     "index.html": "<!doctype html><title>player</title>",
     "admin.html": "<!doctype html><title>admin</title>",
@@ -48,9 +52,27 @@ def web_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="package")
-def stack(web_root: Path) -> Iterator[LocalStack]:
+def receiver() -> Iterator[EventReceiver]:
+    """Where the stack posts its events, as `frolic local --events-to` would."""
+    running = EventReceiver()
+    running.start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="package")
+def events_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The stack's out/ folder: events.jsonl keeps a copy of each event."""
+    return tmp_path_factory.mktemp("out")
+
+
+@pytest.fixture(scope="package")
+def stack(web_root: Path, receiver: EventReceiver, events_copy: Path) -> Iterator[LocalStack]:
     environment = {"REEL_SECONDS": str(REEL_SECONDS), "EXPIRY_GRACE_SECONDS": str(GRACE_SECONDS)}
-    with LocalStack("127.0.0.1", 0, web_root=web_root, environment=environment) as running:
+    events_out = EventsOut(out_dir=events_copy, target=receiver.url, secret=EVENTS_SECRET)
+    with LocalStack(
+        "127.0.0.1", 0, web_root=web_root, environment=environment, events_out=events_out
+    ) as running:
         yield running
 
 

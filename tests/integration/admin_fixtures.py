@@ -24,6 +24,7 @@ from frolic.dal.reports import GameReports
 from frolic.exports import Exporter
 from frolic.settings import Settings
 from tests.integration.apigw import API_DOMAIN, api_request
+from tests.integration.world import EventTap
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -142,14 +143,17 @@ class AdminApi:
     clock: TickingClock = field(default_factory=TickingClock)
     new_id: Callable[[], str] = new_id
     app: APIGatewayRestResolver = field(init=False)
+    events: EventTap = field(init=False)
 
     def __post_init__(self) -> None:
+        self.events = EventTap.on_moto(self.settings)
         self.app = build_app(
             Catalog(self.db, self.settings, new_id=self.new_id),
             pools=CouponPools(self.db, self.settings, clock=self.clock),
             reports=GameReports(self.db, self.settings),
             redemptions=Redemptions(self.db, self.settings, clock=self.clock),
             limiter=RateLimiter(self.db, self.settings, clock=self.clock),
+            events=self.events.bus,
             offers=OfferStore(self.db, self.settings, clock=self.clock),
             exports=export_desk(self.db, self.settings, self.clock),
         )

@@ -9,7 +9,7 @@ from moto import mock_aws
 from frolic_tools.schema import LOCAL_RESOURCES, create_tables, local_settings
 from tests.integration import dynamo_rules
 from tests.integration.push_fixtures import clock, push_stub, sessions
-from tests.integration.world import World
+from tests.integration.world import EventTap, World
 
 #: Fixtures shared by the push-side tests, made visible to every test here.
 __all__ = ["clock", "push_stub", "sessions"]
@@ -52,4 +52,4 @@ def world(aws_env: None) -> Iterator[World]:
         db = boto3.client("dynamodb", region_name="us-east-1")
         settings = local_settings()
         create_tables(db, settings)
-        yield World(db, settings)
+        yield World(db, settings, events=EventTap.on_moto(settings))

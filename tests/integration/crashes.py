@@ -38,7 +38,7 @@ def crash_then_replay(
     batch again on a fresh Lambda, as Kinesis retries it; the retry's response."""
     crashing = boto3.client("dynamodb", region_name="us-east-1")
     arm(crashing)
-    doomed = World(crashing, world.settings, world.clock)
+    doomed = World(crashing, world.settings, world.clock, events=world.events)
     with pytest.raises(Crash):
         doomed.stream_allocator(GreedyPacing()).handle({"Records": records}, None)
     return world.stream_allocator(GreedyPacing()).handle({"Records": records}, None)

@@ -216,7 +216,7 @@ def test_throttling_of_a_whole_batch_fails_the_invocation_and_the_retry_settles_
     world.live_game()
     world.budget("brand-a", 10)
     records = [world.record(world.play(n, at=1 + n / 10)) for n in range(4)]
-    busy = World(_throttling_client(), world.settings, world.clock)
+    busy = World(_throttling_client(), world.settings, world.clock, events=world.events)
     # When every record fails, the invocation fails: Kinesis bisects and retries
     with pytest.raises(BatchProcessingError):
         busy.stream_allocator().handle({"Records": records}, None)
@@ -237,7 +237,9 @@ def test_throttling_of_one_game_reports_only_its_records(world: World) -> None:
         world.record(world.play(2)),
         world.record(world.play(3, game_id="game-2")),
     ]
-    busy = World(_throttling_client(only_game="game-2"), world.settings, world.clock)
+    busy = World(
+        _throttling_client(only_game="game-2"), world.settings, world.clock, events=world.events
+    )
     response = busy.stream_allocator().handle({"Records": records}, None)
     failed = [f["itemIdentifier"] for f in response["batchItemFailures"]]
     assert failed == [
@@ -263,7 +265,7 @@ def test_with_budget_one_two_simultaneous_winners_get_one_coupon(world: World) -
     world.live_game()
     world.budget("brand-a", 1)
     first_db = boto3.client("dynamodb", region_name="us-east-1")
-    first = World(first_db, world.settings, world.clock)
+    first = World(first_db, world.settings, world.clock, events=world.events)
     second = world.stream_allocator(GreedyPacing())
     raced = {"done": False}
 

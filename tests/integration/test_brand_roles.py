@@ -231,3 +231,26 @@ def test_redeem_is_rate_limited_per_caller(game: Game) -> None:
     assert api.call("POST", "/admin/coupons/ZZZ-0000/redeem").status == 404
     api.clock.now += wait
     assert api.call("POST", "/admin/coupons/ZZZ-0000/redeem", claims=till(game.a)).status == 404
+
+
+def test_a_redemption_and_a_status_change_go_out_on_the_bus(game: Game) -> None:
+    api = game.api
+    move_coupon(api, "AAA-0001", CouponStatus.ISSUED)
+    api.events.published()  # what setting the game up published is not this test's
+    # When a till redeems a coupon, a refused code is tried, and an admin changes the
+    # game's status (and then sends the same status again)
+    ok(api.call("POST", "/admin/coupons/AAA-0001/redeem", claims=till(game.a)))
+    assert api.call("POST", "/admin/coupons/ZZZ-0001/redeem", claims=till(game.a)).status == 404
+    path = f"/admin/games/{game.game_id}"
+    ok(api.call("PATCH", path, {"status": "SCHEDULED"}))
+    ok(api.call("PATCH", path, {"status": "SCHEDULED"}))
+    # Then the bus got one event for each change, and none for the refusal or the repeat
+    events = api.events.published()
+    assert [e["type"] for e in events] == ["Coupon redeemed", "Game status changed"]
+    redeemed, changed = events
+    assert (redeemed["code"], redeemed["brandId"], redeemed["redeemedBy"]) == (
+        "AAA-0001",
+        game.a,
+        TILL,
+    )
+    assert (changed["gameId"], changed["status"]) == (game.game_id, "SCHEDULED")

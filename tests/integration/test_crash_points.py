@@ -38,6 +38,7 @@ from frolic.allocation.allocator import Allocator
 from frolic.auth import Principal
 from frolic.dal import codec
 from frolic.dal.allocation_store import DynamoAllocationStore, DynamoGameDirectory
+from frolic.dal.events import EventBus
 from frolic.dal.push import Push
 from frolic.dal.result_indexes import ResultIndexes
 from frolic.dal.sessions import Sessions
@@ -51,7 +52,7 @@ from frolic_tools.local.mappings import DynamoStreamShard, KinesisShard, ShardCo
 from frolic_tools.schema import LOCAL_STREAM, create_tables, local_settings
 from tests.doubles import GreedyPacing
 from tests.integration.crashes import FAULTS
-from tests.integration.world import DRAW_KEY, GAME, World
+from tests.integration.world import DRAW_KEY, GAME, EventTap, World
 
 REGION = "us-east-1"
 PUSH_ENDPOINT = "https://abc123defg.execute-api.us-east-1.amazonaws.com/prod"
@@ -115,9 +116,10 @@ class Rig:
         make: Any = boto3.client
         client = make(service, region_name=REGION, **options)
         events = client.meta.events
-        events.register(f"before-parameter-build.{service}", self._name(function))
-        events.register(f"before-call.{service}", self._before)
-        events.register(f"after-call.{service}", self._after)
+        name = client.meta.service_model.service_id.hyphenize()  # "eventbridge" for events
+        events.register(f"before-parameter-build.{name}", self._name(function))
+        events.register(f"before-call.{name}", self._before)
+        events.register(f"after-call.{name}", self._after)
         return client
 
     def _name(self, function: str) -> Callable[..., None]:
@@ -157,6 +159,8 @@ class Run:
     pushes: dict[str, list[dict[str, Any]]]
     coupons: list[dict[str, Any]]
     problems: list[str]
+    #: Every event the functions published, repeats included (at least once).
+    published: list[dict[str, Any]]
     #: How long after its arrival every play must be final.
     bound_seconds: float
 
@@ -169,7 +173,7 @@ class Path:
         self.settings = local_settings()
         self.db: Any = boto3.client("dynamodb", region_name=REGION)
         create_tables(self.db, self.settings)
-        self.world = World(self.db, self.settings)
+        self.world = World(self.db, self.settings, events=EventTap.on_moto(self.settings))
         self.clock = self.world.clock
         kinesis = boto3.client("kinesis", region_name=REGION)
         kinesis.create_stream(StreamName=LOCAL_STREAM, ShardCount=1)
@@ -271,7 +275,12 @@ class Path:
             "before-parameter-build.apigatewaymanagementapi.PostToConnection", self._pushed
         )
         deliverer = Deliverer(
-            db, Sessions(db, self.settings, clock=self.clock), Push(push), self.settings, self.clock
+            db,
+            Sessions(db, self.settings, clock=self.clock),
+            Push(push),
+            self.settings,
+            self.clock,
+            events=EventBus(self.rig.client("deliver", "events"), self.settings),
         )
         for record in records:
             deliverer.handle(DynamoDBRecord(record))
@@ -305,7 +314,12 @@ class Path:
         Sweeper(
             ResultIndexes(db, self.settings),
             self._watcher(db),
-            CouponIssuer(db, self.settings, clock=self.clock),
+            CouponIssuer(
+                db,
+                self.settings,
+                clock=self.clock,
+                events=EventBus(self.rig.client("sweep", "events"), self.settings),
+            ),
             self.settings,
             clock=self.clock,
             stranded=StrandedLeases(db, self.settings, self.clock),
@@ -372,6 +386,7 @@ class Path:
             pushes=pushes,
             coupons=coupons,
             problems=self.world.reconcile().problems,
+            published=self.world.events.published(),
             bound_seconds=self.settings.expiry_seconds
             + self.settings.sweep_margin_seconds
             + SWEEP_EVERY_SECONDS
@@ -438,6 +453,13 @@ def _invariants_hold(run: Run) -> Iterator[str]:
         coupon = issued.get(_code(result))
         if coupon is None or coupon.get("playId") != result["playId"]:
             yield f"{result['playId']}: its coupon is not issued to it"
+    # Every win went out on the bus, at least once, and its coupon with its own code
+    told = {(e["type"], e["playId"], e.get("code")) for e in run.published}
+    for result in won:
+        if ("Play won", result["playId"], None) not in told:
+            yield f"{result['playId']}: no win event"
+        if ("Coupon issued", result["playId"], _code(result)) not in told:
+            yield f"{result['playId']}: no coupon-issued event with its code"
     yield from run.problems
 
 

@@ -50,7 +50,9 @@ BRAND = "brand-a"
 def deliverer(
     world: World, sessions: Sessions, push_stub: PushStub, clock: ManualClock
 ) -> Deliverer:
-    return Deliverer(world.db, sessions, push_stub.push(), world.settings, clock=clock)
+    return Deliverer(
+        world.db, sessions, push_stub.push(), world.settings, clock=clock, events=world.events.bus
+    )
 
 
 @dataclass
@@ -279,6 +281,35 @@ def test_the_winner_is_told_the_offer_of_their_coupon_in_the_push(
         "code": code,
         "offer": {"title": "A free coffee", "value": "€3.50", "validUntil": "2030-03-01T00:00:00Z"},
     }
+
+
+def test_a_win_goes_out_on_the_bus_with_its_coupon_and_a_replay_keeps_the_ids(
+    stocked: World, deliverer: Deliverer, feed: Feed, clock: ManualClock
+) -> None:
+    # Given a won play and a lost one
+    won, code = won_play(stocked, connection=None)
+    lost = a_play(2, connection=None)
+    clock.now = START + 3.0
+    # When deliver sees each become final, and the win's record a second time
+    win = DynamoDBRecord(feed.record("MODIFY", old=pending_item(a_play(connection=None)), new=won))
+    deliverer.handle(win)
+    deliverer.handle(
+        DynamoDBRecord(
+            feed.record("MODIFY", old=pending_item(lost), new=decided(lost, PlayStatus.LOST))
+        )
+    )
+    first = stocked.events.published()
+    deliverer.handle(win)  # a batch retried
+    again = stocked.events.published()
+    # Then the bus got the win and its coupon, with the code, and nothing for the loss
+    assert [(e["type"], e["eventId"]) for e in first] == [
+        ("Play won", "won:play-1"),
+        ("Coupon issued", "issued:play-1:0"),
+    ]
+    assert first[0]["userId"] == "alice" and first[0]["brandIds"] == [BRAND]
+    assert (first[1]["code"], first[1]["brandId"]) == (code, BRAND)
+    # ... and the replay publishes them again under the same ids, for consumers to drop
+    assert [e["eventId"] for e in again] == [e["eventId"] for e in first]
 
 
 def test_a_redelivered_won_record_issues_the_coupon_only_once(

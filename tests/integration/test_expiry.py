@@ -276,7 +276,9 @@ def test_an_expired_play_reaches_its_player_through_the_real_stream(
     """Stream INSERT → watcher expires → stream MODIFY → deliver tells the player."""
     expiry, deliver = load_handler("expiry"), load_handler("deliver")
     watcher = ExpiryWatcher(world.db, world.settings, clock=clock, sleep=clock.sleep)
-    deliverer = Deliverer(world.db, sessions, push_stub.push(), world.settings, clock=clock)
+    deliverer = Deliverer(
+        world.db, sessions, push_stub.push(), world.settings, clock=clock, events=world.events.bus
+    )
     monkeypatch.setattr(expiry, "_watcher", lambda: watcher)
     monkeypatch.setattr(deliver, "_deliverer", lambda: deliverer)
     stream = ResultsStream(world)

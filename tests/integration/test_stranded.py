@@ -81,6 +81,7 @@ def _deliver_won(world: World) -> None:
         world.settings,
         clock=world.clock,
         facts=NO_FACTS,
+        events=world.events.bus,
     )
     records = StreamRecords()
     for item in world.db.scan(TableName=world.settings.results_table)["Items"]:
@@ -420,7 +421,7 @@ def test_a_lease_planned_before_a_void_lands_after_it_within_the_budget(world: W
     )
     # When its lease lands after the void, then later players come
     at = world.clock() - START
-    other = World(allocating, world.settings, world.clock)
+    other = World(allocating, world.settings, world.clock, events=world.events)
     batch = [world.record(world.play(n, at=at)) for n in range(2, 5)]
     other.stream_allocator(GreedyPacing()).handle({"Records": batch}, None)
     assert repaired["returned"] == 2

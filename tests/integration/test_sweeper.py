@@ -57,7 +57,7 @@ def build_sweeper(world: World, clock: ManualClock, *, run_seconds: float = 45.0
     return Sweeper(
         ResultIndexes(world.db, world.settings),
         ExpiryWatcher(world.db, world.settings, clock=clock, sleep=clock.sleep),
-        CouponIssuer(world.db, world.settings, clock),
+        CouponIssuer(world.db, world.settings, clock, events=world.events.bus),
         world.settings,
         clock,
         run_seconds=run_seconds,
@@ -385,7 +385,14 @@ def test_a_win_deliver_handled_leaves_the_index_and_the_sweeper_checks_nothing(
     play = a_play()
     win(stocked, play, decided_at=START + 2.0)
     won = stocked.result(play.play_id)
-    deliverer = Deliverer(stocked.db, sessions, push_stub.push(), stocked.settings, clock=clock)
+    deliverer = Deliverer(
+        stocked.db,
+        sessions,
+        push_stub.push(),
+        stocked.settings,
+        clock=clock,
+        events=stocked.events.bus,
+    )
     record = StreamRecords().record("MODIFY", old=pending_item(play), new=won)
 
     deliverer.handle(DynamoDBRecord(record))
@@ -403,7 +410,14 @@ def test_deliver_stopping_between_issue_and_unmark_is_finished_without_an_alarm(
     play = a_play()
     win(stocked, play, decided_at=START + 2.0)
     won = stocked.result(play.play_id)
-    deliverer = Deliverer(stocked.db, sessions, push_stub.push(), stocked.settings, clock=clock)
+    deliverer = Deliverer(
+        stocked.db,
+        sessions,
+        push_stub.push(),
+        stocked.settings,
+        clock=clock,
+        events=stocked.events.bus,
+    )
     throttled = fail_results_updates(stocked)
     with pytest.raises(Exception, match="Throttl"):
         deliverer.handle(
@@ -513,7 +527,7 @@ def test_ordinals_a_crashed_batch_leased_go_back_to_the_budget_after_the_wins_st
     sweeper = Sweeper(
         ResultIndexes(world.db, world.settings),
         ExpiryWatcher(world.db, world.settings, clock=clock, sleep=clock.sleep),
-        CouponIssuer(world.db, world.settings, clock),
+        CouponIssuer(world.db, world.settings, clock, events=world.events.bus),
         world.settings,
         clock,
         stranded=StrandedLeases(world.db, world.settings, clock),

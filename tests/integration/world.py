@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import boto3
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
 from frolic.allocate import StreamAllocator
@@ -14,6 +15,7 @@ from frolic.allocation.allocator import Allocator
 from frolic.allocation.ports import GameDirectory
 from frolic.dal import codec
 from frolic.dal.allocation_store import DynamoAllocationStore, DynamoGameDirectory
+from frolic.dal.events import EventBus
 from frolic.dal.items import model_item
 from frolic.dal.pools import CouponPools
 from frolic.dal.sessions import Sessions
@@ -24,10 +26,13 @@ from frolic.pacing.policy import FrolicPacing, PacingPolicy
 from frolic.player_api import build_player_app
 from frolic.settings import Settings
 from frolic_tools.local.events import kinesis_record
+from frolic_tools.local.events_out import received, subscribe_queue
 from frolic_tools.reconcile import ReconcileReport, reconcile
+from frolic_tools.schema import create_event_bus
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_sqs import SQSClient
 
 GAME = "game-1"
 PLAY_STREAM_ARN = "arn:aws:kinesis:us-east-1:123456789012:stream/frolic-plays"
@@ -51,11 +56,35 @@ class Clock:
 
 
 @dataclass
+class EventTap:
+    """The bus on moto, with a queue a rule sends every Frolic event to, as a consumer
+    in AWS would have it: what the code under test published is read back from it."""
+
+    bus: EventBus
+    sqs: SQSClient
+    queue_url: str
+
+    @classmethod
+    def on_moto(cls, settings: Settings) -> EventTap:
+        events = boto3.client("events", region_name="us-east-1")
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        create_event_bus(events, settings)
+        return cls(EventBus(events, settings), sqs, subscribe_queue(events, sqs, settings))
+
+    def published(self) -> list[dict[str, Any]]:
+        """The events published since the last look: detail-type and detail each."""
+        return [
+            {"type": e["detail-type"], **e["detail"]} for e in received(self.sqs, self.queue_url)
+        ]
+
+
+@dataclass
 class World:
     db: DynamoDBClient
     settings: Settings
     clock: Clock = field(default_factory=Clock)
     _sequence: int = 0
+    events: EventTap = field(kw_only=True)
 
     def live_game(
         self,

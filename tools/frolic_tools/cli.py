@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
+from urllib.parse import urlsplit
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
@@ -28,6 +30,9 @@ from frolic_tools.sim.metrics import PacingReport, measure, pacing_chart
 from frolic_tools.sim.simulator import SimulationConfig, simulate
 from frolic_tools.sim.traffic import TraceError, read_trace
 from frolic_tools.wallet_backfill import backfill_wallet
+
+if TYPE_CHECKING:
+    from frolic_tools.local.events_out import EventsOut
 
 EXIT_USAGE = 2
 
@@ -183,6 +188,17 @@ def _build_parser() -> argparse.ArgumentParser:
         "--demo", action="store_true", help="create a live 3-minute game with three brands"
     )
     local.add_argument("--verbose", action="store_true", help="show the functions' INFO logs")
+    local.add_argument(
+        "--events-to",
+        metavar="URL",
+        default=None,
+        help="POST every event on the bus here, HMAC-signed, retried (a copy stays in out/)",
+    )
+    local.add_argument(
+        "--events-with-codes",
+        action="store_true",
+        help="send coupon codes in the events (held back by default)",
+    )
     local.set_defaults(handler=_local)
     _add_crowd_parser(commands)
     _add_demo_parser(commands)
@@ -300,9 +316,41 @@ def _local(args: argparse.Namespace) -> int:
             "install the dev extras (pip install -e '.[dev]')"
         ) from None
     try:
-        return run(host=args.host, port=args.port, demo=args.demo, verbose=args.verbose)
+        return run(
+            host=args.host,
+            port=args.port,
+            demo=args.demo,
+            verbose=args.verbose,
+            events=_events_out(args),
+        )
     except LocalStackError as error:
         raise UsageError(f"frolic local: {error}") from None
+
+
+#: Where `frolic local` keeps its copy of the events, and where the signing secret comes
+#: from: the environment, so it stays out of shell history and `ps`.
+EVENTS_OUT_DIR = Path("out")
+EVENTS_SECRET_VARIABLE = "FROLIC_EVENTS_SECRET"
+
+
+def _events_out(args: argparse.Namespace) -> EventsOut:
+    from frolic_tools.local.events_out import EventsOut  # noqa: PLC0415
+
+    target = args.events_to
+    if target is not None and urlsplit(target).scheme not in ("http", "https"):
+        raise UsageError("frolic local: --events-to needs an http:// or https:// URL")
+    secret = os.environ.get(EVENTS_SECRET_VARIABLE, "")
+    if target is not None and not secret:
+        raise UsageError(
+            f"frolic local: set {EVENTS_SECRET_VARIABLE} to the secret the receiver checks "
+            "the events' signatures with"
+        )
+    return EventsOut(
+        out_dir=EVENTS_OUT_DIR,
+        target=target,
+        secret=secret.encode(),
+        with_codes=args.events_with_codes,
+    )
 
 
 def _simulate(args: argparse.Namespace) -> int:

@@ -17,6 +17,7 @@ import boto3
 from frolic.admin.app import build_app, openapi_document
 from frolic.admin.exports import ExportDesk
 from frolic.dal.catalog import Catalog
+from frolic.dal.events import EventBus
 from frolic.dal.exports import ExportFiles, ExportJobs, ExportStarter
 from frolic.dal.offers import OfferStore
 from frolic.dal.pools import CouponPools
@@ -44,6 +45,7 @@ def admin_document() -> dict[str, Any]:
             reports=GameReports(client, settings),
             redemptions=Redemptions(client, settings),
             limiter=RateLimiter(client, settings),
+            events=EventBus(boto3.client("events", region_name=OFFLINE_REGION), settings),
             offers=OfferStore(client, settings),
             exports=ExportDesk(
                 ExportJobs(client, settings),

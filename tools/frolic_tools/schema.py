@@ -5,6 +5,7 @@ told its own)."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING, Any, Final
 
 from frolic.dal.tables import (
@@ -25,6 +26,7 @@ from frolic.settings import Settings
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_events import EventBridgeClient
 
 
 #: The local stack's resource names, as environment variables.
@@ -35,6 +37,7 @@ LOCAL_RESOURCES: Final = {
     "PLAY_STREAM": "frolic-plays",
     "EXPORT_BUCKET": "frolic-exports",
     "EXPORT_FUNCTION": "export",
+    "EVENT_BUS": "frolic-events",
 }
 LOCAL_STREAM: Final = LOCAL_RESOURCES["PLAY_STREAM"]
 
@@ -99,6 +102,14 @@ def table_definitions(settings: Settings) -> list[dict[str, Any]]:
             "BillingMode": "PAY_PER_REQUEST",
         },
     ]
+
+
+def create_event_bus(client: EventBridgeClient, settings: Settings) -> None:
+    """The bus events go out on (a stack of its own's, in AWS: infra/constructs)."""
+    assert settings.event_bus is not None
+    # An earlier call on this account (moto's, in tests) may have made it.
+    with contextlib.suppress(client.exceptions.ResourceAlreadyExistsException):
+        client.create_event_bus(Name=settings.event_bus)
 
 
 def create_tables(client: DynamoDBClient, settings: Settings) -> None:

@@ -14,10 +14,19 @@ from typing import TextIO
 
 from frolic_tools.local.client import ApiError
 from frolic_tools.local.demo import create_demo_game
+from frolic_tools.local.events_out import EventsOut
 from frolic_tools.local.stack import FAKE_CREDENTIAL, LocalStack, LocalStackError
 
 
-def run(*, host: str, port: int, demo: bool, verbose: bool, out: TextIO = sys.stdout) -> int:
+def run(
+    *,
+    host: str,
+    port: int,
+    demo: bool,
+    verbose: bool,
+    events: EventsOut,
+    out: TextIO = sys.stdout,
+) -> int:
     """Run until told to stop; LocalStackError (one line) when the stack cannot start."""
     # Metrics are not published locally; Powertools would warn of every empty flush.
     warnings.filterwarnings("ignore", message="No application metrics to publish")
@@ -27,7 +36,9 @@ def run(*, host: str, port: int, demo: bool, verbose: bool, out: TextIO = sys.st
     )
     stop = threading.Event()
     restore = _on_stop_signals(stop)
-    stack = LocalStack(host, port, handler_log_level="INFO" if verbose else "WARNING")
+    stack = LocalStack(
+        host, port, handler_log_level="INFO" if verbose else "WARNING", events_out=events
+    )
     try:
         stack.start()
         width = max(len(name) for name in stack.endpoints())
@@ -40,6 +51,13 @@ def run(*, host: str, port: int, demo: bool, verbose: bool, out: TextIO = sys.st
             f"frolic reconcile --endpoint {stack.moto_url} --game ID",
             file=out,
         )
+        copy = events.out_dir / "events.jsonl"
+        where = (
+            f"posted to {events.target}, and copied to {copy}"
+            if events.target
+            else f"copied to {copy}"
+        )
+        print(f"  {'events':<{width}}  {where}", file=out)
         if demo:
             try:
                 game = create_demo_game(stack.base_url)

@@ -30,6 +30,7 @@ from frolic.observability import logger as handler_logger
 from frolic.settings import Settings, settings
 from frolic_tools.local.aws_doors import LAMBDA_PREFIX, S3_PREFIX, AsyncInvokes, ExportLinks
 from frolic_tools.local.devauth import DevTokens
+from frolic_tools.local.events_out import EventForwarder, EventsOut, subscribe_queue
 from frolic_tools.local.functions import (
     ENTRY_POINTS,
     ENVIRONMENTS,
@@ -62,11 +63,13 @@ from frolic_tools.local.mappings import (
 from frolic_tools.local.moto_server import MotoServer, MotoStats
 from frolic_tools.local.paths import FUNCTIONS_ROOT, WEB_ROOT
 from frolic_tools.local.schedules import SCHEDULES, ScheduledRule
-from frolic_tools.schema import LOCAL_RESOURCES, LOCAL_STREAM, create_tables
+from frolic_tools.schema import LOCAL_RESOURCES, LOCAL_STREAM, create_event_bus, create_tables
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_kinesis import KinesisClient
+    from mypy_boto3_sqs import SQSClient
 
 log = logging.getLogger("frolic_tools.local")
 
@@ -105,9 +108,13 @@ class LocalStack:
         environment: Mapping[str, str] | None = None,
         handler_log_level: str = "WARNING",
         poll_seconds: float = 0.2,
+        events_out: EventsOut | None = None,
     ) -> None:
         """`environment` adds settings for the functions (REEL_SECONDS, say);
-        `handler_log_level` is the functions' Powertools log level."""
+        `handler_log_level` is the functions' Powertools log level; `events_out`, where
+        the bus's events are copied and posted (`frolic local --events-to`)."""
+        self._events_out = events_out
+        self._forwarder: EventForwarder | None = None
         self._host = host
         self._port = port
         self._functions_root = functions_root
@@ -240,6 +247,12 @@ class LocalStack:
         session.client("s3", endpoint_url=self.moto_url).create_bucket(
             Bucket=LOCAL_RESOURCES["EXPORT_BUCKET"]
         )
+        events: EventBridgeClient = session.client("events", endpoint_url=self.moto_url)
+        create_event_bus(events, config)
+        if self._events_out is not None:
+            sqs: SQSClient = session.client("sqs", endpoint_url=self.moto_url)
+            self._forwarder = self._events_out.forwarder(sqs, subscribe_queue(events, sqs, config))
+            self._forwarder.start()
         kinesis.create_stream(StreamName=LOCAL_STREAM, ShardCount=self._shards)
         kinesis.get_waiter("stream_exists").wait(StreamName=LOCAL_STREAM)
         self._functions = LocalFunctions(self._functions_root)
@@ -443,6 +456,8 @@ class LocalStack:
                 self._gateway.stop()
             if self._functions is not None:
                 self._functions.unload()
+            if self._forwarder is not None:
+                self._forwarder.stop()
             self._moto.stop()
         finally:
             self._restore_environment()

@@ -40,6 +40,7 @@ from frolic.dal.offers import NO_FACTS, CouponFacts
 from frolic.dal.push import Push
 from frolic.dal.result_indexes import ResultIndexes
 from frolic.dal.sessions import Sessions
+from frolic.events import EventSink, win_events
 from frolic.models import CouponStatus, PlayStatus
 from frolic.observability import logger, metrics
 from frolic.settings import Settings
@@ -71,6 +72,7 @@ class ResultImage(_Image):
     reason: str | None = None
     coupons: tuple[GrantImage, ...] = ()
     connection_id: str | None = None
+    decided_at: float | None = None
 
 
 class Delivery(StrEnum):
@@ -138,9 +140,10 @@ class Deliverer:
         settings: Settings,
         clock: Callable[[], float] = time.time,
         *,
+        events: EventSink,
         facts: CouponFacts | None = None,
     ) -> None:
-        self._issuer = CouponIssuer(client, settings, clock)
+        self._issuer = CouponIssuer(client, settings, clock, events=events)
         self._sessions = sessions
         self._push = push
         self._facts = facts or CouponFacts.reading(client, settings)
@@ -185,18 +188,36 @@ class CouponIssuer:
     whichever comes second finds the work done and writes nothing."""
 
     def __init__(
-        self, client: DynamoDBClient, settings: Settings, clock: Callable[[], float] = time.time
+        self,
+        client: DynamoDBClient,
+        settings: Settings,
+        clock: Callable[[], float] = time.time,
+        *,
+        events: EventSink,
     ) -> None:
         self._coupons = CouponBinding(client, settings)
         self._indexes = ResultIndexes(client, settings)
         self._clock = clock
+        self._events = events
 
     def issue(self, result: ResultImage) -> int:
         """How many coupons this call issued (0 when they already were). The result stays
         in the index while a code is anomalous, so the anomaly is raised again until
-        someone mends the data."""
+        someone mends the data. The win's events go out before the result leaves the
+        index, so a crash between the two publishes them again rather than never."""
         issues = [self._issue(result, grant) for grant in result.coupons]
         if Issue.ANOMALY not in issues:
+            now = self._clock()
+            self._events.publish(
+                win_events(
+                    play_id=result.play_id,
+                    game_id=result.game_id,
+                    user_id=result.user_id,
+                    grants=[(grant.brand_id, grant.code) for grant in result.coupons],
+                    won_at=result.decided_at if result.decided_at is not None else now,
+                    issued_at=now,
+                )
+            )
             self._indexes.mark_issued(result.play_id)
         return issues.count(Issue.NOW)
 

@@ -59,6 +59,9 @@ class Settings(BaseModel):
     export_bucket: str | None = Field(alias="EXPORT_BUCKET", default=None)
     #: The function admin invokes, asynchronously, to write an export.
     export_function: str | None = Field(alias="EXPORT_FUNCTION", default=None)
+    #: The EventBridge bus wins, issues, redeems and status changes go to (frolic.events):
+    #: deliver, sweep and admin.
+    event_bus: str | None = Field(alias="EVENT_BUS", default=None)
     #: Local stack only: where moto's server listens.
     aws_endpoint_url: str | None = Field(alias="AWS_ENDPOINT_URL", default=None)
     #: Local stack only: the local gateway, which runs an asynchronous Invoke itself

@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     from frolic.dal.rates import RateLimiter
     from frolic.dal.redemptions import Redemptions
     from frolic.dal.reports import GameReports
+    from frolic.events import EventSink
 
 TITLE = "Frolic admin API"
 API_VERSION = "1.0.0"
@@ -75,6 +76,7 @@ def build_app(
     reports: GameReports,
     redemptions: Redemptions,
     limiter: RateLimiter,
+    events: EventSink,
     offers: OfferStore,
     exports: ExportDesk,
 ) -> APIGatewayRestResolver:
@@ -111,11 +113,11 @@ def build_app(
     )
 
     app.include_router(campaigns.router(catalog))
-    app.include_router(games.router(catalog))
+    app.include_router(games.router(catalog, events))
     app.include_router(brands.router(catalog))
     app.include_router(budgets.router(catalog, pools, offers))
     app.include_router(report_routes.router(catalog, reports))
-    app.include_router(coupons.router(redemptions, limiter))
+    app.include_router(coupons.router(redemptions, limiter, events))
     app.include_router(export_routes.router(catalog, exports))
 
     document: dict[str, Any] = {}

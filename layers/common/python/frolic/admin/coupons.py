@@ -1,5 +1,7 @@
 """Coupon routes: a brand's till redeems a code it was shown."""
 
+import time
+import uuid
 from typing import Annotated, Final
 from urllib.parse import unquote
 
@@ -11,6 +13,7 @@ from pydantic import TypeAdapter, ValidationError
 from frolic.admin import caller, new_router, responses
 from frolic.dal.rates import RateLimit, RateLimiter
 from frolic.dal.redemptions import Redemption, Redemptions
+from frolic.events import CouponRedeemed, EventSink, OutEvent, moment
 from frolic.http import InvalidRequestError
 from frolic.models import CouponCode, FieldError
 from frolic.observability import logger, metrics
@@ -33,7 +36,7 @@ CodePath = Annotated[
 REDEEM_LIMIT: Final = RateLimit("redeem", uses=30, window_seconds=60)
 
 
-def router(redemptions: Redemptions, limiter: RateLimiter) -> Router:
+def router(redemptions: Redemptions, limiter: RateLimiter, events: EventSink) -> Router:
     routes = new_router()
 
     @routes.post(
@@ -66,6 +69,20 @@ def router(redemptions: Redemptions, limiter: RateLimiter) -> Router:
             extra={"game_id": redemption.game_id, "brand_id": redemption.brand_id},
         )
         metrics.add_metric(name="CouponsRedeemed", unit=MetricUnit.Count, value=1)
+        events.publish([redemption_event(redemption, principal.user_id)])
         return redemption
 
     return routes
+
+
+def redemption_event(redemption: Redemption, actor: str) -> OutEvent:
+    """Published once, after the coupon is stored REDEEMED (frolic.events: a crash
+    between the two loses the event, not the redemption)."""
+    return CouponRedeemed(
+        event_id=f"redeemed:{uuid.uuid4().hex}",
+        game_id=redemption.game_id,
+        brand_id=redemption.brand_id,
+        code=redemption.code,
+        redeemed_at=moment(time.time()),
+        redeemed_by=actor,
+    )

@@ -1,10 +1,14 @@
 """Game routes: a game's window, pacing config and status."""
 
+import time
+import uuid
+
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from pydantic import AwareDatetime
 
-from frolic.admin import CampaignIdPath, EndTime, GameIdPath, new_router, responses
+from frolic.admin import CampaignIdPath, EndTime, GameIdPath, caller, new_router, responses
 from frolic.dal.catalog import Catalog, GameChanges
+from frolic.events import EventSink, GameStatusChanged, OutEvent, moment
 from frolic.models import BoundaryModel, Game, GameConfig, GameStatus, Name
 
 TAGS = ["games"]
@@ -35,7 +39,7 @@ class GameList(BoundaryModel):
     items: list[Game]
 
 
-def router(catalog: Catalog) -> Router:
+def router(catalog: Catalog, events: EventSink) -> Router:
     routes = new_router()
 
     @routes.post(
@@ -79,6 +83,7 @@ def router(catalog: Catalog) -> Router:
         responses=responses(200, "The game as changed", 404, 409, 415),
     )
     def update_game(game_id: GameIdPath, body: GamePatch) -> Game:
+        before = catalog.get_game(game_id).status if body.status is not None else None
         changes = GameChanges(
             status=body.status,
             name=body.name,
@@ -86,6 +91,20 @@ def router(catalog: Catalog) -> Router:
             end_time=body.end_time,
             config=body.config,
         )
-        return catalog.update_game(game_id, changes)
+        game = catalog.update_game(game_id, changes)
+        if before is not None and game.status is not before:
+            events.publish([status_event(game, caller(routes).user_id)])
+        return game
 
     return routes
+
+
+def status_event(game: Game, actor: str) -> OutEvent:
+    """Published once, after the change is stored (frolic.events)."""
+    return GameStatusChanged(
+        event_id=f"status:{uuid.uuid4().hex}",
+        game_id=game.game_id,
+        status=game.status,
+        changed_at=moment(time.time()),
+        changed_by=actor,
+    )

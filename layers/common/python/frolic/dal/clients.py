@@ -12,6 +12,7 @@ from frolic.settings import settings
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_kinesis import KinesisClient
     from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_s3 import S3Client
@@ -49,6 +50,11 @@ def admin_dynamodb() -> DynamoDBClient:
     return boto3.client(
         "dynamodb", endpoint_url=settings().aws_endpoint_url, config=ADMIN_CLIENT_CONFIG
     )
+
+
+@cache
+def events() -> EventBridgeClient:
+    return boto3.client("events", endpoint_url=settings().aws_endpoint_url, config=CLIENT_CONFIG)
 
 
 @cache
