@@ -12,6 +12,9 @@ Context (all optional, `-c key=value`):
   allowedOrigins        web origins, besides the stack's own CloudFront site, whose pages
                         may call the REST API (comma-separated, e.g.
                         https://play.example.com,http://localhost:8000)
+  crmEndpoint           an https:// URL that gets every Frolic event (EventBridge API
+                        destination; set the CrmKey secret to the key it expects)
+  crmWithCodes          "true" sends coupon codes to the CRM too (held back by default)
 
 Synth is offline: no Docker, no AWS credentials, no lookups. The stack is environment
 agnostic unless CDK_DEFAULT_ACCOUNT/REGION are set (the CDK CLI sets them on deploy).
@@ -95,6 +98,14 @@ def _domain_prefix(app: App, key: str, stage: str) -> str | None:
     return None if value is None else checked
 
 
+def _https_url(app: App, key: str) -> str | None:
+    """EventBridge API destinations call HTTPS endpoints only."""
+    value = app.node.try_get_context(key) or None
+    if value is not None and not re.fullmatch(r"https://[^\s/]+(/\S*)?", str(value)):
+        raise SystemExit(f"context {key}: {value!r} is not an https:// URL")
+    return None if value is None else str(value)
+
+
 def build(app: App, *, deps_layer_dir: Path = DEPS_LAYER_DIR) -> FrolicStack:
     """The stack for this app's context; separate from main() so tests can call it."""
     stage = str(app.node.try_get_context("stage") or "dev")
@@ -117,6 +128,8 @@ def build(app: App, *, deps_layer_dir: Path = DEPS_LAYER_DIR) -> FrolicStack:
         retain_data=_bool(app, "retainData", default=True),
         extra_origins=_origins(app, "allowedOrigins"),
         sign_in_domain_prefix=_domain_prefix(app, "signInDomain", stage),
+        crm_endpoint=_https_url(app, "crmEndpoint"),
+        crm_with_codes=_bool(app, "crmWithCodes", default=False),
         deps_layer_dir=deps_layer_dir,
         env=Environment(account=account, region=region) if account and region else None,
         description=f"Frolic paced coupon jackpots ({stage})",

@@ -24,6 +24,7 @@ from infra.build_layer import DEPS_LAYER_DIR
 from infra.constructs.apis import Apis
 from infra.constructs.auth import Auth
 from infra.constructs.data import Data
+from infra.constructs.events_out import EventsOut
 from infra.constructs.exports import Exports
 from infra.constructs.functions import Functions
 from infra.constructs.monitoring import (
@@ -56,6 +57,8 @@ class FrolicStack(Stack):
         retain_data: bool = True,
         extra_origins: Sequence[str] = (),
         sign_in_domain_prefix: str | None = None,
+        crm_endpoint: str | None = None,
+        crm_with_codes: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -192,6 +195,17 @@ class FrolicStack(Stack):
         for exporter in (functions.admin, functions.export):
             exporter.add_environment("EXPORT_BUCKET", exports.bucket.bucket_name)
         functions.admin.add_environment("EXPORT_FUNCTION", functions.export.function_name)
+        # deliver and sweep: wins and coupons issued; admin: redemptions, status changes.
+        self.events_out = events_out = EventsOut(
+            self,
+            "EventsOut",
+            crm_endpoint=crm_endpoint,
+            crm_with_codes=crm_with_codes,
+            removal_policy=removal,
+        )
+        for publisher in (functions.deliver, functions.sweep, functions.admin):
+            events_out.grant_publish(publisher)
+            publisher.add_environment("EVENT_BUS", events_out.bus.event_bus_name)
         for pusher in (functions.ingest, functions.deliver, functions.ws_connect):
             apis.grant_manage_connections(pusher)
         for pusher in (functions.ingest, functions.deliver):
@@ -233,6 +247,7 @@ class FrolicStack(Stack):
             ("SessionsTableName", data.sessions.table_name, "Sessions table"),
             ("PlayStreamName", plays.stream.stream_name, "Kinesis play stream"),
             ("ExportsBucketName", exports.bucket.bucket_name, "Marketers' CSV exports (7 days)"),
+            ("EventBusName", events_out.bus.event_bus_name, "Wins, coupons and status changes"),
             (
                 "WebAccessLogBucketName",
                 web.access_logs.bucket_name,

@@ -25,6 +25,8 @@ from infra.app import build
 from infra.stack import FrolicStack
 
 STAGE = "test"
+#: The session's stack connects a CRM, so cdk-nag and cfn-lint see the events-out path.
+CRM_ENDPOINT = "https://crm.example.com/frolic"
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,7 @@ def deps_layer_stand_in(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def synth(tmp_path_factory: pytest.TempPathFactory, deps_layer_stand_in: Path) -> Synth:
     outdir = tmp_path_factory.mktemp("cdk.out")
-    app = App(outdir=str(outdir), context={"stage": STAGE})
+    app = App(outdir=str(outdir), context={"stage": STAGE, "crmEndpoint": CRM_ENDPOINT})
     stack = build(app, deps_layer_dir=deps_layer_stand_in)
     Aspects.of(app).add(AwsSolutionsChecks())
     template = Template.from_stack(stack)
