@@ -127,5 +127,7 @@ def draw_key() -> bytes:
 def forget_clients() -> None:
     """Drop every cached client and the draw key, so the next use builds them from the
     environment as it is then (the local stack and tests change it; Lambda never does)."""
-    for cached in (dynamodb, admin_dynamodb, kinesis, s3, s3_links, lambda_client, draw_key):
-        cached.cache_clear()
+    for cached in list(globals().values()):
+        # Every @cache of this module, so a client added later cannot be missed.
+        if getattr(cached, "__module__", None) == __name__ and hasattr(cached, "cache_clear"):
+            cached.cache_clear()
