@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from frolic_tools.local import LocalClient, LocalStack
-from frolic_tools.local.devauth import TOKEN_SECONDS, DevTokens
+from frolic_tools.local.devauth import TOKEN_SECONDS, DevTokens, Staff
 
 
 def claims_of(token: str) -> dict[str, Any]:
@@ -54,8 +54,8 @@ def test_a_brand_staff_token_carries_its_role_and_brands_as_cognito_would(
     # Given two brands, and a manager and a till of the first
     mine = admin.call("POST", "/admin/brands", {"name": "Mine"})["brandId"]
     theirs = admin.call("POST", "/admin/brands", {"name": "Theirs"})["brandId"]
-    manager = anonymous.as_user("mia", role="brand-manager", brands=[mine])
-    till = anonymous.as_user("tom", role="till", brands=[mine])
+    manager = anonymous.as_user("mia", staff=Staff("brand-manager", (mine,)))
+    till = anonymous.as_user("tom", staff=Staff("till", (mine,)))
     claims = claims_of(manager.token or "")
     assert (claims["cognito:groups"], claims["custom:brands"]) == (["brand-manager"], mine)
     # Then the gateway hands the role and brands to the admin API, which acts on them

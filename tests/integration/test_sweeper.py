@@ -379,20 +379,21 @@ def test_a_coupon_left_reserved_for_its_play_is_issued_and_one_reserved_for_anot
     assert sweep_work(stocked.result(mine.play_id)) is None
 
 
+def build_deliverer(
+    world: World, sessions: Sessions, push_stub: PushStub, clock: ManualClock
+) -> Deliverer:
+    return Deliverer(
+        world.db, sessions, push_stub.push(), world.settings, clock=clock, events=world.events.bus
+    )
+
+
 def test_a_win_deliver_handled_leaves_the_index_and_the_sweeper_checks_nothing(
     stocked: World, sessions: Sessions, push_stub: PushStub, clock: ManualClock
 ) -> None:
     play = a_play()
     win(stocked, play, decided_at=START + 2.0)
     won = stocked.result(play.play_id)
-    deliverer = Deliverer(
-        stocked.db,
-        sessions,
-        push_stub.push(),
-        stocked.settings,
-        clock=clock,
-        events=stocked.events.bus,
-    )
+    deliverer = build_deliverer(stocked, sessions, push_stub, clock)
     record = StreamRecords().record("MODIFY", old=pending_item(play), new=won)
 
     deliverer.handle(DynamoDBRecord(record))
@@ -410,14 +411,7 @@ def test_deliver_stopping_between_issue_and_unmark_is_finished_without_an_alarm(
     play = a_play()
     win(stocked, play, decided_at=START + 2.0)
     won = stocked.result(play.play_id)
-    deliverer = Deliverer(
-        stocked.db,
-        sessions,
-        push_stub.push(),
-        stocked.settings,
-        clock=clock,
-        events=stocked.events.bus,
-    )
+    deliverer = build_deliverer(stocked, sessions, push_stub, clock)
     throttled = fail_results_updates(stocked)
     with pytest.raises(Exception, match="Throttl"):
         deliverer.handle(

@@ -4,11 +4,11 @@ so a sign-in that works locally is one that works against managed login."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from frolic_tools.local.devauth import Staff
 from frolic_tools.local.devoauth import (
     CLIENT_ID,
     CODE_SECONDS,
@@ -34,18 +34,11 @@ class Issued:
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, bool]] = []
-        self.staff: list[tuple[str | None, tuple[str, ...]]] = []
+        self.staff: list[Staff | None] = []
 
-    def issue(
-        self,
-        user_id: str,
-        *,
-        admin: bool = False,
-        role: str | None = None,
-        brands: Sequence[str] = (),
-    ) -> str:
+    def issue(self, user_id: str, *, admin: bool = False, staff: Staff | None = None) -> str:
         self.calls.append((user_id, admin))
-        self.staff.append((role, tuple(brands)))
+        self.staff.append(staff)
         return f"token-{len(self.calls)}"
 
 
@@ -138,7 +131,7 @@ def test_a_staff_role_and_its_brands_reach_the_token(
     verifier = secrets.token_urlsafe(48)
     code = signed_in_code(server, verifier, role="till", brands=" acme, beta ,")
     server.token(exchange(verifier, code))
-    assert (issued.calls, issued.staff) == ([("ann", False)], [("till", ("acme", "beta"))])
+    assert (issued.calls, issued.staff) == ([("ann", False)], [Staff("till", ("acme", "beta"))])
 
 
 @pytest.mark.parametrize("form", [{"role": "admin"}, {"role": "till", "brands": "a b"}])

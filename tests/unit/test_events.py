@@ -15,7 +15,8 @@ from frolic.events import (
     win_events,
     without_codes,
 )
-from frolic_tools.event_schema import generate, render
+from frolic_tools.event_schema import generate
+from frolic_tools.openapi import render
 
 COMMITTED = Path(__file__).resolve().parents[2] / "docs" / "events.json"
 WON_AT, ISSUED_AT = 1_900_000_000.0, 1_900_000_003.5

@@ -146,12 +146,7 @@ def _build_parser() -> argparse.ArgumentParser:
         ),
     )
     rec.add_argument("--game", required=True, metavar="ID")
-    rec.add_argument(
-        "--endpoint",
-        default=None,
-        metavar="URL",
-        help="DynamoDB endpoint (the local stack's); default: AWS",
-    )
+    _add_endpoint_argument(rec)
     rec.set_defaults(handler=_reconcile)
 
     wallet = commands.add_parser(
@@ -162,12 +157,7 @@ def _build_parser() -> argparse.ArgumentParser:
             "player, so GET /me/coupons lists them. Safe beside live traffic and to rerun."
         ),
     )
-    wallet.add_argument(
-        "--endpoint",
-        default=None,
-        metavar="URL",
-        help="DynamoDB endpoint (the local stack's); default: AWS",
-    )
+    _add_endpoint_argument(wallet)
     wallet.set_defaults(handler=_wallet_backfill)
 
     local = commands.add_parser(
@@ -206,6 +196,16 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 EXIT_DRIFT = 1
+
+
+def _add_endpoint_argument(parser: argparse.ArgumentParser) -> None:
+    """The operator commands' DynamoDB: AWS's, or the local stack's moto."""
+    parser.add_argument(
+        "--endpoint",
+        default=None,
+        metavar="URL",
+        help="DynamoDB endpoint (the local stack's); default: AWS",
+    )
 
 
 def _reconcile(args: argparse.Namespace) -> int:

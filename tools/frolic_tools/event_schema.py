@@ -3,11 +3,11 @@ type, generated from `frolic.events` (`make openapi` writes it beside the API's)
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
 from frolic.events import DETAILS, EVENT_SOURCE
+from frolic_tools.openapi import render
 
 
 def generate() -> dict[str, Any]:
@@ -24,10 +24,6 @@ def generate() -> dict[str, Any]:
             for event_type, model in DETAILS.items()
         },
     }
-
-
-def render(document: dict[str, Any]) -> str:
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
 def main() -> int:

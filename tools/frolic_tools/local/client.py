@@ -16,7 +16,7 @@ the caller only wants the happy path. Sockets are websockets' blocking client, o
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import quote, urlsplit
@@ -24,6 +24,7 @@ from urllib.parse import quote, urlsplit
 import urllib3
 from websockets.sync.client import ClientConnection, connect
 
+from frolic_tools.local.devauth import Staff
 from frolic_tools.local.websocket_server import MAX_MESSAGE_BYTES
 
 _UNSET: Final = object()
@@ -145,34 +146,20 @@ class LocalClient:
 
     # -- the flows every caller needs ---------------------------------------------------
 
-    def issue_token(
-        self,
-        user_id: str,
-        *,
-        admin: bool = False,
-        role: str | None = None,
-        brands: Sequence[str] = (),
-    ) -> str:
-        """A dev token from the local issuer (POST /dev/token); `role` is a brand staff
-        group, `brands` the brands it acts for."""
+    def issue_token(self, user_id: str, *, admin: bool = False, staff: Staff | None = None) -> str:
+        """A dev token from the local issuer (POST /dev/token), for a brand's `staff`
+        if given."""
         request: dict[str, Any] = {"userId": user_id, "admin": admin}
-        if role is not None:
-            request["role"] = role
-        if brands:
-            request["brands"] = list(brands)
+        if staff is not None:
+            request.update(role=staff.role, brands=list(staff.brands))
         answer = self.call("POST", "/dev/token", request)
         token: str = answer["token"]
         return token
 
     def as_user(
-        self,
-        user_id: str,
-        *,
-        admin: bool = False,
-        role: str | None = None,
-        brands: Sequence[str] = (),
+        self, user_id: str, *, admin: bool = False, staff: Staff | None = None
     ) -> LocalClient:
-        return self.with_token(self.issue_token(user_id, admin=admin, role=role, brands=brands))
+        return self.with_token(self.issue_token(user_id, admin=admin, staff=staff))
 
     def ws_ticket(self) -> str:
         ticket: str = self.call("POST", "/ws-ticket")["ticket"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -48,12 +48,18 @@ class TokenRequestError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
+class Staff:
+    """A brand staff role (`frolic.auth`'s manager or till group), and its brands."""
+
+    role: str
+    brands: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class TokenRequest:
     user_id: str
     admin: bool = False
-    #: A brand staff role (`frolic.auth`'s manager or till group), and its brands.
-    role: str | None = None
-    brands: tuple[str, ...] = ()
+    staff: Staff | None = None
 
 
 def parse_token_request(body: bytes) -> TokenRequest:
@@ -84,7 +90,7 @@ def parse_token_request(body: bytes) -> TokenRequest:
     brands = data.get("brands", [])
     if not isinstance(brands, list) or not all(_is_identifier(b) for b in brands):
         raise TokenRequestError("brands", "a list of brand ids")
-    return TokenRequest(user_id, admin, role, tuple(brands))
+    return TokenRequest(user_id, admin, None if role is None else Staff(role, tuple(brands)))
 
 
 def _is_identifier(value: Any) -> bool:
@@ -126,8 +132,7 @@ class DevTokens:
         user_id: str,
         *,
         admin: bool = False,
-        role: str | None = None,
-        brands: Sequence[str] = (),
+        staff: Staff | None = None,
         lifetime_seconds: float | None = None,
     ) -> str:
         """A token for this identity; `lifetime_seconds` overrides the default (tests
@@ -142,12 +147,12 @@ class DevTokens:
             "exp": int(now + lifetime),
         }
         groups = [ADMIN_GROUP] if admin else []
-        if role is not None:
-            groups.append(role)
+        if staff is not None:
+            groups.append(staff.role)
+            if staff.brands:
+                claims[BRANDS_CLAIM] = ",".join(staff.brands)  # a string, as Cognito's
         if groups:
             claims["cognito:groups"] = groups  # a list, as in a Cognito ID token
-        if brands:
-            claims[BRANDS_CLAIM] = ",".join(brands)  # a string, as Cognito's attributes
         return jwt.encode({"alg": ALGORITHM}, claims, self._key, algorithms=[ALGORITHM])
 
     def verify(self, token: str) -> dict[str, Any]:

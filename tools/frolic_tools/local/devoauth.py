@@ -17,7 +17,7 @@ import html
 import secrets
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final, Protocol
 from urllib.parse import urlencode, urlsplit
@@ -25,7 +25,7 @@ from urllib.parse import urlencode, urlsplit
 from pydantic import TypeAdapter, ValidationError
 
 from frolic.models import Identifier
-from frolic_tools.local.devauth import BRAND_ROLES
+from frolic_tools.local.devauth import BRAND_ROLES, Staff
 
 #: The app client id the pages use when `frolic-auth` is empty (web/common.js).
 CLIENT_ID: Final = "frolic-local"
@@ -51,14 +51,7 @@ class OAuthError(Exception):
 
 
 class TokenIssuer(Protocol):
-    def issue(
-        self,
-        user_id: str,
-        *,
-        admin: bool = False,
-        role: str | None = None,
-        brands: Sequence[str] = (),
-    ) -> str: ...
+    def issue(self, user_id: str, *, admin: bool = False, staff: Staff | None = None) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,8 +76,7 @@ class _Session:
     user_id: str
     admin: bool
     #: A brand staff role and its brands, as the login form chose them.
-    role: str | None = None
-    brands: tuple[str, ...] = ()
+    staff: Staff | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +150,8 @@ class DevAuthorization:
                 _IDENTIFIER.validate_python(brand)
         except ValidationError:
             raise OAuthError("invalid_request", "brand ids of A-Z a-z 0-9 _ . : -") from None
-        session = _Session(user_id, params.get("admin") == "on", role, brands)
+        staff = None if role is None else Staff(role, brands)
+        session = _Session(user_id, params.get("admin") == "on", staff)
         code = secrets.token_urlsafe(24)
         with self._lock:
             self._forget_old_codes()
@@ -249,9 +242,7 @@ class DevAuthorization:
         return grant.session
 
     def _tokens_for(self, session: _Session) -> dict[str, object]:
-        token = self._tokens.issue(
-            session.user_id, admin=session.admin, role=session.role, brands=session.brands
-        )
+        token = self._tokens.issue(session.user_id, admin=session.admin, staff=session.staff)
         return {
             "id_token": token,
             "access_token": token,

@@ -644,9 +644,7 @@ class _Handler(BaseHTTPRequestHandler):
                 },
             )
             return
-        token = self.gateway.tokens.issue(
-            request.user_id, admin=request.admin, role=request.role, brands=request.brands
-        )
+        token = self.gateway.tokens.issue(request.user_id, admin=request.admin, staff=request.staff)
         self._json(200, {"token": token, "userId": request.user_id, "admin": request.admin})
 
     def _dev_status(self) -> None:
