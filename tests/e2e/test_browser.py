@@ -606,7 +606,7 @@ def test_a_marketer_finds_a_games_budgets_in_the_list_and_changes_one_with_no_id
     admin = anonymous.as_user("Budget-Admin", admin=True)
     lines = admin.call("GET", f"/admin/games/{game.game_id}/budgets")["items"]
     assert [(b["brandId"], b["budget"]) for b in lines] == [(brand, 80)]
-    row.locator(".budgets").screenshot(path=picture("admin-budgets.png"))
+    row.screenshot(path=picture("admin-budgets.png"))
     assert watch.errors == []
     assert watch.network_errors == []
 
