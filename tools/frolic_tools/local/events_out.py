@@ -27,7 +27,7 @@ import json
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -108,18 +108,6 @@ def signature(secret: bytes, timestamp: str, body: bytes) -> str:
     return "v1=" + hmac.new(secret, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
 
 
-@dataclass
-class ForwarderStats:
-    forwarded: int = 0
-    failed: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def add(self, *, forwarded: int = 0, failed: int = 0) -> None:
-        with self._lock:
-            self.forwarded += forwarded
-            self.failed += failed
-
-
 @dataclass(frozen=True)
 class EventsOut:
     """Where a local stack sends its events: a copy in `out_dir`, and `target` if set."""
@@ -163,7 +151,6 @@ class EventForwarder:
         self._http = urllib3.PoolManager(retries=RETRY, timeout=urllib3.Timeout(5.0))
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="events-out", daemon=True)
-        self.stats = ForwarderStats()
         out_dir.mkdir(parents=True, exist_ok=True)
 
     def start(self) -> None:
@@ -204,9 +191,7 @@ class EventForwarder:
         except urllib3.exceptions.HTTPError:
             delivered = False
         if delivered:
-            self.stats.add(forwarded=1)
             return
-        self.stats.add(failed=1)
         log.warning("events out: %s refused by %s after retries", event["id"], self._target)
         with self._failed.open("a") as failed:
             failed.write(line + "\n")

@@ -14,7 +14,7 @@ user cannot give themselves a brand. A token with no role is a player's.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,6 +97,12 @@ def _groups(raw: Any) -> frozenset[str]:
         return frozenset(str(g) for g in raw)
     text = str(raw).strip().strip("[]")
     return frozenset(part for part in text.replace(",", " ").split() if part)
+
+
+def in_scope(brands: Collection[str] | None, brand_id: str) -> bool:
+    """Whether a brand is within a caller's brands (`managed`, `known_brands`), where
+    None stands for every brand."""
+    return brands is None or brand_id in brands
 
 
 def _brands(raw: Any) -> frozenset[str]:

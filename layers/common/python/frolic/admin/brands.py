@@ -3,6 +3,7 @@
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from frolic.admin import BrandIdPath, caller, new_router, responses
+from frolic.auth import in_scope
 from frolic.dal.catalog import Catalog
 from frolic.models import BoundaryModel, Brand, Name
 
@@ -41,7 +42,7 @@ def router(catalog: Catalog) -> Router:
     def list_brands() -> BrandList:
         shown = caller(routes).known_brands()
         brands = catalog.list_brands()
-        return BrandList(items=[b for b in brands if shown is None or b.brand_id in shown])
+        return BrandList(items=[b for b in brands if in_scope(shown, b.brand_id)])
 
     @routes.get(
         "/admin/brands/<brandId>",

@@ -17,10 +17,11 @@ ordinals uses the stored ones (`allotment`, `leased`, `ordinals`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from frolic.auth import in_scope
 from frolic.dal import codec
 from frolic.dal.batches import batch_get, query_partition
 from frolic.dal.tables import (
@@ -119,9 +120,16 @@ def read_budget(
     return _with_counters(client, table, [codec.load(raw)])[0]
 
 
-def read_game_budgets(client: DynamoDBClient, table: str, game_id: str) -> list[StoredBudget]:
-    """Every budget of a game, by brand: one Query, plus one batch read for hot games."""
-    heads = list(query_partition(client, table, game_key(game_id)["pk"], BUDGET_PREFIX))
+def read_game_budgets(
+    client: DynamoDBClient, table: str, game_id: str, brands: Collection[str] | None = None
+) -> list[StoredBudget]:
+    """Every budget of a game, by brand (`brands`: those alone, and only their counters
+    read): one Query, plus one batch read for hot games."""
+    heads = [
+        head
+        for head in query_partition(client, table, game_key(game_id)["pk"], BUDGET_PREFIX)
+        if in_scope(brands, _brand_of(head))
+    ]
     return sorted(_with_counters(client, table, heads), key=lambda b: b.brand_id)
 
 

@@ -223,9 +223,7 @@ class StateCoupons:
     def coupon_rows(
         self, game_id: str, brands: frozenset[str] | None = None
     ) -> Iterator[CouponRow]:
-        for budget in read_game_budgets(self._db, self._state, game_id):
-            if brands is not None and budget.brand_id not in brands:
-                continue
+        for budget in read_game_budgets(self._db, self._state, game_id, brands):
             for counter in budget.counters:
                 keys = (
                     codec.dump(coupon_key(game_id, budget.brand_id, ordinal, counter.sub))

@@ -72,7 +72,7 @@ class GameReports:
 
     def report(self, game: Game, brands: Collection[str] | None = None) -> GameReport:
         """The whole game's report, or (`brands`) its lines, wins and curve for those."""
-        budgets = self._budgets(game.game_id, brands)
+        budgets = read_game_budgets(self._db, self._state, game.game_id, brands)
         # One partition holds every minute of the game; the minute only picks the sort key.
         minutes = arrivals_key(game.game_id, 0)
         # The partition also holds the game's spells of traffic; the report reads minutes.
@@ -83,14 +83,7 @@ class GameReports:
         self, game_id: str, brands: Collection[str] | None = None
     ) -> list[BrandReport]:
         """The game's budgets and pools by brand (`brands`: those alone), one Query."""
-        return _brand_lines(self._budgets(game_id, brands))
-
-    def _budgets(self, game_id: str, brands: Collection[str] | None) -> list[StoredBudget]:
-        return [
-            budget
-            for budget in read_game_budgets(self._db, self._state, game_id)
-            if brands is None or budget.brand_id in brands
-        ]
+        return _brand_lines(read_game_budgets(self._db, self._state, game_id, brands))
 
 
 def build_report(
